@@ -1,0 +1,198 @@
+//! Every command-line flag, defined once; the man page and completions are
+//! generated from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Configuration: .train.toml at the repository root (see FILES in git-train(1)).
+Exit status: 0 done; 1 refused or failed; 2 usage or configuration error;
+3 the forge could not be reached (nothing was recorded).";
+
+/// Deploy a busy trunk as a commit train, with the ledger in git notes.
+///
+/// git-train records every deployment as a git note on the deployed commit
+/// (refs/notes/deploys), so `status`, `history` and plain `git log` work offline on
+/// every clone. `deploy` takes what is merged but not deployed, checks that CI
+/// passed, and deploys it to an environment; `rollback` deploys an older commit.
+#[derive(Parser, Debug)]
+#[command(name = "git-train", bin_name = "git train", version, after_help = AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in PATH
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub dir: Option<PathBuf>,
+
+    /// When to use colours (NO_COLOR in the environment means never)
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    /// Print only data and errors: no progress, no notes
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Set the repository up: git log shows deploys, notes merge by sorted union
+    ///
+    /// Sets notes.displayRef to refs/notes/deploys and the notes merge strategy of
+    /// the ledgers to cat_sort_uniq. Running it again changes nothing.
+    Init(InitArgs),
+
+    /// Show trunk, CI and where each commit is deployed
+    ///
+    /// One line per environment (the commit it runs, how many trunk commits it
+    /// lacks, the age of the oldest of them), then the newest trunk commits with
+    /// their CI state and a marker for every environment that runs them.
+    Status(StatusArgs),
+
+    /// Deploy a trunk commit (default: the tip) to an environment
+    ///
+    /// Prints the train (the commits between what ENV runs and REV) and asks on a
+    /// terminal. Refuses when CI did not pass, or when the environment that must
+    /// come first (`after`) does not run REV yet; --force --reason TEXT overrides
+    /// and records the reason. Deploying an ancestor of what ENV runs is a rollback
+    /// and is marked so.
+    Deploy(DeployArgs),
+
+    /// Deploy the commit an environment ran before its current one
+    Rollback(RollbackArgs),
+
+    /// List deployments, newest first
+    History(HistoryArgs),
+
+    /// Record a CI status on a commit, or a new state of a deployment
+    ///
+    /// For CI jobs: `git train report success --commit HEAD --context build`.
+    /// For deploy jobs: `git train report success --deployment ID`.
+    Report(ReportArgs),
+
+    /// Run a deployment in the background (used by deploy --no-wait)
+    #[command(hide = true)]
+    RunDeployment(RunDeploymentArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Print one JSON document (versioned) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// How many trunk commits to show
+    #[arg(short = 'n', long = "count", default_value_t = 10, value_name = "N")]
+    pub count: usize,
+    /// Show only this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfirmFlags {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Override a refusal (CI not passed, environment order); needs --reason
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the refusal is overridden; recorded in the ledger
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    /// Return once the deployment is created; do not follow it to its end
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The environment, e.g. staging or production
+    pub env: String,
+    /// The commit to deploy (default: the tip of trunk)
+    pub rev: Option<String>,
+    /// A description recorded with the deployment
+    #[arg(short = 'm', long = "description", value_name = "TEXT")]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub confirm: ConfirmFlags,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The environment to roll back
+    pub env: String,
+    /// The commit to go back to (default: the one that ran before the current one)
+    #[arg(long, value_name = "REV")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub confirm: ConfirmFlags,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Only this environment
+    pub env: Option<String>,
+    /// How many deployments to show
+    #[arg(short = 'n', long = "count", default_value_t = 20, value_name = "N")]
+    pub count: usize,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// pending, success, failure, error (CI); also queued, in_progress, inactive (deployments)
+    pub state: String,
+    /// The commit the CI status is for
+    #[arg(long, value_name = "REV", conflicts_with = "deployment")]
+    pub commit: Option<String>,
+    /// The deployment the state is for (its id, as `history` shows)
+    #[arg(long, value_name = "ID")]
+    pub deployment: Option<String>,
+    /// The CI status context (one per CI job)
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    pub context: String,
+    /// Link to the CI run (commit statuses) or the environment (deployments)
+    #[arg(long, alias = "environment-url", value_name = "URL")]
+    pub url: Option<String>,
+    /// Link to the deploy log
+    #[arg(long, value_name = "URL")]
+    pub log_url: Option<String>,
+    /// A short description
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct RunDeploymentArgs {
+    pub env: String,
+    pub sha: String,
+    pub dep: String,
+}

@@ -1,0 +1,243 @@
+//! The command line: parse, run, render, map the outcome to an exit status.
+
+pub mod args;
+pub mod render;
+pub mod ui;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde::Serialize;
+
+use crate::commands::{self, deploy, history, report, status};
+use crate::context::Context;
+use crate::domain::State;
+use crate::error::{Error, Kind, Result};
+use args::{Cli, Command};
+use ui::{Style, TermUi};
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let style = Style::new(cli.color);
+    match run(cli, style) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let stderr_style = Style {
+                color: style.color || std::env::var_os("GIT_TRAIN_FORCE_COLOR").is_some(),
+            };
+            eprintln!("{} {}", stderr_style.red("error:"), e.message);
+            if let Some(hint) = &e.hint {
+                eprintln!("{} {hint}", stderr_style.bold("hint:"));
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn is_broken_pipe(e: &Error) -> bool {
+    e.kind == Kind::Internal && e.message.contains("Broken pipe")
+}
+
+/// Writes data to stdout; a closed pipe ends the program quietly.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn emit_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
+    emit(&format!("{text}\n"))
+}
+
+fn run(cli: Cli, style: Style) -> Result<u8> {
+    let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let ui = Box::new(TermUi::new(cli.quiet, cli.color));
+    let ctx = Context::open(&dir, ui)?;
+    let forge = crate::forge::open(&ctx);
+    match cli.command {
+        Command::Init(a) => {
+            let done = commands::init::run(&ctx)?;
+            for w in &done.warnings {
+                ctx.ui.warn(w);
+            }
+            if a.output.json {
+                emit_json(&done)?;
+            } else if !cli.quiet {
+                emit(&render::init(&done))?;
+            }
+            Ok(0)
+        }
+        Command::Status(a) => {
+            let st = status::run(
+                &ctx,
+                &status::Args {
+                    count: a.count,
+                    env: a.env,
+                },
+            )?;
+            if a.output.json {
+                emit_json(&st)?;
+            } else {
+                emit(&render::status(&style, &st, ctx.now()))?;
+            }
+            Ok(0)
+        }
+        Command::Deploy(a) => {
+            let prepared = deploy::prepare(
+                &ctx,
+                forge.as_ref(),
+                &deploy::Args {
+                    env: a.env,
+                    rev: a.rev,
+                    force: a.confirm.force,
+                    reason: a.confirm.reason.clone(),
+                    desc: a.description,
+                },
+            )?;
+            finish_deploy(
+                &ctx,
+                forge.as_ref(),
+                &style,
+                prepared,
+                &a.confirm,
+                a.output.json,
+            )
+        }
+        Command::Rollback(a) => {
+            let prepared = deploy::prepare_rollback(
+                &ctx,
+                forge.as_ref(),
+                &deploy::RollbackArgs {
+                    env: a.env,
+                    to: a.to,
+                    force: a.confirm.force,
+                    reason: a.confirm.reason.clone(),
+                },
+            )?;
+            finish_deploy(
+                &ctx,
+                forge.as_ref(),
+                &style,
+                prepared,
+                &a.confirm,
+                a.output.json,
+            )
+        }
+        Command::History(a) => {
+            let h = history::run(
+                &ctx,
+                &history::Args {
+                    env: a.env,
+                    count: a.count,
+                },
+            )?;
+            if a.output.json {
+                emit_json(&h)?;
+            } else {
+                emit(&render::history(&style, &h))?;
+            }
+            Ok(0)
+        }
+        Command::Report(a) => {
+            let r = report::run(
+                &ctx,
+                &report::Args {
+                    state: a.state,
+                    commit: a.commit,
+                    deployment: a.deployment,
+                    context: a.context,
+                    url: a.url,
+                    log_url: a.log_url,
+                    description: a.description,
+                },
+            )?;
+            if a.output.json {
+                emit_json(&r)?;
+            } else if !cli.quiet {
+                emit(&render::reported(&r))?;
+            }
+            Ok(0)
+        }
+        Command::RunDeployment(a) => {
+            let env = ctx.env(&a.env)?;
+            let commit = ctx.repo.resolve(&a.sha)?;
+            let state = crate::forge::local::execute(&ctx, &env, commit, &a.dep)?;
+            Ok(if state == State::Success { 0 } else { 1 })
+        }
+    }
+}
+
+fn finish_deploy(
+    ctx: &Context,
+    forge: &dyn crate::forge::Forge,
+    style: &Style,
+    prepared: deploy::Prepared,
+    confirm: &args::ConfirmFlags,
+    json: bool,
+) -> Result<u8> {
+    for dep in &prepared.concurrent {
+        ctx.ui.warn(&format!(
+            "deployment {dep} to {} is still under way",
+            prepared.plan.env
+        ));
+    }
+    if !json {
+        emit(&render::plan(style, &prepared, ctx.now()))?;
+    }
+    if !confirm.yes && ctx.ui.interactive() {
+        let verb = if prepared.plan.rollback {
+            "Roll back"
+        } else {
+            "Deploy"
+        };
+        let question = format!(
+            "{verb} {} to {}?",
+            &prepared.plan.commit.to_string()[..7],
+            prepared.plan.env
+        );
+        if !ctx.ui.confirm(&question) {
+            return Err(Error::refused("not deployed").hint("nothing was recorded"));
+        }
+    }
+    let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait)?;
+    if json {
+        emit_json(&outcome)?;
+    } else {
+        emit(&render::outcome(style, &outcome))?;
+    }
+    match outcome.state {
+        State::Failure | State::Error => {
+            if let Some(log) = &outcome.log {
+                show_log_tail(ctx, log);
+            }
+            Ok(1)
+        }
+        _ => Ok(0),
+    }
+}
+
+fn show_log_tail(ctx: &Context, path: &str) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(10)..];
+    let mut msg = format!("the last lines of {path}:");
+    for l in tail {
+        msg.push_str("\n  ");
+        msg.push_str(l);
+    }
+    ctx.ui.note(&msg);
+}

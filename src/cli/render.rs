@@ -1,0 +1,281 @@
+//! Human output of each command. JSON output is the serde form of the same data.
+
+use std::fmt::Write;
+
+use super::ui::Style;
+use crate::commands::deploy::{Outcome, Prepared};
+use crate::commands::history::History;
+use crate::commands::init::Initialized;
+use crate::commands::report::Reported;
+use crate::commands::status::Status;
+use crate::domain::time::format_age;
+use crate::domain::{CiState, State, Timestamp};
+
+fn ci_mark(s: &Style, ci: CiState) -> String {
+    match ci {
+        CiState::Success => s.green("✓"),
+        CiState::Failure => s.red("✗"),
+        CiState::Pending => s.yellow("●"),
+        CiState::None => s.dim("·"),
+    }
+}
+
+pub fn state(s: &Style, state: State) -> String {
+    let text = format!("{:<11}", state.as_str());
+    match state {
+        State::Success => s.green(&text),
+        State::Failure | State::Error => s.red(&text),
+        State::Inactive => s.dim(&text),
+        _ => s.yellow(&text),
+    }
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        format!("{text:<width$}")
+    } else {
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn when(t: Timestamp) -> String {
+    // 2026-11-25T10:15:02.114Z -> 2026-11-25 10:15Z
+    let full = t.to_string();
+    format!("{} {}Z", &full[..10], &full[11..16])
+}
+
+pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {} at {}", s.bold("trunk"), st.trunk, &st.tip[..7]);
+    if !st.environments.is_empty() {
+        out.push('\n');
+        let width = st
+            .environments
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
+        for e in &st.environments {
+            let name = s.cyan(&format!("{:<width$}", e.name));
+            match &e.deployed {
+                None => {
+                    let _ = write!(out, "  {name}  {}", s.dim("never deployed"));
+                }
+                Some(d) => {
+                    let behind = match (e.behind, e.behind_more) {
+                        (Some(0), _) => s.green("up to date"),
+                        (Some(n), more) => {
+                            let plus = if more { "+" } else { "" };
+                            let oldest = e
+                                .oldest_undeployed_at
+                                .map(|t| format!(", oldest {}", format_age(now.millis_since(t))))
+                                .unwrap_or_default();
+                            s.yellow(&format!("{n}{plus} behind{oldest}"))
+                        }
+                        (None, _) => String::new(),
+                    };
+                    let off = if d.on_trunk { "" } else { " (not on trunk)" };
+                    let _ = write!(
+                        out,
+                        "  {name}  {}{off}  {behind}  {}",
+                        &d.sha[..7],
+                        s.dim(&format!(
+                            "by {} {} ago",
+                            d.by,
+                            format_age(now.millis_since(d.at))
+                        ))
+                    );
+                }
+            }
+            if let Some(dep) = &e.in_progress {
+                let _ = write!(out, "  {}", s.yellow(&format!("deploying ({dep})")));
+            }
+            if let Some(lock) = &e.lock {
+                let _ = write!(out, "  {}", s.red(&format!("locked by {lock}")));
+            }
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    for c in &st.commits {
+        let markers: Vec<String> = c
+            .deployed_to
+            .iter()
+            .map(|e| s.cyan(&format!("[{e}]")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} {} {} {} {}{}",
+            s.yellow(c.commit.short()),
+            ci_mark(s, c.ci),
+            truncate(&c.commit.subject, 50),
+            s.dim(&format!("{:<12}", truncate(&c.commit.author, 12))),
+            s.dim(&format!("{:>6}", format_age(now.millis_since(c.commit.at)))),
+            if markers.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", markers.join(" "))
+            }
+        );
+    }
+    out
+}
+
+pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
+    let mut out = String::new();
+    let plan = &p.plan;
+    let short = &plan.commit.to_string()[..7];
+    let total = plan.train.len() + p.more;
+    let headline = if p.first {
+        format!("First deployment to {}: {short}", plan.env)
+    } else if p.redeploy {
+        format!("{} already runs {short}; deploying it again", plan.env)
+    } else if plan.rollback {
+        format!(
+            "Rolling {} back to {short}, taking away {total}{} commit{}:",
+            plan.env,
+            if p.more_unknown { "+" } else { "" },
+            if total == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "Deploying {short} to {}: a train of {total}{} commit{}:",
+            plan.env,
+            if p.more_unknown { "+" } else { "" },
+            if total == 1 { "" } else { "s" }
+        )
+    };
+    let _ = writeln!(out, "{}", s.bold(&headline));
+    if !p.first {
+        for c in &plan.train {
+            let _ = writeln!(
+                out,
+                "  {} {} {}",
+                s.yellow(c.short()),
+                truncate(&c.subject, 60),
+                s.dim(&format!(
+                    "{}, {} ago",
+                    c.author,
+                    format_age(now.millis_since(c.at))
+                ))
+            );
+        }
+        if p.more > 0 {
+            let _ = writeln!(out, "  {}", s.dim(&format!("... and {} more", p.more)));
+        }
+    }
+    let ci = match p.ci.state {
+        CiState::Success => s.green("CI passed"),
+        CiState::None => s.yellow("no CI status"),
+        CiState::Pending => s.yellow("CI pending"),
+        CiState::Failure => s.red("CI failed"),
+    };
+    let _ = writeln!(out, "  {ci}");
+    if let Some(reason) = &plan.forced {
+        let _ = writeln!(out, "  {}", s.red(&format!("forced: {reason}")));
+    }
+    out
+}
+
+pub fn outcome(s: &Style, o: &Outcome) -> String {
+    let short = &o.sha[..7];
+    let kind = if o.rollback { "rollback" } else { "deployment" };
+    let mut line = match o.state {
+        State::Success => format!(
+            "{} {} now runs {short} ({kind} {})",
+            s.green("✓"),
+            o.env,
+            o.dep
+        ),
+        State::Failure | State::Error => {
+            format!(
+                "{} {kind} {} of {short} to {} ended in {}",
+                s.red("✗"),
+                o.dep,
+                o.env,
+                o.state
+            )
+        }
+        _ => format!(
+            "{} {kind} {} of {short} to {} is {}; follow it with `git train history {}`",
+            s.yellow("●"),
+            o.dep,
+            o.env,
+            o.state,
+            o.env
+        ),
+    };
+    if let (State::Success, Some(url)) = (o.state, &o.url) {
+        let _ = write!(line, "\n  {url}");
+    }
+    line.push('\n');
+    line
+}
+
+pub fn history(s: &Style, h: &History) -> String {
+    let mut out = String::new();
+    if h.deployments.is_empty() {
+        out.push_str("no deployments yet\n");
+        return out;
+    }
+    let width = h.deployments.iter().map(|d| d.env.len()).max().unwrap_or(0);
+    for d in &h.deployments {
+        let took = d
+            .duration_s
+            .map(|secs| format_age(secs * 1000))
+            .unwrap_or_else(|| "-".into());
+        let mut marks = Vec::new();
+        if d.rollback {
+            marks.push(s.yellow("rollback"));
+        }
+        if let Some(reason) = &d.forced {
+            marks.push(s.red(&format!("forced: {reason}")));
+        }
+        let _ = write!(
+            out,
+            "{} {} {} {} {:<24} {:>6}  {}",
+            s.dim(&when(d.started_at)),
+            s.cyan(&format!("{:<width$}", d.env)),
+            s.yellow(&d.sha[..7]),
+            state(s, d.state),
+            truncate(&d.by, 24),
+            took,
+            truncate(&d.subject, 40)
+        );
+        if !marks.is_empty() {
+            let _ = write!(out, "  {}", marks.join(" "));
+        }
+        if let Some(log) = &d.log {
+            let _ = write!(out, "  {}", s.dim(log));
+        }
+        let line_end = out.trim_end_matches(' ').len();
+        out.truncate(line_end);
+        out.push('\n');
+    }
+    out
+}
+
+pub fn init(i: &Initialized) -> String {
+    let mut out = String::new();
+    if i.changed.is_empty() {
+        out.push_str("git-train is already set up in this repository\n");
+    }
+    for c in &i.changed {
+        let _ = writeln!(out, "set {c}");
+    }
+    out
+}
+
+pub fn reported(r: &Reported) -> String {
+    match &r.dep {
+        Some(dep) => format!(
+            "recorded {} for deployment {dep} to {} ({})\n",
+            r.state,
+            r.name,
+            &r.sha[..7]
+        ),
+        None => format!("recorded {} {} on {}\n", r.name, r.state, &r.sha[..7]),
+    }
+}

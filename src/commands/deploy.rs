@@ -1,0 +1,306 @@
+//! `git train deploy ENV [REV]` and `git train rollback ENV [--to REV]`: decide what
+//! a deployment would do (`prepare`), then make it (`carry_out`). The cli shows the
+//! plan and asks in between.
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
+use crate::error::{Error, Result};
+use crate::forge::{Forge, Plan};
+use crate::index;
+
+pub struct Args {
+    pub env: String,
+    pub rev: Option<String>,
+    pub force: bool,
+    pub reason: Option<String>,
+    pub desc: Option<String>,
+}
+
+pub struct RollbackArgs {
+    pub env: String,
+    pub to: Option<String>,
+    pub force: bool,
+    pub reason: Option<String>,
+}
+
+/// What a deployment will do, shown before it is made.
+pub struct Prepared {
+    pub plan: Plan,
+    /// Commits in the train beyond those listed in `plan.train`.
+    pub more: usize,
+    /// The count stopped at its limit: there are more than `plan.train.len() + more`.
+    pub more_unknown: bool,
+    pub first: bool,
+    pub redeploy: bool,
+    pub ci: CiSummary,
+    /// Open deployments to the same environment.
+    pub concurrent: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Outcome {
+    pub version: u32,
+    pub dep: String,
+    pub env: String,
+    pub sha: String,
+    pub state: State,
+    pub rollback: bool,
+    pub forced: Option<String>,
+    pub from: Option<String>,
+    pub train: Vec<CommitInfo>,
+    pub train_total: usize,
+    pub waited: bool,
+    pub log: Option<String>,
+    pub url: Option<String>,
+    pub at: Timestamp,
+}
+
+/// How many train commits are listed; the rest are counted.
+const SHOWN: usize = 30;
+const COUNTED: usize = 10_000;
+
+pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared> {
+    let env = ctx.env(&args.env)?;
+    let forced = forced_reason(args.force, args.reason.as_deref())?;
+    crate::forge::local::reap(ctx)?;
+    let trunk = ctx.repo.trunk(&ctx.config)?;
+    let target = match &args.rev {
+        Some(rev) => ctx.repo.resolve(rev)?,
+        None => trunk.tip,
+    };
+    if !ctx.repo.contains(trunk.tip, target)? {
+        let short = &target.to_string()[..7];
+        return Err(
+            Error::usage(format!("{short} is not on trunk ({})", trunk.refname)).hint(format!(
+                "git-train deploys commits merged into {}; merge and push it first",
+                trunk.name
+            )),
+        );
+    }
+    plan(ctx, forge, env, target, forced, args.desc.clone(), false)
+}
+
+pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
+    let env = ctx.env(&args.env)?;
+    let forced = forced_reason(args.force, args.reason.as_deref())?;
+    crate::forge::local::reap(ctx)?;
+    let index = index::refresh(&ctx.repo)?;
+    let Some(current) = index.snapshot.deployed.get(env.as_str()).copied() else {
+        return Err(Error::refused(format!(
+            "{env} was never deployed successfully; nothing to roll back"
+        ))
+        .hint("`git train history` lists deployments"));
+    };
+    let target = match &args.to {
+        Some(rev) => {
+            let target = ctx.repo.resolve(rev)?;
+            if target == current || !ctx.repo.contains(current, target)? {
+                return Err(Error::usage(format!(
+                    "{} is not older than what {env} runs ({})",
+                    short(target),
+                    short(current)
+                ))
+                .hint(format!(
+                    "to move {env} forward, use `git train deploy {env} {rev}`"
+                )));
+            }
+            target
+        }
+        None => {
+            // The newest commit that ran successfully here before the current one.
+            let mut earlier: Vec<_> = index
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.env == env.as_str() && e.commit != current && e.succeeded_at.is_some()
+                })
+                .collect();
+            earlier.sort_by_key(|e| e.succeeded_at);
+            let mut found = None;
+            for e in earlier.iter().rev() {
+                if ctx.repo.contains(current, e.commit)? {
+                    found = Some(e.commit);
+                    break;
+                }
+            }
+            found.ok_or_else(|| {
+                Error::refused(format!(
+                    "{env} ran no older commit successfully before {}",
+                    short(current)
+                ))
+                .hint(format!(
+                    "give the commit: `git train rollback {env} --to REV`"
+                ))
+            })?
+        }
+    };
+    plan(ctx, forge, env, target, forced, None, true)
+}
+
+fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
+    match (force, reason.map(str::trim)) {
+        (true, Some(r)) if !r.is_empty() => Ok(Some(r.to_string())),
+        (true, _) => Err(Error::usage("--force needs --reason TEXT")
+            .hint("say why, e.g. --reason \"hotfix for INC-42\"; it is recorded")),
+        (false, Some(_)) => {
+            Err(Error::usage("--reason goes with --force").hint("add --force, or drop --reason"))
+        }
+        (false, None) => Ok(None),
+    }
+}
+
+fn short(oid: Oid) -> String {
+    oid.to_string()[..7].to_string()
+}
+
+fn plan(
+    ctx: &Context,
+    forge: &dyn Forge,
+    env: EnvName,
+    target: Oid,
+    forced: Option<String>,
+    desc: Option<String>,
+    asked_rollback: bool,
+) -> Result<Prepared> {
+    let snapshot = index::snapshot(&ctx.repo)?;
+    let current = snapshot.deployed.get(env.as_str()).copied();
+    let rollback = match current {
+        Some(c) => c != target && ctx.repo.contains(c, target)?,
+        None => false,
+    };
+    let env_config = ctx.config.env(&env);
+
+    // CI gate. A rollback to a commit that ran here before skips it: it passed (or
+    // was forced) then, and a rollback is no time to wait for CI.
+    let ci = forge.ci(ctx, target)?;
+    let mut overrides = Vec::new();
+    if ctx.config.requires_checks(&env) && ci.state != CiState::Success && !asked_rollback {
+        let failing: Vec<String> = ci
+            .blocking()
+            .map(|c| format!("{} is {}", c.name, c.state))
+            .collect();
+        let why = match ci.state {
+            CiState::None => "has no CI status".to_string(),
+            _ => format!("did not pass CI ({})", failing.join(", ")),
+        };
+        overrides.push(format!("{} {why}", short(target)));
+    }
+
+    // Order of environments: `after` must run the commit first.
+    if let (Some(after), false) = (&env_config.after, rollback) {
+        let has = match snapshot.deployed.get(after) {
+            Some(a) => ctx.repo.contains(*a, target)?,
+            None => false,
+        };
+        if !has {
+            overrides.push(format!(
+                "{after} does not run {} yet; {env} comes after {after}",
+                short(target)
+            ));
+        }
+    }
+    if !overrides.is_empty() && forced.is_none() {
+        let hint = if ci.state == CiState::None && overrides.len() == 1 {
+            format!(
+                "record CI with `git train report success --commit {}`, set `require_checks = false` for {env}, or override with --force --reason TEXT",
+                short(target)
+            )
+        } else if overrides.iter().any(|o| o.contains("comes after")) {
+            format!(
+                "deploy it there first: `git train deploy {} {}`; or override with --force --reason TEXT",
+                env_config.after.as_deref().unwrap_or(""),
+                short(target)
+            )
+        } else {
+            "wait for CI, fix it, or override with --force --reason TEXT".to_string()
+        };
+        return Err(Error::refused(format!(
+            "refusing to deploy to {env}: {}",
+            overrides.join("; ")
+        ))
+        .hint(hint));
+    }
+    let forced = if overrides.is_empty() { None } else { forced };
+
+    let (walked, first, redeploy) = match current {
+        None => (ctx.repo.train(target, None, 1)?, true, false),
+        Some(c) if c == target => (ctx.repo.train(target, Some(c), 0)?, false, true),
+        Some(c) if rollback => (ctx.repo.train(c, Some(target), COUNTED)?, false, false),
+        Some(c) => (ctx.repo.train(target, Some(c), COUNTED)?, false, false),
+    };
+    let total = walked.commits.len();
+    let train = walked
+        .commits
+        .iter()
+        .take(SHOWN)
+        .map(|o| ctx.repo.commit_info(*o))
+        .collect::<Result<Vec<_>>>()?;
+    let concurrent = snapshot
+        .open
+        .iter()
+        .filter(|o| o.env == env.as_str())
+        .map(|o| o.dep.clone())
+        .collect();
+    Ok(Prepared {
+        more: total - train.len(),
+        more_unknown: !walked.complete && !first,
+        first,
+        redeploy,
+        ci,
+        concurrent,
+        plan: Plan {
+            env,
+            commit: target,
+            from: current,
+            rollback,
+            forced,
+            desc,
+            train,
+        },
+    })
+}
+
+/// Makes the deployment: creates it at the forge and carries it to its end (or,
+/// with `wait` false, sets it going).
+pub fn carry_out(
+    ctx: &Context,
+    forge: &dyn Forge,
+    prepared: Prepared,
+    wait: bool,
+) -> Result<Outcome> {
+    let plan = &prepared.plan;
+    let interrupt = crate::interrupt::Interrupt::catch();
+    let dep = forge.create(ctx, plan)?;
+    let state = if interrupt.happened() {
+        let fields = crate::domain::Fields {
+            dep: Some(dep.clone()),
+            desc: Some("interrupted".into()),
+            ..Default::default()
+        };
+        let event = crate::forge::local::new_event(ctx, &plan.env, State::Error, ctx.now(), fields);
+        ctx.record(plan.commit, &[event], "git-train: interrupted")?;
+        State::Error
+    } else {
+        forge.complete(ctx, plan, &dep, wait)?
+    };
+    let log = crate::forge::local::log_path(ctx, &dep);
+    Ok(Outcome {
+        version: super::JSON_VERSION,
+        env: plan.env.to_string(),
+        sha: plan.commit.to_string(),
+        state,
+        rollback: plan.rollback,
+        forced: plan.forced.clone(),
+        from: plan.from.map(|o| o.to_string()),
+        train_total: plan.train.len() + prepared.more,
+        train: plan.train.clone(),
+        waited: wait,
+        log: log.exists().then(|| log.display().to_string()),
+        url: ctx.config.env(&plan.env).url,
+        at: ctx.now(),
+        dep,
+    })
+}

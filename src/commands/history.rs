@@ -1,0 +1,117 @@
+//! `git train history [ENV]`: deployments, newest first.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::{State, Timestamp};
+use crate::error::Result;
+use crate::index;
+use crate::ledger::{self, Notes};
+
+pub struct Args {
+    pub env: Option<String>,
+    pub count: usize,
+}
+
+#[derive(Serialize)]
+pub struct History {
+    pub version: u32,
+    pub deployments: Vec<Item>,
+}
+
+#[derive(Serialize)]
+pub struct Item {
+    pub dep: String,
+    pub env: String,
+    pub sha: String,
+    pub subject: String,
+    pub state: State,
+    pub by: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// Seconds from start to the first final state.
+    pub duration_s: Option<i64>,
+    pub rollback: bool,
+    pub forced: Option<String>,
+    pub from: Option<String>,
+    pub desc: Option<String>,
+    pub log: Option<String>,
+    pub url: Option<String>,
+    pub gh: Option<GhRef>,
+}
+
+#[derive(Serialize)]
+pub struct GhRef {
+    pub repo: String,
+    pub id: u64,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<History> {
+    crate::forge::local::reap(ctx)?;
+    let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
+    let index = index::refresh(&ctx.repo)?;
+    ctx.warn_bad_lines(&index.bad_lines);
+    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let chosen: Vec<_> = index
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| env.as_ref().is_none_or(|env| e.env == env.as_str()))
+        .take(args.count)
+        .collect();
+    let mut by_commit = HashMap::new();
+    let mut deployments = Vec::with_capacity(chosen.len());
+    for entry in chosen {
+        if let std::collections::hash_map::Entry::Vacant(slot) = by_commit.entry(entry.commit) {
+            let (deps, bad) = index::deployments_of(&notes, entry.commit)?;
+            ctx.warn_bad_lines(&bad);
+            slot.insert(deps);
+        }
+        let Some(d) = by_commit[&entry.commit]
+            .iter()
+            .find(|d| d.dep == entry.dep && d.env == entry.env)
+        else {
+            continue;
+        };
+        let subject = ctx
+            .repo
+            .git
+            .find_commit(entry.commit)
+            .ok()
+            .and_then(|c| c.summary().map(str::to_string))
+            .unwrap_or_default();
+        let local_log = crate::forge::local::log_path(ctx, &d.dep);
+        deployments.push(Item {
+            dep: d.dep.clone(),
+            env: d.env.clone(),
+            sha: d.commit.clone(),
+            subject,
+            state: d.state(),
+            by: d.by().to_string(),
+            started_at: d.started_at(),
+            finished_at: d.finished_at(),
+            duration_s: d
+                .finished_at()
+                .map(|f| f.millis_since(d.started_at()) / 1000),
+            rollback: d.rollback(),
+            forced: d.forced().map(str::to_string),
+            from: d.from().map(str::to_string),
+            desc: d.desc().map(str::to_string),
+            log: d
+                .log()
+                .map(str::to_string)
+                .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
+            url: d.url().map(str::to_string),
+            gh: d.gh().map(|(repo, id)| GhRef {
+                repo: repo.to_string(),
+                id,
+            }),
+        });
+    }
+    Ok(History {
+        version: super::JSON_VERSION,
+        deployments,
+    })
+}

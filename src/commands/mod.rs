@@ -1,0 +1,11 @@
+//! The commands. Each takes the context and its arguments and returns data; the cli
+//! layer renders it.
+
+pub mod deploy;
+pub mod history;
+pub mod init;
+pub mod report;
+pub mod status;
+
+/// Version of every `--json` document.
+pub const JSON_VERSION: u32 = 1;

@@ -1,0 +1,123 @@
+//! `git train report STATE`: record a CI status on a commit (`--commit`), or a new
+//! state of a deployment (`--deployment`), for CI jobs and deploy workflows.
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::{EnvName, Event, Fields, State};
+use crate::error::{Error, Result};
+use crate::index;
+
+pub struct Args {
+    pub state: String,
+    pub commit: Option<String>,
+    pub deployment: Option<String>,
+    pub context: String,
+    pub url: Option<String>,
+    pub log_url: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Reported {
+    pub version: u32,
+    pub kind: &'static str,
+    pub sha: String,
+    /// The status context, or the deployment's environment.
+    pub name: String,
+    pub state: State,
+    pub dep: Option<String>,
+}
+
+const CI_STATES: [State; 4] = [State::Pending, State::Success, State::Failure, State::Error];
+
+pub fn run(ctx: &Context, args: &Args) -> Result<Reported> {
+    let state = State::parse(&args.state).ok_or_else(|| {
+        let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        Error::usage(format!("unknown state '{}'", args.state))
+            .hint(format!("use one of: {}", all.join(", ")))
+    })?;
+    match (&args.commit, &args.deployment) {
+        (Some(rev), None) => report_ci(ctx, args, state, rev),
+        (None, Some(dep)) => report_deployment(ctx, args, state, dep),
+        _ => Err(Error::usage(
+            "say what the state is for: --commit REV (a CI status) or --deployment ID",
+        )
+        .hint("e.g. `git train report success --commit HEAD --context build`")),
+    }
+}
+
+fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Reported> {
+    if !CI_STATES.contains(&state) {
+        return Err(Error::usage(format!("'{state}' is not a commit status"))
+            .hint("a CI status is pending, success, failure or error"));
+    }
+    let context = args.context.trim();
+    if context.is_empty() || context.len() > 200 || context.chars().any(char::is_control) {
+        return Err(Error::usage(
+            "--context must be a short name without control characters",
+        ));
+    }
+    let commit = ctx.repo.resolve(rev)?;
+    let event = Event {
+        at: ctx.now(),
+        subject: context.to_string(),
+        state,
+        by: ctx.me.clone(),
+        fields: Fields {
+            desc: args.description.clone(),
+            url: args.url.clone().or_else(|| args.log_url.clone()),
+            ..Fields::default()
+        }
+        .into_map(),
+    };
+    ctx.record_ci(
+        commit,
+        &[event],
+        &format!("git-train: {context} {state} {commit}"),
+    )?;
+    Ok(Reported {
+        version: super::JSON_VERSION,
+        kind: "commit_status",
+        sha: commit.to_string(),
+        name: context.to_string(),
+        state,
+        dep: None,
+    })
+}
+
+fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Result<Reported> {
+    let index = index::refresh(&ctx.repo)?;
+    let entry = index.entries.iter().find(|e| e.dep == dep).ok_or_else(|| {
+        Error::usage(format!("no deployment '{dep}' in the ledger"))
+            .hint("`git train history` lists deployments and their ids")
+    })?;
+    let env = EnvName::new(&entry.env).map_err(Error::usage)?;
+    let event = Event {
+        at: ctx.now(),
+        subject: env.to_string(),
+        state,
+        by: ctx.me.clone(),
+        fields: Fields {
+            dep: Some(dep.to_string()),
+            desc: args.description.clone(),
+            log: args.log_url.clone(),
+            url: args.url.clone(),
+            ..Fields::default()
+        }
+        .into_map(),
+    };
+    ctx.record(
+        entry.commit,
+        &[event],
+        &format!("git-train: {env} {state} {}", entry.commit),
+    )?;
+    Ok(Reported {
+        version: super::JSON_VERSION,
+        kind: "deployment_status",
+        sha: entry.commit.to_string(),
+        name: env.to_string(),
+        state,
+        dep: Some(dep.to_string()),
+    })
+}

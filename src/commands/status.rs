@@ -1,0 +1,162 @@
+//! `git train status`: trunk, CI, and where each commit runs.
+
+use std::collections::BTreeSet;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::{CiState, CommitInfo, Deployment, Timestamp};
+use crate::error::Result;
+use crate::forge::local::ci_of;
+use crate::index;
+use crate::ledger::{self, Notes};
+
+#[derive(Serialize)]
+pub struct Status {
+    pub version: u32,
+    pub trunk: String,
+    pub tip: String,
+    pub environments: Vec<EnvStatus>,
+    pub commits: Vec<CommitStatus>,
+}
+
+#[derive(Serialize)]
+pub struct EnvStatus {
+    pub name: String,
+    /// The commit it runs, if it was ever deployed.
+    pub deployed: Option<DeployedInfo>,
+    /// Trunk commits not yet there (first-parent); None when never deployed.
+    pub behind: Option<usize>,
+    /// True when `behind` is a lower bound (the walk stopped at its limit).
+    pub behind_more: bool,
+    /// Commit time of the oldest trunk commit not yet there.
+    pub oldest_undeployed_at: Option<Timestamp>,
+    /// The deployment in progress, if any.
+    pub in_progress: Option<String>,
+    pub lock: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct DeployedInfo {
+    pub sha: String,
+    pub dep: String,
+    pub by: String,
+    pub at: Timestamp,
+    pub on_trunk: bool,
+}
+
+#[derive(Serialize)]
+pub struct CommitStatus {
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+    pub ci: CiState,
+    /// Environments currently running this commit.
+    pub deployed_to: Vec<String>,
+}
+
+pub struct Args {
+    pub count: usize,
+    pub env: Option<String>,
+}
+
+/// How far to count undeployed commits before saying "N+".
+const TRAIN_WALK_LIMIT: usize = 10_000;
+
+pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
+    crate::forge::local::reap(ctx)?;
+    let trunk = ctx.repo.trunk(&ctx.config)?;
+    let only = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
+    let snapshot = index::snapshot(&ctx.repo)?;
+    let deployed = &snapshot.deployed;
+    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+
+    let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
+    names.extend(deployed.keys().cloned());
+    if let Some(env) = &only {
+        names.retain(|n| n == env.as_str());
+        names.insert(env.to_string());
+    }
+    let mut environments = Vec::new();
+    for name in names {
+        let current = deployed.get(&name).copied();
+        let mut status = env_status(ctx, &notes, &name, current, trunk.tip)?;
+        status.in_progress = snapshot
+            .open
+            .iter()
+            .find(|o| o.env == name)
+            .map(|o| o.dep.clone());
+        environments.push(status);
+    }
+
+    let ci_notes = Notes::load(&ctx.repo.git, ledger::CI)?;
+    let mut commits = Vec::new();
+    for oid in ctx.repo.first_parent(trunk.tip, args.count)? {
+        let deployed_to = environments
+            .iter()
+            .filter(|e| {
+                e.deployed
+                    .as_ref()
+                    .is_some_and(|d| d.sha == oid.to_string())
+            })
+            .map(|e| e.name.clone())
+            .collect();
+        commits.push(CommitStatus {
+            commit: ctx.repo.commit_info(oid)?,
+            ci: ci_of(ctx, &ci_notes, oid)?.state,
+            deployed_to,
+        });
+    }
+    Ok(Status {
+        version: super::JSON_VERSION,
+        trunk: trunk.name,
+        tip: trunk.tip.to_string(),
+        environments,
+        commits,
+    })
+}
+
+fn env_status(
+    ctx: &Context,
+    notes: &Notes,
+    name: &str,
+    current: Option<Oid>,
+    tip: Oid,
+) -> Result<EnvStatus> {
+    let mut status = EnvStatus {
+        name: name.to_string(),
+        deployed: None,
+        behind: None,
+        behind_more: false,
+        oldest_undeployed_at: None,
+        in_progress: None,
+        lock: None,
+    };
+    let Some(current) = current else {
+        return Ok(status);
+    };
+    let (deployments, _) = index::deployments_of(notes, current)?;
+    if let Some(d) = newest_success(&deployments, name) {
+        status.deployed = Some(DeployedInfo {
+            sha: current.to_string(),
+            dep: d.dep.clone(),
+            by: d.by().to_string(),
+            at: d.success_at().unwrap_or(d.started_at()),
+            on_trunk: ctx.repo.contains(tip, current)?,
+        });
+    }
+    let walked = ctx.repo.train(tip, Some(current), TRAIN_WALK_LIMIT)?;
+    status.behind = Some(walked.commits.len());
+    status.behind_more = !walked.complete;
+    if let Some(oldest) = walked.commits.last() {
+        status.oldest_undeployed_at = Some(ctx.repo.commit_info(*oldest)?.at);
+    }
+    Ok(status)
+}
+
+fn newest_success<'a>(deployments: &'a [Deployment], env: &str) -> Option<&'a Deployment> {
+    deployments
+        .iter()
+        .filter(|d| d.env == env && d.success_at().is_some())
+        .max_by_key(|d| d.success_at())
+}

@@ -1,0 +1,145 @@
+//! Deployments folded from the event lines of one note.
+
+use std::collections::BTreeMap;
+
+use super::event::{sort_events, Event, State};
+use super::time::Timestamp;
+
+/// One deployment of one commit to one environment, with all its events in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployment {
+    pub dep: String,
+    pub env: String,
+    pub commit: String,
+    pub events: Vec<Event>,
+}
+
+impl Deployment {
+    pub fn state(&self) -> State {
+        self.last().state
+    }
+
+    fn first(&self) -> &Event {
+        &self.events[0]
+    }
+
+    fn last(&self) -> &Event {
+        &self.events[self.events.len() - 1]
+    }
+
+    pub fn started_at(&self) -> Timestamp {
+        self.first().at
+    }
+
+    /// When it reached its first final state.
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        self.events
+            .iter()
+            .find(|e| e.state.is_final())
+            .map(|e| e.at)
+    }
+
+    /// When it succeeded, if success is still its state.
+    pub fn success_at(&self) -> Option<Timestamp> {
+        (self.state() == State::Success).then(|| self.last().at)
+    }
+
+    /// When it first succeeded, whatever happened after.
+    pub fn first_success_at(&self) -> Option<Timestamp> {
+        self.events
+            .iter()
+            .find(|e| e.state == State::Success)
+            .map(|e| e.at)
+    }
+
+    pub fn by(&self) -> &str {
+        &self.first().by
+    }
+
+    fn oldest<'a>(&'a self, get: impl Fn(&'a Event) -> Option<&'a str>) -> Option<&'a str> {
+        self.events.iter().find_map(get)
+    }
+
+    fn newest<'a>(&'a self, get: impl Fn(&'a Event) -> Option<&'a str>) -> Option<&'a str> {
+        self.events.iter().rev().find_map(get)
+    }
+
+    pub fn from(&self) -> Option<&str> {
+        self.oldest(Event::from)
+    }
+    pub fn desc(&self) -> Option<&str> {
+        self.newest(Event::desc)
+    }
+    pub fn forced(&self) -> Option<&str> {
+        self.oldest(Event::forced)
+    }
+    pub fn log(&self) -> Option<&str> {
+        self.newest(Event::log)
+    }
+    pub fn url(&self) -> Option<&str> {
+        self.newest(Event::url)
+    }
+    pub fn rollback(&self) -> bool {
+        self.events.iter().any(Event::rollback)
+    }
+    pub fn gh(&self) -> Option<(&str, u64)> {
+        self.events.iter().find_map(Event::gh)
+    }
+}
+
+/// Groups the events of one commit's note by deployment id. Events without a `dep`
+/// are returned apart so the caller can warn about them.
+pub fn fold(commit: &str, events: Vec<Event>) -> (Vec<Deployment>, Vec<Event>) {
+    let mut by_dep: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
+    let mut orphans = Vec::new();
+    for event in events {
+        match event.dep() {
+            Some(dep) => {
+                let key = (dep.to_string(), event.subject.clone());
+                by_dep.entry(key).or_default().push(event);
+            }
+            None => orphans.push(event),
+        }
+    }
+    let deployments = by_dep
+        .into_iter()
+        .map(|((dep, env), mut events)| {
+            sort_events(&mut events);
+            Deployment {
+                dep,
+                env,
+                commit: commit.to_string(),
+                events,
+            }
+        })
+        .collect();
+    (deployments, orphans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(line: &str) -> Event {
+        Event::parse(line).unwrap()
+    }
+
+    #[test]
+    fn folds_and_orders_ties_by_state_list() {
+        let events = vec![
+            ev(r#"2026-01-01T00:00:00.000Z prod success a {"dep":"D1","v":1}"#),
+            ev(r#"2026-01-01T00:00:00.000Z prod queued a {"dep":"D1","v":1,"from":"f"}"#),
+            ev(r#"2026-01-01T00:00:00.000Z prod in_progress a {"dep":"D1","v":1}"#),
+            ev(r#"2026-01-02T00:00:00.000Z prod failure b {"dep":"D2","v":1,"log":"L"}"#),
+        ];
+        let (deps, orphans) = fold("c0ffee", events);
+        assert!(orphans.is_empty());
+        assert_eq!(deps.len(), 2);
+        assert_eq!(deps[0].state(), State::Success);
+        assert_eq!(deps[0].from(), Some("f"));
+        assert!(deps[0].success_at().is_some());
+        assert_eq!(deps[1].state(), State::Failure);
+        assert_eq!(deps[1].log(), Some("L"));
+        assert_eq!(deps[1].success_at(), None);
+    }
+}

@@ -1,0 +1,360 @@
+//! Event lines, the unit of the ledger (DESIGN.md section 3):
+//!
+//! ```text
+//! AT ENV STATE BY {JSON}
+//! 2026-11-25T10:15:02.114Z production in_progress alice@example.com {"dep":"01JNM8K3Q4ZC8R1E5V3T7Y9B2D","v":1}
+//! ```
+//!
+//! The same line format carries commit statuses in `refs/notes/ci`, where the second
+//! field is the status context and the JSON has no `dep`.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::time::Timestamp;
+
+/// GitHub's deployment states; CI statuses use `pending`, `success`, `failure`, `error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Queued,
+    Pending,
+    InProgress,
+    Success,
+    Failure,
+    Error,
+    Inactive,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Queued,
+        State::Pending,
+        State::InProgress,
+        State::Success,
+        State::Failure,
+        State::Error,
+        State::Inactive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Pending => "pending",
+            State::InProgress => "in_progress",
+            State::Success => "success",
+            State::Failure => "failure",
+            State::Error => "error",
+            State::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A deployment in this state will not change by itself any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            State::Success | State::Failure | State::Error | State::Inactive
+        )
+    }
+
+    /// Order of events of one deployment that carry the same instant.
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The ENV field: every byte outside `[A-Za-z0-9._-]` percent-encoded.
+pub fn encode_field(text: &str) -> String {
+    encode_bytes(text, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    })
+}
+
+/// The BY field: a login or an email stays as it is; spaces, `%` and control
+/// characters are percent-encoded so the field never splits.
+pub fn encode_author(text: &str) -> String {
+    encode_bytes(text, |b| b > b' ' && b < 0x7f && b != b'%')
+}
+
+fn encode_bytes(text: &str, keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if keep(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // Only ASCII bytes are kept unencoded, so multi-byte characters were encoded whole.
+    out
+}
+
+pub fn decode_field(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// One event. `fields` is the JSON object as read, unknown keys included and in
+/// their order, so nothing another tool wrote is lost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub at: Timestamp,
+    /// The environment (deploy ledger) or the status context (CI ledger).
+    pub subject: String,
+    pub state: State,
+    pub by: String,
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    pub reason: &'static str,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason)
+    }
+}
+
+/// The JSON keys in the order the format fixes; others follow in their own order.
+pub const KEY_ORDER: [&str; 9] = [
+    "dep", "v", "desc", "from", "rollback", "forced", "log", "url", "gh",
+];
+
+/// Current format version written into `v`.
+pub const FORMAT_VERSION: u64 = 1;
+
+impl Event {
+    pub fn parse(line: &str) -> Result<Event, LineError> {
+        let err = |reason| LineError { reason };
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let mut parts = line.splitn(5, ' ');
+        let at = parts.next().ok_or(err("empty line"))?;
+        let subject = parts.next().ok_or(err("no environment field"))?;
+        let state = parts.next().ok_or(err("no state field"))?;
+        let by = parts.next().ok_or(err("no author field"))?;
+        let json = parts.next().ok_or(err("no JSON field"))?;
+        let at = Timestamp::parse(at).ok_or(err("time is not RFC 3339 UTC with milliseconds"))?;
+        let subject = decode_field(subject)
+            .filter(|s| !s.is_empty())
+            .ok_or(err("bad environment field"))?;
+        let state = State::parse(state).ok_or(err("unknown state"))?;
+        let by = decode_field(by)
+            .filter(|s| !s.is_empty())
+            .ok_or(err("bad author field"))?;
+        let fields = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(err("JSON field is not an object")),
+            Err(_) => return Err(err("JSON field does not parse")),
+        };
+        if let Some(dep) = fields.get("dep") {
+            if !dep.as_str().is_some_and(valid_id) {
+                return Err(err("dep is not a deployment id"));
+            }
+        }
+        Ok(Event {
+            at,
+            subject,
+            state,
+            by,
+            fields,
+        })
+    }
+
+    /// The line, without its trailing newline.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(&Value::Object(self.fields.clone()))
+            .unwrap_or_else(|_| "{}".into());
+        format!(
+            "{} {} {} {} {}",
+            self.at,
+            encode_field(&self.subject),
+            self.state,
+            encode_author(&self.by),
+            json
+        )
+    }
+
+    fn str_field(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+
+    pub fn dep(&self) -> Option<&str> {
+        self.str_field("dep")
+    }
+    pub fn desc(&self) -> Option<&str> {
+        self.str_field("desc")
+    }
+    pub fn from(&self) -> Option<&str> {
+        self.str_field("from")
+    }
+    pub fn rollback(&self) -> bool {
+        self.fields.get("rollback") == Some(&Value::Bool(true))
+    }
+    pub fn forced(&self) -> Option<&str> {
+        self.str_field("forced")
+    }
+    pub fn log(&self) -> Option<&str> {
+        self.str_field("log")
+    }
+    pub fn url(&self) -> Option<&str> {
+        self.str_field("url")
+    }
+    /// `(repo, id)` of the GitHub Deployment.
+    pub fn gh(&self) -> Option<(&str, u64)> {
+        let gh = self.fields.get("gh")?;
+        Some((gh.get("repo")?.as_str()?, gh.get("id")?.as_u64()?))
+    }
+}
+
+/// Deployment ids are ULIDs where git-train made them; accept any short token.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Builds the JSON of a new event with its keys in the order the format fixes.
+#[derive(Default)]
+pub struct Fields {
+    pub dep: Option<String>,
+    pub desc: Option<String>,
+    pub from: Option<String>,
+    pub rollback: bool,
+    pub forced: Option<String>,
+    pub log: Option<String>,
+    pub url: Option<String>,
+    pub gh: Option<(String, u64)>,
+}
+
+impl Fields {
+    pub fn into_map(self) -> Map<String, Value> {
+        let mut map = Map::new();
+        if let Some(dep) = self.dep {
+            map.insert("dep".into(), dep.into());
+        }
+        map.insert("v".into(), FORMAT_VERSION.into());
+        let rollback = self.rollback.then_some(Value::Bool(true));
+        let text = |v: Option<String>| v.map(Value::String);
+        let keyed = [
+            ("desc", text(self.desc)),
+            ("from", text(self.from)),
+            ("rollback", rollback),
+            ("forced", text(self.forced)),
+            ("log", text(self.log)),
+            ("url", text(self.url)),
+        ];
+        for (key, value) in keyed {
+            if let Some(value) = value {
+                map.insert(key.into(), value);
+            }
+        }
+        if let Some((repo, id)) = self.gh {
+            let mut gh = Map::new();
+            gh.insert("repo".into(), repo.into());
+            gh.insert("id".into(), id.into());
+            map.insert("gh".into(), Value::Object(gh));
+        }
+        map
+    }
+}
+
+/// Sorts events of one note into time order; ties follow the state list.
+pub fn sort_events(events: &mut [Event]) {
+    events.sort_by_key(|e| (e.at, e.state.rank()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"2026-11-25T10:17:40.020Z production success alice@example.com {"dep":"01JNM8K3Q4ZC8R1E5V3T7Y9B2D","v":1,"log":"https://ci.example/42"}"#;
+
+    #[test]
+    fn parses_the_design_example() {
+        let e = Event::parse(LINE).unwrap();
+        assert_eq!(e.subject, "production");
+        assert_eq!(e.state, State::Success);
+        assert_eq!(e.by, "alice@example.com");
+        assert_eq!(e.dep(), Some("01JNM8K3Q4ZC8R1E5V3T7Y9B2D"));
+        assert_eq!(e.log(), Some("https://ci.example/42"));
+        assert_eq!(e.to_line(), LINE);
+    }
+
+    #[test]
+    fn keeps_unknown_keys_in_place() {
+        let line = r#"2026-11-25T10:17:40.020Z staging queued bob {"dep":"A1","v":1,"zz":{"a":[1,2]},"desc":"x"}"#;
+        let e = Event::parse(line).unwrap();
+        assert_eq!(e.to_line(), line);
+    }
+
+    #[test]
+    fn builds_keys_in_format_order() {
+        let fields = Fields {
+            dep: Some("D".into()),
+            gh: Some(("o/r".into(), 7)),
+            forced: Some("hotfix".into()),
+            from: Some("abc".into()),
+            rollback: true,
+            ..Fields::default()
+        };
+        let json = serde_json::to_string(&Value::Object(fields.into_map())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"dep":"D","v":1,"from":"abc","rollback":true,"forced":"hotfix","gh":{"repo":"o/r","id":7}}"#
+        );
+    }
+
+    #[test]
+    fn encodes_fields_without_spaces() {
+        assert_eq!(encode_field("ci/build: linux"), "ci%2Fbuild%3A%20linux");
+        assert_eq!(
+            decode_field("ci%2Fbuild%3A%20linux").unwrap(),
+            "ci/build: linux"
+        );
+        assert_eq!(decode_field("bad%2"), None);
+        assert_eq!(encode_author("alice@example.com"), "alice@example.com");
+        assert_eq!(encode_author("Alice Smith"), "Alice%20Smith");
+    }
+
+    #[test]
+    fn rejects_broken_lines() {
+        for bad in [
+            "",
+            "garbage",
+            "2026-11-25T10:17:40.020Z production success alice",
+            "2026-11-25T10:17:40.020Z production done alice {}",
+            "2026-11-25T10:17:40.020Z production success alice [1]",
+            "2026-11-25T10:17:40.020Z production success alice {\"dep\":",
+            "2026-11-25T10:17:40.020Z production success alice {\"dep\":\"a b\"}",
+        ] {
+            assert!(Event::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Plain data of the domain: events, deployments, CI rollups, environment names and
+//! time. No I/O here; the clock is passed in.
+
+pub mod ci;
+pub mod deployment;
+pub mod env;
+pub mod event;
+pub mod time;
+
+pub use ci::{CiState, CiSummary};
+pub use deployment::Deployment;
+pub use env::EnvName;
+pub use event::{Event, Fields, State};
+pub use time::Timestamp;
+
+/// A trunk commit as the commands show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub subject: String,
+    pub author: String,
+    pub author_email: String,
+    pub at: Timestamp,
+}
+
+impl CommitInfo {
+    pub fn short(&self) -> &str {
+        &self.sha[..self.sha.len().min(7)]
+    }
+}

@@ -1,0 +1,141 @@
+//! Instants in the ledger: UTC, RFC 3339 with milliseconds, always 24 characters,
+//! so that the byte order of event lines is their time order.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_secs(secs: i64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1000))
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    /// Parses exactly the 24-character form `2026-11-25T10:15:02.114Z`.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let b = text.as_bytes();
+        if b.len() != 24 || b[10] != b'T' || b[19] != b'.' || b[23] != b'Z' {
+            return None;
+        }
+        let time = humantime::parse_rfc3339(text).ok()?;
+        let ms = time.duration_since(UNIX_EPOCH).ok()?.as_millis();
+        let stamp = Timestamp(i64::try_from(ms).ok()?);
+        // Reject anything that does not format back to the same bytes (leap seconds).
+        (stamp.to_string() == text).then_some(stamp)
+    }
+
+    /// Parses the forms a user types: RFC 3339 (any precision) or a date `YYYY-MM-DD`.
+    pub fn parse_loose(text: &str) -> Option<Timestamp> {
+        let full;
+        let text = if text.len() == 10 {
+            full = format!("{text}T00:00:00Z");
+            &full
+        } else {
+            text
+        };
+        let time = humantime::parse_rfc3339_weak(text).ok()?;
+        let ms = time.duration_since(UNIX_EPOCH).ok()?.as_millis();
+        i64::try_from(ms).ok().map(Timestamp)
+    }
+
+    pub fn now() -> Timestamp {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+
+    pub fn plus_millis(self, ms: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
+    pub fn millis_since(self, earlier: Timestamp) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = u64::try_from(self.0).unwrap_or(0);
+        let time = UNIX_EPOCH + Duration::from_millis(ms);
+        write!(f, "{}", humantime::format_rfc3339_millis(time))
+    }
+}
+
+/// A short human age: `45s`, `12m`, `3h`, `2d 4h`, `5w`.
+pub fn format_age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        86_400..=1_209_599 => {
+            let h = (s % 86_400) / 3600;
+            if h == 0 {
+                format!("{}d", s / 86_400)
+            } else {
+                format!("{}d {}h", s / 86_400, h)
+            }
+        }
+        _ => format!("{}w", s / 604_800),
+    }
+}
+
+/// A duration as users write it in config and flags: `90s`, `30m`, `24h`, `7d`, `2w`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let d = humantime::parse_duration(text.trim()).ok()?;
+    (!d.is_zero()).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_the_ledger_form() {
+        let t = Timestamp::parse("2026-11-25T10:15:02.114Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-25T10:15:02.114Z");
+        assert_eq!(t.0 % 1000, 114);
+    }
+
+    #[test]
+    fn rejects_other_forms() {
+        for bad in [
+            "2026-11-25T10:15:02Z",
+            "2026-11-25T10:15:02.1140Z",
+            "2026-11-25T10:15:02.114+01:00",
+            "2026-13-25T10:15:02.114Z",
+            "2026-11-25 10:15:02.114Z",
+            "",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ages_and_durations() {
+        assert_eq!(format_age(59_000), "59s");
+        assert_eq!(format_age(3_600_000 * 27), "1d 3h");
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(
+            Timestamp::parse_loose("2026-11-25"),
+            Timestamp::parse("2026-11-25T00:00:00.000Z")
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Ctrl-C, SIGTERM and SIGHUP while a deployment is open: caught, so the
+//! deployment can be closed as `error` instead of being left `in_progress`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::SigId;
+
+pub struct Interrupt {
+    flag: Arc<AtomicBool>,
+    ids: Vec<SigId>,
+}
+
+impl Interrupt {
+    /// Catches the signals until dropped.
+    pub fn catch() -> Interrupt {
+        let flag = Arc::new(AtomicBool::new(false));
+        let ids = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&flag)).ok())
+            .collect();
+        Interrupt { flag, ids }
+    }
+
+    pub fn happened(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Whether a process is still running.
+pub fn alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Sends a signal to a whole process group.
+pub fn signal_group(pgid: u32, signal: i32) {
+    if let Ok(pgid) = i32::try_from(pgid) {
+        // SAFETY: plain kill(2) on a process group we started.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}

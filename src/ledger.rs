@@ -1,0 +1,343 @@
+//! The ledger in git notes: reading notes at any fan-out, and writing them as
+//! compare-and-swap commits of a 2/38 fan-out tree (DESIGN.md section 3).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use git2::{ErrorCode, FileMode, Oid, Repository, Tree, TreeBuilder};
+
+use crate::domain::event::LineError;
+use crate::domain::Event;
+
+pub const DEPLOYS: &str = "refs/notes/deploys";
+pub const CI: &str = "refs/notes/ci";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("git: {}", .0.message())]
+    Git(#[from] git2::Error),
+    #[error("{refname} kept moving under us: {attempts} attempts to write failed")]
+    Contended { refname: String, attempts: u32 },
+}
+
+impl From<LedgerError> for crate::error::Error {
+    fn from(e: LedgerError) -> Self {
+        let hint = match &e {
+            LedgerError::Contended { .. } => "another git-train is writing; try again",
+            LedgerError::Git(_) => "check that .git is writable and the disk is not full",
+        };
+        crate::error::Error::internal(e.to_string()).hint(hint)
+    }
+}
+
+type Result<T> = std::result::Result<T, LedgerError>;
+
+/// A line of a note that did not parse: kept in the note, skipped by readers.
+#[derive(Debug, Clone)]
+pub struct BadLine {
+    pub commit: Oid,
+    pub line: String,
+    pub reason: LineError,
+}
+
+/// Splits a note into events and the lines that did not parse.
+pub fn parse_note(commit: Oid, text: &str) -> (Vec<Event>, Vec<BadLine>) {
+    let mut events = Vec::new();
+    let mut bad = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match Event::parse(line) {
+            Ok(e) => events.push(e),
+            Err(reason) => bad.push(BadLine {
+                commit,
+                line: line.to_string(),
+                reason,
+            }),
+        }
+    }
+    (events, bad)
+}
+
+/// git's `cat_sort_uniq`: the sorted union of the lines, empty lines dropped.
+pub fn cat_sort_uniq<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut lines: Vec<&str> = texts
+        .into_iter()
+        .flat_map(|t| t.split('\n'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// One notes ref as of one commit, loaded once; lookups use the tree directly.
+pub struct Notes<'r> {
+    repo: &'r Repository,
+    pub tip: Option<Oid>,
+    tree: Option<Tree<'r>>,
+}
+
+impl<'r> Notes<'r> {
+    pub fn load(repo: &'r Repository, refname: &str) -> Result<Notes<'r>> {
+        let tip = match repo.refname_to_id(refname) {
+            Ok(oid) => Some(oid),
+            Err(e) if e.code() == ErrorCode::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        Notes::at(repo, tip)
+    }
+
+    pub fn at(repo: &'r Repository, tip: Option<Oid>) -> Result<Notes<'r>> {
+        let tree = match tip {
+            Some(oid) => Some(repo.find_commit(oid)?.tree()?),
+            None => None,
+        };
+        Ok(Notes { repo, tip, tree })
+    }
+
+    pub fn tree(&self) -> Option<&Tree<'r>> {
+        self.tree.as_ref()
+    }
+
+    /// Where the note of `commit` is in the tree (2/38, flat or 2/2/36), and its blob.
+    fn locate(&self, commit: Oid) -> Option<(String, Oid)> {
+        let tree = self.tree.as_ref()?;
+        let hex = commit.to_string();
+        let candidates = [
+            format!("{}/{}", &hex[..2], &hex[2..]),
+            hex.clone(),
+            format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..]),
+        ];
+        candidates.into_iter().find_map(|path| {
+            let entry = tree.get_path(std::path::Path::new(&path)).ok()?;
+            (entry.kind() == Some(git2::ObjectType::Blob)).then(|| (path, entry.id()))
+        })
+    }
+
+    pub fn read(&self, commit: Oid) -> Result<Option<String>> {
+        match self.locate(commit) {
+            Some((_, blob)) => {
+                let blob = self.repo.find_blob(blob)?;
+                Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every note: annotated object and note blob, at whatever fan-out it was written.
+    pub fn all(&self) -> Result<Vec<(Oid, Oid)>> {
+        let mut out = Vec::new();
+        if let Some(tree) = &self.tree {
+            collect(self.repo, tree, String::new(), &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The annotated objects whose notes differ between `older` and this version.
+    pub fn changed_since(&self, older: Option<Oid>) -> Result<Vec<Oid>> {
+        let old = Notes::at(self.repo, older)?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(old.tree.as_ref(), self.tree.as_ref(), None)?;
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                if let Some(path) = file.path().and_then(|p| p.to_str()) {
+                    if let Ok(oid) = Oid::from_str(&path.replace('/', "")) {
+                        if path.len() >= 40 && !out.contains(&oid) {
+                            out.push(oid);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn collect(
+    repo: &Repository,
+    tree: &Tree,
+    prefix: String,
+    out: &mut Vec<(Oid, Oid)>,
+) -> Result<()> {
+    for entry in tree.iter() {
+        let Some(name) = entry.name() else { continue };
+        let path = format!("{prefix}{name}");
+        if !path.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        match entry.kind() {
+            Some(git2::ObjectType::Tree) if path.len() < 40 => {
+                let sub = repo.find_tree(entry.id())?;
+                collect(repo, &sub, path, out)?;
+            }
+            Some(git2::ObjectType::Blob) if path.len() == 40 => {
+                out.push((Oid::from_str(&path)?, entry.id()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of a write.
+pub struct Written {
+    /// The notes commit before and after; equal when nothing changed.
+    pub old: Option<Oid>,
+    pub new: Option<Oid>,
+}
+
+/// Writes notes as one commit on top of the current tip, retrying from the new tip
+/// whenever another writer moved the ref in between. `change` gets the current notes
+/// and returns the new full text of each note to change; it may run several times.
+pub fn write<F>(repo: &Repository, refname: &str, message: &str, mut change: F) -> Result<Written>
+where
+    F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
+{
+    const ATTEMPTS: u32 = 200;
+    let sig = repo
+        .signature()
+        .map(|s| s.to_owned())
+        .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))?;
+    for attempt in 0..ATTEMPTS {
+        let notes = Notes::load(repo, refname)?;
+        let mut changes = change(&notes)?;
+        changes
+            .retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
+        if changes.is_empty() {
+            return Ok(Written {
+                old: notes.tip,
+                new: notes.tip,
+            });
+        }
+        let tree = build_tree(repo, &notes, &changes)?;
+        let tree = repo.find_tree(tree)?;
+        let parent = match notes.tip {
+            Some(tip) => Some(repo.find_commit(tip)?),
+            None => None,
+        };
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
+        let swapped = match notes.tip {
+            None => repo.reference(refname, commit, false, message),
+            Some(old) => repo.reference_matching(refname, commit, true, old, message),
+        };
+        match swapped {
+            Ok(_) => {
+                return Ok(Written {
+                    old: notes.tip,
+                    new: Some(commit),
+                })
+            }
+            Err(e) if is_contention(&e) => backoff(attempt),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(LedgerError::Contended {
+        refname: refname.to_string(),
+        attempts: ATTEMPTS,
+    })
+}
+
+/// Appends event lines to the note of `commit`, keeping every line already there.
+pub fn append(
+    repo: &Repository,
+    refname: &str,
+    commit: Oid,
+    lines: &[String],
+    message: &str,
+) -> Result<Written> {
+    write(repo, refname, message, |notes| {
+        let old = notes.read(commit)?.unwrap_or_default();
+        let new =
+            cat_sort_uniq(std::iter::once(old.as_str()).chain(lines.iter().map(String::as_str)));
+        Ok(vec![(commit, new)])
+    })
+}
+
+fn is_contention(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked | ErrorCode::NotFound
+    )
+}
+
+fn backoff(attempt: u32) {
+    // Jitter from the clock's low bits keeps concurrent writers from retrying in step.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let base = 2u64.pow(attempt.min(5));
+    std::thread::sleep(Duration::from_millis(base + u64::from(nanos % 7)));
+}
+
+/// The new root tree: each changed note at `xx/38`, any copy at another fan-out removed.
+fn build_tree(repo: &Repository, notes: &Notes, changes: &[(Oid, String)]) -> Result<Oid> {
+    let mut root = repo.treebuilder(notes.tree())?;
+    let mut by_prefix: BTreeMap<String, Vec<(String, Oid, Option<String>)>> = BTreeMap::new();
+    for (commit, text) in changes {
+        let hex = commit.to_string();
+        let blob = repo.blob(text.as_bytes())?;
+        let old_path = notes.locate(*commit).map(|(p, _)| p);
+        if old_path.as_deref() == Some(hex.as_str()) {
+            root.remove(&hex)?;
+        }
+        by_prefix.entry(hex[..2].to_string()).or_default().push((
+            hex[2..].to_string(),
+            blob,
+            old_path,
+        ));
+    }
+    for (prefix, entries) in by_prefix {
+        let existing = subtree(repo, &root, &prefix)?;
+        let mut sub = repo.treebuilder(existing.as_ref())?;
+        for (rest, blob, old_path) in entries {
+            if let Some(old) = old_path.filter(|p| p.len() == 42) {
+                // 2/2/36: take it out of the deeper level.
+                let deeper = &old[3..5];
+                if let Some(tree) = subtree(repo, &sub, deeper)? {
+                    let mut inner = repo.treebuilder(Some(&tree))?;
+                    inner.remove(&old[6..])?;
+                    if inner.is_empty() {
+                        sub.remove(deeper)?;
+                    } else {
+                        sub.insert(deeper, inner.write()?, FileMode::Tree.into())?;
+                    }
+                }
+            }
+            sub.insert(&rest, blob, FileMode::Blob.into())?;
+        }
+        root.insert(&prefix, sub.write()?, FileMode::Tree.into())?;
+    }
+    Ok(root.write()?)
+}
+
+fn subtree<'r>(
+    repo: &'r Repository,
+    builder: &TreeBuilder,
+    name: &str,
+) -> Result<Option<Tree<'r>>> {
+    match builder.get(name)? {
+        Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => {
+            Ok(Some(repo.find_tree(entry.id())?))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cat_sort_uniq_matches_git() {
+        assert_eq!(cat_sort_uniq(["b\na\n", "a\n\nc"]), "a\nb\nc\n");
+        assert_eq!(cat_sort_uniq([""]), "");
+    }
+}

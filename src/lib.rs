@@ -1,0 +1,16 @@
+//! git-train: continuous deployment of a busy trunk, with the ledger in git notes.
+//!
+//! Layers, each depending only on those below it (DESIGN.md section 8):
+//! `cli` -> `commands` -> `forge`, `ledger`, `index`, `config`, `repo` -> `domain`.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod forge;
+pub mod index;
+pub mod interrupt;
+pub mod ledger;
+pub mod repo;

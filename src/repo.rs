@@ -1,0 +1,210 @@
+//! The repository: opening it, resolving revisions, finding trunk, walking it.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, Oid, Repository};
+
+use crate::config::Config;
+use crate::domain::{CommitInfo, Timestamp};
+use crate::error::{Error, Result};
+
+pub struct Repo {
+    pub git: Repository,
+}
+
+/// The branch deployments are taken from, and its tip.
+#[derive(Clone, Debug)]
+pub struct Trunk {
+    /// The branch name, `main`.
+    pub name: String,
+    /// The ref its tip was read from: the remote-tracking branch when there is one,
+    /// because that is what is merged.
+    pub refname: String,
+    pub tip: Oid,
+}
+
+impl Repo {
+    pub fn open(path: &Path) -> Result<Repo> {
+        // Tree objects of a notes root are larger than libgit2's default 4 KiB cache
+        // limit; without this every note lookup parses the root again.
+        static CACHE: std::sync::Once = std::sync::Once::new();
+        CACHE.call_once(|| {
+            // SAFETY: runs once, before this process opens any repository.
+            let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 2 << 20) };
+        });
+        let git = Repository::discover(path).map_err(|e| {
+            if e.code() == ErrorCode::NotFound {
+                Error::usage(format!("not a git repository: {}", path.display()))
+                    .hint("run git train inside a repository, or pass -C PATH")
+            } else {
+                Error::from(e)
+            }
+        })?;
+        Ok(Repo { git })
+    }
+
+    /// `.git/train/`: caches and logs, safe to delete.
+    pub fn train_dir(&self) -> PathBuf {
+        self.git.commondir().join("train")
+    }
+
+    pub fn workdir(&self) -> PathBuf {
+        self.git
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.git.path().to_path_buf())
+    }
+
+    /// Resolves a revision the user typed to a commit.
+    pub fn resolve(&self, rev: &str) -> Result<Oid> {
+        if rev.starts_with('-') || rev.is_empty() || rev.chars().any(char::is_control) {
+            return Err(
+                Error::usage(format!("'{}' is not a revision", rev.escape_debug()))
+                    .hint("give a commit sha, a branch or a tag"),
+            );
+        }
+        let obj = self.git.revparse_single(rev).map_err(|e| match e.code() {
+            ErrorCode::Ambiguous => Error::usage(format!("revision '{rev}' is ambiguous"))
+                .hint("give more characters of the sha"),
+            _ => Error::usage(format!("unknown revision '{rev}'"))
+                .hint("give a commit sha, a branch or a tag; `git train status` lists trunk"),
+        })?;
+        let commit = obj
+            .peel_to_commit()
+            .map_err(|_| Error::usage(format!("'{rev}' is not a commit")))?;
+        Ok(commit.id())
+    }
+
+    pub fn trunk(&self, config: &Config) -> Result<Trunk> {
+        if self.git.head().is_err() && self.git.references()?.next().is_none() {
+            return Err(Error::usage("the repository has no commits yet")
+                .hint("commit to trunk first; git train deploys commits of trunk"));
+        }
+        let remote = config.remote_name();
+        let name = match &config.trunk {
+            Some(name) => name.clone(),
+            None => self.default_trunk_name(remote)?,
+        };
+        for refname in [
+            format!("refs/remotes/{remote}/{name}"),
+            format!("refs/heads/{name}"),
+        ] {
+            if let Ok(oid) = self.git.refname_to_id(&refname) {
+                let tip = self.git.find_commit(oid)?.id();
+                return Ok(Trunk { name, refname, tip });
+            }
+        }
+        Err(
+            Error::usage(format!("trunk branch '{name}' does not exist"))
+                .hint("set `trunk = \"BRANCH\"` in .train.toml, or create the branch"),
+        )
+    }
+
+    fn default_trunk_name(&self, remote: &str) -> Result<String> {
+        let remote_head = format!("refs/remotes/{remote}/HEAD");
+        if let Ok(r) = self.git.find_reference(&remote_head) {
+            if let Some(target) = r.symbolic_target() {
+                let prefix = format!("refs/remotes/{remote}/");
+                if let Some(name) = target.strip_prefix(&prefix) {
+                    return Ok(name.to_string());
+                }
+            }
+        }
+        for name in ["main", "master", "trunk"] {
+            if self
+                .git
+                .find_reference(&format!("refs/heads/{name}"))
+                .is_ok()
+            {
+                return Ok(name.to_string());
+            }
+        }
+        match self.git.head() {
+            Ok(head) if head.is_branch() => Ok(head.shorthand().unwrap_or("main").to_string()),
+            _ => Err(Error::usage("cannot tell which branch is trunk")
+                .hint("set `trunk = \"main\"` in .train.toml")),
+        }
+    }
+
+    /// Who is acting: the git user email, else the name, without spaces.
+    pub fn identity(&self) -> String {
+        let config = self.git.config().ok();
+        let get = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+        get("user.email")
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| get("user.name"))
+            .or_else(|| std::env::var("USER").ok())
+            .map(|s| s.trim().replace(char::is_whitespace, "_"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    pub fn signature(&self) -> git2::Signature<'static> {
+        self.git
+            .signature()
+            .map(|s| s.to_owned())
+            .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))
+            .expect("a fixed signature is valid")
+    }
+
+    pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo> {
+        let commit = self.git.find_commit(oid)?;
+        let author = commit.author();
+        Ok(CommitInfo {
+            sha: oid.to_string(),
+            subject: commit.summary().unwrap_or("").to_string(),
+            author: author.name().unwrap_or("").to_string(),
+            author_email: author.email().unwrap_or("").to_string(),
+            at: Timestamp::from_secs(commit.time().seconds()),
+        })
+    }
+
+    /// `ancestor` is `descendant` or one of its ancestors.
+    pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool> {
+        Ok(descendant == ancestor || self.git.graph_descendant_of(descendant, ancestor)?)
+    }
+
+    /// First-parent commits from `tip`, newest first, at most `limit`.
+    pub fn first_parent(&self, tip: Oid, limit: usize) -> Result<Vec<Oid>> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut next = Some(tip);
+        while let Some(oid) = next {
+            if out.len() >= limit {
+                break;
+            }
+            out.push(oid);
+            let commit = self.git.find_commit(oid)?;
+            next = commit.parent_ids().next();
+        }
+        Ok(out)
+    }
+
+    /// The first-parent commits of `tip` that `base` does not contain, newest first:
+    /// the train from `base` to `tip`. Walks at most `limit` commits.
+    pub fn train(&self, tip: Oid, base: Option<Oid>, limit: usize) -> Result<Walked> {
+        let mut walk = self.git.revwalk()?;
+        // Unsorted with first-parent returns at once; a sorted walk reads all history.
+        walk.set_sorting(git2::Sort::NONE)?;
+        walk.simplify_first_parent()?;
+        walk.push(tip)?;
+        if let Some(base) = base {
+            walk.hide(base)?;
+        }
+        let mut commits = Vec::new();
+        let mut complete = true;
+        for oid in walk {
+            if commits.len() >= limit {
+                complete = false;
+                break;
+            }
+            commits.push(oid?);
+        }
+        Ok(Walked { commits, complete })
+    }
+}
+
+pub struct Walked {
+    pub commits: Vec<Oid>,
+    /// False when the walk stopped at its limit.
+    pub complete: bool,
+}
