@@ -247,7 +247,7 @@ fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
         if t.starts_with('[') {
-            let name = t.trim_matches(['[', ']']).trim();
+            let name = t.trim_matches(['[', ']']).trim().replace(['"', '\''], "");
             if name == dotted {
                 return Some(i + 1);
             }
