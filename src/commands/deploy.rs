@@ -177,6 +177,7 @@ fn plan(
     // was forced) then, and a rollback is no time to wait for CI.
     let ci = forge.ci(ctx, target)?;
     let mut overrides = Vec::new();
+    let mut hints = Vec::new();
     if ctx.config.requires_checks(&env) && ci.state != CiState::Success && !asked_rollback {
         let failing: Vec<String> = ci
             .blocking()
@@ -187,6 +188,13 @@ fn plan(
             _ => format!("did not pass CI ({})", failing.join(", ")),
         };
         overrides.push(format!("{} {why}", short(target)));
+        hints.push(match ci.state {
+            CiState::None => format!(
+                "record CI with `git train report success --commit {}` or set `require_checks = false` for {env}",
+                short(target)
+            ),
+            _ => "wait for CI or fix it".to_string(),
+        });
     }
 
     // Order of environments: `after` must run the commit first.
@@ -200,28 +208,19 @@ fn plan(
                 "{after} does not run {} yet; {env} comes after {after}",
                 short(target)
             ));
+            hints.push(format!(
+                "deploy it there first: `git train deploy {after} {}`",
+                short(target)
+            ));
         }
     }
     if !overrides.is_empty() && forced.is_none() {
-        let hint = if ci.state == CiState::None && overrides.len() == 1 {
-            format!(
-                "record CI with `git train report success --commit {}`, set `require_checks = false` for {env}, or override with --force --reason TEXT",
-                short(target)
-            )
-        } else if overrides.iter().any(|o| o.contains("comes after")) {
-            format!(
-                "deploy it there first: `git train deploy {} {}`; or override with --force --reason TEXT",
-                env_config.after.as_deref().unwrap_or(""),
-                short(target)
-            )
-        } else {
-            "wait for CI, fix it, or override with --force --reason TEXT".to_string()
-        };
+        hints.push("or override with --force --reason TEXT (recorded)".into());
         return Err(Error::refused(format!(
             "refusing to deploy to {env}: {}",
             overrides.join("; ")
         ))
-        .hint(hint));
+        .hint(hints.join("; ")));
     }
     let forced = if overrides.is_empty() { None } else { forced };
 

@@ -1,0 +1,219 @@
+//! Test harness: real git repositories in temporary folders, with an isolated git
+//! configuration and fixed dates, and the built `git-train` binary on PATH.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-train");
+
+pub struct World {
+    pub root: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let root = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(root.path().join("home")).unwrap();
+        std::fs::write(root.path().join("gitconfig"), "").unwrap();
+        World { root }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// Environment every process in a test gets.
+    pub fn env(&self, cmd: &mut Command) {
+        let bin_dir = Path::new(BIN).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env_clear()
+            .env("PATH", path)
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("home/.config"))
+            .env("GIT_CONFIG_GLOBAL", self.path("gitconfig"))
+            .env("GIT_CONFIG_SYSTEM", self.path("gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("TZ", "UTC")
+            .env("LANG", "C")
+            .env("GIT_AUTHOR_NAME", "Alice")
+            .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+            .env("GIT_COMMITTER_NAME", "Alice")
+            .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
+            .env("NO_COLOR", "1");
+    }
+
+    /// A new repository with `commits` commits on main.
+    pub fn repo(&self, name: &str, commits: usize) -> Repo<'_> {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repo { dir, world: self };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "alice@example.com"]);
+        repo.git(&["config", "user.name", "Alice"]);
+        for i in 1..=commits {
+            repo.commit(&format!("change {i}"));
+        }
+        repo
+    }
+
+    /// A bare origin with one commit, and `n` clones of it.
+    pub fn origin_and_clones(&self, n: usize, commits: usize) -> (PathBuf, Vec<Repo<'_>>) {
+        let seed = self.repo("seed", commits);
+        let origin = self.path("origin.git");
+        seed.git(&["clone", "-q", "--bare", ".", origin.to_str().unwrap()]);
+        let mut clones = Vec::new();
+        for i in 0..n {
+            let name = format!("clone{i}");
+            let dir = self.path(&name);
+            let mut cmd = Command::new("git");
+            self.env(&mut cmd);
+            let out = cmd
+                .args([
+                    "clone",
+                    "-q",
+                    origin.to_str().unwrap(),
+                    dir.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let repo = Repo { dir, world: self };
+            repo.git(&["config", "user.email", &format!("user{i}@example.com")]);
+            repo.git(&["config", "user.name", &format!("User {i}")]);
+            clones.push(repo);
+        }
+        (origin, clones)
+    }
+}
+
+pub struct Repo<'w> {
+    pub dir: PathBuf,
+    pub world: &'w World,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn of(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+impl Repo<'_> {
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        self.world.env(&mut cmd);
+        cmd.current_dir(&self.dir).stdin(Stdio::null());
+        cmd
+    }
+
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.cmd("git").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn train(&self, args: &[&str]) -> Run {
+        Run::of(self.cmd(BIN).args(args).output().unwrap())
+    }
+
+    pub fn commit(&self, message: &str) -> String {
+        let file = self.dir.join("file.txt");
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(message);
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
+        self.git(&["add", "file.txt"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.rev("HEAD")
+    }
+
+    pub fn rev(&self, rev: &str) -> String {
+        self.git(&["rev-parse", rev]).trim().to_string()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.dir.join(rel), text).unwrap();
+    }
+
+    /// Marks a commit green in the local CI ledger.
+    pub fn ci_pass(&self, rev: &str) {
+        self.train(&["report", "success", "--commit", rev, "--context", "build"])
+            .ok();
+    }
+
+    /// The raw note text of a commit in a notes ref.
+    pub fn note(&self, notes_ref: &str, rev: &str) -> String {
+        let out = self
+            .cmd("git")
+            .args(["notes", "--ref", notes_ref, "show", rev])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every event line of the deploy ledger, as plain git reads it.
+    pub fn all_lines(&self) -> Vec<String> {
+        let list = self
+            .cmd("git")
+            .args(["notes", "--ref", "deploys", "list"])
+            .output()
+            .unwrap();
+        let mut lines = Vec::new();
+        for row in String::from_utf8_lossy(&list.stdout).lines() {
+            let blob = row.split_whitespace().next().unwrap();
+            let text = self.git(&["cat-file", "-p", blob]);
+            lines.extend(text.lines().map(str::to_string));
+        }
+        lines.sort();
+        lines
+    }
+}
