@@ -195,7 +195,20 @@ pub struct Written {
 /// Writes notes as one commit on top of the current tip, retrying from the new tip
 /// whenever another writer moved the ref in between. `change` gets the current notes
 /// and returns the new full text of each note to change; it may run several times.
-pub fn write<F>(repo: &Repository, refname: &str, message: &str, mut change: F) -> Result<Written>
+pub fn write<F>(repo: &Repository, refname: &str, message: &str, change: F) -> Result<Written>
+where
+    F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
+{
+    commit_notes(repo, refname, message, None, change)
+}
+
+fn commit_notes<F>(
+    repo: &Repository,
+    refname: &str,
+    message: &str,
+    merged: Option<Oid>,
+    mut change: F,
+) -> Result<Written>
 where
     F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
 {
@@ -207,9 +220,8 @@ where
     for attempt in 0..ATTEMPTS {
         let notes = Notes::load(repo, refname)?;
         let mut changes = change(&notes)?;
-        changes
-            .retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
-        if changes.is_empty() {
+        changes.retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
+        if changes.is_empty() && merged.is_none() {
             return Ok(Written {
                 old: notes.tip,
                 new: notes.tip,
@@ -217,18 +229,17 @@ where
         }
         let tree = build_tree(repo, &notes, &changes)?;
         let tree = repo.find_tree(tree)?;
-        let parent = match notes.tip {
-            Some(tip) => Some(repo.find_commit(tip)?),
-            None => None,
-        };
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let mut parents = Vec::new();
+        if let Some(tip) = notes.tip {
+            parents.push(repo.find_commit(tip)?);
+        }
+        if let Some(other) = merged {
+            parents.push(repo.find_commit(other)?);
+        }
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
         let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
-        let swapped = match notes.tip {
-            None => repo.reference(refname, commit, false, message),
-            Some(old) => repo.reference_matching(refname, commit, true, old, message),
-        };
-        match swapped {
-            Ok(_) => {
+        match swap(repo, refname, notes.tip, commit, message) {
+            Ok(()) => {
                 return Ok(Written {
                     old: notes.tip,
                     new: Some(commit),
@@ -241,6 +252,75 @@ where
     Err(LedgerError::Contended {
         refname: refname.to_string(),
         attempts: ATTEMPTS,
+    })
+}
+
+/// Moves `refname` from `old` (None: absent) to `new`, failing if it is not at `old`.
+fn swap(repo: &Repository, refname: &str, old: Option<Oid>, new: Oid, message: &str) -> std::result::Result<(), git2::Error> {
+    match old {
+        None => repo.reference(refname, new, false, message).map(|_| ()),
+        Some(old) => repo.reference_matching(refname, new, true, old, message).map(|_| ()),
+    }
+}
+
+/// How a merge of another copy of a ledger went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Merged {
+    UpToDate,
+    FastForward,
+    Merged,
+}
+
+/// Merges another copy of a notes ref into `refname`: the sorted union of lines per
+/// note (git's `cat_sort_uniq`), as a merge commit, or a fast-forward when one
+/// contains the other. Nothing of either side is lost.
+pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Result<Merged> {
+    for attempt in 0..200 {
+        let ours = Notes::load(repo, refname)?;
+        let outcome = match ours.tip {
+            Some(o) if o == theirs || repo.graph_descendant_of(o, theirs)? => return Ok(Merged::UpToDate),
+            None => swap(repo, refname, None, theirs, message).map(|_| Merged::FastForward),
+            Some(o) if repo.graph_descendant_of(theirs, o)? => {
+                swap(repo, refname, Some(o), theirs, message).map(|_| Merged::FastForward)
+            }
+            Some(o) => {
+                let base = repo.merge_base(o, theirs).ok();
+                let their_notes = Notes::at(repo, Some(theirs))?;
+                let changed = their_notes.changed_since(base)?;
+                let written = commit_notes(repo, refname, message, Some(theirs), |current| {
+                    if current.tip != Some(o) {
+                        // Moved under us: start over with the new tip.
+                        return Err(LedgerError::Git(git2::Error::new(
+                            ErrorCode::Modified,
+                            git2::ErrorClass::Reference,
+                            "moved",
+                        )));
+                    }
+                    let mut changes = Vec::with_capacity(changed.len());
+                    for commit in &changed {
+                        let mine = current.read(*commit)?.unwrap_or_default();
+                        let other = their_notes.read(*commit)?.unwrap_or_default();
+                        changes.push((*commit, cat_sort_uniq([mine.as_str(), other.as_str()])));
+                    }
+                    Ok(changes)
+                });
+                match written {
+                    Ok(_) => Ok(Merged::Merged),
+                    Err(LedgerError::Git(e)) => Err(e),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        match outcome {
+            Ok(m) => return Ok(m),
+            Err(e) if is_contention(&e) => backoff(attempt),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(LedgerError::Contended {
+        refname: refname.to_string(),
+        attempts: 200,
     })
 }
 

@@ -45,10 +45,14 @@ pub enum ColorWhen {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Set the repository up: git log shows deploys, notes merge by sorted union
+    /// Set the repository up: git log shows deploys, notes merge by sorted union,
+    /// the pre-push hook
     ///
     /// Sets notes.displayRef to refs/notes/deploys and the notes merge strategy of
-    /// the ledgers to cat_sort_uniq. Running it again changes nothing.
+    /// the ledgers to cat_sort_uniq, and installs the pre-push hook in the folder git
+    /// runs hooks from (core.hooksPath is honoured): git-train's lines go between
+    /// marker lines, after whatever the hook file already holds. Running it again
+    /// changes nothing; --uninstall takes it all out again.
     Init(InitArgs),
 
     /// Show trunk, CI and where each commit is deployed
@@ -79,9 +83,41 @@ pub enum Command {
     /// For deploy jobs: `git train report success --deployment ID`.
     Report(ReportArgs),
 
+    /// Fetch, merge and push the ledger and the locks through the remote
+    ///
+    /// Fetches the remote's notes into refs/train/remotes/REMOTE/, merges them into
+    /// refs/notes/deploys (and refs/notes/ci, refs/notes/locks) as the sorted union of
+    /// lines per commit, and pushes without force; when someone pushed first, it
+    /// fetches, merges and pushes again. Fetch and push run the git program, so your
+    /// credentials and ssh set-up apply.
+    Sync(SyncArgs),
+
+    /// Lock an environment so that only you deploy there
+    ///
+    /// Creates refs/train/locks/ENV on the remote atomically: of two people locking
+    /// at once, exactly one gets it. Without a remote the lock is local.
+    Lock(LockArgs),
+
+    /// Release your lock on an environment (--force: someone else's, recorded)
+    Unlock(UnlockArgs),
+
+    /// List environment locks
+    Locks(LocksArgs),
+
     /// Run a deployment in the background (used by deploy --no-wait)
     #[command(hide = true)]
     RunDeployment(RunDeploymentArgs),
+
+    /// Print a shell completion script
+    ///
+    /// bash: `git train completions bash > ~/.local/share/bash-completion/completions/git-train`;
+    /// zsh: write `_git-train` into a folder of your fpath; fish: write
+    /// `git-train.fish` into ~/.config/fish/completions. install.sh does this.
+    Completions(CompletionsArgs),
+
+    /// Run by the git hooks that `git train init` installs
+    #[command(hide = true)]
+    Hook(HookArgs),
 }
 
 #[derive(Args, Debug)]
@@ -93,6 +129,9 @@ pub struct JsonFlag {
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
+    /// Take out what init set up: git-train's hook lines (yours stay) and its notes settings
+    #[arg(long)]
+    pub uninstall: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }
@@ -137,6 +176,8 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub confirm: ConfirmFlags,
     #[command(flatten)]
+    pub offline: OfflineFlag,
+    #[command(flatten)]
     pub output: JsonFlag,
 }
 
@@ -149,6 +190,8 @@ pub struct RollbackArgs {
     pub to: Option<String>,
     #[command(flatten)]
     pub confirm: ConfirmFlags,
+    #[command(flatten)]
+    pub offline: OfflineFlag,
     #[command(flatten)]
     pub output: JsonFlag,
 }
@@ -191,8 +234,96 @@ pub struct ReportArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct OfflineFlag {
+    /// Do not sync with the remote before and after (says so)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct LockArgs {
+    /// The environment to lock
+    pub env: String,
+    /// Why, shown to whoever tries to deploy
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub offline: OfflineFlag,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// The environment to unlock
+    pub env: String,
+    /// Release someone else's lock; recorded in refs/notes/locks
+    #[arg(long)]
+    pub force: bool,
+    /// Why a lock is released by force
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub offline: OfflineFlag,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct LocksArgs {
+    #[command(flatten)]
+    pub offline: OfflineFlag,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
 pub struct RunDeploymentArgs {
     pub env: String,
     pub sha: String,
     pub dep: String,
+    #[command(flatten)]
+    pub offline: OfflineFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub hook: HookCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Warn when a push of trunk leaves a long or old train of undeployed commits
+    ///
+    /// Reads the refs being pushed from stdin, as git gives them to the pre-push hook.
+    PrePush(PrePushArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PrePushArgs {
+    /// The remote pushed to (its name, or its URL when it has none)
+    pub remote: String,
+    /// The URL pushed to
+    pub url: Option<String>,
 }

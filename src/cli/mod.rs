@@ -1,6 +1,9 @@
 //! The command line: parse, run, render, map the outcome to an exit status.
 
 pub mod args;
+pub mod completions;
+pub mod hook;
+pub mod manpage;
 pub mod render;
 pub mod ui;
 
@@ -63,12 +66,26 @@ fn emit_json<T: Serialize>(value: &T) -> Result<()> {
 
 fn run(cli: Cli, style: Style) -> Result<u8> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    // These two need no repository, or must not fail for want of a good one.
+    match &cli.command {
+        Command::Completions(a) => {
+            emit(&completions::render(a.shell))?;
+            return Ok(0);
+        }
+        Command::Hook(a) => return hook::run(&dir, &cli, a),
+        _ => {}
+    }
     let ui = Box::new(TermUi::new(cli.quiet, cli.color));
     let ctx = Context::open(&dir, ui)?;
     let forge = crate::forge::open(&ctx);
     match cli.command {
         Command::Init(a) => {
-            let done = commands::init::run(&ctx)?;
+            let done = commands::init::run(
+                &ctx,
+                &commands::init::Args {
+                    uninstall: a.uninstall,
+                },
+            )?;
             for w in &done.warnings {
                 ctx.ui.warn(w);
             }
@@ -95,6 +112,8 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             Ok(0)
         }
         Command::Deploy(a) => {
+            let off = offline(&ctx, a.offline.offline);
+            commands::sync::around(&ctx, off)?;
             let prepared = deploy::prepare(
                 &ctx,
                 forge.as_ref(),
@@ -104,6 +123,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
                     force: a.confirm.force,
                     reason: a.confirm.reason.clone(),
                     desc: a.description,
+                    offline: off,
                 },
             )?;
             finish_deploy(
@@ -116,6 +136,8 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             )
         }
         Command::Rollback(a) => {
+            let off = offline(&ctx, a.offline.offline);
+            commands::sync::around(&ctx, off)?;
             let prepared = deploy::prepare_rollback(
                 &ctx,
                 forge.as_ref(),
@@ -124,6 +146,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
                     to: a.to,
                     force: a.confirm.force,
                     reason: a.confirm.reason.clone(),
+                    offline: off,
                 },
             )?;
             finish_deploy(
@@ -174,8 +197,69 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             let env = ctx.env(&a.env)?;
             let commit = ctx.repo.resolve(&a.sha)?;
             let state = crate::forge::local::execute(&ctx, &env, commit, &a.dep)?;
+            sync_after(&ctx, a.offline.offline);
             Ok(if state == State::Success { 0 } else { 1 })
         }
+        // Run above, before the repository is opened.
+        Command::Completions(_) | Command::Hook(_) => Ok(0),
+        Command::Sync(a) => {
+            let synced = commands::sync::run(&ctx)?;
+            if a.output.json {
+                emit_json(&synced)?;
+            } else if !cli.quiet {
+                emit(&render::synced(&synced))?;
+            }
+            Ok(0)
+        }
+        Command::Lock(a) => {
+            let done = commands::lock::lock(&ctx, &a.env, a.reason, offline(&ctx, a.offline.offline))?;
+            sync_after(&ctx, a.offline.offline);
+            if a.output.json {
+                emit_json(&done)?;
+            } else if !cli.quiet {
+                emit(&render::lock_outcome(&done))?;
+            }
+            Ok(0)
+        }
+        Command::Unlock(a) => {
+            let off = offline(&ctx, a.offline.offline);
+            let done = commands::lock::unlock(&ctx, &a.env, a.force, a.reason, off)?;
+            sync_after(&ctx, a.offline.offline);
+            if a.output.json {
+                emit_json(&done)?;
+            } else if !cli.quiet {
+                emit(&render::lock_outcome(&done))?;
+            }
+            Ok(0)
+        }
+        Command::Locks(a) => {
+            let list = commands::lock::list(&ctx, offline(&ctx, a.offline.offline))?;
+            if a.output.json {
+                emit_json(&list)?;
+            } else {
+                emit(&render::locks(&style, &list, ctx.now()))?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Says when the remote is skipped on purpose; returns the flag.
+fn offline(ctx: &Context, offline: bool) -> bool {
+    if offline {
+        ctx.ui.note("offline: not syncing with the remote; run `git train sync` later");
+    }
+    offline
+}
+
+/// The sync after a command that recorded something: a failure here loses nothing
+/// (the events are in the local ledger), so it is a warning.
+fn sync_after(ctx: &Context, offline: bool) {
+    if let Err(e) = commands::sync::around(ctx, offline) {
+        ctx.ui.warn(&format!(
+            "recorded locally but not shared: {}; run `git train sync` later",
+            e.message
+        ));
     }
 }
 
@@ -211,7 +295,9 @@ fn finish_deploy(
             return Err(Error::refused("not deployed").hint("nothing was recorded"));
         }
     }
+    let offline = prepared.plan.offline;
     let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait)?;
+    sync_after(ctx, offline);
     if json {
         emit_json(&outcome)?;
     } else {

@@ -93,7 +93,8 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                 let _ = write!(out, "  {}", s.yellow(&format!("deploying ({dep})")));
             }
             if let Some(lock) = &e.lock {
-                let _ = write!(out, "  {}", s.red(&format!("locked by {lock}")));
+                let reason = lock.lock.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                let _ = write!(out, "  {}", s.red(&format!("locked by {}{reason}", lock.lock.by)));
             }
             out.push('\n');
         }
@@ -260,12 +261,75 @@ pub fn history(s: &Style, h: &History) -> String {
 pub fn init(i: &Initialized) -> String {
     let mut out = String::new();
     if i.changed.is_empty() {
-        out.push_str("git-train is already set up in this repository\n");
+        if i.uninstalled {
+            out.push_str("git-train is not set up in this repository: nothing to take out\n");
+        } else {
+            let hooks: Vec<String> = i
+                .hooks
+                .iter()
+                .filter(|h| h.action == crate::hooks::Action::Unchanged)
+                .map(|h| format!("{} hook: {}", h.name, h.path))
+                .collect();
+            let also = if hooks.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", hooks.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "git-train is already set up in this repository{also}; nothing changed"
+            );
+        }
     }
     for c in &i.changed {
-        let _ = writeln!(out, "set {c}");
+        let _ = writeln!(out, "{c}");
     }
     out
+}
+
+/// A push of trunk left an environment over its `max_train` or `stale_after`.
+pub fn pre_push_warning(
+    e: &crate::commands::hook::EnvTrain,
+    trunk: Option<&str>,
+    now: Timestamp,
+) -> String {
+    let n = e.undeployed;
+    let mut out = format!(
+        "after this push, {} lacks {n}{} commit{} of {}",
+        e.name,
+        if e.more { "+" } else { "" },
+        if n == 1 { "" } else { "s" },
+        trunk.unwrap_or("trunk")
+    );
+    if let (true, Some(max)) = (e.too_long, e.max_train) {
+        let _ = write!(out, ", more than max_train = {max}");
+    }
+    if let Some(c) = &e.oldest {
+        let subject: String = if c.subject.chars().count() > 50 {
+            c.subject.chars().take(49).chain(['…']).collect()
+        } else {
+            c.subject.clone()
+        };
+        let _ = write!(
+            out,
+            "; the oldest, {} \"{subject}\", is {} old",
+            c.short(),
+            format_age(now.millis_since(c.at))
+        );
+    }
+    if let (true, Some(limit)) = (e.too_old, e.stale_after) {
+        let limit = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+        let _ = write!(out, ", older than stale_after = {}", format_age(limit));
+    }
+    let _ = write!(out, "\n  `git train deploy {}` ships them", e.name);
+    out
+}
+
+pub fn never_deployed(e: &crate::commands::hook::EnvTrain) -> String {
+    format!(
+        "git-train: {} was never deployed, so its train is not counted; `git train deploy {}` starts it",
+        e.name, e.name
+    )
 }
 
 pub fn reported(r: &Reported) -> String {
@@ -278,4 +342,45 @@ pub fn reported(r: &Reported) -> String {
         ),
         None => format!("recorded {} {} on {}\n", r.name, r.state, &r.sha[..7]),
     }
+}
+
+pub fn synced(s: &crate::commands::sync::Synced) -> String {
+    let mut parts = Vec::new();
+    for l in &s.ledgers {
+        let merged = match l.merged {
+            Some(crate::ledger::Merged::Merged) => "merged",
+            Some(crate::ledger::Merged::FastForward) => "fast-forwarded",
+            _ => "up to date",
+        };
+        let pushed = if l.pushed { ", pushed" } else { "" };
+        parts.push(format!("{} {merged}{pushed}", l.name));
+    }
+    format!("synced with {}: {}; {} lock(s)\n", s.remote, parts.join(", "), s.locks)
+}
+
+pub fn lock_outcome(o: &crate::commands::lock::LockOutcome) -> String {
+    let scope = if o.shared { "" } else { " (local only)" };
+    match o.action {
+        "taken" => format!("locked {}{scope}\n", o.env),
+        "already_yours" => format!("you already hold the lock on {}{scope}\n", o.env),
+        _ => format!("unlocked {} (was locked by {}){scope}\n", o.env, o.lock.lock.by),
+    }
+}
+
+pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> String {
+    if l.locks.is_empty() {
+        return "no locks\n".into();
+    }
+    let mut out = String::new();
+    for h in &l.locks {
+        let age = h.since().map(|t| format_age(now.millis_since(t))).unwrap_or_else(|| "?".into());
+        let _ = writeln!(
+            out,
+            "{} locked by {} for {age}{}",
+            s.cyan(&h.lock.env),
+            h.lock.by,
+            h.lock.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
+    }
+    out
 }

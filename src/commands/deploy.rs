@@ -17,6 +17,7 @@ pub struct Args {
     pub force: bool,
     pub reason: Option<String>,
     pub desc: Option<String>,
+    pub offline: bool,
 }
 
 pub struct RollbackArgs {
@@ -24,6 +25,7 @@ pub struct RollbackArgs {
     pub to: Option<String>,
     pub force: bool,
     pub reason: Option<String>,
+    pub offline: bool,
 }
 
 /// What a deployment will do, shown before it is made.
@@ -80,7 +82,7 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
             )),
         );
     }
-    plan(ctx, forge, env, target, forced, args.desc.clone(), false)
+    plan(ctx, forge, env, target, forced, args.desc.clone(), false, args.offline)
 }
 
 pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
@@ -137,7 +139,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             })?
         }
     };
-    plan(ctx, forge, env, target, forced, None, true)
+    plan(ctx, forge, env, target, forced, None, true, args.offline)
 }
 
 fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
@@ -164,6 +166,7 @@ fn plan(
     forced: Option<String>,
     desc: Option<String>,
     asked_rollback: bool,
+    offline: bool,
 ) -> Result<Prepared> {
     let snapshot = index::snapshot(&ctx.repo)?;
     let current = snapshot.deployed.get(env.as_str()).copied();
@@ -214,6 +217,13 @@ fn plan(
             ));
         }
     }
+    // Locks: only the holder deploys.
+    if let Some(held) = crate::locks::get(&ctx.repo.git, &env)? {
+        if held.lock.by != ctx.me {
+            overrides.push(format!("{env} is {}", crate::commands::lock::describe(ctx, &held)));
+            hints.push(format!("ask {} to run `git train unlock {env}`", held.lock.by));
+        }
+    }
     if !overrides.is_empty() && forced.is_none() {
         hints.push("or override with --force --reason TEXT (recorded)".into());
         return Err(Error::refused(format!(
@@ -258,6 +268,7 @@ fn plan(
             forced,
             desc,
             train,
+            offline,
         },
     })
 }

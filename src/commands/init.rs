@@ -1,21 +1,44 @@
-//! `git train init`: set the repository up so git shows and merges the ledger.
-//! Idempotent: a second run changes nothing and says so.
+//! `git train init`: set the repository up so git shows and merges the ledger, and
+//! install the pre-push hook. Idempotent: a second run changes nothing and says so.
+//! `--uninstall` undoes it, leaving the user's own hook lines.
+
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::hooks::{self, Action};
 use crate::ledger;
+
+pub struct Args {
+    pub uninstall: bool,
+}
 
 #[derive(Serialize)]
 pub struct Initialized {
     pub version: u32,
-    /// What this run changed; empty when everything was already set.
+    /// True when this run undid the set-up (`--uninstall`).
+    pub uninstalled: bool,
+    /// What this run changed, one sentence each; empty when nothing needed changing.
     pub changed: Vec<String>,
+    /// Each hook git-train installs: where git looks for it and what this run did.
+    pub hooks: Vec<HookReport>,
     pub warnings: Vec<String>,
 }
 
-pub fn run(ctx: &Context) -> Result<Initialized> {
+#[derive(Serialize)]
+pub struct HookReport {
+    pub name: String,
+    /// The file, relative to the work tree when it is inside it.
+    pub path: String,
+    pub action: Action,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
+    if args.uninstall {
+        return uninstall(ctx);
+    }
     let mut changed = Vec::new();
     let mut warnings = Vec::new();
     let mut config = ctx
@@ -29,14 +52,14 @@ pub fn run(ctx: &Context) -> Result<Initialized> {
     if !display.iter().any(|v| v == ledger::DEPLOYS) {
         // An always-failing pattern makes libgit2 add a value instead of replacing one.
         config.set_multivar("notes.displayRef", "^$a", ledger::DEPLOYS)?;
-        changed.push(format!("notes.displayRef = {}", ledger::DEPLOYS));
+        changed.push(format!("set notes.displayRef = {}", ledger::DEPLOYS));
     }
     // `git notes merge` of the ledgers is the sorted union of their lines.
     for name in ["deploys", "ci"] {
         let key = format!("notes.{name}.mergeStrategy");
         if config.get_string(&key).ok().as_deref() != Some("cat_sort_uniq") {
             config.set_str(&key, "cat_sort_uniq")?;
-            changed.push(format!("{key} = cat_sort_uniq"));
+            changed.push(format!("set {key} = cat_sort_uniq"));
         }
     }
     // Deploy records must not follow commits through rebase: a rebased commit was
@@ -50,11 +73,111 @@ pub fn run(ctx: &Context) -> Result<Initialized> {
             ));
         }
     }
+    let hooks = install_hooks(ctx, &mut changed, &mut warnings)?;
     Ok(Initialized {
         version: super::JSON_VERSION,
+        uninstalled: false,
         changed,
+        hooks,
         warnings,
     })
+}
+
+fn install_hooks(
+    ctx: &Context,
+    changed: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<HookReport>> {
+    let workdir = ctx.repo.workdir();
+    let dir = hooks::dir(&workdir)?;
+    let mut reports = Vec::new();
+    for (name, shim) in hooks::HOOKS {
+        let path = dir.join(name);
+        let shown = shown_path(&workdir, &path);
+        let action = hooks::install(&path, &hooks::block(shim))?;
+        match action {
+            Action::Created => changed.push(format!("installed the {name} hook: {shown}")),
+            Action::Added => changed.push(format!(
+                "added git-train's lines to the {name} hook {shown}, after its own"
+            )),
+            Action::Updated => {
+                changed.push(format!("updated git-train's lines in the {name} hook {shown}"))
+            }
+            Action::MadeExecutable => changed.push(format!("made the {name} hook {shown} executable")),
+            Action::Skipped => warnings.push(format!(
+                "{shown} is not a shell script, so it was left alone; to get git-train's \
+                 warnings, have it run `git-train hook {name} REMOTE URL` with the pushed refs on stdin"
+            )),
+            _ => {}
+        }
+        reports.push(HookReport {
+            name: name.to_string(),
+            path: shown,
+            action,
+        });
+    }
+    Ok(reports)
+}
+
+/// Undoes what `init` set: git-train's hook lines (the user's stay) and the notes
+/// settings, where they still have the values `init` gave them.
+fn uninstall(ctx: &Context) -> Result<Initialized> {
+    let mut changed = Vec::new();
+    let workdir = ctx.repo.workdir();
+    let dir = hooks::dir(&workdir)?;
+    let mut reports = Vec::new();
+    for (name, _) in hooks::HOOKS {
+        let path = dir.join(name);
+        let shown = shown_path(&workdir, &path);
+        let action = hooks::uninstall(&path)?;
+        match action {
+            Action::Deleted => changed.push(format!(
+                "deleted the {name} hook {shown}: it held only git-train's lines"
+            )),
+            Action::Removed => changed.push(format!(
+                "removed git-train's lines from the {name} hook {shown}; its own lines stay"
+            )),
+            _ => {}
+        }
+        reports.push(HookReport {
+            name: name.to_string(),
+            path: shown,
+            action,
+        });
+    }
+    let mut config = ctx
+        .repo
+        .git
+        .config()?
+        .open_level(git2::ConfigLevel::Local)?;
+    if multivar(&config, "notes.displayRef")?
+        .iter()
+        .any(|v| v == ledger::DEPLOYS)
+    {
+        config.remove_multivar("notes.displayRef", &format!("^{}$", ledger::DEPLOYS))?;
+        changed.push(format!("unset notes.displayRef = {}", ledger::DEPLOYS));
+    }
+    for name in ["deploys", "ci"] {
+        let key = format!("notes.{name}.mergeStrategy");
+        if config.get_string(&key).ok().as_deref() == Some("cat_sort_uniq") {
+            config.remove(&key)?;
+            changed.push(format!("unset {key}"));
+        }
+    }
+    Ok(Initialized {
+        version: super::JSON_VERSION,
+        uninstalled: true,
+        changed,
+        hooks: reports,
+        warnings: Vec::new(),
+    })
+}
+
+fn shown_path(workdir: &Path, path: &Path) -> String {
+    path.strip_prefix(workdir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn multivar(config: &git2::Config, name: &str) -> Result<Vec<String>> {

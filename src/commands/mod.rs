@@ -3,9 +3,12 @@
 
 pub mod deploy;
 pub mod history;
+pub mod hook;
 pub mod init;
+pub mod lock;
 pub mod report;
 pub mod status;
+pub mod sync;
 
 /// Version of every `--json` document.
 pub const JSON_VERSION: u32 = 1;

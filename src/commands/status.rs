@@ -34,7 +34,7 @@ pub struct EnvStatus {
     pub oldest_undeployed_at: Option<Timestamp>,
     /// The deployment in progress, if any.
     pub in_progress: Option<String>,
-    pub lock: Option<String>,
+    pub lock: Option<crate::locks::Held>,
 }
 
 #[derive(Serialize)]
@@ -73,6 +73,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
 
     let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
     names.extend(deployed.keys().cloned());
+    for held in crate::locks::all(&ctx.repo.git)? {
+        names.insert(held.lock.env);
+    }
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());
         names.insert(env.to_string());
@@ -86,6 +89,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
             .iter()
             .find(|o| o.env == name)
             .map(|o| o.dep.clone());
+        if let Ok(env) = crate::domain::EnvName::new(&name) {
+            status.lock = crate::locks::get(&ctx.repo.git, &env)?;
+        }
         environments.push(status);
     }
 

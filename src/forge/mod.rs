@@ -22,6 +22,8 @@ pub struct Plan {
     pub desc: Option<String>,
     /// The commits this deployment brings (or, for a rollback, takes away).
     pub train: Vec<CommitInfo>,
+    /// Do not sync with the remote (the background run of --no-wait inherits it).
+    pub offline: bool,
 }
 
 pub trait Forge {

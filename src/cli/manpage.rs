@@ -1,0 +1,303 @@
+//! The manual pages, generated from the clap definitions (`clap_mangen`), so that
+//! they cannot drift from the flags, plus the sections clap knows nothing about:
+//! configuration, files, exit status, environment. `man/` holds the generated pages,
+//! committed; `tests/manpage.rs` fails when they differ from what this renders
+//! (`UPDATE_MAN=1 cargo test --test manpage` writes them).
+
+use clap::CommandFactory;
+use clap_mangen::Man;
+
+use super::args::Cli;
+
+const MANUAL: &str = "Git Train Manual";
+
+/// `git-train.1`: every command with its flags, the configuration, files, exit
+/// status and environment.
+pub fn render() -> Vec<u8> {
+    let mut root = Cli::command();
+    root.build();
+    let version = root.get_version().unwrap_or_default().to_string();
+    let man = Man::new(root.clone())
+        .title("GIT-TRAIN")
+        .source(format!("git-train {version}"))
+        .manual(MANUAL);
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    out.extend_from_slice(b".SH OPTIONS\nThese apply to every command.\n");
+    out.extend(body(|w| man.render_options_section(w)));
+
+    out.extend_from_slice(b".SH COMMANDS\n");
+    for sub in commands() {
+        let name = sub.get_name().to_string();
+        let man = Man::new(sub);
+        out.extend_from_slice(format!(".SS \"git train {name}\"\n").as_bytes());
+        out.extend(body(|w| man.render_synopsis_section(w)));
+        out.extend_from_slice(b".PP\n");
+        out.extend(body(|w| man.render_description_section(w)));
+        out.extend(body(|w| man.render_options_section(w)));
+    }
+    out.extend_from_slice(EXTRA_SECTIONS.as_bytes());
+    out.extend_from_slice(format!(".SH VERSION\nv{version}\n").as_bytes());
+    out
+}
+
+/// Every page: `git-train.1`, and `git-train-COMMAND.1` for each command (what
+/// `man git-train-deploy` shows), as file name and contents.
+pub fn pages() -> Vec<(String, Vec<u8>)> {
+    let mut pages = vec![("git-train.1".to_string(), render())];
+    let version = Cli::command().get_version().unwrap_or_default().to_string();
+    for sub in commands() {
+        let page = format!("git-train-{}", sub.get_name());
+        let man = Man::new(sub)
+            .title(page.to_uppercase())
+            .source(format!("git-train {version}"))
+            .manual(MANUAL);
+        let mut out = Vec::new();
+        let _ = man.render(&mut out);
+        out.extend_from_slice(SUB_PAGE_FOOTER.as_bytes());
+        pages.push((format!("{page}.1"), out));
+    }
+    pages
+}
+
+/// The visible commands, each named as a page (`git-train-deploy`) and as typed
+/// (`git train deploy`), in the order `--help` lists them. Global flags are left to
+/// the main page.
+fn commands() -> Vec<clap::Command> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|s| {
+            let name = s.get_name().to_string();
+            s.clone()
+                .display_name(format!("git-train-{name}"))
+                .bin_name(format!("git train {name}"))
+        })
+        .collect()
+}
+
+/// A section's body: what `render` writes, without its `.SH` heading lines.
+fn body(render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let _ = render(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    text.split_inclusive('\n')
+        .filter(|l| !l.starts_with(".SH "))
+        .collect::<String>()
+        .into_bytes()
+}
+
+const SUB_PAGE_FOOTER: &str = r#".SH "SEE ALSO"
+\fBgit\-train\fR(1) for the global options (\fB\-C\fR, \fB\-\-color\fR, \fB\-q\fR), the configuration, the files and the exit status.
+"#;
+
+/// Written in roff by hand: what clap does not know. Keep CONFIGURATION in step
+/// with `config.rs` (a test parses the example below with it).
+const EXTRA_SECTIONS: &str = r#".SH CONFIGURATION
+git\-train reads \fI.train.toml\fR at the root of the work tree, committed and shared
+by the team. Every key is optional; with no file at all git\-train uses the defaults.
+An error in the file names the file, the line and the key.
+.TP
+\fBtrunk\fR = \fI"main"\fR
+The branch deployments are taken from. Default: the remote's HEAD branch, else the
+first of main, master and trunk that exists.
+.TP
+\fBremote\fR = \fI"origin"\fR
+The remote that shares the ledger and the locks. Default: origin.
+.TP
+\fBforge\fR = \fI"github"\fR | \fI"local"\fR
+Where deployments are created and CI states come from. Default: from the remote URL.
+.SS "[github]"
+.TP
+\fBrepo\fR = \fI"owner/name"\fR
+The GitHub repository. Default: from the remote URL.
+.TP
+\fBapi\fR = \fI"https://api.github.com"\fR
+The API base; for GitHub Enterprise \fIhttps://HOST/api/v3\fR.
+.SS "[checks]"
+.TP
+\fBignore\fR = \fI["codecov/patch"]\fR
+CI status contexts that never block a deploy.
+.TP
+\fBrequire\fR = \fItrue\fR
+Whether a deploy needs passing CI. Default: true.
+.SS "[env.NAME]"
+One table per environment. When there are any, they are the list of environments,
+and any other name is refused.
+.TP
+\fBrun\fR = \fI"./deploy.sh staging"\fR
+Local forge: the command that deploys, run with \fBsh \-c\fR in the work tree, with
+\fBGIT_TRAIN_ENV\fR, \fBGIT_TRAIN_SHA\fR and \fBGIT_TRAIN_DEPLOYMENT\fR in its
+environment. Its exit status decides success or failure. Only \fBdeploy\fR and
+\fBrollback\fR run it; hooks never do.
+.TP
+\fBproduction\fR = \fItrue\fR
+This environment is production (GitHub's production_environment).
+.TP
+\fBafter\fR = \fI"staging"\fR
+A commit must run on that environment before it is deployed here.
+.TP
+\fBstale_after\fR = \fI"24h"\fR
+Undeployed trunk commits older than this are stale: the pre\-push hook warns
+(durations like 90m, 24h, 7d).
+.TP
+\fBmax_train\fR = \fI20\fR
+The pre\-push hook warns when a push of trunk leaves more undeployed commits than this.
+.TP
+\fBurl\fR = \fI"https://grafana.example/d/api"\fR
+Shown after a successful deploy, e.g. a dashboard.
+.TP
+\fBblock\fR = \fItrue\fR
+The pre\-push hook refuses a push of trunk that passes \fBmax_train\fR or
+\fBstale_after\fR for this environment, instead of only warning.
+\fBgit push \-\-no\-verify\fR pushes anyway. Default: false.
+.TP
+\fBrequire_checks\fR = \fIfalse\fR
+Overrides \fB[checks] require\fR for this environment.
+.SS Example
+.RS 4
+.nf
+trunk = "main"
+remote = "origin"
+forge = "local"
+
+[github]
+repo = "acme/api"
+api = "https://api.github.com"
+
+[checks]
+ignore = ["codecov/patch"]
+require = true
+
+[env.staging]
+run = "./deploy.sh staging"
+
+[env.production]
+production = true
+after = "staging"
+stale_after = "24h"
+max_train = 20
+url = "https://grafana.example/d/api"
+block = false
+require_checks = true
+.fi
+.RE
+.SH "PRE-PUSH HOOK"
+\fBgit train init\fR installs a pre\-push hook. When a push moves trunk on the
+team's remote, it prints on stderr, for each environment with \fBmax_train\fR or
+\fBstale_after\fR that the push leaves over one of them, how many trunk commits the
+environment does not run yet and how old the oldest is. It exits 0 unless that
+environment has \fBblock = true\fR. It reads only the local repository (no network,
+no command from the configuration) and does nothing when git\-train is not on PATH.
+Deletions, tags and notes are not checked.
+.SH FILES
+.TP
+\fI.train.toml\fR
+The team's configuration, at the root of the work tree (see CONFIGURATION).
+.TP
+\fIrefs/notes/deploys\fR
+The ledger: one note per deployed commit, one line per event
+(\fBAT ENV STATE BY {JSON}\fR). Shared through the remote.
+.TP
+\fIrefs/notes/ci\fR
+CI statuses recorded with \fBgit train report \-\-commit\fR, in the same line format.
+.TP
+\fIrefs/notes/locks\fR
+A record of locks taken and released by force.
+.TP
+\fIrefs/train/deployed/ENV\fR
+The commit ENV runs now (its newest successful deployment); a local index, rebuilt
+from the notes. \fBgit log refs/train/deployed/production..main\fR lists what
+production lacks.
+.TP
+\fIrefs/train/locks/ENV\fR
+The lock on ENV: a commit whose message says who holds it and why. Created and
+deleted on the remote atomically.
+.TP
+\fIrefs/train/remotes/REMOTE/\fR
+The remote's ledgers as last fetched, before they are merged.
+.TP
+\fI.git/train/\fR
+Local cache: the index, logs of deploy commands (\fI.git/train/logs/\fR). Safe to delete.
+.TP
+\fIHOOKS/pre\-push\fR
+The pre\-push hook, in the folder git runs hooks from (\fBgit rev\-parse
+\-\-git\-path hooks\fR; \fIcore.hooksPath\fR is honoured). git\-train's lines sit
+between \fB# >>> git\-train >>>\fR and \fB# <<< git\-train <<<\fR.
+.SH "EXIT STATUS"
+.TP
+\fB0\fR
+Done. A closed pipe (\fB| head\fR) also exits 0.
+.TP
+\fB1\fR
+Refused or failed: CI did not pass, the environment is locked, the deployment
+failed, the question was not confirmed, or the pre\-push hook blocked a push.
+.TP
+\fB2\fR
+Bad arguments or configuration, or not a git repository; a hint says what to do.
+.TP
+\fB3\fR
+The forge could not be reached or rate\-limited the request; nothing was recorded.
+.SH ENVIRONMENT
+.TP
+\fBNO_COLOR\fR
+When set and not empty, no colours (as \fB\-\-color never\fR).
+.TP
+\fBGIT_TRAIN_FORCE_COLOR\fR
+Colour error messages even when stderr is not a terminal.
+.TP
+\fBGIT_TRAIN_NOW\fR
+A fixed clock for reproducible demos and tests: an RFC 3339 time or a date (YYYY\-MM\-DD).
+.TP
+\fBGIT_TRAIN_ENV\fR, \fBGIT_TRAIN_SHA\fR, \fBGIT_TRAIN_DEPLOYMENT\fR
+Set for an environment's \fBrun\fR command: the environment, the commit and the
+deployment id.
+.SH "SEE ALSO"
+\fBgit\-notes\fR(1), \fBgithooks\fR(5), and \fBgit\-train\-COMMAND\fR(1) for each command.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_example_is_valid() {
+        let text = EXTRA_SECTIONS;
+        let start = text.find(".RS 4\n.nf\n").unwrap() + 10;
+        let end = text.find(".fi\n.RE").unwrap();
+        let example = &text[start..end];
+        crate::config::Config::parse(std::path::Path::new(".train.toml"), example.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Every key the example sets is documented above it.
+        for line in example.lines() {
+            if let Some((key, _)) = line.split_once(" = ") {
+                assert!(
+                    text.contains(&format!("\\fB{key}\\fR = ")),
+                    "{key} is not documented"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_main_page_has_every_command_and_flag() {
+        let page = String::from_utf8(render()).unwrap();
+        for sub in commands() {
+            let name = sub.get_name().to_string();
+            assert!(page.contains(&format!(".SS \"git train {name}\"")), "{name}");
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    let escaped = long.replace('-', "\\-");
+                    assert!(page.contains(&format!("\\-\\-{escaped}")), "{name} --{long}");
+                }
+            }
+        }
+        for section in ["CONFIGURATION", "FILES", "\"EXIT STATUS\"", "ENVIRONMENT"] {
+            assert!(page.contains(&format!(".SH {section}\n")), "{section}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `git train lock ENV`, `unlock ENV`, `locks`.
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::time::format_age;
+use crate::domain::{EnvName, Event, Fields, State};
+use crate::error::{Error, Result};
+use crate::ledger;
+use crate::locks::{self, Held, Lock};
+use crate::remote::{PushStatus, Remote};
+
+#[derive(Serialize)]
+pub struct LockOutcome {
+    pub version: u32,
+    pub env: String,
+    /// `taken`, `already_yours`, `released`
+    pub action: &'static str,
+    pub lock: Held,
+    /// Whether the remote was involved (false: local only, or --offline).
+    pub shared: bool,
+}
+
+#[derive(Serialize)]
+pub struct LockList {
+    pub version: u32,
+    pub locks: Vec<Held>,
+}
+
+fn remote(ctx: &Context, offline: bool) -> Option<Remote> {
+    if offline {
+        return None;
+    }
+    Remote::find(&ctx.repo, ctx.config.remote_name())
+}
+
+/// Locks live on the remote when there is one: taking or releasing one offline
+/// would be undone by the next fetch.
+fn shared_remote(ctx: &Context, offline: bool, verb: &str) -> Result<Option<Remote>> {
+    let name = ctx.config.remote_name();
+    match Remote::find(&ctx.repo, name) {
+        Some(_) if offline => Err(Error::usage(format!(
+            "locks are shared through {name}; they cannot be {verb} offline"
+        ))
+        .hint("drop --offline")),
+        found => Ok(found),
+    }
+}
+
+/// Describes who holds a lock, for refusals.
+pub fn describe(ctx: &Context, held: &Held) -> String {
+    let mut text = format!("locked by {}", held.lock.by);
+    if let Some(reason) = &held.lock.reason {
+        text.push_str(&format!(" ({reason})"));
+    }
+    if let Some(since) = held.since() {
+        text.push_str(&format!(" for {}", format_age(ctx.now().millis_since(since))));
+    }
+    text
+}
+
+pub fn lock(ctx: &Context, env: &str, reason: Option<String>, offline: bool) -> Result<LockOutcome> {
+    let env = ctx.env(env)?;
+    let remote = shared_remote(ctx, offline, "taken")?;
+    if let Some(remote) = &remote {
+        remote.fetch(&super::sync::LEDGERS)?;
+    }
+    if let Some(held) = locks::get(&ctx.repo.git, &env)? {
+        return already_locked(ctx, &env, held, remote.is_some());
+    }
+    let lock = Lock {
+        env: env.to_string(),
+        by: ctx.me.clone(),
+        reason: reason.filter(|r| !r.trim().is_empty()),
+        at: ctx.now().to_string(),
+    };
+    let git = &ctx.repo.git;
+    let oid = locks::make(git, &lock)?;
+    let refname = locks::refname(&env);
+    match &remote {
+        Some(r) => {
+            // Create-only: the push carries "expect absent", so of two people locking
+            // at once exactly one wins.
+            let status = r.push(&[format!("{oid}:{refname}")], &[format!("{refname}:")])?;
+            if let Some(PushStatus::Rejected(_)) = status.first() {
+                r.fetch(&super::sync::LEDGERS)?;
+                return match locks::get(git, &env)? {
+                    Some(held) => already_locked(ctx, &env, held, true),
+                    None => Err(Error::refused(format!("could not lock {env}: the remote refused"))
+                        .hint("try again")),
+                };
+            }
+            git.reference(&refname, oid, true, "git-train: lock")?;
+        }
+        None => {
+            if let Err(e) = git.reference(&refname, oid, false, "git-train: lock") {
+                if e.code() == git2::ErrorCode::Exists {
+                    if let Some(held) = locks::get(git, &env)? {
+                        return already_locked(ctx, &env, held, false);
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(LockOutcome {
+        version: super::JSON_VERSION,
+        env: env.to_string(),
+        action: "taken",
+        lock: Held {
+            lock,
+            id: oid.to_string(),
+        },
+        shared: remote.is_some(),
+    })
+}
+
+fn already_locked(ctx: &Context, env: &EnvName, held: Held, shared: bool) -> Result<LockOutcome> {
+    if held.lock.by == ctx.me {
+        return Ok(LockOutcome {
+            version: super::JSON_VERSION,
+            env: env.to_string(),
+            action: "already_yours",
+            lock: held,
+            shared,
+        });
+    }
+    Err(Error::refused(format!("{env} is {}", describe(ctx, &held)))
+        .hint(format!("ask {} to run `git train unlock {env}`", held.lock.by)))
+}
+
+pub fn unlock(ctx: &Context, env: &str, force: bool, reason: Option<String>, offline: bool) -> Result<LockOutcome> {
+    let env = ctx.env(env)?;
+    let remote = shared_remote(ctx, offline, "released")?;
+    if let Some(remote) = &remote {
+        remote.fetch(&super::sync::LEDGERS)?;
+    }
+    let git = &ctx.repo.git;
+    let Some(held) = locks::get(git, &env)? else {
+        return Err(Error::refused(format!("{env} is not locked")).hint("`git train locks` lists the locks"));
+    };
+    let someone_else = held.lock.by != ctx.me;
+    if someone_else && !force {
+        return Err(Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
+            "ask {} to unlock it, or release it with `git train unlock {env} --force` (recorded)",
+            held.lock.by
+        )));
+    }
+    let refname = locks::refname(&env);
+    let changed = || {
+        Error::refused(format!("the lock on {env} changed since it was read")).hint("look again with `git train locks`")
+    };
+    match &remote {
+        Some(r) => {
+            // Delete only the lock that was read (a lease): a new lock taken meanwhile stays.
+            let status = r.push(&[format!(":{refname}")], &[format!("{refname}:{}", held.id)])?;
+            if let Some(PushStatus::Rejected(_)) = status.first() {
+                return Err(changed());
+            }
+            if let Ok(mut r) = git.find_reference(&refname) {
+                let _ = r.delete();
+            }
+        }
+        None => {
+            let mut r = git.find_reference(&refname).map_err(|_| changed())?;
+            if r.target().map(|o| o.to_string()) != Some(held.id.clone()) {
+                return Err(changed());
+            }
+            r.delete().map_err(|_| changed())?;
+        }
+    }
+    if someone_else {
+        let event = Event {
+            at: ctx.now(),
+            subject: env.to_string(),
+            state: State::Inactive,
+            by: ctx.me.clone(),
+            fields: Fields {
+                desc: Some(format!("released by force the lock of {} taken {}", held.lock.by, held.lock.at)),
+                forced: Some(reason.unwrap_or_else(|| "unlock --force".into())),
+                ..Fields::default()
+            }
+            .into_map(),
+        };
+        let lock_commit = git2::Oid::from_str(&held.id)?;
+        ledger::append(git, "refs/notes/locks", lock_commit, &[event.to_line()], "git-train: forced unlock")?;
+    }
+    Ok(LockOutcome {
+        version: super::JSON_VERSION,
+        env: env.to_string(),
+        action: "released",
+        lock: held,
+        shared: remote.is_some(),
+    })
+}
+
+pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {
+    if let Some(remote) = remote(ctx, offline) {
+        remote.fetch(&super::sync::LEDGERS)?;
+    }
+    Ok(LockList {
+        version: super::JSON_VERSION,
+        locks: locks::all(&ctx.repo.git)?,
+    })
+}

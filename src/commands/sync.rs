@@ -1,0 +1,130 @@
+//! `git train sync`: fetch the remote's ledgers and locks, merge the ledgers by
+//! sorted union of lines, push without force; on a rejected push, again.
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::{Error, Kind, Result};
+use crate::index;
+use crate::ledger::{self, Merged};
+use crate::remote::{PushStatus, Remote};
+
+/// The notes refs shared through the remote: `refs/notes/NAME`.
+pub const LEDGERS: [&str; 3] = ["deploys", "ci", "locks"];
+
+/// Rounds of fetch, merge, push before giving up on a remote that keeps moving.
+const ROUNDS: u32 = 12;
+
+#[derive(Serialize)]
+pub struct Synced {
+    pub version: u32,
+    pub remote: String,
+    pub ledgers: Vec<LedgerSync>,
+    /// Fetch-merge-push rounds it took (more than 1: someone pushed in between).
+    pub rounds: u32,
+    pub locks: usize,
+}
+
+#[derive(Serialize)]
+pub struct LedgerSync {
+    pub name: String,
+    pub merged: Option<Merged>,
+    pub pushed: bool,
+}
+
+/// `git train sync`: the remote is required.
+pub fn run(ctx: &Context) -> Result<Synced> {
+    let name = ctx.config.remote_name();
+    let remote = Remote::find(&ctx.repo, name).ok_or_else(|| {
+        Error::usage(format!("no remote '{name}': the ledger stays in this repository"))
+            .hint("add the team's remote (`git remote add origin URL`), or set `remote` in .train.toml")
+    })?;
+    sync(ctx, &remote)
+}
+
+/// The sync around `deploy`, `lock` and friends: none without a remote or offline.
+pub fn around(ctx: &Context, offline: bool) -> Result<Option<Synced>> {
+    if offline {
+        return Ok(None);
+    }
+    match Remote::find(&ctx.repo, ctx.config.remote_name()) {
+        Some(remote) => sync(ctx, &remote).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
+    let git = &ctx.repo.git;
+    let mut ledgers: Vec<LedgerSync> = LEDGERS
+        .iter()
+        .map(|n| LedgerSync {
+            name: n.to_string(),
+            merged: None,
+            pushed: false,
+        })
+        .collect();
+    for round in 1..=ROUNDS {
+        ctx.ui.progress(&format!("syncing the ledger with {}…", remote.name));
+        remote.fetch(&LEDGERS)?;
+        let mut refspecs = Vec::new();
+        for state in ledgers.iter_mut() {
+            let local = format!("refs/notes/{}", state.name);
+            let tracking = remote.tracking(&state.name);
+            let theirs = git.refname_to_id(&tracking).ok();
+            if let Some(theirs) = theirs {
+                let m = ledger::merge(git, &local, theirs, &format!("git-train: merge {} from {}", state.name, remote.name))?;
+                if state.merged.is_none() || m != Merged::UpToDate {
+                    state.merged = Some(m);
+                }
+            }
+            let ours = git.refname_to_id(&local).ok();
+            if ours.is_some() && ours != theirs {
+                refspecs.push(format!("{local}:{local}"));
+            }
+        }
+        index::refresh(&ctx.repo)?;
+        if refspecs.is_empty() {
+            ctx.ui.done();
+            return Ok(done(ctx, remote, ledgers, round));
+        }
+        let statuses = remote.push(&refspecs, &[])?;
+        let mut rejected = false;
+        for (spec, status) in refspecs.iter().zip(&statuses) {
+            let name = spec.trim_start_matches("refs/notes/").split(':').next().unwrap_or("");
+            match status {
+                PushStatus::Done => {
+                    if let Some(state) = ledgers.iter_mut().find(|l| l.name == name) {
+                        state.pushed = true;
+                    }
+                    // Remember what the remote has now, as a fetch would.
+                    if let Ok(oid) = git.refname_to_id(&format!("refs/notes/{name}")) {
+                        git.reference(&remote.tracking(name), oid, true, "git-train: pushed")?;
+                    }
+                }
+                PushStatus::Rejected(_) => rejected = true,
+            }
+        }
+        if !rejected {
+            ctx.ui.done();
+            return Ok(done(ctx, remote, ledgers, round));
+        }
+        // Someone pushed first: fetch, merge and push again, after a short pause.
+        std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(round)));
+    }
+    ctx.ui.done();
+    Err(Error::new(
+        Kind::Refused,
+        format!("{} kept moving: the ledger was not pushed after {ROUNDS} rounds", remote.name),
+    )
+    .hint("nothing is lost locally; run `git train sync` again"))
+}
+
+fn done(ctx: &Context, remote: &Remote, ledgers: Vec<LedgerSync>, rounds: u32) -> Synced {
+    Synced {
+        version: super::JSON_VERSION,
+        remote: remote.name.clone(),
+        ledgers,
+        rounds,
+        locks: crate::locks::all(&ctx.repo.git).map(|l| l.len()).unwrap_or(0),
+    }
+}

@@ -1,0 +1,89 @@
+//! Environment locks: `refs/train/locks/ENV`, a parentless commit whose message is
+//! the lock as JSON. Taken and released on the remote atomically (a push that
+//! expects the ref absent, a delete that expects the lock it read); without a remote,
+//! the same refs in the local repository with the same compare-and-swap.
+
+use git2::{Oid, Repository};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{EnvName, Timestamp};
+use crate::error::Result;
+
+pub const PREFIX: &str = "refs/train/locks/";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub env: String,
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+/// A lock as found in a ref.
+#[derive(Clone, Debug, Serialize)]
+pub struct Held {
+    #[serde(flatten)]
+    pub lock: Lock,
+    /// The lock commit: what a release must still find to delete it.
+    pub id: String,
+}
+
+impl Held {
+    pub fn since(&self) -> Option<Timestamp> {
+        Timestamp::parse(&self.lock.at)
+    }
+}
+
+pub fn refname(env: &EnvName) -> String {
+    format!("{PREFIX}{env}")
+}
+
+/// Makes the lock commit (not yet in any ref).
+pub fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
+    let message = serde_json::to_string(lock).map_err(|e| crate::error::Error::internal(e.to_string()))?;
+    let tree = repo.treebuilder(None)?.write()?;
+    let tree = repo.find_tree(tree)?;
+    let sig = repo
+        .signature()
+        .map(|s| s.to_owned())
+        .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))?;
+    Ok(repo.commit(None, &sig, &sig, &format!("{message}\n"), &tree, &[])?)
+}
+
+fn read(repo: &Repository, env: &str, oid: Oid) -> Held {
+    let lock = repo
+        .find_commit(oid)
+        .ok()
+        .and_then(|c| c.message().and_then(|m| serde_json::from_str::<Lock>(m.trim()).ok()));
+    Held {
+        lock: lock.unwrap_or_else(|| Lock {
+            env: env.to_string(),
+            by: "unknown".into(),
+            reason: Some("the lock ref does not hold a git-train lock".into()),
+            at: String::new(),
+        }),
+        id: oid.to_string(),
+    }
+}
+
+/// The lock on one environment, as the local refs know it.
+pub fn get(repo: &Repository, env: &EnvName) -> Result<Option<Held>> {
+    match repo.refname_to_id(&refname(env)) {
+        Ok(oid) => Ok(Some(read(repo, env.as_str(), oid))),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every lock the local refs know.
+pub fn all(repo: &Repository) -> Result<Vec<Held>> {
+    let mut out = Vec::new();
+    for r in repo.references_glob(&format!("{PREFIX}*"))? {
+        let r = r?;
+        if let (Some(name), Some(oid)) = (r.name(), r.target()) {
+            out.push(read(repo, &name[PREFIX.len()..], oid));
+        }
+    }
+    Ok(out)
+}
