@@ -83,7 +83,7 @@ impl Context {
     pub fn record(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();
         ledger::append(&self.repo.git, ledger::DEPLOYS, commit, &lines, what)?;
-        index::refresh(&self.repo)?;
+        index::catch_up(&self.repo)?;
         Ok(())
     }
 

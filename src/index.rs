@@ -6,20 +6,21 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use git2::{ErrorCode, Oid, Repository};
 
 use crate::domain::deployment::fold;
+use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::ledger::{self, BadLine, Notes};
 use crate::repo::Repo;
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
-const HEAD_MAGIC: &str = "git-train-index 2";
+const HEAD_MAGIC: &str = "git-train-index 3";
 
 /// One deployment as the index keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,10 +116,25 @@ pub struct Snapshot {
 }
 
 /// The small file read on every command: the notes version the index was built
-/// from, and the snapshot then.
+/// from, what each environment ran then (with the time it succeeded, so an update
+/// needs only the changed notes), and what was under way.
 struct Head {
     notes: Option<Oid>,
-    snapshot: Snapshot,
+    deployed: BTreeMap<String, (Oid, Timestamp)>,
+    open: Vec<Open>,
+}
+
+impl Head {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            deployed: self
+                .deployed
+                .iter()
+                .map(|(e, (o, _))| (e.clone(), *o))
+                .collect(),
+            open: self.open.clone(),
+        }
+    }
 }
 
 fn read_head(path: &Path) -> Option<Head> {
@@ -131,23 +147,49 @@ fn read_head(path: &Path) -> Option<Head> {
         "-" => None,
         oid => Some(Oid::from_str(oid).ok()?),
     };
-    let mut snapshot = Snapshot::default();
+    let mut head = Head {
+        notes,
+        deployed: BTreeMap::new(),
+        open: Vec::new(),
+    };
     for line in lines {
         let f: Vec<&str> = line.split(' ').collect();
         match f.as_slice() {
-            ["deployed", env, oid] => {
-                let env = crate::domain::event::decode_field(env)?;
-                snapshot.deployed.insert(env, Oid::from_str(oid).ok()?);
+            ["deployed", env, oid, ms] => {
+                let env = decode_field(env)?;
+                let at = Timestamp(ms.parse().ok()?);
+                head.deployed.insert(env, (Oid::from_str(oid).ok()?, at));
             }
-            ["open", env, dep, oid] => snapshot.open.push(Open {
-                env: crate::domain::event::decode_field(env)?,
+            ["open", env, dep, oid] => head.open.push(Open {
+                env: decode_field(env)?,
                 dep: dep.to_string(),
                 commit: Oid::from_str(oid).ok()?,
             }),
             _ => return None,
         }
     }
-    Some(Head { notes, snapshot })
+    Some(head)
+}
+
+fn write_head(dir: &Path, head: &Head) -> Result<()> {
+    let mut text = format!(
+        "{HEAD_MAGIC}\nnotes {}\n",
+        head.notes
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    for (env, (oid, at)) in &head.deployed {
+        text.push_str(&format!("deployed {} {oid} {}\n", encode_field(env), at.0));
+    }
+    for open in &head.open {
+        text.push_str(&format!(
+            "open {} {} {}\n",
+            encode_field(&open.env),
+            open.dep,
+            open.commit
+        ));
+    }
+    write_atomically(&dir.join("head"), text.as_bytes())
 }
 
 fn current_refs(git: &Repository) -> Result<Deployed> {
@@ -161,19 +203,6 @@ fn current_refs(git: &Repository) -> Result<Deployed> {
     Ok(out)
 }
 
-/// What each environment runs, bringing the index up to date first if the notes
-/// moved or the refs were changed by hand. This is the fast path of `status` and
-/// the pre-push hook: when nothing changed it reads one small file and the refs.
-pub fn snapshot(repo: &Repo) -> Result<Snapshot> {
-    let notes_tip = notes_tip(&repo.git)?;
-    if let Some(head) = read_head(&dir(repo).join("head")) {
-        if head.notes == notes_tip && current_refs(&repo.git)? == head.snapshot.deployed {
-            return Ok(head.snapshot);
-        }
-    }
-    Ok(refresh(repo)?.snapshot)
-}
-
 fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
     match git.refname_to_id(ledger::DEPLOYS) {
         Ok(oid) => Ok(Some(oid)),
@@ -182,57 +211,224 @@ fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
     }
 }
 
-/// The whole index, brought up to date.
+/// What each environment runs, bringing the index up to date first if the notes
+/// moved or the refs were changed by hand. This is the fast path of `status` and
+/// the pre-push hook: when nothing changed it reads one small file and the refs.
+pub fn snapshot(repo: &Repo) -> Result<Snapshot> {
+    match up_to_date(repo)? {
+        Some(snapshot) => Ok(snapshot),
+        None => Ok(catch_up(repo)?.0),
+    }
+}
+
+/// The whole index, up to date, with every deployment oldest first.
 pub fn refresh(repo: &Repo) -> Result<Index> {
-    let dir = dir(repo);
-    fs::create_dir_all(&dir)?;
-    let _lock = IndexLock::acquire(&dir.join("lock"));
-    let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
-    let previous = read_head(&dir.join("head"))
-        .and_then(|head| read_entries(&dir.join("deployments")).map(|e| (head.notes, e)));
-    let mut bad_lines = Vec::new();
-    let mut entries = match previous {
-        Some((built_from, entries)) if built_from == notes.tip => entries,
-        // Bring it up to date from the diff, when the version it was built from is known.
-        Some((built_from, mut entries))
-            if built_from.is_none_or(|o| repo.git.find_commit(o).is_ok()) =>
-        {
-            let changed: HashSet<Oid> = notes.changed_since(built_from)?.into_iter().collect();
-            entries.retain(|e| !changed.contains(&e.commit));
-            for commit in changed {
-                entries.extend(index_note(&notes, commit, &mut bad_lines)?);
-            }
-            entries
-        }
-        _ => {
-            let mut entries = Vec::new();
-            for (commit, _) in notes.all()? {
-                entries.extend(index_note(&notes, commit, &mut bad_lines)?);
-            }
-            entries
-        }
-    };
-    entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
-    let snapshot = Snapshot {
-        deployed: newest_success(&entries),
-        open: entries
-            .iter()
-            .filter(|e| !e.state.is_final())
-            .map(|e| Open {
-                env: e.env.clone(),
-                dep: e.dep.clone(),
-                commit: e.commit,
-            })
-            .collect(),
-    };
-    write_entries(&dir, &entries)?;
-    update_refs(&repo.git, &snapshot.deployed)?;
-    write_head(&dir, notes.tip, &snapshot)?;
+    let (snapshot, bad_lines) = catch_up(repo)?;
+    let entries = read_entries(&dir(repo).join("deployments")).unwrap_or_default();
     Ok(Index {
         entries,
         snapshot,
         bad_lines,
     })
+}
+
+/// The newest `n` deployments, of one environment or all, newest first. Reads the
+/// index file backwards from its end and parses only what it returns.
+pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
+    let bad = match up_to_date(repo)? {
+        Some(_) => Vec::new(),
+        None => catch_up(repo)?.1,
+    };
+    let wanted = env.map(encode_field);
+    let mut out = Vec::new();
+    let mut file = match fs::File::open(dir(repo).join("deployments")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, bad)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut end = file.metadata()?.len();
+    let mut carry: Vec<u8> = Vec::new();
+    const BLOCK: u64 = 64 * 1024;
+    while out.len() < n {
+        let start = end.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&carry);
+        // The first line of a block may be cut: keep it for the next block.
+        let (head, body) = match (start, block.iter().position(|&b| b == b'\n')) {
+            (0, _) => (Vec::new(), &block[..]),
+            (_, Some(i)) => (block[..=i].to_vec(), &block[i + 1..]),
+            (_, None) => (block.clone(), &block[..0]),
+        };
+        for line in body.split(|&b| b == b'\n').rev() {
+            let Ok(line) = std::str::from_utf8(line) else {
+                continue;
+            };
+            if line.is_empty()
+                || wanted
+                    .as_deref()
+                    .is_some_and(|w| line.split(' ').nth(2) != Some(w))
+            {
+                continue;
+            }
+            if let Some(e) = Entry::parse(line) {
+                out.push(e);
+                if out.len() == n {
+                    break;
+                }
+            }
+        }
+        if start == 0 {
+            break;
+        }
+        carry = head;
+        end = start;
+    }
+    Ok((out, bad))
+}
+
+/// The snapshot, when the index is current (nothing to catch up).
+fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
+    let notes_tip = notes_tip(&repo.git)?;
+    if let Some(head) = read_head(&dir(repo).join("head")) {
+        let snapshot = head.snapshot();
+        if head.notes == notes_tip && current_refs(&repo.git)? == snapshot.deployed {
+            return Ok(Some(snapshot));
+        }
+    }
+    Ok(None)
+}
+
+/// Brings the index up to date with the notes: nothing to do when they did not move;
+/// from the diff of the two notes versions when the old one is known (only the
+/// changed notes are read, the index file is rewritten without parsing it); from
+/// scratch otherwise.
+pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
+    let dir = dir(repo);
+    fs::create_dir_all(&dir)?;
+    let _lock = IndexLock::acquire(&dir.join("lock"));
+    let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
+    let mut bad_lines = Vec::new();
+    let entries_path = dir.join("deployments");
+    let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
+    let head = match previous {
+        Some(head) if head.notes == notes.tip => head,
+        Some(head) if head.notes.is_none_or(|o| repo.git.find_commit(o).is_ok()) => {
+            update(&dir, &notes, head, &mut bad_lines)?
+        }
+        _ => rebuild(&dir, &notes, &mut bad_lines)?,
+    };
+    let snapshot = head.snapshot();
+    update_refs(&repo.git, &snapshot.deployed)?;
+    Ok((snapshot, bad_lines))
+}
+
+fn rebuild(dir: &Path, notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Head> {
+    let mut entries = Vec::new();
+    for (commit, _) in notes.all()? {
+        entries.extend(index_note(notes, commit, bad_lines)?);
+    }
+    entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
+    let mut text = String::with_capacity(entries.len() * 110);
+    for e in &entries {
+        text.push_str(&e.to_line());
+    }
+    write_atomically(&dir.join("deployments"), text.as_bytes())?;
+    let head = Head {
+        notes: notes.tip,
+        deployed: newest_success(entries.iter()),
+        open: open_of(entries.iter()),
+    };
+    write_head(dir, &head)?;
+    Ok(head)
+}
+
+fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) -> Result<Head> {
+    let changed: HashSet<Oid> = notes.changed_since(old.notes)?.into_iter().collect();
+    let mut fresh = Vec::new();
+    for commit in &changed {
+        fresh.extend(index_note(notes, *commit, bad_lines)?);
+    }
+    fresh.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
+
+    // Rewrite the file: drop the lines of changed commits, merge the new ones in by
+    // start time. Lines are compared by their first fields only.
+    let path = dir.join("deployments");
+    let old_text = fs::read_to_string(&path)?;
+    let mut text = String::with_capacity(old_text.len() + fresh.len() * 110);
+    let mut incoming = fresh.iter().peekable();
+    for line in old_text.lines() {
+        let commit = line.get(..40).and_then(|h| Oid::from_str(h).ok());
+        if commit.is_some_and(|c| changed.contains(&c)) {
+            continue;
+        }
+        let started = line
+            .split(' ')
+            .nth(3)
+            .and_then(|f| f.parse::<i64>().ok())
+            .unwrap_or(0);
+        while let Some(e) = incoming.next_if(|e| e.started.0 <= started) {
+            text.push_str(&e.to_line());
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    for e in incoming {
+        text.push_str(&e.to_line());
+    }
+    write_atomically(&path, text.as_bytes())?;
+
+    // What runs where changes only through the changed notes, unless the commit an
+    // environment ran was among them (a retraction): then that environment is
+    // worked out again from the whole file.
+    let mut deployed = old.deployed;
+    let stale: Vec<String> = deployed
+        .iter()
+        .filter(|(_, (commit, _))| changed.contains(commit))
+        .map(|(env, _)| env.clone())
+        .collect();
+    for env in &stale {
+        deployed.remove(env);
+    }
+    for (env, (commit, at)) in newest_success(fresh.iter()) {
+        let newer = deployed.get(&env).is_none_or(|(_, seen)| at >= *seen);
+        if newer && !stale.contains(&env) {
+            deployed.insert(env, (commit, at));
+        }
+    }
+    if !stale.is_empty() {
+        let all = read_entries(&path).unwrap_or_default();
+        for (env, found) in newest_success(all.iter()) {
+            if stale.contains(&env) {
+                deployed.insert(env, found);
+            }
+        }
+    }
+    let mut open: Vec<Open> = old
+        .open
+        .into_iter()
+        .filter(|o| !changed.contains(&o.commit))
+        .collect();
+    open.extend(open_of(fresh.iter()));
+    let head = Head {
+        notes: notes.tip,
+        deployed,
+        open,
+    };
+    write_head(dir, &head)?;
+    Ok(head)
+}
+
+fn open_of<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Open> {
+    entries
+        .filter(|e| !e.state.is_final())
+        .map(|e| Open {
+            env: e.env.clone(),
+            dep: e.dep.clone(),
+            commit: e.commit,
+        })
+        .collect()
 }
 
 fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -245,21 +441,18 @@ fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<
     Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
 }
 
-fn newest_success(entries: &[Entry]) -> Deployed {
-    let mut best: BTreeMap<&str, (Timestamp, Oid)> = BTreeMap::new();
+fn newest_success<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+) -> BTreeMap<String, (Oid, Timestamp)> {
+    let mut best: BTreeMap<String, (Oid, Timestamp)> = BTreeMap::new();
     for e in entries {
         if let Some(at) = e.success_at {
-            match best.get(e.env.as_str()) {
-                Some((seen, _)) if *seen > at => {}
-                _ => {
-                    best.insert(&e.env, (at, e.commit));
-                }
+            if best.get(&e.env).is_none_or(|(_, seen)| at >= *seen) {
+                best.insert(e.env.clone(), (e.commit, at));
             }
         }
     }
-    best.into_iter()
-        .map(|(env, (_, c))| (env.to_string(), c))
-        .collect()
+    best
 }
 
 fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
@@ -289,34 +482,6 @@ fn read_entries(path: &Path) -> Option<Vec<Entry>> {
         out.push(Entry::parse(&line.ok()?)?);
     }
     Some(out)
-}
-
-fn write_entries(dir: &Path, entries: &[Entry]) -> Result<()> {
-    let mut text = String::with_capacity(entries.len() * 100);
-    for e in entries {
-        text.push_str(&e.to_line());
-    }
-    write_atomically(&dir.join("deployments"), text.as_bytes())
-}
-
-fn write_head(dir: &Path, notes: Option<Oid>, snapshot: &Snapshot) -> Result<()> {
-    let mut text = format!(
-        "{HEAD_MAGIC}\nnotes {}\n",
-        notes.map(|o| o.to_string()).unwrap_or_else(|| "-".into())
-    );
-    let enc = crate::domain::event::encode_field;
-    for (env, oid) in &snapshot.deployed {
-        text.push_str(&format!("deployed {} {oid}\n", enc(env)));
-    }
-    for open in &snapshot.open {
-        text.push_str(&format!(
-            "open {} {} {}\n",
-            enc(&open.env),
-            open.dep,
-            open.commit
-        ));
-    }
-    write_atomically(&dir.join("head"), text.as_bytes())
 }
 
 /// Writes through a temporary file and a rename, so readers never see half a file.

@@ -220,7 +220,8 @@ where
     for attempt in 0..ATTEMPTS {
         let notes = Notes::load(repo, refname)?;
         let mut changes = change(&notes)?;
-        changes.retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
+        changes
+            .retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
         if changes.is_empty() && merged.is_none() {
             return Ok(Written {
                 old: notes.tip,
@@ -256,10 +257,18 @@ where
 }
 
 /// Moves `refname` from `old` (None: absent) to `new`, failing if it is not at `old`.
-fn swap(repo: &Repository, refname: &str, old: Option<Oid>, new: Oid, message: &str) -> std::result::Result<(), git2::Error> {
+fn swap(
+    repo: &Repository,
+    refname: &str,
+    old: Option<Oid>,
+    new: Oid,
+    message: &str,
+) -> std::result::Result<(), git2::Error> {
     match old {
         None => repo.reference(refname, new, false, message).map(|_| ()),
-        Some(old) => repo.reference_matching(refname, new, true, old, message).map(|_| ()),
+        Some(old) => repo
+            .reference_matching(refname, new, true, old, message)
+            .map(|_| ()),
     }
 }
 
@@ -279,7 +288,9 @@ pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Re
     for attempt in 0..200 {
         let ours = Notes::load(repo, refname)?;
         let outcome = match ours.tip {
-            Some(o) if o == theirs || repo.graph_descendant_of(o, theirs)? => return Ok(Merged::UpToDate),
+            Some(o) if o == theirs || repo.graph_descendant_of(o, theirs)? => {
+                return Ok(Merged::UpToDate)
+            }
             None => swap(repo, refname, None, theirs, message).map(|_| Merged::FastForward),
             Some(o) if repo.graph_descendant_of(theirs, o)? => {
                 swap(repo, refname, Some(o), theirs, message).map(|_| Merged::FastForward)

@@ -41,7 +41,8 @@ pub fn refname(env: &EnvName) -> String {
 
 /// Makes the lock commit (not yet in any ref).
 pub fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
-    let message = serde_json::to_string(lock).map_err(|e| crate::error::Error::internal(e.to_string()))?;
+    let message =
+        serde_json::to_string(lock).map_err(|e| crate::error::Error::internal(e.to_string()))?;
     let tree = repo.treebuilder(None)?.write()?;
     let tree = repo.find_tree(tree)?;
     let sig = repo
@@ -52,10 +53,10 @@ pub fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
 }
 
 fn read(repo: &Repository, env: &str, oid: Oid) -> Held {
-    let lock = repo
-        .find_commit(oid)
-        .ok()
-        .and_then(|c| c.message().and_then(|m| serde_json::from_str::<Lock>(m.trim()).ok()));
+    let lock = repo.find_commit(oid).ok().and_then(|c| {
+        c.message()
+            .and_then(|m| serde_json::from_str::<Lock>(m.trim()).ok())
+    });
     Held {
         lock: lock.unwrap_or_else(|| Lock {
             env: env.to_string(),

@@ -42,8 +42,7 @@ impl Remote {
         let detail = String::from_utf8_lossy(stderr);
         let detail = detail
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .next_back()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim();
         Error::new(Kind::Forge, format!("could not {what} {}: {detail}", self.name)).hint(
@@ -55,8 +54,15 @@ impl Remote {
     /// locks into `refs/train/locks/*`. Never force-fetches into `refs/notes/*`.
     pub fn fetch(&self, ledgers: &[&str]) -> Result<()> {
         let mut cmd = self.git();
-        cmd.args(["fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--no-recurse-submodules"])
-            .arg(&self.name);
+        cmd.args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+        ])
+        .arg(&self.name);
         for ledger in ledgers {
             // A pattern, so a remote that has no such ref yet is not an error.
             cmd.arg(format!("+refs/notes/{ledger}*:{}*", self.tracking(ledger)));
@@ -89,9 +95,13 @@ impl Remote {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let mut statuses = Vec::new();
         for spec in refspecs {
-            let line = stdout.lines().find(|l| l.split('\t').nth(1) == Some(spec.as_str()));
+            let line = stdout
+                .lines()
+                .find(|l| l.split('\t').nth(1) == Some(spec.as_str()));
             statuses.push(match line {
-                Some(l) if l.starts_with('!') => PushStatus::Rejected(l.split('\t').nth(2).unwrap_or("").to_string()),
+                Some(l) if l.starts_with('!') => {
+                    PushStatus::Rejected(l.split('\t').nth(2).unwrap_or("").to_string())
+                }
                 Some(_) => PushStatus::Done,
                 None => return Err(self.unreachable("push to", &out.stderr)),
             });

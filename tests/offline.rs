@@ -501,3 +501,65 @@ fn wait_for(repo: &common::Repo, text: &str) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_index_is_rebuilt_when_missing_or_stale() {
+    let w = World::new();
+    let repo = w.repo("r", 3);
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.train(&["deploy", "staging", "HEAD~2"]).ok();
+    let dep = repo
+        .train(&["deploy", "staging", "HEAD~1", "--json"])
+        .ok()
+        .json()["dep"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~1"));
+
+    // Deleted cache and deleted refs come back.
+    std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
+    repo.git(&["update-ref", "-d", "refs/train/deployed/staging"]);
+    repo.train(&["status"]).ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~1"));
+    repo.git(&["update-ref", "refs/train/deployed/staging", "HEAD"]);
+    repo.train(&["status"]).ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~1"));
+
+    // Notes written by another tool are picked up from the diff.
+    let line =
+        "2027-01-01T00:00:00.000Z staging success bob@example.com {\"dep\":\"OTHER1\",\"v\":1}";
+    repo.git(&[
+        "notes",
+        "--ref",
+        "deploys",
+        "append",
+        "--no-separator",
+        "-m",
+        line,
+        "HEAD",
+    ]);
+    let st = repo.train(&["status", "--json"]).ok().json();
+    assert_eq!(st["environments"][0]["deployed"]["sha"], repo.rev("HEAD"));
+    let line =
+        "2027-01-01T00:00:01.000Z staging inactive bob@example.com {\"dep\":\"OTHER1\",\"v\":1}";
+    repo.git(&[
+        "notes",
+        "--ref",
+        "deploys",
+        "append",
+        "--no-separator",
+        "-m",
+        line,
+        "HEAD",
+    ]);
+
+    // A retraction of what runs falls back to the deployment before it.
+    repo.train(&["status"]).ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~1"));
+    repo.train(&["report", "inactive", "--deployment", &dep])
+        .ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~2"));
+    let h = repo.train(&["history", "--json"]).ok().json();
+    assert_eq!(h["deployments"].as_array().unwrap().len(), 3);
+}

@@ -24,8 +24,10 @@ fn three_clones_syncing_in_any_order_converge_without_losing_events() {
         for &i in order {
             let c = &clones[i];
             let rev = format!("HEAD~{}", (round + i) % 6);
-            c.train(&["deploy", "staging", &rev, "--offline", "-q"]).ok();
-            c.train(&["deploy", "production", &rev, "--offline", "-q"]).ok();
+            c.train(&["deploy", "staging", &rev, "--offline", "-q"])
+                .ok();
+            c.train(&["deploy", "production", &rev, "--offline", "-q"])
+                .ok();
             recorded += 6;
         }
         // Sync in another order than the one they recorded in; some clones skip a round.
@@ -37,7 +39,11 @@ fn three_clones_syncing_in_any_order_converge_without_losing_events() {
         clones[i].train(&["sync"]).ok();
     }
     let lines = clones[0].all_lines();
-    assert_eq!(lines.len(), recorded, "every event recorded anywhere is there once");
+    assert_eq!(
+        lines.len(),
+        recorded,
+        "every event recorded anywhere is there once"
+    );
     for c in &clones[1..] {
         assert_eq!(c.all_lines(), lines);
     }
@@ -51,11 +57,26 @@ fn three_clones_syncing_in_any_order_converge_without_losing_events() {
     let mut cmd = std::process::Command::new("git");
     w.env(&mut cmd);
     let fresh = w.path("fresh");
-    assert!(cmd.args(["clone", "-q", origin.to_str().unwrap(), fresh.to_str().unwrap()]).status().unwrap().success());
-    let fresh = Repo { dir: fresh, world: &w };
+    assert!(cmd
+        .args([
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            fresh.to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let fresh = Repo {
+        dir: fresh,
+        world: &w,
+    };
     fresh.train(&["sync"]).ok();
     assert_eq!(fresh.all_lines(), lines);
-    let h = fresh.train(&["history", "-n", "1000", "--json"]).ok().json();
+    let h = fresh
+        .train(&["history", "-n", "1000", "--json"])
+        .ok()
+        .json();
     assert_eq!(h["deployments"].as_array().unwrap().len(), recorded / 3);
 
     // Never a push refspec in the remote's configuration.
@@ -77,7 +98,11 @@ fn deploy_syncs_before_and_after() {
     a.train(&["sync"]).ok();
     assert_eq!(a.rev("refs/train/deployed/staging"), a.rev("HEAD"));
     let out = a.train(&["deploy", "staging", "--offline"]).ok();
-    assert!(out.stderr.contains("offline: not syncing"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("offline: not syncing"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -90,8 +115,14 @@ fn a_push_rejected_mid_sync_loses_nothing_and_converges() {
     a.train(&["deploy", "staging", "HEAD~2", "-q"]).ok();
     b.train(&["sync"]).ok();
     // b records more and parks its notes on the origin under another name.
-    b.train(&["deploy", "production", "HEAD~1", "--offline", "-q"]).ok();
-    b.git(&["push", "-q", "origin", "refs/notes/deploys:refs/side/deploys"]);
+    b.train(&["deploy", "production", "HEAD~1", "--offline", "-q"])
+        .ok();
+    b.git(&[
+        "push",
+        "-q",
+        "origin",
+        "refs/notes/deploys:refs/side/deploys",
+    ]);
     // The origin's hook lets b's push land just before a's: after a fetched, before
     // its push is applied.
     let hook = origin.join("hooks/pre-receive");
@@ -102,7 +133,8 @@ fn a_push_rejected_mid_sync_loses_nothing_and_converges() {
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
-    a.train(&["deploy", "staging", "HEAD", "--offline", "-q"]).ok();
+    a.train(&["deploy", "staging", "HEAD", "--offline", "-q"])
+        .ok();
     let out = a.train(&["sync", "--json"]).ok().json();
     assert_eq!(out["rounds"], 2, "the first push was rejected: {out}");
 
@@ -111,10 +143,17 @@ fn a_push_rejected_mid_sync_loses_nothing_and_converges() {
     assert_eq!(lines.len(), 9, "three deployments of three events");
     assert_eq!(b.all_lines(), lines);
     let origin_lines = {
-        let r = Repo { dir: origin.clone(), world: &w };
+        let r = Repo {
+            dir: origin.clone(),
+            world: &w,
+        };
         let list = r.git(&["notes", "--ref", "deploys", "list"]);
         list.lines()
-            .map(|l| r.git(&["cat-file", "-p", l.split_whitespace().next().unwrap()]).lines().count())
+            .map(|l| {
+                r.git(&["cat-file", "-p", l.split_whitespace().next().unwrap()])
+                    .lines()
+                    .count()
+            })
             .sum::<usize>()
     };
     assert_eq!(origin_lines, 9);
@@ -127,7 +166,12 @@ fn plain_git_reads_the_synced_ledger() {
     let (a, b) = (&clones[0], &clones[1]);
     no_ci(a);
     a.train(&["deploy", "staging", "-q"]).ok();
-    b.git(&["fetch", "-q", "origin", "refs/notes/deploys:refs/notes/deploys"]);
+    b.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "refs/notes/deploys:refs/notes/deploys",
+    ]);
     let theirs = b.git(&["log", "--notes=deploys", "-1"]);
     let ours = a.git(&["log", "--notes=deploys", "-1"]);
     assert!(ours.contains(" staging success "), "{ours}");
@@ -149,7 +193,10 @@ fn five_people_lock_at_once_and_exactly_one_wins() {
                 .unwrap()
         })
         .collect();
-    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
     let winners: Vec<usize> = (0..5).filter(|&i| outs[i].status.success()).collect();
     assert_eq!(winners.len(), 1, "{:?}", outs);
     let winner = format!("user{}@example.com", winners[0]);
@@ -159,7 +206,10 @@ fn five_people_lock_at_once_and_exactly_one_wins() {
         }
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("production is locked by {winner} (release)")), "{err}");
+        assert!(
+            err.contains(&format!("production is locked by {winner} (release)")),
+            "{err}"
+        );
     }
 }
 
@@ -170,15 +220,27 @@ fn locks_gate_deploys_and_release_with_a_lease() {
     let (a, b) = (&clones[0], &clones[1]);
     no_ci(a);
     no_ci(b);
-    a.train(&["lock", "production", "-m", "freeze for the launch"]).ok();
+    a.train(&["lock", "production", "-m", "freeze for the launch"])
+        .ok();
     let again = a.train(&["lock", "production"]).ok();
     assert!(again.stdout.contains("already hold"), "{}", again.stdout);
 
     // b is refused, sees the lock in status and locks, and cannot unlock it.
     let out = b.train(&["deploy", "production"]).code(1);
-    assert!(out.stderr.contains("locked by user0@example.com (freeze for the launch)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("locked by user0@example.com (freeze for the launch)"),
+        "{}",
+        out.stderr
+    );
     let st = b.train(&["status", "--json"]).ok().json();
-    let prod = st["environments"].as_array().unwrap().iter().find(|e| e["name"] == "production").unwrap().clone();
+    let prod = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "production")
+        .unwrap()
+        .clone();
     assert_eq!(prod["lock"]["by"], "user0@example.com");
     let locks = b.train(&["locks", "--json"]).ok().json();
     assert_eq!(locks["locks"][0]["env"], "production");
@@ -187,12 +249,31 @@ fn locks_gate_deploys_and_release_with_a_lease() {
 
     // The holder deploys; b may override with a recorded reason.
     a.train(&["deploy", "production"]).ok();
-    let out = b.train(&["deploy", "production", "--force", "--reason", "outage", "--json"]).ok().json();
+    let out = b
+        .train(&[
+            "deploy",
+            "production",
+            "--force",
+            "--reason",
+            "outage",
+            "--json",
+        ])
+        .ok()
+        .json();
     assert_eq!(out["forced"], "outage");
 
     // A forced unlock is recorded.
-    b.train(&["unlock", "production", "--force", "--reason", "alice is away"]).ok();
-    assert!(b.git(&["ls-remote", "origin", "refs/train/locks/*"]).is_empty());
+    b.train(&[
+        "unlock",
+        "production",
+        "--force",
+        "--reason",
+        "alice is away",
+    ])
+    .ok();
+    assert!(b
+        .git(&["ls-remote", "origin", "refs/train/locks/*"])
+        .is_empty());
     let note_refs = b.git(&["ls-remote", "origin", "refs/notes/locks"]);
     assert!(!note_refs.is_empty(), "the forced release is shared");
     a.train(&["sync"]).ok();
@@ -215,7 +296,13 @@ fn unlock_releases_only_the_lock_it_read() {
     a.train(&["lock", "staging", "-m", "second"]).ok();
     let second = a.rev("refs/train/locks/staging");
     a.git(&["push", "-q", "origin", &format!("{first}:refs/side/first")]);
-    a.git(&["push", "-q", "--force", "origin", &format!("{first}:refs/train/locks/staging")]);
+    a.git(&[
+        "push",
+        "-q",
+        "--force",
+        "origin",
+        &format!("{first}:refs/train/locks/staging"),
+    ]);
     // Between b's read (the first lock) and its delete, a takes the lock anew.
     let hook = origin.join("hooks/pre-receive");
     std::fs::write(
@@ -225,9 +312,18 @@ fn unlock_releases_only_the_lock_it_read() {
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = b.train(&["unlock", "staging", "--force"]).code(1);
-    assert!(out.stderr.contains("changed since it was read"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("changed since it was read"),
+        "{}",
+        out.stderr
+    );
     std::fs::remove_file(&hook).unwrap();
-    assert_eq!(b.git(&["ls-remote", "origin", "refs/train/locks/staging"]).split_whitespace().next(), Some(second.as_str()));
+    assert_eq!(
+        b.git(&["ls-remote", "origin", "refs/train/locks/staging"])
+            .split_whitespace()
+            .next(),
+        Some(second.as_str())
+    );
 }
 
 #[test]
@@ -237,7 +333,11 @@ fn locks_work_without_a_remote() {
     no_ci(&repo);
     let out = repo.train(&["lock", "staging"]).ok();
     assert!(out.stdout.contains("local only"), "{}", out.stdout);
-    assert!(repo.train(&["locks"]).ok().stdout.contains("staging locked by alice@example.com"));
+    assert!(repo
+        .train(&["locks"])
+        .ok()
+        .stdout
+        .contains("staging locked by alice@example.com"));
     repo.train(&["deploy", "staging"]).ok();
     repo.train(&["unlock", "staging"]).ok();
     repo.train(&["unlock", "staging"]).code(1);
@@ -253,7 +353,11 @@ fn an_unreachable_remote_is_exit_3_and_records_nothing() {
     no_ci(a);
     std::fs::rename(&origin, w.path("gone.git")).unwrap();
     let out = a.train(&["deploy", "staging"]).code(3);
-    assert!(out.stderr.contains("could not fetch from origin"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("could not fetch from origin"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--offline"), "{}", out.stderr);
     assert!(a.all_lines().is_empty());
     a.train(&["lock", "staging"]).code(3);

@@ -82,7 +82,18 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
             )),
         );
     }
-    plan(ctx, forge, env, target, forced, args.desc.clone(), false, args.offline)
+    plan(
+        ctx,
+        forge,
+        Wanted {
+            env,
+            target,
+            forced,
+            desc: args.desc.clone(),
+            rollback: false,
+            offline: args.offline,
+        },
+    )
 }
 
 pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
@@ -139,7 +150,18 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             })?
         }
     };
-    plan(ctx, forge, env, target, forced, None, true, args.offline)
+    plan(
+        ctx,
+        forge,
+        Wanted {
+            env,
+            target,
+            forced,
+            desc: None,
+            rollback: true,
+            offline: args.offline,
+        },
+    )
 }
 
 fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
@@ -158,16 +180,26 @@ fn short(oid: Oid) -> String {
     oid.to_string()[..7].to_string()
 }
 
-fn plan(
-    ctx: &Context,
-    forge: &dyn Forge,
+/// What the user asked for, checked for syntax but not yet against the ledger.
+struct Wanted {
     env: EnvName,
     target: Oid,
     forced: Option<String>,
     desc: Option<String>,
-    asked_rollback: bool,
+    /// Asked for with `rollback` (which skips the CI gate).
+    rollback: bool,
     offline: bool,
-) -> Result<Prepared> {
+}
+
+fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
+    let Wanted {
+        env,
+        target,
+        forced,
+        desc,
+        rollback: asked_rollback,
+        offline,
+    } = wanted;
     let snapshot = index::snapshot(&ctx.repo)?;
     let current = snapshot.deployed.get(env.as_str()).copied();
     let rollback = match current {
@@ -220,8 +252,14 @@ fn plan(
     // Locks: only the holder deploys.
     if let Some(held) = crate::locks::get(&ctx.repo.git, &env)? {
         if held.lock.by != ctx.me {
-            overrides.push(format!("{env} is {}", crate::commands::lock::describe(ctx, &held)));
-            hints.push(format!("ask {} to run `git train unlock {env}`", held.lock.by));
+            overrides.push(format!(
+                "{env} is {}",
+                crate::commands::lock::describe(ctx, &held)
+            ));
+            hints.push(format!(
+                "ask {} to run `git train unlock {env}`",
+                held.lock.by
+            ));
         }
     }
     if !overrides.is_empty() && forced.is_none() {

@@ -51,19 +51,12 @@ pub struct GhRef {
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     crate::forge::local::reap(ctx)?;
     let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
-    let index = index::refresh(&ctx.repo)?;
-    ctx.warn_bad_lines(&index.bad_lines);
+    let (chosen, bad) = index::recent(&ctx.repo, env.as_ref().map(|e| e.as_str()), args.count)?;
+    ctx.warn_bad_lines(&bad);
     let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
-    let chosen: Vec<_> = index
-        .entries
-        .iter()
-        .rev()
-        .filter(|e| env.as_ref().is_none_or(|env| e.env == env.as_str()))
-        .take(args.count)
-        .collect();
     let mut by_commit = HashMap::new();
     let mut deployments = Vec::with_capacity(chosen.len());
-    for entry in chosen {
+    for entry in &chosen {
         if let std::collections::hash_map::Entry::Vacant(slot) = by_commit.entry(entry.commit) {
             let (deps, bad) = index::deployments_of(&notes, entry.commit)?;
             ctx.warn_bad_lines(&bad);

@@ -54,12 +54,20 @@ pub fn describe(ctx: &Context, held: &Held) -> String {
         text.push_str(&format!(" ({reason})"));
     }
     if let Some(since) = held.since() {
-        text.push_str(&format!(" for {}", format_age(ctx.now().millis_since(since))));
+        text.push_str(&format!(
+            " for {}",
+            format_age(ctx.now().millis_since(since))
+        ));
     }
     text
 }
 
-pub fn lock(ctx: &Context, env: &str, reason: Option<String>, offline: bool) -> Result<LockOutcome> {
+pub fn lock(
+    ctx: &Context,
+    env: &str,
+    reason: Option<String>,
+    offline: bool,
+) -> Result<LockOutcome> {
     let env = ctx.env(env)?;
     let remote = shared_remote(ctx, offline, "taken")?;
     if let Some(remote) = &remote {
@@ -86,8 +94,10 @@ pub fn lock(ctx: &Context, env: &str, reason: Option<String>, offline: bool) -> 
                 r.fetch(&super::sync::LEDGERS)?;
                 return match locks::get(git, &env)? {
                     Some(held) => already_locked(ctx, &env, held, true),
-                    None => Err(Error::refused(format!("could not lock {env}: the remote refused"))
-                        .hint("try again")),
+                    None => Err(Error::refused(format!(
+                        "could not lock {env}: the remote refused"
+                    ))
+                    .hint("try again")),
                 };
             }
             git.reference(&refname, oid, true, "git-train: lock")?;
@@ -125,11 +135,21 @@ fn already_locked(ctx: &Context, env: &EnvName, held: Held, shared: bool) -> Res
             shared,
         });
     }
-    Err(Error::refused(format!("{env} is {}", describe(ctx, &held)))
-        .hint(format!("ask {} to run `git train unlock {env}`", held.lock.by)))
+    Err(
+        Error::refused(format!("{env} is {}", describe(ctx, &held))).hint(format!(
+            "ask {} to run `git train unlock {env}`",
+            held.lock.by
+        )),
+    )
 }
 
-pub fn unlock(ctx: &Context, env: &str, force: bool, reason: Option<String>, offline: bool) -> Result<LockOutcome> {
+pub fn unlock(
+    ctx: &Context,
+    env: &str,
+    force: bool,
+    reason: Option<String>,
+    offline: bool,
+) -> Result<LockOutcome> {
     let env = ctx.env(env)?;
     let remote = shared_remote(ctx, offline, "released")?;
     if let Some(remote) = &remote {
@@ -137,23 +157,30 @@ pub fn unlock(ctx: &Context, env: &str, force: bool, reason: Option<String>, off
     }
     let git = &ctx.repo.git;
     let Some(held) = locks::get(git, &env)? else {
-        return Err(Error::refused(format!("{env} is not locked")).hint("`git train locks` lists the locks"));
+        return Err(Error::refused(format!("{env} is not locked"))
+            .hint("`git train locks` lists the locks"));
     };
     let someone_else = held.lock.by != ctx.me;
     if someone_else && !force {
-        return Err(Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
+        return Err(
+            Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
             "ask {} to unlock it, or release it with `git train unlock {env} --force` (recorded)",
             held.lock.by
-        )));
+        )),
+        );
     }
     let refname = locks::refname(&env);
     let changed = || {
-        Error::refused(format!("the lock on {env} changed since it was read")).hint("look again with `git train locks`")
+        Error::refused(format!("the lock on {env} changed since it was read"))
+            .hint("look again with `git train locks`")
     };
     match &remote {
         Some(r) => {
             // Delete only the lock that was read (a lease): a new lock taken meanwhile stays.
-            let status = r.push(&[format!(":{refname}")], &[format!("{refname}:{}", held.id)])?;
+            let status = r.push(
+                &[format!(":{refname}")],
+                &[format!("{refname}:{}", held.id)],
+            )?;
             if let Some(PushStatus::Rejected(_)) = status.first() {
                 return Err(changed());
             }
@@ -176,14 +203,23 @@ pub fn unlock(ctx: &Context, env: &str, force: bool, reason: Option<String>, off
             state: State::Inactive,
             by: ctx.me.clone(),
             fields: Fields {
-                desc: Some(format!("released by force the lock of {} taken {}", held.lock.by, held.lock.at)),
+                desc: Some(format!(
+                    "released by force the lock of {} taken {}",
+                    held.lock.by, held.lock.at
+                )),
                 forced: Some(reason.unwrap_or_else(|| "unlock --force".into())),
                 ..Fields::default()
             }
             .into_map(),
         };
         let lock_commit = git2::Oid::from_str(&held.id)?;
-        ledger::append(git, "refs/notes/locks", lock_commit, &[event.to_line()], "git-train: forced unlock")?;
+        ledger::append(
+            git,
+            "refs/notes/locks",
+            lock_commit,
+            &[event.to_line()],
+            "git-train: forced unlock",
+        )?;
     }
     Ok(LockOutcome {
         version: super::JSON_VERSION,

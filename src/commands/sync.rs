@@ -36,8 +36,10 @@ pub struct LedgerSync {
 pub fn run(ctx: &Context) -> Result<Synced> {
     let name = ctx.config.remote_name();
     let remote = Remote::find(&ctx.repo, name).ok_or_else(|| {
-        Error::usage(format!("no remote '{name}': the ledger stays in this repository"))
-            .hint("add the team's remote (`git remote add origin URL`), or set `remote` in .train.toml")
+        Error::usage(format!(
+            "no remote '{name}': the ledger stays in this repository"
+        ))
+        .hint("add the team's remote (`git remote add origin URL`), or set `remote` in .train.toml")
     })?;
     sync(ctx, &remote)
 }
@@ -64,7 +66,8 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
         })
         .collect();
     for round in 1..=ROUNDS {
-        ctx.ui.progress(&format!("syncing the ledger with {}…", remote.name));
+        ctx.ui
+            .progress(&format!("syncing the ledger with {}…", remote.name));
         remote.fetch(&LEDGERS)?;
         let mut refspecs = Vec::new();
         for state in ledgers.iter_mut() {
@@ -72,7 +75,12 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
             let tracking = remote.tracking(&state.name);
             let theirs = git.refname_to_id(&tracking).ok();
             if let Some(theirs) = theirs {
-                let m = ledger::merge(git, &local, theirs, &format!("git-train: merge {} from {}", state.name, remote.name))?;
+                let m = ledger::merge(
+                    git,
+                    &local,
+                    theirs,
+                    &format!("git-train: merge {} from {}", state.name, remote.name),
+                )?;
                 if state.merged.is_none() || m != Merged::UpToDate {
                     state.merged = Some(m);
                 }
@@ -82,7 +90,7 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
                 refspecs.push(format!("{local}:{local}"));
             }
         }
-        index::refresh(&ctx.repo)?;
+        index::catch_up(&ctx.repo)?;
         if refspecs.is_empty() {
             ctx.ui.done();
             return Ok(done(ctx, remote, ledgers, round));
@@ -90,7 +98,11 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
         let statuses = remote.push(&refspecs, &[])?;
         let mut rejected = false;
         for (spec, status) in refspecs.iter().zip(&statuses) {
-            let name = spec.trim_start_matches("refs/notes/").split(':').next().unwrap_or("");
+            let name = spec
+                .trim_start_matches("refs/notes/")
+                .split(':')
+                .next()
+                .unwrap_or("");
             match status {
                 PushStatus::Done => {
                     if let Some(state) = ledgers.iter_mut().find(|l| l.name == name) {
@@ -114,7 +126,10 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
     ctx.ui.done();
     Err(Error::new(
         Kind::Refused,
-        format!("{} kept moving: the ledger was not pushed after {ROUNDS} rounds", remote.name),
+        format!(
+            "{} kept moving: the ledger was not pushed after {ROUNDS} rounds",
+            remote.name
+        ),
     )
     .hint("nothing is lost locally; run `git train sync` again"))
 }
@@ -125,6 +140,8 @@ fn done(ctx: &Context, remote: &Remote, ledgers: Vec<LedgerSync>, rounds: u32) -
         remote: remote.name.clone(),
         ledgers,
         rounds,
-        locks: crate::locks::all(&ctx.repo.git).map(|l| l.len()).unwrap_or(0),
+        locks: crate::locks::all(&ctx.repo.git)
+            .map(|l| l.len())
+            .unwrap_or(0),
     }
 }
