@@ -493,35 +493,38 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Serialises index updates between processes. Not getting it after a while (a
-/// crashed holder) only costs a redundant rebuild: every step is idempotent.
+/// Serialises index updates between processes. The lock file holds the holder's
+/// pid, so a lock left by a process that died is taken over at once.
 struct IndexLock(Option<PathBuf>);
 
 impl IndexLock {
     fn acquire(path: &Path) -> IndexLock {
-        for _ in 0..300 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(_) => return IndexLock(Some(path.to_path_buf())),
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return IndexLock(Some(path.to_path_buf()));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = fs::metadata(path)
+                    let holder = fs::read_to_string(path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    let dead = holder.is_some_and(|pid| !crate::interrupt::alive(pid));
+                    // An empty file is a holder between create and write: give it time.
+                    let old = fs::metadata(path)
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| t.elapsed().ok())
                         .is_some_and(|age| age > Duration::from_secs(10));
-                    if stale {
+                    if dead || (holder.is_none() && old) || std::time::Instant::now() > deadline {
                         let _ = fs::remove_file(path);
                         continue;
                     }
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(3));
                 }
+                // A read-only .git: work without the lock; every step is idempotent.
                 Err(_) => return IndexLock(None),
             }
         }
-        IndexLock(None)
     }
 }
 
