@@ -77,6 +77,18 @@ pub enum Command {
     /// List deployments, newest first
     History(HistoryArgs),
 
+    /// Delivery metrics of an environment, from the ledger alone
+    ///
+    /// Over a window (default: the 90 days before now): deployment frequency
+    /// (successful deployments per day and per week, and on how many days), lead time
+    /// for changes (from a commit's committer date to the success of the deployment
+    /// that first brought it; median and 90th percentile), change failure rate
+    /// (deployments that failed, or that a rollback or a forced deployment replaced,
+    /// out of all finished ones), time to restore (from a failure, or from a
+    /// deployment a rollback replaced, to the next success; median) and the train
+    /// (commits per deployment). --json carries the definitions with the numbers.
+    Stats(StatsArgs),
+
     /// Record a CI status on a commit, or a new state of a deployment
     ///
     /// For CI jobs: `git train report success --commit HEAD --context build`.
@@ -192,6 +204,22 @@ pub struct RollbackArgs {
     pub confirm: ConfirmFlags,
     #[command(flatten)]
     pub offline: OfflineFlag,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// The environment (default: the one marked `production = true`, else production)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Start of the window: a duration before now (30d, 2w) or a date (2026-09-01,
+    /// RFC 3339); default: 90 days before --until
+    #[arg(long, value_name = "DURATION|DATE")]
+    pub since: Option<String>,
+    /// End of the window (not included), as for --since; default: now
+    #[arg(long, value_name = "DURATION|DATE")]
+    pub until: Option<String>,
     #[command(flatten)]
     pub output: JsonFlag,
 }

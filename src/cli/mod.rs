@@ -173,6 +173,22 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Stats(a) => {
+            let st = commands::stats::run(
+                &ctx,
+                &commands::stats::Args {
+                    env: a.env,
+                    since: a.since,
+                    until: a.until,
+                },
+            )?;
+            if a.output.json {
+                emit_json(&st)?;
+            } else {
+                emit(&render::stats(&style, &st))?;
+            }
+            Ok(0)
+        }
         Command::Report(a) => {
             let r = report::run(
                 &ctx,
@@ -212,7 +228,8 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             Ok(0)
         }
         Command::Lock(a) => {
-            let done = commands::lock::lock(&ctx, &a.env, a.reason, offline(&ctx, a.offline.offline))?;
+            let done =
+                commands::lock::lock(&ctx, &a.env, a.reason, offline(&ctx, a.offline.offline))?;
             sync_after(&ctx, a.offline.offline);
             if a.output.json {
                 emit_json(&done)?;
@@ -247,7 +264,8 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
 /// Says when the remote is skipped on purpose; returns the flag.
 fn offline(ctx: &Context, offline: bool) -> bool {
     if offline {
-        ctx.ui.note("offline: not syncing with the remote; run `git train sync` later");
+        ctx.ui
+            .note("offline: not syncing with the remote; run `git train sync` later");
     }
     offline
 }

@@ -7,6 +7,7 @@ pub mod hook;
 pub mod init;
 pub mod lock;
 pub mod report;
+pub mod stats;
 pub mod status;
 pub mod sync;
 

@@ -123,7 +123,7 @@ pub const DEFINITIONS: Definitions = Definitions {
         own; a commit counts once, at its first",
     change_failure_rate: "finished deployments in the window that failed (failure or error) or \
         that a rollback or a forced deployment in the window replaced, out of all finished \
-        deployments in the window (rollbacks included)",
+        deployments in the window (rollbacks included; a rollback fails only by failing)",
     time_to_restore: "from the end of a failed deployment, or the success of a deployment a \
         rollback replaced, to the next successful deployment",
     train: "commits brought per successful non-rollback deployment in the window (a redeploy \
@@ -259,7 +259,8 @@ fn instant(now: Timestamp, text: &str, flag: &str) -> Result<Timestamp> {
     }
     if let Some(d) = parse_duration(text) {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        return Ok(now.plus_millis(ms.saturating_neg()));
+        // Nothing in the ledger is older than the epoch; the window stays bounded.
+        return Ok(Timestamp(now.plus_millis(ms.saturating_neg()).0.max(0)));
     }
     Err(Error::usage(format!(
         "{flag} '{}' is neither a duration nor a date",

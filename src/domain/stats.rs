@@ -118,7 +118,9 @@ impl Window {
 }
 
 fn buckets(millis: i64, size: i64) -> usize {
-    usize::try_from((millis + size - 1) / size).unwrap_or(1).max(1)
+    usize::try_from((millis + size - 1) / size)
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// A commit a deployment brought, with its committer date.
@@ -385,10 +387,14 @@ fn failures(order: &[&Deploy], inside: &[&Deploy]) -> (ChangeFailure, Restore) {
         }
     }
     for x in inside.iter().filter(|x| x.rollback || x.forced) {
-        let Some(r) = replaced(order, position[x.id.as_str()], x) else {
+        let Some(r) = position
+            .get(x.id.as_str())
+            .and_then(|&at| replaced(order, at, x))
+        else {
             continue;
         };
-        if !in_window.contains(r.id.as_str()) || !seen.insert(&r.id) {
+        // A rollback is the remedy, not a change: it fails only by failing itself.
+        if r.rollback || !in_window.contains(r.id.as_str()) || !seen.insert(&r.id) {
             continue;
         }
         failed.push(r);
@@ -417,7 +423,10 @@ fn failures(order: &[&Deploy], inside: &[&Deploy]) -> (ChangeFailure, Restore) {
     let mut unrestored = 0;
     for (d, began) in incidents {
         let first_after = success_times.partition_point(|(at, _)| *at <= began);
-        match success_times[first_after..].iter().find(|(_, id)| *id != d.id) {
+        match success_times[first_after..]
+            .iter()
+            .find(|(_, id)| *id != d.id)
+        {
             Some((at, _)) => times.push(at.millis_since(began)),
             None => unrestored += 1,
         }
@@ -484,7 +493,10 @@ mod tests {
         assert_eq!(median(&[5]), Some(5.0));
         assert_eq!(median(&[1, 2, 4, 9]), Some(3.0));
         assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), Some(9));
-        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 90), Some(10));
+        assert_eq!(
+            percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 90),
+            Some(10)
+        );
         assert_eq!(percentile(&[7], 90), Some(7));
         assert_eq!(percentile(&[], 90), None);
     }
@@ -509,7 +521,8 @@ mod tests {
             commit: "c".into(),
             events: lines.iter().map(|l| line(l)).collect(),
         };
-        let q = r#"2026-01-01T00:00:00.000Z p queued a {"dep":"D","v":1,"from":"b","rollback":true}"#;
+        let q =
+            r#"2026-01-01T00:00:00.000Z p queued a {"dep":"D","v":1,"from":"b","rollback":true}"#;
         let s1 = r#"2026-01-01T00:01:00.000Z p success a {"dep":"D","v":1}"#;
         let f2 = r#"2026-01-01T00:02:00.000Z p failure a {"dep":"D","v":1}"#;
         let i3 = r#"2026-01-01T00:03:00.000Z p inactive a {"dep":"D","v":1}"#;
@@ -603,6 +616,30 @@ mod tests {
         assert_eq!(s.change_failure.failed_changes, 1);
         assert_eq!(s.change_failure.deployments, 3);
         assert_eq!(s.frequency.weekly, vec![3]);
+    }
+
+    #[test]
+    fn a_forced_deployment_after_a_rollback_does_not_blame_the_rollback() {
+        let mut rollback = dep("R", "c1", 3, ok(3));
+        rollback.rollback = true;
+        rollback.from = Some("c2".into());
+        let mut forced = dep("F", "c3", 4, ok(4));
+        forced.forced = true;
+        forced.from = Some("c1".into());
+        let deploys = vec![
+            dep("A", "c1", 1, ok(1)),
+            dep("B", "c2", 2, ok(2)),
+            rollback,
+            forced,
+        ];
+        let s = compute(&deploys, window(0, 24), trunk).unwrap();
+        // B was rolled back; R, replaced by the forced F, is not a failed change.
+        assert_eq!(s.change_failure.failed_changes, 1);
+        assert_eq!(s.change_failure.deployments, 4);
+        // F brings c3 from c2, the newest non-rollback deployment.
+        assert_eq!(s.lead_time.count, 2);
+        assert_eq!(s.train.median, Some(1.0));
+        assert_eq!(s.restore.times.median_ms, Some(H as f64));
     }
 
     #[test]
