@@ -43,6 +43,18 @@ pub struct GithubConfig {
     pub repo: Option<String>,
     /// API base; GitHub Enterprise: `https://HOST/api/v3`.
     pub api: Option<String>,
+    /// How often `deploy` asks GitHub for new statuses (default 5s).
+    #[serde(default, deserialize_with = "duration")]
+    pub poll: Option<Duration>,
+    /// Longest wait for one answer from GitHub (default 30s).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+    /// Longest wait for a rate limit to lift before giving up (default 60s).
+    #[serde(default, deserialize_with = "duration")]
+    pub max_wait: Option<Duration>,
+    /// How long `deploy` follows a deployment before returning (default 60m).
+    #[serde(default, deserialize_with = "duration")]
+    pub follow: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]

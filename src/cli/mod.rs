@@ -77,7 +77,19 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
     }
     let ui = Box::new(TermUi::new(cli.quiet, cli.color));
     let ctx = Context::open(&dir, ui)?;
-    let forge = crate::forge::open(&ctx);
+    let forge = crate::forge::open(&ctx)?;
+    let verbose = cli.verbose;
+    let result = dispatch(cli, style, &ctx, forge.as_ref());
+    if verbose {
+        for line in forge.verbose() {
+            ctx.ui.note(&line);
+        }
+    }
+    result
+}
+
+fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::Forge) -> Result<u8> {
+    let ctx = ctx;
     match cli.command {
         Command::Init(a) => {
             let done = commands::init::run(
@@ -113,10 +125,10 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         }
         Command::Deploy(a) => {
             let off = offline(&ctx, a.offline.offline);
-            commands::sync::around(&ctx, off)?;
+            commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare(
                 &ctx,
-                forge.as_ref(),
+                forge,
                 &deploy::Args {
                     env: a.env,
                     rev: a.rev,
@@ -126,21 +138,14 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
                     offline: off,
                 },
             )?;
-            finish_deploy(
-                &ctx,
-                forge.as_ref(),
-                &style,
-                prepared,
-                &a.confirm,
-                a.output.json,
-            )
+            finish_deploy(&ctx, forge, &style, prepared, &a.confirm, a.output.json)
         }
         Command::Rollback(a) => {
             let off = offline(&ctx, a.offline.offline);
-            commands::sync::around(&ctx, off)?;
+            commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare_rollback(
                 &ctx,
-                forge.as_ref(),
+                forge,
                 &deploy::RollbackArgs {
                     env: a.env,
                     to: a.to,
@@ -149,14 +154,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
                     offline: off,
                 },
             )?;
-            finish_deploy(
-                &ctx,
-                forge.as_ref(),
-                &style,
-                prepared,
-                &a.confirm,
-                a.output.json,
-            )
+            finish_deploy(&ctx, forge, &style, prepared, &a.confirm, a.output.json)
         }
         Command::History(a) => {
             let h = history::run(
@@ -191,7 +189,8 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         }
         Command::Report(a) => {
             let r = report::run(
-                &ctx,
+                ctx,
+                forge,
                 &report::Args {
                     state: a.state,
                     commit: a.commit,
@@ -213,13 +212,13 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             let env = ctx.env(&a.env)?;
             let commit = ctx.repo.resolve(&a.sha)?;
             let state = crate::forge::local::execute(&ctx, &env, commit, &a.dep)?;
-            sync_after(&ctx, a.offline.offline);
+            sync_after(ctx, forge, a.offline.offline);
             Ok(if state == State::Success { 0 } else { 1 })
         }
         // Run above, before the repository is opened.
         Command::Completions(_) | Command::Hook(_) => Ok(0),
         Command::Sync(a) => {
-            let synced = commands::sync::run(&ctx)?;
+            let synced = commands::sync::run(ctx, forge)?;
             if a.output.json {
                 emit_json(&synced)?;
             } else if !cli.quiet {
@@ -230,7 +229,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Lock(a) => {
             let done =
                 commands::lock::lock(&ctx, &a.env, a.reason, offline(&ctx, a.offline.offline))?;
-            sync_after(&ctx, a.offline.offline);
+            sync_after(ctx, forge, a.offline.offline);
             if a.output.json {
                 emit_json(&done)?;
             } else if !cli.quiet {
@@ -241,7 +240,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Unlock(a) => {
             let off = offline(&ctx, a.offline.offline);
             let done = commands::lock::unlock(&ctx, &a.env, a.force, a.reason, off)?;
-            sync_after(&ctx, a.offline.offline);
+            sync_after(ctx, forge, a.offline.offline);
             if a.output.json {
                 emit_json(&done)?;
             } else if !cli.quiet {
@@ -272,8 +271,8 @@ fn offline(ctx: &Context, offline: bool) -> bool {
 
 /// The sync after a command that recorded something: a failure here loses nothing
 /// (the events are in the local ledger), so it is a warning.
-fn sync_after(ctx: &Context, offline: bool) {
-    if let Err(e) = commands::sync::around(ctx, offline) {
+fn sync_after(ctx: &Context, forge: &dyn crate::forge::Forge, offline: bool) {
+    if let Err(e) = commands::sync::around(ctx, forge, offline) {
         ctx.ui.warn(&format!(
             "recorded locally but not shared: {}; run `git train sync` later",
             e.message
@@ -315,7 +314,7 @@ fn finish_deploy(
     }
     let offline = prepared.plan.offline;
     let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait)?;
-    sync_after(ctx, offline);
+    sync_after(ctx, forge, offline);
     if json {
         emit_json(&outcome)?;
     } else {

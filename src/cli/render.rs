@@ -456,7 +456,8 @@ pub fn pre_push_warning(
         };
         let _ = write!(
             out,
-            "; the oldest, {} \"{subject}\", is {} old",
+            "; the oldest{}, {} \"{subject}\", is {} old",
+            if e.more { " counted" } else { "" },
             c.short(),
             format_age(now.millis_since(c.at))
         );
@@ -499,12 +500,21 @@ pub fn synced(s: &crate::commands::sync::Synced) -> String {
         let pushed = if l.pushed { ", pushed" } else { "" };
         parts.push(format!("{} {merged}{pushed}", l.name));
     }
-    format!(
-        "synced with {}: {}; {} lock(s)\n",
-        s.remote,
-        parts.join(", "),
-        s.locks
-    )
+    let mut out = match &s.remote {
+        Some(remote) => format!(
+            "synced with {remote}: {}; {} lock(s)\n",
+            parts.join(", "),
+            s.locks
+        ),
+        None => String::new(),
+    };
+    if let Some(i) = &s.imported {
+        out.push_str(&format!(
+            "GitHub: {} deployment(s) imported, {} under way refreshed\n",
+            i.deployments, i.refreshed
+        ));
+    }
+    out
 }
 
 pub fn lock_outcome(o: &crate::commands::lock::LockOutcome) -> String {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
+use crate::forge::{Forge, StatusReport};
 use crate::index;
 
 pub struct Args {
@@ -31,13 +32,36 @@ pub struct Reported {
 
 const CI_STATES: [State; 4] = [State::Pending, State::Success, State::Failure, State::Error];
 
-pub fn run(ctx: &Context, args: &Args) -> Result<Reported> {
+pub fn run(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Reported> {
     let state = State::parse(&args.state).ok_or_else(|| {
         let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
         Error::usage(format!("unknown state '{}'", args.state))
             .hint(format!("use one of: {}", all.join(", ")))
     })?;
-    match (&args.commit, &args.deployment) {
+    // Inside a GitHub Actions deploy workflow the deployment is the one that started it.
+    let from_event = match (&args.commit, &args.deployment) {
+        (None, None) => deployment_from_actions_event(),
+        _ => None,
+    };
+    let deployment = args.deployment.clone().or(from_event);
+    if let (None, Some(target)) = (&args.commit, &deployment) {
+        let report = StatusReport {
+            log_url: args.log_url.clone(),
+            environment_url: args.url.clone(),
+            description: args.description.clone(),
+        };
+        if let Some(event) = forge.report(ctx, target, state, &report)? {
+            return Ok(Reported {
+                version: super::JSON_VERSION,
+                kind: "deployment_status",
+                sha: String::new(),
+                name: event.subject.clone(),
+                state,
+                dep: event.dep().map(str::to_string),
+            });
+        }
+    }
+    match (&args.commit, &deployment) {
         (Some(rev), None) => report_ci(ctx, args, state, rev),
         (None, Some(dep)) => report_deployment(ctx, args, state, dep),
         _ => Err(Error::usage(
@@ -120,4 +144,19 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         state,
         dep: Some(dep.to_string()),
     })
+}
+
+/// The id of the deployment in `GITHUB_EVENT_PATH`, when a `deployment` event
+/// started the workflow.
+fn deployment_from_actions_event() -> Option<String> {
+    if std::env::var("GITHUB_EVENT_NAME").ok().as_deref() != Some("deployment") {
+        return None;
+    }
+    let path = std::env::var_os("GITHUB_EVENT_PATH")?;
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    event
+        .get("deployment")?
+        .get("id")?
+        .as_u64()
+        .map(|id| id.to_string())
 }

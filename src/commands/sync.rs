@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::{Error, Kind, Result};
+use crate::forge::Forge;
 use crate::index;
 use crate::ledger::{self, Merged};
 use crate::remote::{PushStatus, Remote};
@@ -18,7 +19,10 @@ const ROUNDS: u32 = 12;
 #[derive(Serialize)]
 pub struct Synced {
     pub version: u32,
-    pub remote: String,
+    /// The git remote, if the repository has it.
+    pub remote: Option<String>,
+    /// What the forge brought in (GitHub: deployments made elsewhere).
+    pub imported: Option<crate::forge::Imported>,
     pub ledgers: Vec<LedgerSync>,
     /// Fetch-merge-push rounds it took (more than 1: someone pushed in between).
     pub rounds: u32,
@@ -32,25 +36,41 @@ pub struct LedgerSync {
     pub pushed: bool,
 }
 
-/// `git train sync`: the remote is required.
-pub fn run(ctx: &Context) -> Result<Synced> {
+/// `git train sync`: imports from the forge, then shares the ledger through the
+/// remote. Without a remote (and nothing to import) it is an error.
+pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
+    let imported = forge.import(ctx)?;
     let name = ctx.config.remote_name();
-    let remote = Remote::find(&ctx.repo, name).ok_or_else(|| {
-        Error::usage(format!(
+    match Remote::find(&ctx.repo, name) {
+        Some(remote) => sync(ctx, &remote).map(|s| Synced { imported, ..s }),
+        None if imported.is_some() => Ok(Synced {
+            version: super::JSON_VERSION,
+            remote: None,
+            imported,
+            ledgers: Vec::new(),
+            rounds: 0,
+            locks: crate::locks::all(&ctx.repo.git)
+                .map(|l| l.len())
+                .unwrap_or(0),
+        }),
+        None => Err(Error::usage(format!(
             "no remote '{name}': the ledger stays in this repository"
         ))
-        .hint("add the team's remote (`git remote add origin URL`), or set `remote` in .train.toml")
-    })?;
-    sync(ctx, &remote)
+        .hint(
+            "add the team's remote (`git remote add origin URL`), or set `remote` in .train.toml",
+        )),
+    }
 }
 
-/// The sync around `deploy`, `lock` and friends: none without a remote or offline.
-pub fn around(ctx: &Context, offline: bool) -> Result<Option<Synced>> {
+/// The sync around `deploy`, `lock` and friends: none offline; the forge's import
+/// and the remote's ledger where there are.
+pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<Synced>> {
     if offline {
         return Ok(None);
     }
+    let imported = forge.import(ctx)?;
     match Remote::find(&ctx.repo, ctx.config.remote_name()) {
-        Some(remote) => sync(ctx, &remote).map(Some),
+        Some(remote) => sync(ctx, &remote).map(|s| Some(Synced { imported, ..s })),
         None => Ok(None),
     }
 }
@@ -137,7 +157,8 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
 fn done(ctx: &Context, remote: &Remote, ledgers: Vec<LedgerSync>, rounds: u32) -> Synced {
     Synced {
         version: super::JSON_VERSION,
-        remote: remote.name.clone(),
+        remote: Some(remote.name.clone()),
+        imported: None,
         ledgers,
         rounds,
         locks: crate::locks::all(&ctx.repo.git)

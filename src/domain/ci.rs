@@ -78,6 +78,12 @@ pub fn rollup(events: &[Event], ignore: &[String]) -> CiSummary {
             at: e.at,
         })
         .collect();
+    summarize(contexts)
+}
+
+/// The rollup of the current state of each context: failed if any failed, passed
+/// if all passed, pending otherwise; none without any context.
+pub fn summarize(contexts: Vec<CiContext>) -> CiSummary {
     let state = if contexts.is_empty() {
         CiState::None
     } else if contexts

@@ -1,12 +1,13 @@
 //! Forges: where deployments are created and CI states come from. The commands
 //! talk to the trait only (DESIGN.md section 4).
 
+pub mod github;
 pub mod local;
 
 use git2::Oid;
 
 use crate::context::Context;
-use crate::domain::{CiSummary, CommitInfo, EnvName, State};
+use crate::domain::{CiSummary, CommitInfo, EnvName, Event, State};
 use crate::error::Result;
 
 /// A deployment about to be made: everything decided, nothing recorded yet.
@@ -38,9 +39,85 @@ pub trait Forge {
     /// Carries a created deployment to a final state, recording every state it
     /// passes through. With `wait` false it only sets it going and returns.
     fn complete(&self, ctx: &Context, plan: &Plan, dep: &str, wait: bool) -> Result<State>;
+
+    /// Brings deployments and statuses made elsewhere into the ledger (sync).
+    fn import(&self, _ctx: &Context) -> Result<Option<Imported>> {
+        Ok(None)
+    }
+
+    /// Posts a new state of a deployment (`report --deployment`); None: the forge
+    /// keeps no record of its own, the ledger is the record.
+    fn report(
+        &self,
+        _ctx: &Context,
+        _target: &str,
+        _state: State,
+        _report: &StatusReport,
+    ) -> Result<Option<Event>> {
+        Ok(None)
+    }
+
+    /// What `-v` prints after the command: requests made, budget left.
+    fn verbose(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
-/// The forge the configuration asks for.
-pub fn open(_ctx: &Context) -> Box<dyn Forge> {
-    Box::new(local::Local)
+/// What a sync brought in from the forge.
+#[derive(Default, Debug, serde::Serialize)]
+pub struct Imported {
+    pub deployments: usize,
+    /// Deployments under way whose statuses were asked for again.
+    pub refreshed: usize,
+}
+
+/// The links and text of a deployment status.
+pub struct StatusReport {
+    pub log_url: Option<String>,
+    pub environment_url: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The forge the configuration asks for: `forge` in .train.toml, else `github` when
+/// the remote is on github.com or the configured API's host, else `local`.
+pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
+    use crate::config::ForgeKind;
+    let remote_url = ctx
+        .repo
+        .git
+        .find_remote(ctx.config.remote_name())
+        .ok()
+        .and_then(|r| r.url().map(str::to_string));
+    // Inside GitHub Actions the workflow's own repository and API are the defaults.
+    let actions = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    let api = ctx
+        .config
+        .github
+        .api
+        .clone()
+        .or_else(|| actions("GITHUB_API_URL"));
+    let detected = github::auth::repo_from_url(remote_url.as_deref(), api.as_deref())
+        .or_else(|| actions("GITHUB_REPOSITORY"));
+    let kind = match ctx.config.forge {
+        Some(kind) => kind,
+        None if ctx.config.github.repo.is_some() || detected.is_some() => ForgeKind::Github,
+        None => ForgeKind::Local,
+    };
+    match kind {
+        ForgeKind::Local => Ok(Box::new(local::Local)),
+        ForgeKind::Github => {
+            let repo = ctx.config.github.repo.clone().or(detected).ok_or_else(|| {
+                crate::error::Error::usage("cannot tell which GitHub repository this is")
+                    .hint("set `[github] repo = \"owner/name\"` in .train.toml")
+            })?;
+            if !github::auth::valid_repo(&repo) {
+                return Err(crate::error::Error::usage(format!(
+                    "'{repo}' is not a GitHub repository name"
+                ))
+                .hint("write it as `[github] repo = \"owner/name\"`"));
+            }
+            let api = api.unwrap_or_else(|| "https://api.github.com".into());
+            Ok(Box::new(github::GitHub::new(ctx, repo, api)))
+        }
+    }
 }

@@ -1,0 +1,507 @@
+//! The GitHub REST client: octocrab for the transport (its raw methods, so every
+//! header is ours to read), conditional GETs with ETags kept under `.git/train/`,
+//! rate limits handled as GitHub documents them, and no automatic repeat of a POST.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use octocrab::Octocrab;
+use serde_json::Value;
+
+use crate::error::{Error, Kind, Result};
+
+/// How the API answered a request that did not succeed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No answer: refused, reset, timed out, or the body did not arrive whole.
+    Transport(String),
+    /// An HTTP error with GitHub's message.
+    Status {
+        status: u16,
+        message: String,
+        errors: Vec<String>,
+    },
+    /// Rate limited and waiting would take too long.
+    RateLimited { until_secs: Option<u64> },
+    /// Rate limited: GitHub asks to wait this long before asking again.
+    Wait(Duration),
+    /// The body was not the JSON GitHub sends.
+    Malformed(String),
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    /// The `Link: <...>; rel="next"` target.
+    pub next: Option<String>,
+    /// Answered 304 from the ETag cache.
+    pub cached: bool,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Cached {
+    etag: String,
+    body: Value,
+    next: Option<String>,
+}
+
+/// One request, for `-v`: never the token, never a body.
+pub struct Logged {
+    pub method: &'static str,
+    pub path: String,
+    pub status: u16,
+    pub cached: bool,
+}
+
+pub struct Client {
+    octo: Octocrab,
+    rt: tokio::runtime::Runtime,
+    base: String,
+    etags: RefCell<HashMap<String, Cached>>,
+    etags_path: Option<PathBuf>,
+    etags_dirty: RefCell<bool>,
+    pub log: RefCell<Vec<Logged>>,
+    /// `x-ratelimit-remaining` / `x-ratelimit-limit` of the last answer that had them.
+    pub budget: RefCell<Option<(u64, u64)>>,
+    /// Longest wait for a rate limit before giving up (exit 3).
+    max_wait: Duration,
+    /// `x-ratelimit-reset` of the last rate-limited answer.
+    reset: RefCell<Option<u64>>,
+}
+
+const ETAG_ENTRIES: usize = 2000;
+
+impl Client {
+    pub fn new(
+        base: &str,
+        token: String,
+        timeout: Duration,
+        max_wait: Duration,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Client> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
+        let base = base.trim_end_matches('/').to_string();
+        let octo = {
+            let _guard = rt.enter();
+            Octocrab::builder()
+                .base_uri(base.as_str())
+                .map_err(|e| {
+                    Error::usage(format!("`[github] api = \"{base}\"` is not a URL: {e}"))
+                        .hint("for GitHub Enterprise use https://HOST/api/v3")
+                })?
+                .personal_token(token)
+                .set_connect_timeout(Some(timeout))
+                .set_read_timeout(Some(timeout))
+                .set_write_timeout(Some(timeout))
+                // octocrab sends neither; GitHub asks for both.
+                .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
+                .add_header(
+                    HeaderName::from_static("x-github-api-version"),
+                    "2022-11-28".into(),
+                )
+                .build()
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Forge,
+                        format!("could not set up the GitHub client: {e}"),
+                    )
+                    .hint("the system needs root certificates (the ca-certificates package)")
+                })?
+        };
+        let etags_path = cache_dir.map(|d| d.join("etags.json"));
+        let etags = etags_path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ok(Client {
+            octo,
+            rt,
+            base,
+            etags: RefCell::new(etags),
+            etags_path,
+            etags_dirty: RefCell::new(false),
+            log: RefCell::new(Vec::new()),
+            budget: RefCell::new(None),
+            max_wait,
+            reset: RefCell::new(None),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A GET that may repeat: conditional on the stored ETag; a 304 reuses the stored
+    /// answer and costs no rate limit. A rate limit is waited out as GitHub asks (up to
+    /// `max_wait`); transport errors and 5xx are tried again twice.
+    pub fn get(&self, path: &str) -> Result<Answer, ApiError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let err = match self.get_once(path) {
+                Ok(answer) => return Ok(answer),
+                Err(err) => err,
+            };
+            attempt += 1;
+            match &err {
+                ApiError::Transport(_)
+                | ApiError::Status {
+                    status: 500..=599, ..
+                } if attempt <= 2 => {
+                    std::thread::sleep(Duration::from_millis(300 * u64::from(attempt)));
+                }
+                ApiError::Wait(wait) if attempt <= 3 && *wait <= self.max_wait => {
+                    std::thread::sleep(*wait)
+                }
+                ApiError::Wait(_) => {
+                    return Err(ApiError::RateLimited {
+                        until_secs: self.reset.borrow().to_owned(),
+                    })
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    fn get_once(&self, path: &str) -> Result<Answer, ApiError> {
+        let cached = self.etags.borrow().get(path).cloned();
+        let mut headers = HeaderMap::new();
+        if let Some(c) = &cached {
+            if let Ok(v) = HeaderValue::from_str(&c.etag) {
+                headers.insert(http::header::IF_NONE_MATCH, v);
+            }
+        }
+        let uri = path.to_string();
+        let result = self.rt.block_on(async {
+            let response = self.octo._get_with_headers(uri, Some(headers)).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
+            Ok::<_, octocrab::Error>((parts, bytes))
+        });
+        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
+        self.note_budget(&parts.headers);
+        let status = parts.status;
+        if status == StatusCode::NOT_MODIFIED {
+            self.record("GET", path, 304, true);
+            if let Some(c) = cached {
+                return Ok(Answer {
+                    status: 304,
+                    body: c.body,
+                    next: c.next,
+                    cached: true,
+                });
+            }
+        }
+        self.record("GET", path, status.as_u16(), false);
+        if !status.is_success() {
+            return Err(self.failure(status, &parts.headers, &bytes));
+        }
+        let body: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        let next = next_link(&parts.headers);
+        if let Some(etag) = parts
+            .headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+        {
+            let mut etags = self.etags.borrow_mut();
+            if etags.len() >= ETAG_ENTRIES {
+                etags.clear();
+            }
+            etags.insert(
+                path.to_string(),
+                Cached {
+                    etag: etag.to_string(),
+                    body: body.clone(),
+                    next: next.clone(),
+                },
+            );
+            *self.etags_dirty.borrow_mut() = true;
+        }
+        Ok(Answer {
+            status: status.as_u16(),
+            body,
+            next,
+            cached: false,
+        })
+    }
+
+    /// Every page of a list, following `Link: rel="next"` exactly. `key` names the
+    /// array inside an object answer (`check_runs`), None for a bare array.
+    pub fn get_all(&self, path: &str, key: Option<&str>) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        let mut pages = 0;
+        while let Some(page) = next {
+            let answer = self.get(&page)?;
+            let items = match key {
+                Some(k) => answer.body.get(k).cloned(),
+                None => Some(answer.body.clone()),
+            };
+            match items {
+                Some(Value::Array(items)) => {
+                    let empty = items.is_empty();
+                    out.extend(items);
+                    // A page that ends the list early ends it.
+                    next = if empty { None } else { answer.next };
+                }
+                _ => return Err(ApiError::Malformed(format!("{page}: expected a list"))),
+            }
+            pages += 1;
+            if pages > 1000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A POST, sent exactly once whatever happens: a repeated create would make a
+    /// second deployment.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
+        let uri = path.to_string();
+        let result = self.rt.block_on(async {
+            let response = self.octo._post(uri, Some(body)).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
+            Ok::<_, octocrab::Error>((parts, bytes))
+        });
+        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
+        self.note_budget(&parts.headers);
+        self.record("POST", path, parts.status.as_u16(), false);
+        if !parts.status.is_success() {
+            return Err(match self.failure(parts.status, &parts.headers, &bytes) {
+                ApiError::Wait(_) => ApiError::RateLimited {
+                    until_secs: *self.reset.borrow(),
+                },
+                other => other,
+            });
+        }
+        let body: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            body,
+            next: None,
+            cached: false,
+        })
+    }
+
+    fn record(&self, method: &'static str, path: &str, status: u16, cached: bool) {
+        let path = path.strip_prefix(&self.base).unwrap_or(path).to_string();
+        self.log.borrow_mut().push(Logged {
+            method,
+            path,
+            status,
+            cached,
+        });
+    }
+
+    fn note_budget(&self, headers: &HeaderMap) {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let (Some(remaining), Some(limit)) =
+            (num("x-ratelimit-remaining"), num("x-ratelimit-limit"))
+        {
+            *self.budget.borrow_mut() = Some((remaining, limit));
+        }
+    }
+
+    /// An error answer. A rate limit becomes `Wait` (how long GitHub asks us to),
+    /// which `get` waits out and `post` never does.
+    fn failure(&self, status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> ApiError {
+        let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
+            .to_string();
+        let errors = body
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|errs| {
+                errs.iter()
+                    .map(|e| {
+                        e.get("message")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| e.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let limited = matches!(status.as_u16(), 403 | 429)
+            && (header("retry-after").is_some()
+                || header("x-ratelimit-remaining") == Some("0")
+                || message.to_lowercase().contains("rate limit"));
+        if limited {
+            *self.reset.borrow_mut() = reset_at(headers);
+            return ApiError::Wait(rate_limit_wait(headers));
+        }
+        ApiError::Status {
+            status: status.as_u16(),
+            message,
+            errors,
+        }
+    }
+
+    /// Writes the ETag cache back (called once at the end).
+    pub fn save(&self) {
+        if !*self.etags_dirty.borrow() {
+            return;
+        }
+        if let Some(path) = &self.etags_path {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Ok(bytes) = serde_json::to_vec(&*self.etags.borrow()) {
+                let _ = crate::index::write_atomically(path, &bytes);
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.save();
+    }
+}
+
+/// How long GitHub asks us to wait: `retry-after`, else until `x-ratelimit-reset`
+/// when nothing remains, else a minute (its documented minimum for secondary limits).
+fn rate_limit_wait(headers: &HeaderMap) -> Duration {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(secs) = text("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Duration::from_secs(secs);
+    }
+    if text("x-ratelimit-remaining").as_deref() == Some("0") {
+        if let Some(reset) = reset_at(headers) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return Duration::from_secs(reset.saturating_sub(now) + 1);
+        }
+    }
+    Duration::from_secs(60)
+}
+
+fn reset_at(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(http::header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
+fn describe(e: &octocrab::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+impl ApiError {
+    /// The user-facing error, with what to do next. `what` says what was attempted.
+    pub fn into_error(self, what: &str, api: &str) -> Error {
+        match self {
+            ApiError::Transport(detail) => Error::new(
+                Kind::Forge,
+                format!("could not reach GitHub at {api} to {what}: {detail}"),
+            )
+            .hint("check the network, or `[github] api` in .train.toml; nothing was recorded"),
+            ApiError::Wait(_) => ApiError::RateLimited { until_secs: None }.into_error(what, api),
+            ApiError::RateLimited { until_secs } => {
+                let when = until_secs
+                    .map(|s| format!(" until {}", crate::domain::Timestamp::from_secs(s as i64)))
+                    .unwrap_or_default();
+                Error::new(
+                    Kind::Forge,
+                    format!("GitHub's rate limit is used up{when}; could not {what}"),
+                )
+                .hint("nothing was recorded; try again later (`-v` shows the remaining budget)")
+            }
+            ApiError::Malformed(detail) => Error::new(
+                Kind::Forge,
+                format!("GitHub answered with malformed JSON to {what}: {detail}"),
+            )
+            .hint("try again; nothing was recorded"),
+            ApiError::Status {
+                status: 401,
+                message,
+                ..
+            } => Error::usage(format!("GitHub refused the token ({message}) to {what}"))
+                .hint("set GH_TOKEN, or log in with `gh auth login`"),
+            ApiError::Status { status: 404, .. } => Error::usage(format!(
+                "GitHub has no such repository or deployment (404) to {what}"
+            ))
+            .hint("check `[github] repo` in .train.toml and that the token can see the repository"),
+            ApiError::Status {
+                status,
+                message,
+                errors,
+            } if status >= 500 => Error::new(
+                Kind::Forge,
+                format!(
+                    "GitHub failed ({status} {message}) to {what}{}",
+                    join(&errors)
+                ),
+            )
+            .hint("GitHub is having trouble; try again"),
+            ApiError::Status {
+                status,
+                message,
+                errors,
+            } => Error::refused(format!(
+                "GitHub refused to {what}: {status} {message}{}",
+                join(&errors)
+            )),
+        }
+    }
+}
+
+fn join(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", errors.join("; "))
+    }
+}
