@@ -501,13 +501,19 @@ impl IndexLock {
     fn acquire(path: &Path) -> IndexLock {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
                 Ok(mut file) => {
                     let _ = write!(file, "{}", std::process::id());
                     return IndexLock(Some(path.to_path_buf()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    let holder = fs::read_to_string(path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
                     let dead = holder.is_some_and(|pid| !crate::interrupt::alive(pid));
                     // An empty file is a holder between create and write: give it time.
                     let old = fs::metadata(path)

@@ -13,18 +13,38 @@ pub fn render(shell: Shell) -> String {
         Shell::Zsh => Generator::Zsh,
         Shell::Fish => Generator::Fish,
     };
-    let mut cmd = Cli::command();
     let mut out = Vec::new();
-    clap_complete::generate(generator, &mut cmd, "git-train", &mut out);
-    let mut text = String::from_utf8_lossy(&out).into_owned();
     if shell == Shell::Bash {
-        text.push_str(BASH_GIT_SUBCOMMAND);
+        let mut cmd = without_hidden(Cli::command(), "git__train");
+        // clap_complete 4.6 names bash functions inconsistently when the program
+        // name has a '-' (the subcommands then never complete): generate under a
+        // name without one, and register the result for git-train.
+        clap_complete::generate(generator, &mut cmd, "git__train", &mut out);
+        let text = String::from_utf8_lossy(&out)
+            .replace("-o default git__train\n", "-o default git-train\n");
+        return text + BASH_GIT_SUBCOMMAND;
     }
-    text
+    let mut cmd = without_hidden(Cli::command(), "git-train");
+    clap_complete::generate(generator, &mut cmd, "git-train", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The command as completions should offer it: the generators list hidden
+/// subcommands (plumbing like `hook`) unless they are left out.
+fn without_hidden(cmd: clap::Command, name: &'static str) -> clap::Command {
+    clap::Command::new(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(cmd.get_arguments().cloned())
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                // The generators name their functions after these.
+                .map(|s| s.clone().bin_name(format!("{name} {}", s.get_name()))),
+        )
 }
 
 /// git's bash completion completes `git train ARGS` with `_git_train` when it is
-/// defined; this hands the words after `train` to the generated `_git-train`.
+/// defined; this hands the words after `train` to the generated `_git__train`.
 const BASH_GIT_SUBCOMMAND: &str = r#"
 _git_train() {
     local i=1
@@ -35,6 +55,6 @@ _git_train() {
     local COMP_CWORD=$((COMP_CWORD - i))
     local COMP_LINE="${COMP_WORDS[*]}"
     local COMP_POINT=${#COMP_LINE}
-    _git-train git-train "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    _git__train git-train "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 }
 "#;

@@ -18,7 +18,9 @@ pub fn run(dir: &Path, cli: &Cli, args: &HookArgs) -> Result<u8> {
     let ui = TermUi::new(cli.quiet, cli.color);
     let mut stdin = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
-        ui.warn(&format!("git-train pre-push: cannot read the pushed refs: {e}"));
+        ui.warn(&format!(
+            "git-train pre-push: cannot read the pushed refs: {e}"
+        ));
         return Ok(0);
     }
     let refs = String::from_utf8_lossy(&stdin);

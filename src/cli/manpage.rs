@@ -42,7 +42,20 @@ pub fn render() -> Vec<u8> {
     }
     out.extend_from_slice(EXTRA_SECTIONS.as_bytes());
     out.extend_from_slice(format!(".SH VERSION\nv{version}\n").as_bytes());
-    out
+    once_prelude(&out)
+}
+
+/// Each section rendered alone starts with the roff crate's two-line prelude
+/// (the `Aq` string); the page needs it once.
+fn once_prelude(page: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(page);
+    let mut seen = std::collections::HashSet::new();
+    text.split_inclusive('\n')
+        .filter(|l| {
+            !(l.starts_with(".ie \\n(.g .ds Aq") || l.starts_with(".el .ds Aq")) || seen.insert(*l)
+        })
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// Every page: `git-train.1`, and `git-train-COMMAND.1` for each command (what
@@ -118,6 +131,18 @@ The GitHub repository. Default: from the remote URL.
 .TP
 \fBapi\fR = \fI"https://api.github.com"\fR
 The API base; for GitHub Enterprise \fIhttps://HOST/api/v3\fR.
+.TP
+\fBpoll\fR = \fI"5s"\fR
+How often \fBdeploy\fR asks GitHub for new deployment statuses. Default: 5s.
+.TP
+\fBtimeout\fR = \fI"30s"\fR
+The longest wait for one answer from GitHub. Default: 30s.
+.TP
+\fBmax_wait\fR = \fI"60s"\fR
+The longest wait for a rate limit to lift before giving up (exit status 3). Default: 60s.
+.TP
+\fBfollow\fR = \fI"60m"\fR
+How long \fBdeploy\fR follows a deployment before it returns. Default: 60m.
 .SS "[checks]"
 .TP
 \fBignore\fR = \fI["codecov/patch"]\fR
@@ -168,6 +193,10 @@ forge = "local"
 [github]
 repo = "acme/api"
 api = "https://api.github.com"
+poll = "5s"
+timeout = "30s"
+max_wait = "60s"
+follow = "60m"
 
 [checks]
 ignore = ["codecov/patch"]
@@ -256,6 +285,14 @@ A fixed clock for reproducible demos and tests: an RFC 3339 time or a date (YYYY
 \fBGIT_TRAIN_ENV\fR, \fBGIT_TRAIN_SHA\fR, \fBGIT_TRAIN_DEPLOYMENT\fR
 Set for an environment's \fBrun\fR command: the environment, the commit and the
 deployment id.
+.TP
+\fBGH_TOKEN\fR, \fBGITHUB_TOKEN\fR
+The GitHub token, in this order; without them, the output of \fBgh auth token\fR,
+else \fBgit credential fill\fR for the API host. Never printed or stored.
+.TP
+\fBGITHUB_EVENT_NAME\fR, \fBGITHUB_EVENT_PATH\fR
+In a GitHub Actions job started by a \fBdeployment\fR event, \fBgit train report\fR
+takes the deployment from the event when \fB\-\-deployment\fR is not given.
 .SH "SEE ALSO"
 \fBgit\-notes\fR(1), \fBgithooks\fR(5), and \fBgit\-train\-COMMAND\fR(1) for each command.
 "#;
@@ -283,16 +320,56 @@ mod tests {
         }
     }
 
+    /// A key added to config.rs fails this until CONFIGURATION documents it.
+    #[test]
+    fn every_configuration_key_is_documented() {
+        let source = include_str!("../config.rs");
+        let mut in_config_struct = false;
+        let mut keys = Vec::new();
+        for line in source.lines() {
+            if line.starts_with("pub struct ") {
+                in_config_struct = line.contains("Config ") && !line.contains("ConfigError");
+            } else if line.starts_with('}') {
+                in_config_struct = false;
+            } else if in_config_struct {
+                if let Some(field) = line.trim().strip_prefix("pub ") {
+                    if let Some((name, _)) = field.split_once(':') {
+                        keys.push(name.to_string());
+                    }
+                }
+            }
+        }
+        assert!(keys.len() > 10, "{keys:?}");
+        for key in keys {
+            let table = matches!(key.as_str(), "github" | "checks" | "env");
+            let documented = if table {
+                EXTRA_SECTIONS.contains(&format!(".SS \"[{key}"))
+            } else {
+                EXTRA_SECTIONS.contains(&format!("\\fB{key}\\fR = "))
+            };
+            assert!(
+                documented,
+                "`{key}` of .train.toml is missing from CONFIGURATION in manpage.rs"
+            );
+        }
+    }
+
     #[test]
     fn the_main_page_has_every_command_and_flag() {
         let page = String::from_utf8(render()).unwrap();
         for sub in commands() {
             let name = sub.get_name().to_string();
-            assert!(page.contains(&format!(".SS \"git train {name}\"")), "{name}");
+            assert!(
+                page.contains(&format!(".SS \"git train {name}\"")),
+                "{name}"
+            );
             for arg in sub.get_arguments() {
                 if let Some(long) = arg.get_long() {
                     let escaped = long.replace('-', "\\-");
-                    assert!(page.contains(&format!("\\-\\-{escaped}")), "{name} --{long}");
+                    assert!(
+                        page.contains(&format!("\\-\\-{escaped}")),
+                        "{name} --{long}"
+                    );
                 }
             }
         }

@@ -31,6 +31,11 @@ pub fn state(s: &Style, state: State) -> String {
     }
 }
 
+/// The first seven characters of a sha (all of it if shorter).
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
 fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         format!("{text:<width$}")
@@ -48,7 +53,13 @@ fn when(t: Timestamp) -> String {
 
 pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} {} at {}", s.bold("trunk"), st.trunk, &st.tip[..7]);
+    let _ = writeln!(
+        out,
+        "{} {} at {}",
+        s.bold("trunk"),
+        st.trunk,
+        short(&st.tip)
+    );
     if !st.environments.is_empty() {
         out.push('\n');
         let width = st
@@ -81,7 +92,7 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                     let _ = write!(
                         out,
                         "  {name}  {}{off}  {behind}  {}",
-                        &d.sha[..7],
+                        short(&d.sha),
                         s.dim(&format!(
                             "by {} {} ago",
                             d.by,
@@ -191,7 +202,7 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
 }
 
 pub fn outcome(s: &Style, o: &Outcome) -> String {
-    let short = &o.sha[..7];
+    let short = short(&o.sha);
     let kind = if o.rollback { "rollback" } else { "deployment" };
     let mut line = match o.state {
         State::Success => format!(
@@ -249,7 +260,7 @@ pub fn history(s: &Style, h: &History) -> String {
             "{} {} {} {} {:<24} {:>6}  {}",
             s.dim(&when(d.started_at)),
             s.cyan(&format!("{:<width$}", d.env)),
-            s.yellow(&d.sha[..7]),
+            s.yellow(short(&d.sha)),
             state(s, d.state),
             truncate(&d.by, 24),
             took,
@@ -483,9 +494,9 @@ pub fn reported(r: &Reported) -> String {
             "recorded {} for deployment {dep} to {} ({})\n",
             r.state,
             r.name,
-            &r.sha[..7]
+            short(&r.sha)
         ),
-        None => format!("recorded {} {} on {}\n", r.name, r.state, &r.sha[..7]),
+        None => format!("recorded {} {} on {}\n", r.name, r.state, short(&r.sha)),
     }
 }
 

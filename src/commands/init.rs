@@ -95,20 +95,25 @@ fn install_hooks(
         let path = dir.join(name);
         let shown = shown_path(&workdir, &path);
         let action = hooks::install(&path, &hooks::block(shim))?;
-        match action {
-            Action::Created => changed.push(format!("installed the {name} hook: {shown}")),
-            Action::Added => changed.push(format!(
-                "added git-train's lines to the {name} hook {shown}, after its own"
-            )),
-            Action::Updated => {
-                changed.push(format!("updated git-train's lines in the {name} hook {shown}"))
+        let said = match action {
+            Action::Created => format!("installed the {name} hook: {shown}"),
+            Action::Added => {
+                format!("added git-train's lines to the {name} hook {shown}, after its own")
             }
-            Action::MadeExecutable => changed.push(format!("made the {name} hook {shown} executable")),
-            Action::Skipped => warnings.push(format!(
-                "{shown} is not a shell script, so it was left alone; to get git-train's \
-                 warnings, have it run `git-train hook {name} REMOTE URL` with the pushed refs on stdin"
-            )),
-            _ => {}
+            Action::Updated => format!("updated git-train's lines in the {name} hook {shown}"),
+            Action::MadeExecutable => format!("made the {name} hook {shown} executable"),
+            Action::Skipped => {
+                warnings.push(format!(
+                    "{shown} is not a shell script, so it was left alone; to get git-train's \
+                     warnings, have it run `git-train hook {name} REMOTE URL` with the \
+                     pushed refs on stdin"
+                ));
+                String::new()
+            }
+            _ => String::new(),
+        };
+        if !said.is_empty() {
+            changed.push(said);
         }
         reports.push(HookReport {
             name: name.to_string(),

@@ -50,11 +50,11 @@ pub fn run(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Reported> {
             environment_url: args.url.clone(),
             description: args.description.clone(),
         };
-        if let Some(event) = forge.report(ctx, target, state, &report)? {
+        if let Some((sha, event)) = forge.report(ctx, target, state, &report)? {
             return Ok(Reported {
                 version: super::JSON_VERSION,
                 kind: "deployment_status",
-                sha: String::new(),
+                sha,
                 name: event.subject.clone(),
                 state,
                 dep: event.dep().map(str::to_string),

@@ -53,7 +53,7 @@ pub trait Forge {
         _target: &str,
         _state: State,
         _report: &StatusReport,
-    ) -> Result<Option<Event>> {
+    ) -> Result<Option<(String, Event)>> {
         Ok(None)
     }
 

@@ -1,6 +1,7 @@
 //! Test harness: real git repositories in temporary folders, with an isolated git
 //! configuration and fixed dates, and the built `git-train` binary on PATH.
 #![allow(dead_code)]
+pub mod github;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -109,7 +110,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn of(out: Output) -> Run {
+    pub fn of(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

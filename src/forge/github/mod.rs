@@ -237,7 +237,7 @@ impl GitHub {
         id: u64,
         state: State,
         report: &StatusReport,
-    ) -> Result<Event> {
+    ) -> Result<(String, Event)> {
         let client = self.client()?;
         let d = client
             .get(&self.path(&format!("/deployments/{id}")))
@@ -262,16 +262,17 @@ impl GitHub {
                 "GitHub's answer to the status is not a deployment status",
             )
         })?;
-        if let Some(sha) = d
+        let sha = d
             .get("sha")
             .and_then(Value::as_str)
-            .and_then(|s| Oid::from_str(s).ok())
-        {
-            if ctx.repo.git.find_commit(sha).is_ok() {
-                ctx.record(sha, &[event.clone()], "git-train: deployment status")?;
+            .unwrap_or("")
+            .to_string();
+        if let Ok(oid) = Oid::from_str(&sha) {
+            if ctx.repo.git.find_commit(oid).is_ok() {
+                ctx.record(oid, &[event.clone()], "git-train: deployment status")?;
             }
         }
-        Ok(event)
+        Ok((sha, event))
     }
 
     /// The lines `-v` prints: requests made and the budget left.
@@ -570,7 +571,7 @@ impl Forge for GitHub {
         target: &str,
         state: State,
         report: &StatusReport,
-    ) -> Result<Option<Event>> {
+    ) -> Result<Option<(String, Event)>> {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {

@@ -1,0 +1,390 @@
+//! The GitHub forge (issue 4) against the test GitHub server: CI gating, creating
+//! and following deployments, importing, reporting, rate limits and faults.
+
+mod common;
+
+use std::time::Duration;
+
+use common::github::{Fault, GitHub};
+use common::{Repo, Run, World, BIN};
+use serde_json::json;
+
+fn setup<'w>(w: &'w World, gh: &GitHub, extra: &str) -> Repo<'w> {
+    let repo = w.repo("r", 3);
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\npoll = \"50ms\"\nmax_wait = \"3s\"\ntimeout = \"3s\"\n{extra}",
+            gh.url()
+        ),
+    );
+    repo
+}
+
+fn train(repo: &Repo, gh: &GitHub, args: &[&str]) -> Run {
+    let out = repo
+        .cmd(BIN)
+        .env("GH_TOKEN", gh.token())
+        .args(args)
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(gh.token()) && !run.stderr.contains(gh.token()),
+        "the token leaked"
+    );
+    run
+}
+
+fn posts(gh: &GitHub, path: &str) -> usize {
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains(path))
+        .count()
+}
+
+#[test]
+fn ci_gating_reads_statuses_and_every_check_run() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "[checks]\nignore = [\"codecov/patch\"]\n");
+    let sha = repo.rev("HEAD");
+
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    assert!(out.stderr.contains("has no CI status"), "{}", out.stderr);
+
+    gh.set_commit_status(&sha, "ci/build", "success", None);
+    gh.set_commit_status(&sha, "codecov/patch", "failure", None);
+    for i in 0..130 {
+        gh.set_check_run(
+            &sha,
+            &format!("test-{i:03}"),
+            "completed",
+            Some(if i == 120 { "failure" } else { "success" }),
+        );
+    }
+    gh.set_check_run(&sha, "lint", "in_progress", None);
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    assert!(
+        out.stderr.contains("test-120 is failure"),
+        "a failure on the second page: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("lint is pending"), "{}", out.stderr);
+    assert!(!out.stderr.contains("codecov"), "ignored: {}", out.stderr);
+    let pages = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("check-runs"))
+        .count();
+    assert!(pages >= 2, "all pages are read");
+    assert!(gh.deployments().is_empty());
+
+    gh.set_check_run(&sha, "test-120", "completed", Some("neutral"));
+    gh.set_check_run(&sha, "lint", "completed", Some("skipped"));
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    train(&repo, &gh, &["deploy", "staging"]).ok();
+}
+
+#[test]
+fn deploy_creates_one_deployment_and_follows_it_to_the_end() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(
+        &w,
+        &gh,
+        "[checks]\nrequire = false\n[env.production]\nproduction = true\n",
+    );
+    let sha = repo.rev("HEAD");
+    gh.workflow(&[
+        ("in_progress", Duration::from_millis(0)),
+        ("success", Duration::from_millis(300)),
+    ]);
+    let out = train(
+        &repo,
+        &gh,
+        &["deploy", "production", "--json", "-m", "ship it"],
+    )
+    .ok()
+    .json();
+    assert_eq!(out["state"], "success");
+
+    let deployments = gh.deployments();
+    assert_eq!(deployments.len(), 1);
+    let posted = gh
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(posted["ref"], sha);
+    assert_eq!(posted["environment"], "production");
+    assert_eq!(posted["auto_merge"], false);
+    assert_eq!(posted["required_contexts"], json!([]));
+    assert_eq!(posted["production_environment"], true);
+    assert_eq!(posted["description"], "ship it");
+    assert_eq!(posted["payload"]["dep"], out["dep"]);
+    assert_eq!(posted["payload"]["train"][0], sha);
+
+    let note = repo.note("deploys", "HEAD");
+    let id = deployments[0]["id"].as_u64().unwrap();
+    let gh_ref = format!("\"gh\":{{\"repo\":\"acme/api\",\"id\":{id}}}");
+    for state in ["queued", "in_progress", "success"] {
+        let line = note
+            .lines()
+            .find(|l| l.contains(&format!(" production {state} ")))
+            .unwrap_or_else(|| panic!("{state}: {note}"));
+        assert!(line.contains(&gh_ref), "{line}");
+    }
+    assert!(
+        note.contains("\"log\":\""),
+        "the workflow's log url: {note}"
+    );
+    assert_eq!(repo.rev("refs/train/deployed/production"), sha);
+    let h = train(&repo, &gh, &["history", "--json"]).ok().json();
+    assert_eq!(h["deployments"][0]["gh"]["id"], id);
+
+    // --no-wait returns once it is created.
+    gh.workflow(&[]);
+    let out = train(&repo, &gh, &["deploy", "production", "--no-wait", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["state"], "queued");
+    assert_eq!(gh.deployments().len(), 2);
+}
+
+#[test]
+fn refusals_and_lost_answers_record_exactly_what_github_did() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "[checks]\nrequire = false\n");
+
+    gh.fault("POST", "/deployments", Fault::Conflict, 1);
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    assert!(out.stderr.contains("409 conflict"), "{}", out.stderr);
+    gh.fault("POST", "/deployments", Fault::Unprocessable, 1);
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    assert!(out.stderr.contains("invalid (422)"), "{}", out.stderr);
+    assert!(repo.all_lines().is_empty());
+
+    // A 502 that did nothing: one POST, exit 3, nothing recorded.
+    gh.fault("POST", "/deployments", Fault::Status(502), 1);
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(3);
+    assert!(out.stderr.contains("502"), "{}", out.stderr);
+    assert_eq!(posts(&gh, "/deployments"), 3, "a POST is never repeated");
+    assert!(gh.deployments().is_empty());
+    assert!(repo.all_lines().is_empty());
+
+    // A 502 after GitHub created it: found by its dep and recorded once.
+    gh.fault("POST", "/deployments", Fault::Lost(502), 1);
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    train(&repo, &gh, &["deploy", "staging"]).ok();
+    assert_eq!(posts(&gh, "/deployments"), 4);
+    assert_eq!(gh.deployments().len(), 1);
+    assert_eq!(
+        repo.all_lines()
+            .iter()
+            .filter(|l| l.contains(" queued "))
+            .count(),
+        1
+    );
+
+    // A connection reset on create: nothing created, exit 3.
+    gh.fault("POST", "/deployments", Fault::Reset, 1);
+    train(&repo, &gh, &["deploy", "staging"]).code(3);
+    assert_eq!(gh.deployments().len(), 1);
+}
+
+#[test]
+fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let sha = repo.rev("HEAD");
+    gh.set_commit_status(&sha, "ci/build", "success", None);
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+
+    gh.fault(
+        "GET",
+        "/status",
+        Fault::RateLimited {
+            status: 429,
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let started = std::time::Instant::now();
+    train(&repo, &gh, &["deploy", "staging", "-v"]).ok();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after was honoured"
+    );
+
+    gh.set_rate_reset_in(Duration::from_secs(3600));
+    gh.fault("GET", "/status", Fault::Exhausted, 10);
+    let before = repo.all_lines();
+    let out = train(
+        &repo,
+        &gh,
+        &["deploy", "staging", "HEAD~1", "--force", "--reason", "x"],
+    )
+    .code(3);
+    assert!(
+        out.stderr.contains("rate limit is used up"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(repo.all_lines(), before, "nothing recorded");
+    assert_eq!(gh.deployments().len(), 1);
+}
+
+#[test]
+fn sync_imports_what_was_made_elsewhere_once_and_idle_polls_cost_nothing() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "[checks]\nrequire = false\n");
+    let sha = repo.rev("HEAD~1");
+    let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "in_progress", None);
+    gh.add_deployment_status(id, "success", Some("https://ci.example/1"));
+
+    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["deployments"], 1);
+    let lines = repo.all_lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines
+        .iter()
+        .all(|l| l.contains(&format!("\"dep\":\"gh{id}\""))));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" production queued octocat ")),
+        "{lines:?}"
+    );
+    assert_eq!(repo.rev("refs/train/deployed/production"), sha);
+
+    gh.clear_requests();
+    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["deployments"], 0);
+    assert_eq!(repo.all_lines(), lines, "nothing recorded twice");
+    let requests = gh.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.status == 304),
+        "an idle sync only gets 304s: {requests:?}"
+    );
+
+    // A deployment git-train made is imported by another clone as the same lines.
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    train(&repo, &gh, &["deploy", "staging"]).ok();
+    let ours = repo.all_lines();
+    std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
+    repo.git(&["update-ref", "-d", "refs/notes/deploys"]);
+    train(&repo, &gh, &["sync"]).ok();
+    assert_eq!(repo.all_lines(), ours);
+}
+
+#[test]
+fn report_inside_github_actions_posts_the_status() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = w.repo("checkout", 1);
+    let sha = repo.rev("HEAD");
+    let id = gh.add_deployment(&sha, "production", "octocat", json!({"dep": "01KABCDEF"}));
+    let event = w.path("event.json");
+    std::fs::write(
+        &event,
+        json!({"deployment": {"id": id, "sha": sha}}).to_string(),
+    )
+    .unwrap();
+    let out = repo
+        .cmd(BIN)
+        .args([
+            "report",
+            "success",
+            "--log-url",
+            "https://ci.example/run/9",
+            "--url",
+            "https://api.example.com",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "deployment")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REPOSITORY", "acme/api")
+        .env("GITHUB_API_URL", gh.url())
+        .env("GITHUB_TOKEN", gh.token())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statuses = gh.deployment_statuses(id);
+    assert_eq!(statuses[0]["state"], "success");
+    assert_eq!(statuses[0]["log_url"], "https://ci.example/run/9");
+    assert_eq!(statuses[0]["environment_url"], "https://api.example.com");
+}
+
+#[test]
+fn bad_token_and_no_network_are_clear() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let out = repo
+        .cmd(BIN)
+        .env("GH_TOKEN", "wrong")
+        .args(["deploy", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the token") && err.contains("GH_TOKEN"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong"), "{err}");
+
+    let url = gh.url();
+    drop(gh);
+    let out = repo
+        .cmd(BIN)
+        .env("GH_TOKEN", "t")
+        .args(["deploy", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("could not reach GitHub at {url}")),
+        "{err}"
+    );
+
+    // No token at all.
+    let out = repo.cmd(BIN).args(["deploy", "staging"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no GitHub token"));
+}
+
+#[test]
+fn verbose_shows_requests_and_budget() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    gh.set_commit_status(&repo.rev("HEAD"), "ci/build", "success", None);
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    let out = train(&repo, &gh, &["deploy", "staging", "-v"]).ok();
+    assert!(
+        out.stderr
+            .contains("POST /repos/acme/api/deployments -> 201"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("GitHub requests"), "{}", out.stderr);
+    assert!(out.stderr.contains("rate limit:"), "{}", out.stderr);
+}
