@@ -55,6 +55,12 @@ pub struct GithubConfig {
     /// How long `deploy` follows a deployment before returning (default 60m).
     #[serde(default, deserialize_with = "duration")]
     pub follow: Option<Duration>,
+    /// `sync` also shows deployments recorded only in the ledger (local forge,
+    /// imports from other tools) on GitHub, as deployments with the task
+    /// `git-train-export`. Off by default: a deploy workflow that does not skip that
+    /// task would deploy them.
+    #[serde(default)]
+    pub export: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -87,6 +87,33 @@ impl Context {
         Ok(())
     }
 
+    /// Records events on many commits as one ledger commit (imports).
+    pub fn record_many(&self, batch: &[(Oid, Vec<Event>)], what: &str) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        ledger::write(&self.repo.git, ledger::DEPLOYS, what, |notes| {
+            let mut merged: std::collections::BTreeMap<Oid, Vec<String>> = Default::default();
+            for (commit, events) in batch {
+                merged
+                    .entry(*commit)
+                    .or_default()
+                    .extend(events.iter().map(Event::to_line));
+            }
+            let mut changes = Vec::with_capacity(merged.len());
+            for (commit, lines) in merged {
+                let old = notes.read(commit)?.unwrap_or_default();
+                let new = ledger::cat_sort_uniq(
+                    std::iter::once(old.as_str()).chain(lines.iter().map(String::as_str)),
+                );
+                changes.push((commit, new));
+            }
+            Ok(changes)
+        })?;
+        index::catch_up(&self.repo)?;
+        Ok(())
+    }
+
     /// Records commit statuses in the CI ledger.
     pub fn record_ci(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();

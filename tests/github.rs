@@ -388,3 +388,172 @@ fn verbose_shows_requests_and_budget() {
     assert!(out.stderr.contains("GitHub requests"), "{}", out.stderr);
     assert!(out.stderr.contains("rate limit:"), "{}", out.stderr);
 }
+
+#[test]
+fn status_and_history_show_server_deployments_after_one_sync() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let sha = repo.rev("HEAD~1");
+    let id = gh.add_deployment(&sha, "staging", "hubot", json!({}));
+    gh.add_deployment_status(id, "success", None);
+    train(&repo, &gh, &["sync"]).ok();
+    let st = train(&repo, &gh, &["status"]).ok().stdout;
+    assert!(st.contains("[staging]"), "{st}");
+    let h = train(&repo, &gh, &["history"]).ok().stdout;
+    assert!(
+        h.contains("staging") && h.contains("hubot") && h.contains("success"),
+        "{h}"
+    );
+}
+
+#[test]
+fn commit_statuses_over_several_pages_are_all_read() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let sha = repo.rev("HEAD");
+    for i in 0..130 {
+        gh.set_commit_status(
+            &sha,
+            &format!("ctx-{i:03}"),
+            if i == 125 { "pending" } else { "success" },
+            None,
+        );
+    }
+    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    assert!(out.stderr.contains("ctx-125 is pending"), "{}", out.stderr);
+    let pages = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/status"))
+        .count();
+    assert!(pages >= 2, "{pages}");
+}
+
+#[test]
+fn the_token_never_reaches_output_or_files() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let sha = repo.rev("HEAD");
+    gh.set_commit_status(&sha, "ci/build", "success", None);
+    gh.workflow(&[
+        ("in_progress", Duration::from_millis(0)),
+        ("failure", Duration::from_millis(50)),
+    ]);
+    // Every command, including failures; `train` asserts the output never holds it.
+    train(&repo, &gh, &["deploy", "staging", "-v", "--json"]).code(1);
+    train(&repo, &gh, &["deploy", "staging", "HEAD~1", "-v"]).code(1);
+    gh.fault("POST", "/deployments", Fault::Status(500), 1);
+    train(
+        &repo,
+        &gh,
+        &["deploy", "staging", "--force", "--reason", "r"],
+    );
+    train(&repo, &gh, &["sync", "-v", "--json"]).ok();
+    train(&repo, &gh, &["history", "--json"]).ok();
+    train(&repo, &gh, &["status", "--json"]).ok();
+    train(
+        &repo,
+        &gh,
+        &["report", "success", "--deployment", "1", "-v"],
+    );
+    train(&repo, &gh, &["stats", "--env", "staging", "--json"]);
+    let token = gh.token().as_bytes().to_vec();
+    let mut stack = vec![repo.dir.join(".git")];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                files += 1;
+                assert!(
+                    !bytes.windows(token.len()).any(|w| w == token),
+                    "the token is in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files > 10);
+    // Loose objects are compressed: look through git itself as well.
+    let all = repo.git(&["log", "--all", "-p", "--notes=*"]);
+    assert!(!all.contains(gh.token()));
+}
+
+#[test]
+fn a_thousand_deployments_import_once_then_cost_one_conditional_request() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = setup(&w, &gh, "");
+    let shas: Vec<String> = (0..3).map(|i| repo.rev(&format!("HEAD~{i}"))).collect();
+    for i in 0..1000 {
+        let id = gh.add_deployment(
+            &shas[i % 3],
+            if i % 2 == 0 { "staging" } else { "production" },
+            "hubot",
+            json!({}),
+        );
+        gh.add_deployment_status(id, "success", None);
+    }
+    gh.clear_requests();
+    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["deployments"], 1000);
+    let first = gh.requests();
+    // One queued line per deployment, one per status (GitHub's auto_inactive adds some).
+    let expected: usize = gh
+        .deployments()
+        .iter()
+        .map(|d| 1 + gh.deployment_statuses(d["id"].as_u64().unwrap()).len())
+        .sum();
+    assert_eq!(repo.all_lines().len(), expected);
+    gh.clear_requests();
+    train(&repo, &gh, &["sync"]).ok();
+    let again = gh.requests();
+    eprintln!(
+        "FIGURES: first sync of 1,000 deployments: {} requests ({} list pages); unchanged re-sync: {} requests, {} answered 304",
+        first.len(),
+        first.iter().filter(|r| r.path.contains("/deployments?")).count(),
+        again.len(),
+        again.iter().filter(|r| r.status == 304).count()
+    );
+    assert!(first.len() <= 1000 + 10 + 2, "{}", first.len());
+    assert!(
+        again.len() <= 2 && again.iter().all(|r| r.status == 304),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn export_shows_ledger_only_deployments_once_and_import_skips_them() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = w.repo("r", 2);
+    repo.write(
+        ".train.toml",
+        "forge = \"local\"\n[checks]\nrequire = false\n",
+    );
+    repo.train(&["deploy", "staging", "-q"]).ok();
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\nexport = true\n",
+            gh.url()
+        ),
+    );
+    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["exported"], 1);
+    let d = &gh.deployments()[0];
+    assert_eq!(d["task"], "git-train-export");
+    let id = d["id"].as_u64().unwrap();
+    assert_eq!(gh.deployment_statuses(id)[0]["state"], "success");
+    let lines = repo.all_lines();
+    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["exported"], 0);
+    assert_eq!(out["imported"]["deployments"], 0);
+    assert_eq!(gh.deployments().len(), 1);
+    assert_eq!(repo.all_lines(), lines);
+}

@@ -6,11 +6,12 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::args::{Cli, HookArgs, HookCommand};
+use super::args::{Cli, HookArgs, HookCommand, PrePushArgs};
 use super::render;
 use super::ui::TermUi;
 use crate::commands::hook;
 use crate::context::{Context, Ui};
+use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 
 pub fn run(dir: &Path, cli: &Cli, args: &HookArgs) -> Result<u8> {
@@ -24,17 +25,8 @@ pub fn run(dir: &Path, cli: &Cli, args: &HookArgs) -> Result<u8> {
         return Ok(0);
     }
     let refs = String::from_utf8_lossy(&stdin);
-    let checked = Context::open(dir, Box::new(TermUi::new(cli.quiet, cli.color))).and_then(|ctx| {
-        let report = hook::pre_push(
-            &ctx,
-            &hook::Args {
-                remote: &a.remote,
-                url: a.url.as_deref(),
-                refs: &refs,
-            },
-        )?;
-        Ok((report, ctx.now()))
-    });
+    let checked = Context::open(dir, Box::new(TermUi::new(cli.quiet, cli.color)))
+        .and_then(|ctx| check(&ctx, a, &refs));
     let (report, now) = match checked {
         Ok(done) => done,
         Err(e) => {
@@ -64,4 +56,13 @@ pub fn run(dir: &Path, cli: &Cli, args: &HookArgs) -> Result<u8> {
         "deploy first (`git train deploy {}`), or push anyway with `git push --no-verify`",
         blocking[0]
     )))
+}
+
+fn check(ctx: &Context, a: &PrePushArgs, refs: &str) -> Result<(hook::PrePush, Timestamp)> {
+    let args = hook::Args {
+        remote: &a.remote,
+        url: a.url.as_deref(),
+        refs,
+    };
+    Ok((hook::pre_push(ctx, &args)?, ctx.now()))
 }

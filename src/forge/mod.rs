@@ -69,6 +69,8 @@ pub struct Imported {
     pub deployments: usize,
     /// Deployments under way whose statuses were asked for again.
     pub refreshed: usize,
+    /// Deployments of the ledger shown on the forge (`[github] export`).
+    pub exported: usize,
 }
 
 /// The links and text of a deployment status.

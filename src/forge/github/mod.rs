@@ -19,6 +19,10 @@ use crate::domain::{CiSummary, Event, Fields, State, Timestamp};
 use crate::error::{Error, Kind, Result};
 use client::{ApiError, Client};
 
+/// The `task` of deployments git-train creates only to show local deployments on
+/// GitHub; deploy workflows skip them (`if: github.event.deployment.task == 'deploy'`).
+pub const EXPORT_TASK: &str = "git-train-export";
+
 pub struct GitHub {
     /// `owner/name`
     pub repo: String,
@@ -139,6 +143,20 @@ impl GitHub {
     /// Records every status of a deployment that the ledger lacks; returns the newest state.
     fn record_statuses(&self, ctx: &Context, d: &Value) -> Result<Option<State>> {
         let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
+        let (sha, events) = self.status_events(d)?;
+        if let (Some(sha), false) = (sha, events.is_empty()) {
+            ctx.record(
+                sha,
+                &events,
+                &format!("git-train: statuses of GitHub deployment {id}"),
+            )?;
+        }
+        Ok(events.last().map(|e| e.state))
+    }
+
+    /// The deployment's commit and the events of all its statuses, oldest first.
+    fn status_events(&self, d: &Value) -> Result<(Option<Oid>, Vec<Event>)> {
+        let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
         let sha = d
             .get("sha")
             .and_then(Value::as_str)
@@ -155,14 +173,7 @@ impl GitHub {
             .filter_map(|s| self.status_event(d, s))
             .collect();
         crate::domain::event::sort_events(&mut events);
-        if let (Some(sha), false) = (sha, events.is_empty()) {
-            ctx.record(
-                sha,
-                &events,
-                &format!("git-train: statuses of GitHub deployment {id}"),
-            )?;
-        }
-        Ok(events.last().map(|e| e.state))
+        Ok((sha, events))
     }
 
     /// Imports deployments and statuses made elsewhere (the workflow, the web, other
@@ -177,33 +188,41 @@ impl GitHub {
         let client = self.client()?;
         let mut next = Some(self.path("/deployments?per_page=100"));
         let mut imported = Imported::default();
-        'pages: while let Some(page) = next {
+        while let Some(page) = next {
             let answer = client.get(&page).map_err(self.fail("list deployments"))?;
             let list = answer.body.as_array().cloned().unwrap_or_default();
+            let mut batch = Vec::new();
+            let mut reached_imported = false;
             for d in &list {
                 let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
                 if id <= cursor.high {
-                    break 'pages;
+                    reached_imported = true;
+                    break;
                 }
-                if cursor.run_low.is_some_and(|low| id >= low)
-                    && cursor.run_top.is_some_and(|top| id <= top)
-                {
-                    continue;
+                let done_before = cursor.run_low.is_some_and(|low| id >= low)
+                    && cursor.run_top.is_some_and(|top| id <= top);
+                // Exports of local deployments are already in the ledger.
+                let export = d.get("task").and_then(Value::as_str) == Some(EXPORT_TASK);
+                if !done_before && !export {
+                    if let Some((sha, event)) = self.created_event(d) {
+                        let (_, mut events) = self.status_events(d)?;
+                        events.insert(0, event);
+                        batch.push((sha, events));
+                        imported.deployments += 1;
+                    }
                 }
-                if let Some((sha, event)) = self.created_event(d) {
-                    ctx.record(
-                        sha,
-                        &[event],
-                        &format!("git-train: import GitHub deployment {id}"),
-                    )?;
-                    self.record_statuses(ctx, d)?;
-                    imported.deployments += 1;
-                }
-                cursor.run_low = Some(id);
+                cursor.run_low = Some(cursor.run_low.map_or(id, |l| l.min(id)));
                 cursor.run_top = Some(cursor.run_top.map_or(id, |t| t.max(id)));
             }
+            // The page's events in one ledger commit, then the cursor: an interruption
+            // loses at most this page's work, which the next run does again.
+            ctx.record_many(&batch, "git-train: import GitHub deployments")?;
             save_cursor(&path, &cursor)?;
-            next = if list.is_empty() { None } else { answer.next };
+            next = if list.is_empty() || reached_imported {
+                None
+            } else {
+                answer.next
+            };
         }
         cursor.high = cursor.high.max(cursor.run_top.unwrap_or(0));
         cursor.run_low = None;
@@ -228,6 +247,75 @@ impl GitHub {
             imported.refreshed += 1;
         }
         Ok(imported)
+    }
+
+    /// Shows deployments the ledger has but GitHub does not (made with the local forge,
+    /// or before GitHub was used) on GitHub, newest first, a few per sync. Each gets a
+    /// deployment with the task `git-train-export` and its final state; a deployment
+    /// already exported (found by its `dep`) is not exported again.
+    pub fn export(&self, ctx: &Context) -> Result<usize> {
+        const PER_SYNC: usize = 20;
+        let client = self.client()?;
+        let index = crate::index::refresh(&ctx.repo)?;
+        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
+        let since = ctx.now().plus_millis(-30 * 86_400_000);
+        let mut exported = 0;
+        for entry in index
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| e.state.is_final() && e.started >= since)
+        {
+            if exported >= PER_SYNC {
+                break;
+            }
+            let (deps, _) = crate::index::deployments_of(&notes, entry.commit)?;
+            let Some(dep) = deps.iter().find(|d| d.dep == entry.dep) else {
+                continue;
+            };
+            if dep.gh().is_some() || dep.dep.starts_with("gh") {
+                continue;
+            }
+            let list = client
+                .get(&self.path(&format!(
+                    "/deployments?sha={}&environment={}&per_page=100",
+                    entry.commit, entry.env
+                )))
+                .map_err(self.fail("look for exported deployments"))?;
+            let known = list.body.as_array().is_some_and(|l| {
+                l.iter().any(|d| {
+                    d.get("payload")
+                        .and_then(|p| p.get("dep"))
+                        .and_then(Value::as_str)
+                        == Some(dep.dep.as_str())
+                })
+            });
+            if known {
+                continue;
+            }
+            let body = json!({
+                "ref": entry.commit.to_string(),
+                "task": EXPORT_TASK,
+                "environment": entry.env,
+                "auto_merge": false,
+                "required_contexts": [],
+                "description": format!("recorded by git-train: {} at {}", dep.by(), dep.started_at()),
+                "payload": {"dep": dep.dep, "export": true},
+            });
+            let created = client
+                .post(&self.path("/deployments"), &body)
+                .map_err(self.fail("export a deployment"))?;
+            let id = created.body.get("id").and_then(Value::as_u64).unwrap_or(0);
+            let mut status = json!({"state": dep.state().as_str(), "description": "exported from the git-train ledger"});
+            if let Some(log) = dep.log() {
+                status["log_url"] = json!(log);
+            }
+            client
+                .post(&self.path(&format!("/deployments/{id}/statuses")), &status)
+                .map_err(self.fail("export a deployment's state"))?;
+            exported += 1;
+        }
+        Ok(exported)
     }
 
     /// Posts a deployment status (for deploy workflows) and records it.
@@ -562,7 +650,11 @@ impl Forge for GitHub {
     }
 
     fn import(&self, ctx: &Context) -> Result<Option<Imported>> {
-        self.import_all(ctx).map(Some)
+        let mut imported = self.import_all(ctx)?;
+        if ctx.config.github.export {
+            imported.exported = self.export(ctx)?;
+        }
+        Ok(Some(imported))
     }
 
     fn report(
