@@ -89,11 +89,10 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
 }
 
 fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::Forge) -> Result<u8> {
-    let ctx = ctx;
     match cli.command {
         Command::Init(a) => {
             let done = commands::init::run(
-                &ctx,
+                ctx,
                 &commands::init::Args {
                     uninstall: a.uninstall,
                 },
@@ -110,7 +109,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         }
         Command::Status(a) => {
             let st = status::run(
-                &ctx,
+                ctx,
                 &status::Args {
                     count: a.count,
                     env: a.env,
@@ -124,10 +123,10 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(0)
         }
         Command::Deploy(a) => {
-            let off = offline(&ctx, a.offline.offline);
+            let off = offline(ctx, a.offline.offline);
             commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare(
-                &ctx,
+                ctx,
                 forge,
                 &deploy::Args {
                     env: a.env,
@@ -138,13 +137,13 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     offline: off,
                 },
             )?;
-            finish_deploy(&ctx, forge, &style, prepared, &a.confirm, a.output.json)
+            finish_deploy(ctx, forge, &style, prepared, &a.confirm, a.output.json)
         }
         Command::Rollback(a) => {
-            let off = offline(&ctx, a.offline.offline);
+            let off = offline(ctx, a.offline.offline);
             commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare_rollback(
-                &ctx,
+                ctx,
                 forge,
                 &deploy::RollbackArgs {
                     env: a.env,
@@ -154,11 +153,11 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     offline: off,
                 },
             )?;
-            finish_deploy(&ctx, forge, &style, prepared, &a.confirm, a.output.json)
+            finish_deploy(ctx, forge, &style, prepared, &a.confirm, a.output.json)
         }
         Command::History(a) => {
             let h = history::run(
-                &ctx,
+                ctx,
                 &history::Args {
                     env: a.env,
                     count: a.count,
@@ -173,7 +172,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         }
         Command::Stats(a) => {
             let st = commands::stats::run(
-                &ctx,
+                ctx,
                 &commands::stats::Args {
                     env: a.env,
                     since: a.since,
@@ -211,7 +210,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::RunDeployment(a) => {
             let env = ctx.env(&a.env)?;
             let commit = ctx.repo.resolve(&a.sha)?;
-            let state = crate::forge::local::execute(&ctx, &env, commit, &a.dep)?;
+            let state = crate::forge::local::execute(ctx, &env, commit, &a.dep)?;
             sync_after(ctx, forge, a.offline.offline);
             Ok(if state == State::Success { 0 } else { 1 })
         }
@@ -228,7 +227,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         }
         Command::Lock(a) => {
             let done =
-                commands::lock::lock(&ctx, &a.env, a.reason, offline(&ctx, a.offline.offline))?;
+                commands::lock::lock(ctx, &a.env, a.reason, offline(ctx, a.offline.offline))?;
             sync_after(ctx, forge, a.offline.offline);
             if a.output.json {
                 emit_json(&done)?;
@@ -238,8 +237,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(0)
         }
         Command::Unlock(a) => {
-            let off = offline(&ctx, a.offline.offline);
-            let done = commands::lock::unlock(&ctx, &a.env, a.force, a.reason, off)?;
+            let off = offline(ctx, a.offline.offline);
+            let done = commands::lock::unlock(ctx, &a.env, a.force, a.reason, off)?;
             sync_after(ctx, forge, a.offline.offline);
             if a.output.json {
                 emit_json(&done)?;
@@ -249,7 +248,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(0)
         }
         Command::Locks(a) => {
-            let list = commands::lock::list(&ctx, offline(&ctx, a.offline.offline))?;
+            let list = commands::lock::list(ctx, offline(ctx, a.offline.offline))?;
             if a.output.json {
                 emit_json(&list)?;
             } else {

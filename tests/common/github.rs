@@ -238,6 +238,7 @@ impl GitHub {
                 state: state.to_string(),
                 log_url: log_url.map(str::to_string),
                 creator: WORKFLOW_BOT.to_string(),
+                auto_inactive: true,
                 ..NewStatus::default()
             },
         )
@@ -383,6 +384,11 @@ impl Drop for GitHub {
 // ---------------------------------------------------------------------------------------
 // Server plumbing
 
+/// A workflow: each state, after its delay.
+type Steps = Vec<(String, Duration)>;
+/// The deployment a request created, and the workflow to run for it.
+type Created = Option<(u64, Steps)>;
+
 struct Shared {
     token: String,
     runtime: tokio::runtime::Handle,
@@ -394,7 +400,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn start_workflow(self: &Arc<Self>, id: u64, steps: Vec<(String, Duration)>) {
+    fn start_workflow(self: &Arc<Self>, id: u64, steps: Steps) {
         if steps.is_empty() {
             return;
         }
@@ -410,6 +416,7 @@ impl Shared {
                         state,
                         log_url: Some(log_url),
                         creator: WORKFLOW_BOT.to_string(),
+                        auto_inactive: true,
                         ..NewStatus::default()
                     },
                 );
@@ -664,10 +671,16 @@ async fn handle(
             reply
         }
     };
-    let reply = match fault {
+    let mut reply = match fault {
         Some(Fault::Lost(status)) => shared.lock().lost(reply, status),
         _ => reply,
     };
+    if matches!(fault, Some(Fault::MalformedJson | Fault::TruncatedJson)) {
+        // A client must not cache a garbled answer.
+        reply
+            .headers
+            .retain(|(n, _)| !matches!(n.as_str(), "etag" | "cache-control" | "vary"));
+    }
     shared.lock().log[entry].status = reply.status;
 
     let mut response = hyper::Response::builder().status(reply.status);
@@ -695,12 +708,7 @@ async fn handle(
 
 impl Shared {
     /// The normal answer, and the deployment it created with the workflow to run.
-    fn answer(
-        &self,
-        call: &Call,
-        conditional: bool,
-        early_end: bool,
-    ) -> (Reply, Option<(u64, Vec<(String, Duration)>)>) {
+    fn answer(&self, call: &Call, conditional: bool, early_end: bool) -> (Reply, Created) {
         let mut st = self.lock();
         if call.header("user-agent").is_none() {
             let text = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.\n";
@@ -816,7 +824,7 @@ struct State {
     frozen: Option<SystemTime>,
     rate: Rate,
     faults: Vec<FaultRule>,
-    workflow: Vec<(String, Duration)>,
+    workflow: Steps,
     /// Pages an `EarlyEnd` promised, answered `[]`: (canonical path, page).
     empty_pages: Vec<(String, u64)>,
     links_by_id: bool,
@@ -1041,11 +1049,7 @@ impl State {
 
     // -- routing ----------------------------------------------------------------------
 
-    fn route(
-        &mut self,
-        call: &Call,
-        early_end: bool,
-    ) -> (Reply, Option<(u64, Vec<(String, Duration)>)>) {
+    fn route(&mut self, call: &Call, early_end: bool) -> (Reply, Created) {
         let get = call.method == "GET";
         let post = call.method == "POST";
         match call.path.as_str() {
@@ -1334,7 +1338,7 @@ impl State {
         }
     }
 
-    fn post_deployment(&mut self, call: &Call) -> (Reply, Option<(u64, Vec<(String, Duration)>)>) {
+    fn post_deployment(&mut self, call: &Call) -> (Reply, Created) {
         let Ok(body) = call.json() else {
             return (
                 Reply::error(400, "Problems parsing JSON", DOC_CREATE_DEPLOYMENT),

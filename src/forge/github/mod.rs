@@ -357,7 +357,11 @@ impl GitHub {
             .to_string();
         if let Ok(oid) = Oid::from_str(&sha) {
             if ctx.repo.git.find_commit(oid).is_ok() {
-                ctx.record(oid, &[event.clone()], "git-train: deployment status")?;
+                ctx.record(
+                    oid,
+                    std::slice::from_ref(&event),
+                    "git-train: deployment status",
+                )?;
             }
         }
         Ok((sha, event))
@@ -632,9 +636,9 @@ impl Forge for GitHub {
             }
             if interrupt.happened() || started.elapsed() > self.follow {
                 ctx.ui.done();
-                ctx.ui.warn(&format!(
-                    "stopped following: the deployment goes on at GitHub (`git train sync` records how it ends)"
-                ));
+                ctx.ui.warn(
+                    "stopped following: the deployment goes on at GitHub (`git train sync` records how it ends)",
+                );
                 return Ok(state);
             }
             ctx.ui.progress(&format!(
