@@ -111,7 +111,9 @@ pub struct EnvConfig {
     pub require_checks: Option<bool>,
 }
 
-fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(d)?;
     parse_duration(&text).map(Some).ok_or_else(|| {
         serde::de::Error::custom(format!(
@@ -159,29 +161,12 @@ impl Config {
     }
 
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
-        let err = |line, key, message| ConfigError {
+        let (config, text): (Config, &str) = from_toml(path, bytes)?;
+        config.check().map_err(|(key, message)| ConfigError {
             path: path.to_path_buf(),
-            line,
-            key,
+            line: find_key_line(text, &key),
+            key: Some(key),
             message,
-        };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| err(None, None, "the file is not UTF-8".into()))?;
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let (line, key) = match e.span() {
-                Some(span) => locate(text, span.start),
-                None => (None, None),
-            };
-            let message = e.message().trim().replace('\n', " ");
-            let message = match &key {
-                Some(k) if !message.contains(k.as_str()) => format!("`{k}`: {message}"),
-                _ => message,
-            };
-            err(line, key, message)
-        })?;
-        config.check().map_err(|(key, message)| {
-            let line = find_key_line(text, &key);
-            err(line, Some(key), message)
         })?;
         Ok(config)
     }
@@ -241,6 +226,35 @@ impl Config {
     }
 }
 
+/// Reads a TOML file into `T`; an error names the file, the line and the key. Also
+/// returns the text, for checks that name a line themselves (`find_key_line`).
+pub(crate) fn from_toml<'b, T: serde::de::DeserializeOwned>(
+    path: &Path,
+    bytes: &'b [u8],
+) -> Result<(T, &'b str), ConfigError> {
+    let err = |line, key, message| ConfigError {
+        path: path.to_path_buf(),
+        line,
+        key,
+        message,
+    };
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| err(None, None, "the file is not UTF-8".into()))?;
+    let value = toml::from_str(text).map_err(|e| {
+        let (line, key) = match e.span() {
+            Some(span) => locate(text, span.start),
+            None => (None, None),
+        };
+        let message = e.message().trim().replace('\n', " ");
+        let message = match &key {
+            Some(k) if !message.contains(k.as_str()) => format!("`{k}`: {message}"),
+            _ => message,
+        };
+        err(line, key, message)
+    })?;
+    Ok((value, text))
+}
+
 /// Line number (1-based) of a byte offset, and the key written on that line.
 fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
     let offset = offset.min(text.len());
@@ -259,7 +273,7 @@ fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
 }
 
 /// The line of `[env.NAME]` or of the last key of a dotted path like `env.NAME.after`.
-fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
+pub(crate) fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
     let (table, last) = dotted.rsplit_once('.').unwrap_or(("", dotted));
     let mut in_table = table.is_empty();
     for (i, line) in text.lines().enumerate() {

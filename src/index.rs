@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use git2::{ErrorCode, Oid, Repository};
 
@@ -17,6 +16,7 @@ use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::ledger::{self, BadLine, Notes};
+use crate::lockfile::LockFile;
 use crate::repo::Repo;
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
@@ -307,7 +307,7 @@ fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
 pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
     let dir = dir(repo);
     fs::create_dir_all(&dir)?;
-    let _lock = IndexLock::acquire(&dir.join("lock"));
+    let _lock = LockFile::acquire(&dir.join("lock"));
     let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
@@ -380,18 +380,22 @@ fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) ->
     write_atomically(&path, text.as_bytes())?;
 
     // What runs where changes only through the changed notes, unless the commit an
-    // environment ran was among them (a retraction): then that environment is
-    // worked out again from the whole file.
+    // environment ran was among them and they no longer hold a success as new as
+    // the one it had (a retraction): then that environment is worked out again from
+    // the whole file. (A new event on the running commit, as often as not, keeps it.)
     let mut deployed = old.deployed;
+    let fresh_best = newest_success(fresh.iter());
     let stale: Vec<String> = deployed
         .iter()
-        .filter(|(_, (commit, _))| changed.contains(commit))
+        .filter(|(env, (commit, seen))| {
+            changed.contains(commit) && fresh_best.get(*env).is_none_or(|(_, at)| at < seen)
+        })
         .map(|(env, _)| env.clone())
         .collect();
     for env in &stale {
         deployed.remove(env);
     }
-    for (env, (commit, at)) in newest_success(fresh.iter()) {
+    for (env, (commit, at)) in fresh_best {
         let newer = deployed.get(&env).is_none_or(|(_, seen)| at >= *seen);
         if newer && !stale.contains(&env) {
             deployed.insert(env, (commit, at));
@@ -491,55 +495,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// Serialises index updates between processes. The lock file holds the holder's
-/// pid, so a lock left by a process that died is taken over at once.
-struct IndexLock(Option<PathBuf>);
-
-impl IndexLock {
-    fn acquire(path: &Path) -> IndexLock {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut file) => {
-                    let _ = write!(file, "{}", std::process::id());
-                    return IndexLock(Some(path.to_path_buf()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    let dead = holder.is_some_and(|pid| !crate::interrupt::alive(pid));
-                    // An empty file is a holder between create and write: give it time.
-                    let old = fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(10));
-                    if dead || (holder.is_none() && old) || std::time::Instant::now() > deadline {
-                        let _ = fs::remove_file(path);
-                        continue;
-                    }
-                    std::thread::sleep(Duration::from_millis(3));
-                }
-                // A read-only .git: work without the lock; every step is idempotent.
-                Err(_) => return IndexLock(None),
-            }
-        }
-    }
-}
-
-impl Drop for IndexLock {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = fs::remove_file(path);
-        }
-    }
 }
 
 /// The deployments of one commit, read from the notes.

@@ -140,23 +140,71 @@ impl<'r> Notes<'r> {
     /// The annotated objects whose notes differ between `older` and this version.
     pub fn changed_since(&self, older: Option<Oid>) -> Result<Vec<Oid>> {
         let old = Notes::at(self.repo, older)?;
-        let diff = self
-            .repo
-            .diff_tree_to_tree(old.tree.as_ref(), self.tree.as_ref(), None)?;
-        let mut out = Vec::new();
-        for delta in diff.deltas() {
-            for file in [delta.old_file(), delta.new_file()] {
-                if let Some(path) = file.path().and_then(|p| p.to_str()) {
-                    if let Ok(oid) = Oid::from_str(&path.replace('/', "")) {
-                        if path.len() >= 40 && !out.contains(&oid) {
-                            out.push(oid);
-                        }
-                    }
-                }
-            }
-        }
+        let mut notes = Vec::new();
+        diff(
+            self.repo,
+            old.tree.as_ref(),
+            self.tree.as_ref(),
+            "",
+            &mut notes,
+        )?;
+        let mut out: Vec<Oid> = notes.into_iter().map(|(commit, _)| commit).collect();
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
+}
+
+/// The notes (at any fan-out) that are in one tree and not the same in the other.
+/// Folders that are the same object in both are skipped unread: libgit2's tree diff
+/// walks every entry of both trees, a third of the cost of recording one event on a
+/// ledger of 12,000 notes.
+fn diff(
+    repo: &Repository,
+    old: Option<&Tree>,
+    new: Option<&Tree>,
+    prefix: &str,
+    out: &mut Vec<(Oid, Oid)>,
+) -> Result<()> {
+    let entries = |tree: Option<&Tree>| -> BTreeMap<String, (Option<git2::ObjectType>, Oid)> {
+        tree.into_iter()
+            .flat_map(|t| t.iter())
+            .filter_map(|e| Some((e.name()?.to_string(), (e.kind(), e.id()))))
+            .collect()
+    };
+    let (old, new) = (entries(old), entries(new));
+    let names: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for name in names {
+        let path = format!("{prefix}{name}");
+        if !path.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let (a, b) = (old.get(name), new.get(name));
+        if a.map(|e| e.1) == b.map(|e| e.1) {
+            continue;
+        }
+        let tree = |side: Option<&(Option<git2::ObjectType>, Oid)>| match side {
+            Some((Some(git2::ObjectType::Tree), oid)) if path.len() < 40 => {
+                repo.find_tree(*oid).map(Some)
+            }
+            _ => Ok(None),
+        };
+        let (ta, tb) = (tree(a)?, tree(b)?);
+        if ta.is_some() && tb.is_some() {
+            diff(repo, ta.as_ref(), tb.as_ref(), &path, out)?;
+            continue;
+        }
+        for (side, sub) in [(a, ta), (b, tb)] {
+            match (side, sub) {
+                (_, Some(sub)) => collect(repo, &sub, path.clone(), out)?,
+                (Some((Some(git2::ObjectType::Blob), blob)), None) if path.len() == 40 => {
+                    out.push((Oid::from_str(&path)?, *blob));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn collect(

@@ -120,6 +120,26 @@ pub enum Command {
     /// List environment locks
     Locks(LocksArgs),
 
+    /// Run the notifier: desktop notifications for deployments, CI and stale commits
+    ///
+    /// One daemon per user watches the repositories of the watch list (`git train
+    /// watch`, `git train init`). Each round it asks each repository's forge for news
+    /// with conditional requests only (an idle round costs no rate limit), writes new
+    /// deployment events into the ledger and refreshes the CI state of your trunk
+    /// commits; it also wakes within moments when a repository's refs change. It
+    /// notifies when a deployment of a followed environment changes state, when CI
+    /// finishes on a trunk commit of yours, and when a commit of yours has waited
+    /// longer than `stale_after` for an environment (once per commit and
+    /// environment). It logs to stderr, and never runs a command from a repository's
+    /// configuration. Settings: the per-user config.toml (see FILES).
+    Daemon(DaemonArgs),
+
+    /// Add a repository to the daemon's watch list
+    Watch(WatchArgs),
+
+    /// Take a repository off the daemon's watch list
+    Unwatch(WatchArgs),
+
     /// Run a deployment in the background (used by deploy --no-wait)
     #[command(hide = true)]
     RunDeployment(RunDeploymentArgs),
@@ -322,6 +342,43 @@ pub struct RunDeploymentArgs {
     pub dep: String,
     #[command(flatten)]
     pub offline: OfflineFlag,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+    /// Do one round of every watched repository, then exit
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DaemonAction {
+    /// Run the daemon at login: a systemd user unit (Linux) or a launchd agent (macOS)
+    ///
+    /// Writes ~/.config/systemd/user/git-train.service (or
+    /// ~/Library/LaunchAgents/org.git-train.daemon.plist) to run this binary, by its
+    /// absolute path, as `git-train daemon`, and enables and starts it
+    /// (`systemctl --user enable --now`, `launchctl load`).
+    Install(ServiceArgs),
+    /// Stop the daemon's service and remove its unit or agent file
+    Uninstall(ServiceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The repository (default: the current one)
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 #[derive(Args, Debug)]

@@ -143,6 +143,11 @@ The longest wait for a rate limit to lift before giving up (exit status 3). Defa
 .TP
 \fBfollow\fR = \fI"60m"\fR
 How long \fBdeploy\fR follows a deployment before it returns. Default: 60m.
+.TP
+\fBexport\fR = \fIfalse\fR
+When true, \fBsync\fR also shows deployments recorded only in the ledger (local
+forge, imports) on GitHub, as deployments with the task \fBgit\-train\-export\fR; a
+deploy workflow must then skip that task. Default: false.
 .SS "[checks]"
 .TP
 \fBignore\fR = \fI["codecov/patch"]\fR
@@ -197,6 +202,7 @@ poll = "5s"
 timeout = "30s"
 max_wait = "60s"
 follow = "60m"
+export = false
 
 [checks]
 ignore = ["codecov/patch"]

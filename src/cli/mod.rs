@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod completions;
+pub mod daemon;
 pub mod hook;
 pub mod manpage;
 pub mod render;
@@ -66,13 +67,16 @@ fn emit_json<T: Serialize>(value: &T) -> Result<()> {
 
 fn run(cli: Cli, style: Style) -> Result<u8> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    // These two need no repository, or must not fail for want of a good one.
+    // These need no repository of their own, or must not fail for want of a good one.
     match &cli.command {
         Command::Completions(a) => {
             emit(&completions::render(a.shell))?;
             return Ok(0);
         }
         Command::Hook(a) => return hook::run(&dir, &cli, a),
+        Command::Daemon(_) | Command::Watch(_) | Command::Unwatch(_) => {
+            return daemon::run(&dir, &cli)
+        }
         _ => {}
     }
     let ui = Box::new(TermUi::new(cli.quiet, cli.color));
@@ -215,7 +219,11 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(if state == State::Success { 0 } else { 1 })
         }
         // Run above, before the repository is opened.
-        Command::Completions(_) | Command::Hook(_) => Ok(0),
+        Command::Completions(_)
+        | Command::Hook(_)
+        | Command::Daemon(_)
+        | Command::Watch(_)
+        | Command::Unwatch(_) => Ok(0),
         Command::Sync(a) => {
             let synced = commands::sync::run(ctx, forge)?;
             if a.output.json {

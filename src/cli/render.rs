@@ -564,3 +564,38 @@ pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> 
     }
     out
 }
+
+pub fn watch_list(w: &crate::commands::daemon::WatchList) -> String {
+    let line = match (w.watched, w.changed) {
+        (true, true) => format!("the daemon now watches {}", w.repository),
+        (true, false) => format!("the daemon already watches {}", w.repository),
+        (false, true) => format!("the daemon no longer watches {}", w.repository),
+        (false, false) => format!("the daemon did not watch {}", w.repository),
+    };
+    format!("{line} (watch list: {})\n", w.config)
+}
+
+pub fn service(s: &crate::commands::daemon::Service, installed: bool) -> String {
+    let what = match s.kind {
+        crate::daemon::service::Kind::Systemd => "systemd user unit",
+        crate::daemon::service::Kind::Launchd => "launchd agent",
+    };
+    let mut out = match (installed, s.changed) {
+        (true, true) => format!(
+            "installed the {what} {}: it runs `{} daemon` at login\n",
+            s.path.display(),
+            s.program.display()
+        ),
+        (true, false) => format!(
+            "the {what} {} was already installed; it runs `{} daemon`\n",
+            s.path.display(),
+            s.program.display()
+        ),
+        (false, true) => format!("uninstalled the {what} {}\n", s.path.display()),
+        (false, false) => format!("no {what} to uninstall ({})\n", s.path.display()),
+    };
+    for c in &s.commands {
+        let _ = writeln!(out, "  ran `{c}`");
+    }
+    out
+}

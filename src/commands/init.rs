@@ -74,6 +74,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
         }
     }
     let hooks = install_hooks(ctx, &mut changed, &mut warnings)?;
+    let (watched, warning) = super::daemon::follow_on_init(ctx, true);
+    changed.extend(watched);
+    warnings.extend(warning);
     Ok(Initialized {
         version: super::JSON_VERSION,
         uninstalled: false,
@@ -169,12 +172,14 @@ fn uninstall(ctx: &Context) -> Result<Initialized> {
             changed.push(format!("unset {key}"));
         }
     }
+    let (unwatched, warning) = super::daemon::follow_on_init(ctx, false);
+    changed.extend(unwatched);
     Ok(Initialized {
         version: super::JSON_VERSION,
         uninstalled: true,
         changed,
         hooks: reports,
-        warnings: Vec::new(),
+        warnings: warning.into_iter().collect(),
     })
 }
 

@@ -70,12 +70,24 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
     }
     let imported = forge.import(ctx)?;
     match Remote::find(&ctx.repo, ctx.config.remote_name()) {
-        Some(remote) => sync(ctx, &remote).map(|s| Some(Synced { imported, ..s })),
+        Some(remote) => match sync(ctx, &remote) {
+            Ok(s) => Ok(Some(Synced { imported, ..s })),
+            // Fetched and merged, but others kept pushing first: the local view is
+            // fresh, and the events wait for the next sync. Not a reason to stop.
+            Err(e) if e.kind == Kind::Refused => {
+                ctx.ui.warn(&e.message);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        },
         None => Ok(None),
     }
 }
 
 pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
+    // One sync at a time per repository: two fetches would race on the same refs.
+    std::fs::create_dir_all(ctx.repo.train_dir())?;
+    let _lock = crate::lockfile::LockFile::acquire(&ctx.repo.train_dir().join("sync.lock"));
     let git = &ctx.repo.git;
     let mut ledgers: Vec<LedgerSync> = LEDGERS
         .iter()

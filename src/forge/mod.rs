@@ -45,6 +45,12 @@ pub trait Forge {
         Ok(None)
     }
 
+    /// The daemon's poll: like `import`, but with conditional GETs only (never a
+    /// POST, so never an export), so that a round where nothing changed is free.
+    fn poll(&self, _ctx: &Context) -> Result<Option<Imported>> {
+        Ok(None)
+    }
+
     /// Posts a new state of a deployment (`report --deployment`); None: the forge
     /// keeps no record of its own, the ledger is the record.
     fn report(

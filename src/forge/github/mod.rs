@@ -661,6 +661,10 @@ impl Forge for GitHub {
         Ok(Some(imported))
     }
 
+    fn poll(&self, ctx: &Context) -> Result<Option<Imported>> {
+        self.import_all(ctx).map(Some)
+    }
+
     fn report(
         &self,
         ctx: &Context,

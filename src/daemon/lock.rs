@@ -1,0 +1,100 @@
+//! One daemon per user: an exclusive `flock` on `$XDG_RUNTIME_DIR/git-train/daemon.lock`
+//! (else the per-user config folder). The kernel releases it when the holder dies, so
+//! a lock left by a dead process is simply taken over; the file holds the holder's pid
+//! for the message a second daemon gives.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub struct DaemonLock {
+    /// Held open: closing it releases the lock.
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Where the lock lives.
+pub fn path() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        if dir.is_absolute() && dir.is_dir() {
+            return Ok(dir.join("git-train").join("daemon.lock"));
+        }
+    }
+    Ok(super::config::config_dir()?.join("daemon.lock"))
+}
+
+impl DaemonLock {
+    pub fn acquire(path: &Path) -> Result<DaemonLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+        // SAFETY: flock(2) on a descriptor this function owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = match text.trim().parse::<u32>() {
+                    Ok(pid) => format!(" (pid {pid})"),
+                    Err(_) => String::new(),
+                };
+                return Err(Error::refused(format!(
+                    "another git-train daemon is already running for this user{holder}"
+                ))
+                .hint(format!(
+                    "one is enough: it watches every repository in your watch list (lock: {})",
+                    path.display()
+                )));
+            }
+            return Err(Error::internal(format!(
+                "cannot lock {}: {err}",
+                path.display()
+            )));
+        }
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = writeln!(file, "{}", std::process::id());
+        Ok(DaemonLock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_and_a_dead_ones_lock_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("git-train/daemon.lock");
+        // Left by a process that died: the file is there, the lock is not.
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "999999999\n").unwrap();
+        let first = DaemonLock::acquire(&path).unwrap();
+        let pid = std::process::id();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{pid}\n"));
+        let second = DaemonLock::acquire(&path).err().unwrap();
+        assert_eq!(second.exit_code(), 1);
+        assert!(
+            second.message.contains(&format!("(pid {pid})")),
+            "{}",
+            second.message
+        );
+        drop(first);
+        DaemonLock::acquire(&path).unwrap();
+    }
+}

@@ -1,0 +1,623 @@
+//! One round of the daemon for one repository, synchronous (it runs in
+//! `spawn_blocking`: `git2::Repository` is not `Sync`): ask the forge for news with
+//! conditional requests only, write new deployment events into the ledger, refresh
+//! the CI state of the user's trunk commits, and find what to announce by comparing
+//! with what was announced before. Nothing here runs a command from the repository's
+//! configuration, and nothing here shows anything: it returns the news.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use git2::{Oid, Repository};
+
+use super::announced::RepoAnnounced;
+use super::config::{MineOnly, UserConfig};
+use super::notifier::Notification;
+use crate::context::{Context, Ui};
+use crate::domain::time::format_age;
+use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
+use crate::error::{Error, Result};
+use crate::index;
+use crate::ledger::{self, Notes};
+
+/// Recent deployments compared with what was announced.
+const RECENT_DEPLOYMENTS: usize = 50;
+/// A deployment whose newest event is older than this is old news (the daemon was off).
+const OLD_NEWS_MS: i64 = 24 * 3_600_000;
+/// Trunk commits (first-parent, newest first) whose CI is followed.
+const CI_WINDOW: usize = 20;
+/// Of those, how many are asked about in one round.
+const CI_ASKED: usize = 10;
+/// How far back stale commits are looked for.
+const STALE_WALK: usize = 1_000;
+/// Announced stale commits are remembered this long.
+const STALE_MEMORY_MS: i64 = 90 * 86_400_000;
+/// More news than this of one kind in one round becomes one summary.
+const MAX_EACH: usize = 3;
+
+/// What the user asked to hear about (the per-user config).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub mine_only: MineOnly,
+    /// None: every environment.
+    pub environments: Option<Vec<String>>,
+}
+
+impl Settings {
+    pub fn of(config: &UserConfig) -> Settings {
+        Settings {
+            mine_only: config.daemon.mine_only,
+            environments: config.daemon.environments.clone(),
+        }
+    }
+
+    fn follows(&self, env: &str) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|e| e == env))
+    }
+}
+
+/// Something worth a notification.
+#[derive(Clone, Debug, PartialEq)]
+pub enum News {
+    /// A deployment reached a new state.
+    Deployment {
+        repo: String,
+        env: String,
+        commit: CommitInfo,
+        state: State,
+        by: String,
+        rollback: bool,
+        log: Option<String>,
+    },
+    /// CI finished on a trunk commit.
+    Ci {
+        repo: String,
+        trunk: String,
+        commit: CommitInfo,
+        state: CiState,
+        /// The contexts that did not pass.
+        failing: Vec<String>,
+    },
+    /// A commit has waited longer than `stale_after` for an environment.
+    Stale {
+        repo: String,
+        env: String,
+        commit: CommitInfo,
+        waited_ms: i64,
+        stale_after_ms: i64,
+    },
+    /// More news of one kind than is worth one notification each.
+    More {
+        repo: String,
+        count: usize,
+        what: String,
+    },
+}
+
+fn short(c: &CommitInfo) -> &str {
+    c.short()
+}
+
+impl News {
+    /// The notification: repository, environment, short sha, subject and state.
+    pub fn notification(&self) -> Notification {
+        match self {
+            News::Deployment {
+                repo,
+                env,
+                commit,
+                state,
+                by,
+                rollback,
+                log,
+            } => {
+                let word = match state {
+                    State::Queued => "queued",
+                    State::Pending => "pending",
+                    State::InProgress => "in progress",
+                    State::Success => "succeeded",
+                    State::Failure => "failed",
+                    State::Error => "failed (error)",
+                    State::Inactive => "inactive",
+                };
+                let what = if *rollback { "rollback" } else { "deployment" };
+                let mut body = format!(
+                    "{} {}\n{what} to {env}: {state}, by {by}",
+                    short(commit),
+                    commit.subject
+                );
+                if let Some(log) = log {
+                    body.push_str(&format!("\nlog: {log}"));
+                }
+                Notification {
+                    summary: format!("{repo}: {env} {word}"),
+                    body,
+                    critical: matches!(state, State::Failure | State::Error),
+                }
+            }
+            News::Ci {
+                repo,
+                trunk,
+                commit,
+                state,
+                failing,
+            } => {
+                let word = if *state == CiState::Success {
+                    "passed"
+                } else {
+                    "failed"
+                };
+                let mut body = format!(
+                    "{} {}\nCI {} on {trunk}",
+                    short(commit),
+                    commit.subject,
+                    state.as_str()
+                );
+                if !failing.is_empty() {
+                    let shown: Vec<&str> = failing.iter().take(3).map(String::as_str).collect();
+                    let more = failing.len().saturating_sub(3);
+                    body.push_str(&format!(": {}", shown.join(", ")));
+                    if more > 0 {
+                        body.push_str(&format!(" and {more} more"));
+                    }
+                }
+                Notification {
+                    summary: format!("{repo}: CI {word} on {}", short(commit)),
+                    body,
+                    critical: *state == CiState::Failure,
+                }
+            }
+            News::Stale {
+                repo,
+                env,
+                commit,
+                waited_ms,
+                stale_after_ms,
+            } => Notification {
+                summary: format!("{repo}: {} waits for {env}", short(commit)),
+                body: format!(
+                    "{} {}\nnot deployed to {env} after {} (stale_after {})",
+                    short(commit),
+                    commit.subject,
+                    format_age(*waited_ms),
+                    format_age(*stale_after_ms)
+                ),
+                critical: false,
+            },
+            News::More { repo, count, what } => Notification {
+                summary: format!("{repo}: {count} more {what}"),
+                body: "`git train status` and `git train history` show them".into(),
+                critical: false,
+            },
+        }
+    }
+}
+
+/// Every ref's value, and HEAD's: what a wake compares.
+pub type Refs = BTreeMap<String, Oid>;
+
+pub fn refs_of(git: &Repository) -> Result<Refs> {
+    let mut out = Refs::new();
+    for r in git.references()? {
+        let r = r?;
+        if let (Some(name), Some(oid)) = (r.name(), r.resolve().ok().and_then(|r| r.target())) {
+            out.insert(name.to_string(), oid);
+        }
+    }
+    if let Ok(head) = git.head() {
+        if let Some(oid) = head.target() {
+            out.insert("HEAD".into(), oid);
+        }
+    }
+    Ok(out)
+}
+
+/// The refs of the repository at `path`.
+pub fn read_refs(path: &Path) -> Result<Refs> {
+    let git = Repository::open(path)?;
+    refs_of(&git)
+}
+
+/// Where git keeps the refs of the repository at `path` (the common dir).
+pub fn git_dir(path: &Path) -> Result<std::path::PathBuf> {
+    let git = Repository::open(path)?;
+    Ok(git.commondir().to_path_buf())
+}
+
+/// The refs git-train writes itself: a change to them alone is not the user's.
+fn own_ref(name: &str) -> bool {
+    name == ledger::DEPLOYS || name.starts_with("refs/train/")
+}
+
+pub struct Outcome {
+    pub news: Vec<News>,
+    pub announced: RepoAnnounced,
+    /// The refs after the round, the daemon's own writes included.
+    pub refs: Refs,
+    /// Someone else moved a ref while the round ran: it may have missed it.
+    pub moved_meanwhile: bool,
+    /// What went wrong without stopping the round (the forge could not be reached).
+    pub problems: Vec<String>,
+}
+
+/// The name a notification gives the repository: its folder's.
+pub fn repo_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn said(e: &Error) -> String {
+    match &e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message.clone(),
+    }
+}
+
+fn same_person(a: &str, b: &str) -> bool {
+    !a.is_empty() && a.eq_ignore_ascii_case(b)
+}
+
+/// One round. `before` is what was announced for this repository; None on its
+/// first round, whose findings are the starting point and not news (stale commits
+/// excepted: they are a state, not an event, and still worth knowing).
+pub fn round(
+    path: &Path,
+    before: Option<&RepoAnnounced>,
+    settings: &Settings,
+    ui: Box<dyn Ui>,
+) -> Result<Outcome> {
+    let ctx = Context::open(path, ui)?;
+    let start = refs_of(&ctx.repo.git)?;
+    let first = before.is_none();
+    let mut announced = before.cloned().unwrap_or_default();
+    let mut news = Vec::new();
+    let mut problems = Vec::new();
+    let repo = repo_name(path);
+    let now = ctx.now();
+
+    match crate::forge::open(&ctx) {
+        Ok(forge) => {
+            if let Err(e) = forge.poll(&ctx) {
+                problems.push(said(&e));
+            }
+            deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
+            if let Err(e) = ci(
+                &ctx,
+                forge.as_ref(),
+                &repo,
+                first,
+                &mut announced,
+                settings,
+                &mut news,
+            ) {
+                problems.push(said(&e));
+            }
+        }
+        Err(e) => {
+            problems.push(said(&e));
+            deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
+        }
+    }
+    stale(&ctx, &repo, &mut announced, settings, now, &mut news)?;
+
+    let refs = refs_of(&ctx.repo.git)?;
+    let moved_meanwhile = start
+        .iter()
+        .chain(refs.iter())
+        .any(|(name, _)| !own_ref(name) && start.get(name) != refs.get(name));
+    Ok(Outcome {
+        news,
+        announced,
+        refs,
+        moved_meanwhile,
+        problems,
+    })
+}
+
+/// Keeps the first `MAX_EACH` news, and one summary for the rest.
+fn capped(mut list: Vec<News>, repo: &str, what: &str) -> Vec<News> {
+    let more = list.len().saturating_sub(MAX_EACH);
+    list.truncate(MAX_EACH);
+    if more > 0 {
+        list.push(News::More {
+            repo: repo.to_string(),
+            count: more,
+            what: what.to_string(),
+        });
+    }
+    list
+}
+
+fn commit_or_unknown(ctx: &Context, commit: Oid) -> CommitInfo {
+    ctx.repo.commit_info(commit).unwrap_or_else(|_| CommitInfo {
+        sha: commit.to_string(),
+        subject: "(not in this clone yet)".into(),
+        author: String::new(),
+        author_email: String::new(),
+        at: Timestamp::default(),
+    })
+}
+
+/// Deployments whose state differs from the one last seen.
+fn deployments(
+    ctx: &Context,
+    repo: &str,
+    first: bool,
+    announced: &mut RepoAnnounced,
+    settings: &Settings,
+    now: Timestamp,
+    news: &mut Vec<News>,
+) -> Result<()> {
+    let (entries, _) = index::recent(&ctx.repo, None, RECENT_DEPLOYMENTS)?;
+    let mut seen = BTreeMap::new();
+    let mut changed = Vec::new();
+    for e in &entries {
+        let key = format!("{} {}", e.dep, e.env);
+        let state = e.state.as_str().to_string();
+        let news_worthy = !first
+            && announced.deployments.get(&key) != Some(&state)
+            // GitHub marks replaced deployments inactive: bookkeeping, not news.
+            && e.state != State::Inactive
+            && settings.follows(&e.env);
+        if news_worthy {
+            changed.push(e);
+        }
+        seen.insert(key, state);
+    }
+    announced.deployments = seen;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let mut found = Vec::new();
+    for e in changed {
+        let (deps, _) = index::deployments_of(&notes, e.commit)?;
+        let Some(d) = deps.iter().find(|d| d.dep == e.dep && d.env == e.env) else {
+            continue;
+        };
+        let newest = d.events.last().map(|ev| ev.at).unwrap_or(d.started_at());
+        if now.millis_since(newest) > OLD_NEWS_MS {
+            continue;
+        }
+        if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
+            continue;
+        }
+        found.push(News::Deployment {
+            repo: repo.to_string(),
+            env: e.env.clone(),
+            commit: commit_or_unknown(ctx, e.commit),
+            state: e.state,
+            by: d.by().to_string(),
+            rollback: d.rollback(),
+            log: d.log().map(str::to_string),
+        });
+    }
+    news.extend(capped(found, repo, "deployments changed state"));
+    Ok(())
+}
+
+/// Made by the user, or bringing a commit of theirs.
+fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
+    let mine = |oid: Oid| {
+        ctx.repo
+            .commit_info(oid)
+            .is_ok_and(|c| same_person(&c.author_email, &ctx.me))
+    };
+    if same_person(d.by(), &ctx.me) || mine(commit) {
+        return true;
+    }
+    let from = d.from().and_then(|f| Oid::from_str(f).ok());
+    from.and_then(|from| ctx.repo.train(commit, Some(from), 100).ok())
+        .is_some_and(|walked| walked.commits.into_iter().any(mine))
+}
+
+/// CI finishing on the user's trunk commits: asked of the forge (GitHub: conditional
+/// GETs; local: the CI ledger).
+fn ci(
+    ctx: &Context,
+    forge: &dyn crate::forge::Forge,
+    repo: &str,
+    first: bool,
+    announced: &mut RepoAnnounced,
+    settings: &Settings,
+    news: &mut Vec<News>,
+) -> Result<()> {
+    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+        // No commits yet, or no trunk: nothing to follow.
+        return Ok(());
+    };
+    let mut seen = BTreeMap::new();
+    let mut found = Vec::new();
+    let mut asked = 0;
+    let mut failed = Ok(());
+    for oid in ctx.repo.first_parent(trunk.tip, CI_WINDOW)? {
+        let info = ctx.repo.commit_info(oid)?;
+        if settings.mine_only.ci && !same_person(&info.author_email, &ctx.me) {
+            continue;
+        }
+        let sha = oid.to_string();
+        let was = announced.ci.get(&sha).cloned();
+        // A passed commit stays passed; a failed one may pass on a re-run.
+        if was.as_deref() == Some(CiState::Success.as_str()) || asked >= CI_ASKED || failed.is_err()
+        {
+            if let Some(was) = was {
+                seen.insert(sha, was);
+            }
+            continue;
+        }
+        asked += 1;
+        let summary = match forge.ci(ctx, oid) {
+            Ok(s) => s,
+            Err(e) => {
+                failed = Err(e);
+                if let Some(was) = was {
+                    seen.insert(sha, was);
+                }
+                continue;
+            }
+        };
+        let state = summary.state;
+        let finished = matches!(state, CiState::Success | CiState::Failure);
+        if !first && finished && was.as_deref() != Some(state.as_str()) {
+            found.push(News::Ci {
+                repo: repo.to_string(),
+                trunk: trunk.name.clone(),
+                commit: info,
+                state,
+                failing: summary.blocking().map(|c| c.name.clone()).collect(),
+            });
+        }
+        seen.insert(sha, state.as_str().to_string());
+    }
+    announced.ci = seen;
+    news.extend(capped(found, repo, "CI results"));
+    failed
+}
+
+/// The user's commits that have waited longer than `stale_after` for an environment
+/// they are not in yet, each once. Environments never deployed are not counted (as
+/// the pre-push hook does).
+fn stale(
+    ctx: &Context,
+    repo: &str,
+    announced: &mut RepoAnnounced,
+    settings: &Settings,
+    now: Timestamp,
+    news: &mut Vec<News>,
+) -> Result<()> {
+    announced
+        .stale
+        .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
+    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+        return Ok(());
+    };
+    let snapshot = index::snapshot(&ctx.repo)?;
+    for (env, config) in &ctx.config.env {
+        let Some(after) = config.stale_after else {
+            continue;
+        };
+        let Some(deployed) = snapshot.deployed.get(env) else {
+            continue;
+        };
+        if !settings.follows(env) {
+            continue;
+        }
+        let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+        let walked = ctx.repo.train(trunk.tip, Some(*deployed), STALE_WALK)?;
+        let mut found = Vec::new();
+        for oid in walked.commits {
+            let info = ctx.repo.commit_info(oid)?;
+            let waited = now.millis_since(info.at);
+            if waited <= after_ms {
+                continue;
+            }
+            if settings.mine_only.stale && !same_person(&info.author_email, &ctx.me) {
+                continue;
+            }
+            let key = format!("{env} {oid}");
+            if announced.stale.contains_key(&key) {
+                continue;
+            }
+            announced.stale.insert(key, now.0);
+            found.push(News::Stale {
+                repo: repo.to_string(),
+                env: env.clone(),
+                commit: info,
+                waited_ms: waited,
+                stale_after_ms: after_ms,
+            });
+        }
+        // The walk is newest first; the oldest commits waited longest.
+        found.reverse();
+        news.extend(capped(found, repo, &format!("commits wait for {env}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit() -> CommitInfo {
+        CommitInfo {
+            sha: "0377e3c0a1b2c3d4e5f60718293a4b5c6d7e8f90".into(),
+            subject: "Fix typo in README (#130)".into(),
+            author: "Alice".into(),
+            author_email: "alice@example.com".into(),
+            at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn notifications_say_repository_environment_sha_subject_and_state() {
+        let n = News::Deployment {
+            repo: "api".into(),
+            env: "production".into(),
+            commit: commit(),
+            state: State::Success,
+            by: "octocat".into(),
+            rollback: false,
+            log: None,
+        }
+        .notification();
+        assert_eq!(n.summary, "api: production succeeded");
+        assert_eq!(
+            n.body,
+            "0377e3c Fix typo in README (#130)\ndeployment to production: success, by octocat"
+        );
+        let n = News::Ci {
+            repo: "api".into(),
+            trunk: "main".into(),
+            commit: commit(),
+            state: CiState::Failure,
+            failing: vec!["build".into()],
+        }
+        .notification();
+        assert_eq!(n.summary, "api: CI failed on 0377e3c");
+        assert!(
+            n.body.ends_with("\nCI failure on main: build"),
+            "{}",
+            n.body
+        );
+        assert!(n.critical);
+        let n = News::Stale {
+            repo: "api".into(),
+            env: "production".into(),
+            commit: commit(),
+            waited_ms: 2 * 86_400_000,
+            stale_after_ms: 86_400_000,
+        }
+        .notification();
+        assert_eq!(n.summary, "api: 0377e3c waits for production");
+        assert!(n
+            .body
+            .ends_with("not deployed to production after 2d (stale_after 1d)"));
+    }
+
+    #[test]
+    fn more_than_a_few_become_a_summary() {
+        let more = |n: usize| {
+            (0..n)
+                .map(|i| News::More {
+                    repo: "r".into(),
+                    count: i,
+                    what: "x".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(capped(more(2), "r", "x").len(), 2);
+        let five = capped(more(5), "r", "things");
+        assert_eq!(five.len(), 4);
+        assert_eq!(
+            five[3],
+            News::More {
+                repo: "r".into(),
+                count: 2,
+                what: "things".into()
+            }
+        );
+    }
+}

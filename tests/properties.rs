@@ -1,0 +1,137 @@
+//! Properties of the ledger format and the parsers, over generated input: every
+//! line git-train writes parses back to the same bytes; no input makes a parser panic;
+//! merging ledgers is a set union (order and repetition do not matter).
+
+use std::path::Path;
+
+use git_train::config::Config;
+use git_train::domain::event::{Event, Fields, State};
+use git_train::domain::Timestamp;
+use git_train::ledger::{cat_sort_uniq, parse_note};
+use proptest::prelude::*;
+
+fn state() -> impl Strategy<Value = State> {
+    prop::sample::select(State::ALL.to_vec())
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Any Unicode, control characters and quotes included.
+    prop::collection::vec(any::<char>(), 0..40).prop_map(|c| c.into_iter().collect())
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (
+        0i64..4_102_444_800_000,
+        "[A-Za-z0-9._-]{1,20}|.{1,20}",
+        state(),
+        ".{1,30}",
+        (
+            prop::option::of("[0-9A-Z]{26}"),
+            prop::option::of(text()),
+            prop::option::of("[0-9a-f]{40}"),
+            any::<bool>(),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(("[a-z]{1,10}/[a-z]{1,10}", any::<u64>())),
+        ),
+    )
+        .prop_map(
+            |(ms, subject, state, by, (dep, desc, from, rollback, forced, log, url, gh))| Event {
+                at: Timestamp(ms),
+                subject,
+                state,
+                by,
+                fields: Fields {
+                    dep,
+                    desc,
+                    from,
+                    rollback,
+                    forced,
+                    log,
+                    url,
+                    gh,
+                }
+                .into_map(),
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn every_written_line_parses_back_to_the_same_bytes(e in event()) {
+        let line = e.to_line();
+        prop_assert!(!line.contains('\n'));
+        let parsed = Event::parse(&line).map_err(|err| TestCaseError::fail(format!("{err}: {line}")))?;
+        prop_assert_eq!(&parsed, &e);
+        prop_assert_eq!(parsed.to_line(), line);
+    }
+
+    #[test]
+    fn time_order_is_byte_order(a in 0i64..4_102_444_800_000, b in 0i64..4_102_444_800_000) {
+        let (ta, tb) = (Timestamp(a).to_string(), Timestamp(b).to_string());
+        prop_assert_eq!(ta.len(), 24);
+        prop_assert_eq!(a.cmp(&b), ta.cmp(&tb));
+        prop_assert_eq!(Timestamp::parse(&ta), Some(Timestamp(a)));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_parsers(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Event::parse(&text);
+        let _ = parse_note(git2::Oid::zero(), &text);
+        let _ = Config::parse(Path::new(".train.toml"), &bytes);
+        let _ = Timestamp::parse(&text);
+    }
+
+    #[test]
+    fn mutated_lines_never_panic(e in event(), cut in 0usize..300, junk in ".{0,5}") {
+        let line = e.to_line();
+        let mut at = cut.min(line.len());
+        while !line.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mutated = format!("{}{junk}{}", &line[..at], &line[at..]);
+        let _ = Event::parse(&mutated);
+        let _ = Event::parse(&line[..at]);
+    }
+
+    #[test]
+    fn config_like_input_never_panics(text in "(\\[[a-z.\"]{0,12}\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,10}\"|[0-9]{1,5}|true|\\[\\])\n){0,8}") {
+        let _ = Config::parse(Path::new(".train.toml"), text.as_bytes());
+    }
+
+    #[test]
+    fn merging_is_a_set_union(a in prop::collection::vec(event(), 0..6), b in prop::collection::vec(event(), 0..6)) {
+        let text = |v: &[Event]| v.iter().map(|e| e.to_line() + "\n").collect::<String>();
+        let (ta, tb) = (text(&a), text(&b));
+        let ab = cat_sort_uniq([ta.as_str(), tb.as_str()]);
+        prop_assert_eq!(&ab, &cat_sort_uniq([tb.as_str(), ta.as_str()]));
+        prop_assert_eq!(&ab, &cat_sort_uniq([ab.as_str(), tb.as_str()]));
+        let (events, bad) = parse_note(git2::Oid::zero(), &ab);
+        prop_assert!(bad.is_empty());
+        for e in a.iter().chain(&b) {
+            prop_assert!(events.contains(e));
+        }
+    }
+}
+
+#[test]
+fn huge_and_deeply_nested_json_is_refused_or_kept_without_crashing() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let line = format!(
+        "2026-11-25T10:15:02.114Z production success bob {{\"dep\":\"X\",\"v\":1,\"deep\":{deep}}}"
+    );
+    assert!(
+        Event::parse(&line).is_err(),
+        "serde_json's recursion limit refuses it"
+    );
+    let big = "x".repeat(5_000_000);
+    let line = format!("2026-11-25T10:15:02.114Z production success bob {{\"dep\":\"X\",\"v\":1,\"desc\":\"{big}\"}}");
+    assert_eq!(
+        Event::parse(&line).unwrap().desc().map(str::len),
+        Some(5_000_000)
+    );
+}
