@@ -130,8 +130,9 @@ pub enum Command {
     /// notifies when a deployment of a followed environment changes state, when CI
     /// finishes on a trunk commit of yours, and when a commit of yours has waited
     /// longer than `stale_after` for an environment (once per commit and
-    /// environment). It logs to stderr, and never runs a command from a repository's
-    /// configuration. Settings: the per-user config.toml (see FILES).
+    /// environment). It logs to stderr (`-v`: every round), and never runs a command
+    /// from a repository's configuration. Settings: the per-user config.toml (see
+    /// DAEMON in git-train(1)).
     Daemon(DaemonArgs),
 
     /// Add a repository to the daemon's watch list
@@ -345,7 +346,7 @@ pub struct RunDeploymentArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 pub struct DaemonArgs {
     #[command(subcommand)]
     pub action: Option<DaemonAction>,

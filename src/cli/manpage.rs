@@ -172,8 +172,8 @@ This environment is production (GitHub's production_environment).
 A commit must run on that environment before it is deployed here.
 .TP
 \fBstale_after\fR = \fI"24h"\fR
-Undeployed trunk commits older than this are stale: the pre\-push hook warns
-(durations like 90m, 24h, 7d).
+Undeployed trunk commits older than this are stale: the pre\-push hook warns, and
+the daemon tells each commit's author once (durations like 90m, 24h, 7d).
 .TP
 \fBmax_train\fR = \fI20\fR
 The pre\-push hook warns when a push of trunk leaves more undeployed commits than this.
@@ -229,6 +229,30 @@ environment does not run yet and how old the oldest is. It exits 0 unless that
 environment has \fBblock = true\fR. It reads only the local repository (no network,
 no command from the configuration) and does nothing when git\-train is not on PATH.
 Deletions, tags and notes are not checked.
+.SH DAEMON
+\fBgit train daemon\fR (one per user; \fBgit train daemon install\fR runs it at
+login) watches the repositories of the watch list. Each round it asks each one's
+forge for news with conditional requests only, writes new deployment events into the
+ledger and refreshes the CI state of your trunk commits; a ref change (a commit, a
+deploy, a fetch) wakes it at once. It raises a desktop notification when a deployment
+of a followed environment changes state, when CI finishes on a trunk commit of yours,
+and when a commit of yours has waited longer than \fBstale_after\fR for an
+environment (once per commit and environment). It never runs a command from a
+repository's configuration. Its settings, in the per\-user \fIconfig.toml\fR:
+.TP
+\fBwatch\fR = \fI["/home/alice/src/api"]\fR
+The watched repositories (their work trees); \fBgit train watch\fR,
+\fBunwatch\fR and \fBinit\fR edit this list.
+.TP
+\fB[daemon] poll\fR = \fI"60s"\fR
+How often each forge is asked. Default: 60s.
+.TP
+\fB[daemon] environments\fR = \fI["production"]\fR
+The environments whose deployments and stale commits notify. Default: all.
+.TP
+\fB[daemon.mine_only] deployments\fR = \fIfalse\fR, \fBci\fR = \fItrue\fR, \fBstale\fR = \fItrue\fR
+Notify only about your own commits (author email = your git \fBuser.email\fR); a
+deployment is yours when you made it or it brings a commit of yours. Defaults as shown.
 .SH FILES
 .TP
 \fI.train.toml\fR
@@ -263,6 +287,21 @@ Local cache: the index, logs of deploy commands (\fI.git/train/logs/\fR). Safe t
 The pre\-push hook, in the folder git runs hooks from (\fBgit rev\-parse
 \-\-git\-path hooks\fR; \fIcore.hooksPath\fR is honoured). git\-train's lines sit
 between \fB# >>> git\-train >>>\fR and \fB# <<< git\-train <<<\fR.
+.TP
+\fI$XDG_CONFIG_HOME/git\-train/config.toml\fR
+Per\-user settings of the daemon (see DAEMON); \fI~/.config/git\-train/\fR without
+\fBXDG_CONFIG_HOME\fR.
+.TP
+\fI$XDG_STATE_HOME/git\-train/daemon.json\fR
+What the daemon already announced, so a restart does not repeat it
+(\fI~/.local/state/git\-train/\fR without \fBXDG_STATE_HOME\fR).
+.TP
+\fI$XDG_RUNTIME_DIR/git\-train/daemon.lock\fR
+The daemon's lock: a second daemon exits 1. In the per\-user config folder without
+\fBXDG_RUNTIME_DIR\fR.
+.TP
+\fI~/.config/systemd/user/git\-train.service\fR, \fI~/Library/LaunchAgents/org.git\-train.daemon.plist\fR
+The service \fBgit train daemon install\fR writes (systemd, launchd).
 .SH "EXIT STATUS"
 .TP
 \fB0\fR
@@ -299,6 +338,15 @@ else \fBgit credential fill\fR for the API host. Never printed or stored.
 \fBGITHUB_EVENT_NAME\fR, \fBGITHUB_EVENT_PATH\fR
 In a GitHub Actions job started by a \fBdeployment\fR event, \fBgit train report\fR
 takes the deployment from the event when \fB\-\-deployment\fR is not given.
+.TP
+\fBDBUS_SESSION_BUS_ADDRESS\fR
+The session bus the daemon's notifications go to (Linux).
+.TP
+\fBGIT_TRAIN_SERVICE_MANAGER\fR
+Replaces the program \fBgit train daemon install\fR and \fBuninstall\fR run, for
+tests: \fICOMMAND\fR, or \fBsystemctl:\fR\fICOMMAND\fR / \fBlaunchctl:\fR\fICOMMAND\fR
+to choose the kind of service. It gets the arguments \fBsystemctl\fR or
+\fBlaunchctl\fR would.
 .SH "SEE ALSO"
 \fBgit\-notes\fR(1), \fBgithooks\fR(5), and \fBgit\-train\-COMMAND\fR(1) for each command.
 "#;

@@ -1,0 +1,257 @@
+//! install.sh (issue 6): into a temporary prefix it installs a working binary, the
+//! manual pages where `man` finds them (so `git train --help` opens the page), and
+//! the completions; a second run changes nothing; the shell scripts are shellcheck
+//! clean. The release build goes to target/install-test, so later runs reuse it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Run;
+
+fn project() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool the test needs. CI installs it (.ci/run); elsewhere its absence skips the
+/// check with a note rather than failing on a bare machine.
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing: .ci/run must install it"
+        );
+        eprintln!("note: {tool} is not installed; skipping what needs it");
+    }
+    found
+}
+
+fn install(prefix: &Path) -> Run {
+    let out = Command::new("sh")
+        .arg(project().join("install.sh"))
+        .arg("--prefix")
+        .arg(prefix)
+        .env("CARGO_TARGET_DIR", project().join("target/install-test"))
+        // What the user has: none of the test's own build settings.
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    Run::of(out).ok()
+}
+
+fn listing(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(listing(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn install_sh_installs_the_binary_man_pages_and_completions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("prefix");
+    let first = install(&prefix);
+    assert!(
+        first
+            .stdout
+            .contains("In a repository, run: git train init"),
+        "{}",
+        first.stdout
+    );
+    // The prefix is not on the test's PATH: install.sh says what to add.
+    assert!(
+        first
+            .stdout
+            .contains(&format!("Add {}/bin to PATH", prefix.display())),
+        "{}",
+        first.stdout
+    );
+
+    let bin = prefix.join("bin/git-train");
+    let version = Run::of(Command::new(&bin).arg("--version").output().unwrap()).ok();
+    assert_eq!(
+        version.stdout.trim(),
+        format!("git-train {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    // The pages are the committed ones.
+    for entry in std::fs::read_dir(project().join("man")).unwrap() {
+        let page = entry.unwrap().path();
+        let installed = prefix
+            .join("share/man/man1")
+            .join(page.file_name().unwrap());
+        assert_eq!(
+            std::fs::read(&installed).unwrap(),
+            std::fs::read(&page).unwrap(),
+            "{}",
+            installed.display()
+        );
+    }
+    for (file, first_line) in [
+        (
+            "share/bash-completion/completions/git-train",
+            "_git__train() {",
+        ),
+        ("share/zsh/site-functions/_git-train", "#compdef git-train"),
+        ("share/fish/vendor_completions.d/git-train.fish", ""),
+    ] {
+        let text = std::fs::read_to_string(prefix.join(file)).unwrap();
+        assert!(text.starts_with(first_line), "{file}: {text:.80}");
+        assert!(text.contains("deploy"), "{file}");
+    }
+
+    if have("man") {
+        let man = prefix.join("share/man");
+        let found = Run::of(
+            Command::new("man")
+                .arg("-M")
+                .arg(&man)
+                .args(["-w", "git-train"])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert_eq!(
+            found.stdout.trim(),
+            man.join("man1/git-train.1").display().to_string()
+        );
+        // `git train --help` is `git help train`, which opens man git-train.
+        let path = format!(
+            "{}:{}",
+            prefix.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let help = Run::of(
+            Command::new("git")
+                .args(["train", "--help"])
+                .env("PATH", path)
+                .env("MANPATH", &man)
+                .env("MANPAGER", "cat")
+                .env("PAGER", "cat")
+                .env("MANWIDTH", "100")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert!(help.stdout.contains("CONFIGURATION"), "{}", help.stdout);
+        assert!(help.stdout.contains("max_train"), "{}", help.stdout);
+    }
+
+    // Idempotent: a second run says the same and leaves the same files.
+    let before = listing(&prefix.join("share"));
+    let second = install(&prefix);
+    assert_eq!(second.stdout, first.stdout);
+    assert!(listing(&prefix.join("share")) == before, "share/ changed");
+    let bins: Vec<_> = listing(&prefix.join("bin"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(bins, vec![bin]);
+}
+
+#[test]
+fn the_shell_scripts_are_shellcheck_clean() {
+    if !have("shellcheck") {
+        return;
+    }
+    let out = Command::new("shellcheck")
+        .args(["install.sh", "hooks/pre-push", ".ci/run"])
+        .current_dir(project())
+        .output()
+        .unwrap();
+    Run::of(out).ok();
+}
+
+#[test]
+fn the_hook_shim_does_nothing_without_git_train_on_path() {
+    let out = Command::new("sh")
+        .arg(project().join("hooks/pre-push"))
+        .args(["origin", "url"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let run = Run::of(out).ok();
+    assert_eq!(run.stderr, "");
+}
+
+/// What bash would offer after `line`, with git's own completion and ours loaded.
+fn bash_complete(script: &Path, line: &str) -> String {
+    let program = r#"
+source /usr/share/bash-completion/completions/git
+source "$1"
+COMP_LINE="$2"
+read -r -a COMP_WORDS <<< "$2"
+case "$2" in *" ") COMP_WORDS+=("") ;; esac
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+COMP_POINT=${#COMP_LINE}
+if [ "${COMP_WORDS[0]}" = git ]; then f=__git_wrap__git_main; else f=_git__train; fi
+"$f" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+printf '%s\n' "${COMPREPLY[@]}"
+"#;
+    let out = Command::new("bash")
+        .args(["-c", program, "bash"])
+        .arg(script)
+        .arg(line)
+        .output()
+        .unwrap();
+    Run::of(out).ok().stdout
+}
+
+#[test]
+fn bash_completes_git_train_and_git_space_train() {
+    if !Path::new("/usr/share/bash-completion/completions/git").exists() || !have("bash") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("git-train.bash");
+    let out = Command::new(common::BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    std::fs::write(&script, Run::of(out).ok().stdout).unwrap();
+    assert_eq!(bash_complete(&script, "git-train dep"), "deploy\n");
+    assert_eq!(bash_complete(&script, "git train dep"), "deploy\n");
+    assert_eq!(bash_complete(&script, "git -C . train ini"), "init\n");
+    let flags = bash_complete(&script, "git train deploy --no-");
+    assert!(flags.contains("--no-wait"), "{flags}");
+    let shells = bash_complete(&script, "git train completions ");
+    assert!(shells.ends_with("\nbash\nzsh\nfish\n"), "{shells}");
+    // Plumbing is not offered.
+    let all = bash_complete(&script, "git train ");
+    assert!(all.contains("status\n") && !all.contains("hook"), "{all}");
+}
+
+#[test]
+fn zsh_and_fish_scripts_parse_where_those_shells_exist() {
+    for (shell, file) in [("zsh", "_git-train"), ("fish", "git-train.fish")] {
+        let out = Command::new(common::BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        let text = Run::of(out).ok().stdout;
+        assert!(text.contains("deploy") && !text.contains("run-deployment"));
+        // Optional: CI does not install these shells.
+        let present = Command::new(shell).arg("-c").arg("true").output().is_ok();
+        if present {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join(file);
+            std::fs::write(&path, &text).unwrap();
+            let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
+            Run::of(out).ok();
+        }
+    }
+}
