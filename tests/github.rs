@@ -6,39 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::github::{Fault, GitHub};
-use common::{Repo, Run, World, BIN};
+use common::{World, BIN};
 use serde_json::json;
-
-fn setup<'w>(w: &'w World, gh: &GitHub, extra: &str) -> Repo<'w> {
-    let repo = w.repo("r", 3);
-    repo.write(
-        ".train.toml",
-        &format!(
-            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\npoll = \"50ms\"\nmax_wait = \"3s\"\ntimeout = \"3s\"\n{extra}",
-            gh.url()
-        ),
-    );
-    repo
-}
-
-fn train(repo: &Repo, gh: &GitHub, args: &[&str]) -> Run {
-    let out = repo
-        .cmd(BIN)
-        .env("GH_TOKEN", gh.token())
-        .args(args)
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(gh.token()) && !run.stderr.contains(gh.token()),
-        "the token leaked"
-    );
-    run
-}
 
 fn posts(gh: &GitHub, path: &str) -> usize {
     gh.requests()
@@ -51,10 +20,10 @@ fn posts(gh: &GitHub, path: &str) -> usize {
 fn ci_gating_reads_statuses_and_every_check_run() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "[checks]\nignore = [\"codecov/patch\"]\n");
+    let repo = gh.configured(&w, "r", "[checks]\nignore = [\"codecov/patch\"]\n");
     let sha = repo.rev("HEAD");
 
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(1);
     assert!(out.stderr.contains("has no CI status"), "{}", out.stderr);
 
     gh.set_commit_status(&sha, "ci/build", "success", None);
@@ -68,7 +37,7 @@ fn ci_gating_reads_statuses_and_every_check_run() {
         );
     }
     gh.set_check_run(&sha, "lint", "in_progress", None);
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(1);
     assert!(
         out.stderr.contains("test-120 is failure"),
         "a failure on the second page: {}",
@@ -87,16 +56,16 @@ fn ci_gating_reads_statuses_and_every_check_run() {
     gh.set_check_run(&sha, "test-120", "completed", Some("neutral"));
     gh.set_check_run(&sha, "lint", "completed", Some("skipped"));
     gh.workflow(&[("success", Duration::from_millis(0))]);
-    train(&repo, &gh, &["deploy", "staging"]).ok();
+    gh.train(&repo, &["deploy", "staging"]).ok();
 }
 
 #[test]
 fn deploy_creates_one_deployment_and_follows_it_to_the_end() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(
+    let repo = gh.configured(
         &w,
-        &gh,
+        "r",
         "[checks]\nrequire = false\n[env.production]\nproduction = true\n",
     );
     let sha = repo.rev("HEAD");
@@ -104,13 +73,10 @@ fn deploy_creates_one_deployment_and_follows_it_to_the_end() {
         ("in_progress", Duration::from_millis(0)),
         ("success", Duration::from_millis(300)),
     ]);
-    let out = train(
-        &repo,
-        &gh,
-        &["deploy", "production", "--json", "-m", "ship it"],
-    )
-    .ok()
-    .json();
+    let out = gh
+        .train(&repo, &["deploy", "production", "--json", "-m", "ship it"])
+        .ok()
+        .json();
     assert_eq!(out["state"], "success");
 
     let deployments = gh.deployments();
@@ -146,12 +112,13 @@ fn deploy_creates_one_deployment_and_follows_it_to_the_end() {
         "the workflow's log url: {note}"
     );
     assert_eq!(repo.rev("refs/train/deployed/production"), sha);
-    let h = train(&repo, &gh, &["history", "--json"]).ok().json();
+    let h = gh.train(&repo, &["history", "--json"]).ok().json();
     assert_eq!(h["deployments"][0]["gh"]["id"], id);
 
     // --no-wait returns once it is created.
     gh.workflow(&[]);
-    let out = train(&repo, &gh, &["deploy", "production", "--no-wait", "--json"])
+    let out = gh
+        .train(&repo, &["deploy", "production", "--no-wait", "--json"])
         .ok()
         .json();
     assert_eq!(out["state"], "queued");
@@ -162,19 +129,19 @@ fn deploy_creates_one_deployment_and_follows_it_to_the_end() {
 fn refusals_and_lost_answers_record_exactly_what_github_did() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "[checks]\nrequire = false\n");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
 
     gh.fault("POST", "/deployments", Fault::Conflict, 1);
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(1);
     assert!(out.stderr.contains("409 conflict"), "{}", out.stderr);
     gh.fault("POST", "/deployments", Fault::Unprocessable, 1);
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(1);
     assert!(out.stderr.contains("invalid (422)"), "{}", out.stderr);
     assert!(repo.all_lines().is_empty());
 
     // A 502 that did nothing: one POST, exit 3, nothing recorded.
     gh.fault("POST", "/deployments", Fault::Status(502), 1);
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(3);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(3);
     assert!(out.stderr.contains("502"), "{}", out.stderr);
     assert_eq!(posts(&gh, "/deployments"), 3, "a POST is never repeated");
     assert!(gh.deployments().is_empty());
@@ -183,7 +150,7 @@ fn refusals_and_lost_answers_record_exactly_what_github_did() {
     // A 502 after GitHub created it: found by its dep and recorded once.
     gh.fault("POST", "/deployments", Fault::Lost(502), 1);
     gh.workflow(&[("success", Duration::from_millis(0))]);
-    train(&repo, &gh, &["deploy", "staging"]).ok();
+    gh.train(&repo, &["deploy", "staging"]).ok();
     assert_eq!(posts(&gh, "/deployments"), 4);
     assert_eq!(gh.deployments().len(), 1);
     assert_eq!(
@@ -196,7 +163,7 @@ fn refusals_and_lost_answers_record_exactly_what_github_did() {
 
     // A connection reset on create: nothing created, exit 3.
     gh.fault("POST", "/deployments", Fault::Reset, 1);
-    train(&repo, &gh, &["deploy", "staging"]).code(3);
+    gh.train(&repo, &["deploy", "staging"]).code(3);
     assert_eq!(gh.deployments().len(), 1);
 }
 
@@ -204,7 +171,7 @@ fn refusals_and_lost_answers_record_exactly_what_github_did() {
 fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let sha = repo.rev("HEAD");
     gh.set_commit_status(&sha, "ci/build", "success", None);
     gh.workflow(&[("success", Duration::from_millis(0))]);
@@ -219,7 +186,7 @@ fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
         1,
     );
     let started = std::time::Instant::now();
-    train(&repo, &gh, &["deploy", "staging", "-v"]).ok();
+    gh.train(&repo, &["deploy", "staging", "-v"]).ok();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "retry-after was honoured"
@@ -228,12 +195,12 @@ fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
     gh.set_rate_reset_in(Duration::from_secs(3600));
     gh.fault("GET", "/status", Fault::Exhausted, 10);
     let before = repo.all_lines();
-    let out = train(
-        &repo,
-        &gh,
-        &["deploy", "staging", "HEAD~1", "--force", "--reason", "x"],
-    )
-    .code(3);
+    let out = gh
+        .train(
+            &repo,
+            &["deploy", "staging", "HEAD~1", "--force", "--reason", "x"],
+        )
+        .code(3);
     assert!(
         out.stderr.contains("rate limit is used up"),
         "{}",
@@ -247,13 +214,13 @@ fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
 fn sync_imports_what_was_made_elsewhere_once_and_idle_polls_cost_nothing() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "[checks]\nrequire = false\n");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
     let sha = repo.rev("HEAD~1");
     let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
     gh.add_deployment_status(id, "in_progress", None);
     gh.add_deployment_status(id, "success", Some("https://ci.example/1"));
 
-    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["deployments"], 1);
     let lines = repo.all_lines();
     assert_eq!(lines.len(), 3, "{lines:?}");
@@ -269,7 +236,7 @@ fn sync_imports_what_was_made_elsewhere_once_and_idle_polls_cost_nothing() {
     assert_eq!(repo.rev("refs/train/deployed/production"), sha);
 
     gh.clear_requests();
-    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["deployments"], 0);
     assert_eq!(repo.all_lines(), lines, "nothing recorded twice");
     let requests = gh.requests();
@@ -281,11 +248,11 @@ fn sync_imports_what_was_made_elsewhere_once_and_idle_polls_cost_nothing() {
 
     // A deployment git-train made is imported by another clone as the same lines.
     gh.workflow(&[("success", Duration::from_millis(0))]);
-    train(&repo, &gh, &["deploy", "staging"]).ok();
+    gh.train(&repo, &["deploy", "staging"]).ok();
     let ours = repo.all_lines();
     std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
     repo.git(&["update-ref", "-d", "refs/notes/deploys"]);
-    train(&repo, &gh, &["sync"]).ok();
+    gh.train(&repo, &["sync"]).ok();
     assert_eq!(repo.all_lines(), ours);
 }
 
@@ -335,7 +302,7 @@ fn report_inside_github_actions_posts_the_status() {
 fn bad_token_and_no_network_are_clear() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let out = repo
         .cmd(BIN)
         .env("GH_TOKEN", "wrong")
@@ -375,10 +342,10 @@ fn bad_token_and_no_network_are_clear() {
 fn verbose_shows_requests_and_budget() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     gh.set_commit_status(&repo.rev("HEAD"), "ci/build", "success", None);
     gh.workflow(&[("success", Duration::from_millis(0))]);
-    let out = train(&repo, &gh, &["deploy", "staging", "-v"]).ok();
+    let out = gh.train(&repo, &["deploy", "staging", "-v"]).ok();
     assert!(
         out.stderr
             .contains("POST /repos/acme/api/deployments -> 201"),
@@ -393,14 +360,14 @@ fn verbose_shows_requests_and_budget() {
 fn status_and_history_show_server_deployments_after_one_sync() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let sha = repo.rev("HEAD~1");
     let id = gh.add_deployment(&sha, "staging", "hubot", json!({}));
     gh.add_deployment_status(id, "success", None);
-    train(&repo, &gh, &["sync"]).ok();
-    let st = train(&repo, &gh, &["status"]).ok().stdout;
+    gh.train(&repo, &["sync"]).ok();
+    let st = gh.train(&repo, &["status"]).ok().stdout;
     assert!(st.contains("[staging]"), "{st}");
-    let h = train(&repo, &gh, &["history"]).ok().stdout;
+    let h = gh.train(&repo, &["history"]).ok().stdout;
     assert!(
         h.contains("staging") && h.contains("hubot") && h.contains("success"),
         "{h}"
@@ -411,7 +378,7 @@ fn status_and_history_show_server_deployments_after_one_sync() {
 fn commit_statuses_over_several_pages_are_all_read() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let sha = repo.rev("HEAD");
     for i in 0..130 {
         gh.set_commit_status(
@@ -421,7 +388,7 @@ fn commit_statuses_over_several_pages_are_all_read() {
             None,
         );
     }
-    let out = train(&repo, &gh, &["deploy", "staging"]).code(1);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(1);
     assert!(out.stderr.contains("ctx-125 is pending"), "{}", out.stderr);
     let pages = gh
         .requests()
@@ -435,7 +402,7 @@ fn commit_statuses_over_several_pages_are_all_read() {
 fn the_token_never_reaches_output_or_files() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let sha = repo.rev("HEAD");
     gh.set_commit_status(&sha, "ci/build", "success", None);
     gh.workflow(&[
@@ -443,23 +410,17 @@ fn the_token_never_reaches_output_or_files() {
         ("failure", Duration::from_millis(50)),
     ]);
     // Every command, including failures; `train` asserts the output never holds it.
-    train(&repo, &gh, &["deploy", "staging", "-v", "--json"]).code(1);
-    train(&repo, &gh, &["deploy", "staging", "HEAD~1", "-v"]).code(1);
+    gh.train(&repo, &["deploy", "staging", "-v", "--json"])
+        .code(1);
+    gh.train(&repo, &["deploy", "staging", "HEAD~1", "-v"])
+        .code(1);
     gh.fault("POST", "/deployments", Fault::Status(500), 1);
-    train(
-        &repo,
-        &gh,
-        &["deploy", "staging", "--force", "--reason", "r"],
-    );
-    train(&repo, &gh, &["sync", "-v", "--json"]).ok();
-    train(&repo, &gh, &["history", "--json"]).ok();
-    train(&repo, &gh, &["status", "--json"]).ok();
-    train(
-        &repo,
-        &gh,
-        &["report", "success", "--deployment", "1", "-v"],
-    );
-    train(&repo, &gh, &["stats", "--env", "staging", "--json"]);
+    gh.train(&repo, &["deploy", "staging", "--force", "--reason", "r"]);
+    gh.train(&repo, &["sync", "-v", "--json"]).ok();
+    gh.train(&repo, &["history", "--json"]).ok();
+    gh.train(&repo, &["status", "--json"]).ok();
+    gh.train(&repo, &["report", "success", "--deployment", "1", "-v"]);
+    gh.train(&repo, &["stats", "--env", "staging", "--json"]);
     let token = gh.token().as_bytes().to_vec();
     let mut stack = vec![repo.dir.join(".git")];
     let mut files = 0;
@@ -488,7 +449,7 @@ fn the_token_never_reaches_output_or_files() {
 fn a_thousand_deployments_import_once_then_cost_one_conditional_request() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = setup(&w, &gh, "");
+    let repo = gh.configured(&w, "r", "");
     let shas: Vec<String> = (0..3).map(|i| repo.rev(&format!("HEAD~{i}"))).collect();
     for i in 0..1000 {
         let id = gh.add_deployment(
@@ -500,7 +461,7 @@ fn a_thousand_deployments_import_once_then_cost_one_conditional_request() {
         gh.add_deployment_status(id, "success", None);
     }
     gh.clear_requests();
-    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["deployments"], 1000);
     let first = gh.requests();
     // One queued line per deployment, one per status (GitHub's auto_inactive adds some).
@@ -511,7 +472,7 @@ fn a_thousand_deployments_import_once_then_cost_one_conditional_request() {
         .sum();
     assert_eq!(repo.all_lines().len(), expected);
     gh.clear_requests();
-    train(&repo, &gh, &["sync"]).ok();
+    gh.train(&repo, &["sync"]).ok();
     let again = gh.requests();
     eprintln!(
         "FIGURES: first sync of 1,000 deployments: {} requests ({} list pages); unchanged re-sync: {} requests, {} answered 304",
@@ -544,14 +505,14 @@ fn export_shows_ledger_only_deployments_once_and_import_skips_them() {
             gh.url()
         ),
     );
-    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["exported"], 1);
     let d = &gh.deployments()[0];
     assert_eq!(d["task"], "git-train-export");
     let id = d["id"].as_u64().unwrap();
     assert_eq!(gh.deployment_statuses(id)[0]["state"], "success");
     let lines = repo.all_lines();
-    let out = train(&repo, &gh, &["sync", "--json"]).ok().json();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["exported"], 0);
     assert_eq!(out["imported"]["deployments"], 0);
     assert_eq!(gh.deployments().len(), 1);

@@ -8,38 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::github::{Fault, GitHub};
-use common::{Repo, Run, World, BIN};
-
-fn github_repo<'w>(w: &'w World, gh: &GitHub) -> Repo<'w> {
-    let repo = w.repo("r", 3);
-    repo.write(
-        ".train.toml",
-        &format!(
-            "forge = \"github\"\n[checks]\nrequire = false\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\npoll = \"50ms\"\nmax_wait = \"2s\"\ntimeout = \"1s\"\n",
-            gh.url()
-        ),
-    );
-    repo
-}
-
-fn train(repo: &Repo, gh: &GitHub, args: &[&str]) -> Run {
-    let out = repo
-        .cmd(BIN)
-        .env("GH_TOKEN", gh.token())
-        .args(args)
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for text in [&run.stdout, &run.stderr] {
-        assert!(!text.contains(gh.token()), "the token leaked: {text}");
-        assert!(!text.contains("panicked"), "a panic: {text}");
-    }
-    run
-}
+use common::{Repo, World, BIN};
 
 /// GitHub ids the ledger records, and those the server has.
 fn ledger_ids(repo: &Repo) -> BTreeSet<u64> {
@@ -61,11 +30,11 @@ fn server_ids(gh: &GitHub) -> BTreeSet<u64> {
 fn forge_faults_end_with_the_documented_exit_and_an_exact_ledger() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = github_repo(&w, &gh);
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false");
     gh.workflow(&[("success", Duration::from_millis(0))]);
     let deploy = |expect: i32, label: &str| {
         let started = Instant::now();
-        let out = train(&repo, &gh, &["deploy", "staging"]).code(expect);
+        let out = gh.train(&repo, &["deploy", "staging"]).code(expect);
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "{label}: took {:?}",
@@ -150,10 +119,11 @@ fn forge_faults_end_with_the_documented_exit_and_an_exact_ledger() {
         deploy(expect, &label);
         gh.clear_faults();
         // Whatever a fault left under way, a sync brings the ledger level with GitHub.
-        train(&repo, &gh, &["sync"]).ok();
+        gh.train(&repo, &["sync"]).ok();
         assert_eq!(ledger_ids(&repo), server_ids(&gh), "{label}: after sync");
     }
-    let h = train(&repo, &gh, &["history", "-n", "100", "--json"])
+    let h = gh
+        .train(&repo, &["history", "-n", "100", "--json"])
         .ok()
         .json();
     let in_ledger = h["deployments"].as_array().unwrap().len();
@@ -445,7 +415,7 @@ fn a_fresh_clone_runs_nothing_until_the_user_deploys() {
 fn the_token_is_nowhere_after_every_command() {
     let w = World::new();
     let gh = GitHub::start("acme/api");
-    let repo = github_repo(&w, &gh);
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false");
     gh.workflow(&[
         ("in_progress", Duration::from_millis(0)),
         ("success", Duration::from_millis(50)),
@@ -469,11 +439,11 @@ fn the_token_is_nowhere_after_every_command() {
         vec!["completions", "bash"],
     ];
     for args in &commands {
-        train(&repo, &gh, args);
+        gh.train(&repo, args);
     }
     gh.fault("*", "/", Fault::Status(500), 100);
     for args in &commands {
-        train(&repo, &gh, args);
+        gh.train(&repo, args);
     }
     let token = gh.token().as_bytes().to_vec();
     let mut stack = vec![repo.dir.clone()];

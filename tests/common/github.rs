@@ -2022,3 +2022,43 @@ fn make_token(port: u16) -> String {
     }
     token
 }
+
+/// How tests point git-train at this server.
+impl GitHub {
+    /// A repository with three commits whose `.train.toml` uses this server as the
+    /// GitHub forge (short poll and timeouts, for tests), followed by `extra` TOML.
+    pub fn configured<'w>(
+        &self,
+        world: &'w super::World,
+        name: &str,
+        extra: &str,
+    ) -> super::Repo<'w> {
+        let repo = world.repo(name, 3);
+        repo.write(
+            ".train.toml",
+            &format!(
+                "forge = \"github\"\n{extra}\n[github]\nrepo = \"{}\"\napi = \"{}\"\npoll = \"50ms\"\nmax_wait = \"2s\"\ntimeout = \"2s\"\n",
+                self.repo(),
+                self.url()
+            ),
+        );
+        repo
+    }
+
+    /// Runs git-train with this server's token, and fails the test if the token or a
+    /// panic shows in what it printed.
+    pub fn train(&self, repo: &super::Repo, args: &[&str]) -> super::Run {
+        let out = repo
+            .cmd(super::BIN)
+            .env("GH_TOKEN", self.token())
+            .args(args)
+            .output()
+            .expect("run git-train");
+        let run = super::Run::of(out);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(self.token()), "the token leaked: {text}");
+            assert!(!text.contains("panicked"), "a panic: {text}");
+        }
+        run
+    }
+}
