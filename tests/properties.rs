@@ -142,7 +142,11 @@ fn fuzzer_findings_stay_fixed() {
     // A number too large for u64 parsed to a float one step off, so a line did not
     // read back as the same event (fixed by serde_json's float_roundtrip).
     for name in ["event_line-float-roundtrip"] {
-        let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let bytes = std::fs::read(format!(
+            "{}/tests/fixtures/fuzz/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let text = String::from_utf8_lossy(&bytes);
         let (events, _) = parse_note(git2::Oid::zero(), &text);
         assert!(!events.is_empty(), "{name}");

@@ -223,6 +223,7 @@ fn edit_watch(repo: &Path, add: bool) -> Result<(bool, PathBuf)> {
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         Error::usage(format!("{}: {}", path.display(), e.message()))
     })?;
+    let created = !doc.contains_key("watch");
     let wanted = repo.to_string_lossy().to_string();
     let same = |entry: &str| {
         entry == wanted || std::fs::canonicalize(entry).ok().is_some_and(|c| c == repo)
@@ -254,6 +255,9 @@ fn edit_watch(repo: &Path, add: bool) -> Result<(bool, PathBuf)> {
     }
     list.set_trailing(if list.is_empty() { "" } else { "\n" });
     list.set_trailing_comma(!list.is_empty());
+    if created {
+        header_stays_on_top(&mut doc);
+    }
     let mut out = doc.to_string();
     if text.is_empty() {
         out = format!("{NEW_FILE}{out}");
@@ -263,6 +267,33 @@ fn edit_watch(repo: &Path, add: bool) -> Result<(bool, PathBuf)> {
     }
     crate::index::write_atomically(&path, out.as_bytes())?;
     Ok((true, path))
+}
+
+/// A new root key goes before the first table, and so would come between the file's
+/// opening comment (which toml_edit keeps as that table's prefix) and the table: the
+/// comment moves up to the new key.
+fn header_stays_on_top(doc: &mut toml_edit::DocumentMut) {
+    let first = doc
+        .iter()
+        .filter_map(|(k, item)| Some((k.to_string(), item.as_table()?.position()?)))
+        .min_by_key(|(_, position)| *position)
+        .map(|(k, _)| k);
+    let Some(table) = first.and_then(|name| doc.get_mut(&name)?.as_table_mut()) else {
+        return;
+    };
+    let prefix = table
+        .decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_string();
+    if prefix.trim().is_empty() {
+        return;
+    }
+    table.decor_mut().set_prefix("\n");
+    if let Some(mut key) = doc.key_mut("watch") {
+        key.leaf_decor_mut().set_prefix(prefix);
+    }
 }
 
 #[cfg(test)]

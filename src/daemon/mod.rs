@@ -393,7 +393,8 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn say(e: &Error) -> String {
+/// An error in one line, with its hint.
+pub(crate) fn say(e: &Error) -> String {
     match &e.hint {
         Some(h) => format!("{} ({h})", e.message),
         None => e.message.clone(),

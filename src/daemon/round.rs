@@ -16,7 +16,7 @@ use super::notifier::Notification;
 use crate::context::{Context, Ui};
 use crate::domain::time::format_age;
 use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index;
 use crate::ledger::{self, Notes};
 
@@ -249,13 +249,6 @@ pub fn repo_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-fn said(e: &Error) -> String {
-    match &e.hint {
-        Some(h) => format!("{} ({h})", e.message),
-        None => e.message.clone(),
-    }
-}
-
 fn same_person(a: &str, b: &str) -> bool {
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
@@ -281,7 +274,7 @@ pub fn round(
     match crate::forge::open(&ctx) {
         Ok(forge) => {
             if let Err(e) = forge.poll(&ctx) {
-                problems.push(said(&e));
+                problems.push(super::say(&e));
             }
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
             if let Err(e) = ci(
@@ -293,11 +286,11 @@ pub fn round(
                 settings,
                 &mut news,
             ) {
-                problems.push(said(&e));
+                problems.push(super::say(&e));
             }
         }
         Err(e) => {
-            problems.push(said(&e));
+            problems.push(super::say(&e));
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
         }
     }

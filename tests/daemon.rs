@@ -1,0 +1,889 @@
+//! The daemon (issue 5) against a private D-Bus session bus with a test notification
+//! server on it, and the test GitHub server: what it notifies, what an idle round
+//! costs, what it does without a bus or with a server that never answers, how fast a
+//! ref change wakes it, that it tells each stale commit once, the service files, the
+//! watch list and its lock.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::github::GitHub;
+use common::{Repo, Run, World, BIN};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------
+// A private session bus and a notification server on it.
+
+/// `dbus-daemon` with a configuration of its own that lists no service folders, so
+/// nothing else is ever activated on it. Stopped when dropped.
+struct Bus {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bus {
+    fn start() -> Bus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                dir.path().join("bus").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus) runs the test session bus");
+        let mut address = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        let address = address.trim().to_string();
+        assert!(address.starts_with("unix:"), "dbus-daemon said {address:?}");
+        Bus {
+            child,
+            address,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A notification as it arrived at the server.
+#[derive(Clone, Debug)]
+struct Arrived {
+    app: String,
+    summary: String,
+    body: String,
+}
+
+struct Server {
+    arrived: Arc<Mutex<Vec<Arrived>>>,
+    /// Take the call and never answer it.
+    hang: bool,
+    next: AtomicU32,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        self.arrived.lock().unwrap().push(Arrived {
+            app: app_name,
+            summary,
+            body,
+        });
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.next.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    #[zbus(out_args("name", "vendor", "version", "spec_version"))]
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "test-notifications".into(),
+            "git-train tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// The test notification server, `org.freedesktop.Notifications` on a bus.
+struct Notifications {
+    arrived: Arc<Mutex<Vec<Arrived>>>,
+    _connection: zbus::Connection,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Notifications {
+    fn start(bus: &Bus, hang: bool) -> Notifications {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let arrived: Arc<Mutex<Vec<Arrived>>> = Arc::default();
+        let server = Server {
+            arrived: Arc::clone(&arrived),
+            hang,
+            next: AtomicU32::new(0),
+        };
+        let connection = runtime
+            .block_on(async {
+                zbus::connection::Builder::address(bus.address.as_str())
+                    .name("org.freedesktop.Notifications")
+                    .serve_at("/org/freedesktop/Notifications", server)
+                    .build()
+                    .await
+            })
+            .expect("the test notification server connects to the bus");
+        Notifications {
+            arrived,
+            _connection: connection,
+            _runtime: runtime,
+        }
+    }
+
+    fn arrived(&self) -> Vec<Arrived> {
+        self.arrived.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` notifications arrived; returns them all.
+    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Arrived> {
+        let until = Instant::now() + timeout;
+        loop {
+            let list = self.arrived();
+            if list.len() >= n || Instant::now() >= until {
+                return list;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Running the daemon.
+
+fn daemon_cmd(w: &World, bus: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    w.env(&mut cmd);
+    cmd.current_dir(w.root.path())
+        .stdin(Stdio::null())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            bus.unwrap_or("unix:path=/nonexistent/git-train-test-bus"),
+        )
+        .args(args);
+    cmd
+}
+
+fn once(w: &World, bus: Option<&str>, extra: &[(&str, &str)]) -> Run {
+    let mut cmd = daemon_cmd(w, bus, &["daemon", "--once"]);
+    cmd.envs(extra.iter().copied());
+    Run::of(cmd.output().unwrap())
+}
+
+/// A daemon running in the background, its stderr collected line by line.
+struct Running {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = Arc::clone(&lines);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.lines().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until `n` lines contain `needle`.
+    #[track_caller]
+    fn wait_for(&self, needle: &str, n: usize, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        while self.count(needle) < n {
+            if start.elapsed() > timeout {
+                panic!(
+                    "no {n} lines with {needle:?} within {timeout:?}:\n{}",
+                    self.lines().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        start.elapsed()
+    }
+
+    /// SIGTERM, as systemd stops it; returns its exit status code.
+    fn stop(mut self) -> Option<i32> {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const READY: Duration = Duration::from_secs(30);
+
+fn user_config(w: &World) -> PathBuf {
+    w.path("home/.config/git-train/config.toml")
+}
+
+fn write_user_config(w: &World, text: &str) {
+    let path = user_config(w);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..7]
+}
+
+fn github_repo<'w>(w: &'w World, gh: &GitHub, name: &str) -> Repo<'w> {
+    let repo = w.repo(name, 3);
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\nmax_wait = \"3s\"\ntimeout = \"3s\"\n",
+            gh.url()
+        ),
+    );
+    repo
+}
+
+fn local_repo<'w>(w: &'w World, name: &str, extra: &str) -> Repo<'w> {
+    let repo = w.repo(name, 2);
+    repo.write(
+        ".train.toml",
+        &format!("[checks]\nrequire = false\n[env.staging]\n[env.production]\n{extra}"),
+    );
+    repo
+}
+
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_deployment_status_change_notifies_once_and_an_idle_round_gets_only_304s() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let gh = GitHub::start("acme/api");
+    let repo = github_repo(&w, &gh, "api");
+    repo.train(&["watch"]).ok();
+    let sha = repo.rev("HEAD~1");
+    let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "in_progress", None);
+    let token = [("GH_TOKEN", gh.token())];
+
+    // The first round is the starting point: imported, not announced.
+    let out = once(&w, Some(&bus.address), &token).ok();
+    assert!(server.arrived().is_empty(), "{:?}", server.arrived());
+    assert!(!out.stderr.contains("notify:"), "{}", out.stderr);
+    assert!(
+        repo.note("deploys", &sha)
+            .contains(" production in_progress "),
+        "the deployment is in the ledger"
+    );
+
+    gh.add_deployment_status(id, "success", Some("https://ci.example/7"));
+    let out = once(&w, Some(&bus.address), &token).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].app, "git-train");
+    assert_eq!(arrived[0].summary, "api: production succeeded");
+    assert_eq!(
+        arrived[0].body,
+        format!(
+            "{} change 2\ndeployment to production: success, by octocat\nlog: https://ci.example/7",
+            short(&sha)
+        )
+    );
+    assert!(repo.note("deploys", &sha).contains(" production success "));
+    assert!(!out.stderr.contains(gh.token()), "the token leaked");
+
+    // Nothing changed: nothing to tell, and every request answered 304 (free).
+    gh.clear_requests();
+    let out = once(&w, Some(&bus.address), &token).ok();
+    assert_eq!(server.arrived().len(), 1, "{}", out.stderr);
+    let requests = gh.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 304 && r.if_none_match.is_some()),
+        "an idle round only gets 304s: {requests:?}"
+    );
+}
+
+#[test]
+fn ci_finishing_on_a_trunk_commit_of_mine_notifies_once_and_others_commits_do_not() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let gh = GitHub::start("acme/api");
+    let repo = github_repo(&w, &gh, "api");
+    let mine = repo.rev("HEAD");
+    repo.write("bob.txt", "bob\n");
+    repo.git(&["add", "bob.txt"]);
+    let out = repo
+        .cmd("git")
+        .args(["commit", "-q", "-m", "bob's change"])
+        .env("GIT_AUTHOR_EMAIL", "bob@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bobs = repo.rev("HEAD");
+    repo.train(&["watch"]).ok();
+    let token = [("GH_TOKEN", gh.token())];
+    gh.set_commit_status(&mine, "ci/build", "pending", None);
+    once(&w, Some(&bus.address), &token).ok();
+
+    gh.set_check_run(&mine, "lint", "in_progress", None);
+    gh.set_commit_status(&bobs, "ci/build", "failure", None);
+    once(&w, Some(&bus.address), &token).ok();
+    assert!(
+        server.arrived().is_empty(),
+        "still pending; bob's is not mine"
+    );
+
+    gh.set_commit_status(&mine, "ci/build", "success", None);
+    gh.set_check_run(&mine, "lint", "completed", Some("failure"));
+    let out = once(&w, Some(&bus.address), &token).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[0].summary,
+        format!("api: CI failed on {}", short(&mine))
+    );
+    assert_eq!(
+        arrived[0].body,
+        format!("{} change 3\nCI failure on main: lint", short(&mine))
+    );
+
+    // A re-run that passes is news too; then nothing more.
+    gh.set_check_run(&mine, "lint", "completed", Some("success"));
+    once(&w, Some(&bus.address), &token).ok();
+    once(&w, Some(&bus.address), &token).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 2, "{arrived:?}");
+    assert_eq!(
+        arrived[1].summary,
+        format!("api: CI passed on {}", short(&mine))
+    );
+}
+
+#[test]
+fn without_a_bus_or_with_a_server_that_never_answers_the_daemon_logs_and_goes_on() {
+    let w = World::new();
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    once(&w, None, &[]).ok();
+
+    // No session bus at all.
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let started = Instant::now();
+    let out = once(&w, None, &[]).ok();
+    // Without a bus the send fails at once: no waiting at all.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.stderr
+            .matches("cannot show desktop notifications")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("no D-Bus session bus"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("notify: web: staging succeeded"),
+        "{}",
+        out.stderr
+    );
+
+    // A bus without a notification server.
+    let empty = Bus::start();
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    let started = Instant::now();
+    let out = once(&w, Some(&empty.address), &[]).ok();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        out.stderr
+            .contains("no notification server on the session bus"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("notify: web: production succeeded"),
+        "{}",
+        out.stderr
+    );
+
+    // A notification server that takes the call and never answers: one wait of a
+    // few seconds, then the rest are logged.
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, true);
+    repo.train(&["deploy", "production", "HEAD~1", "--yes"])
+        .ok();
+    repo.train(&["deploy", "staging", "HEAD~1", "--yes"]).ok();
+    let started = Instant::now();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "the round took {took:?}");
+    assert!(took >= Duration::from_secs(3), "it waited for the server");
+    assert_eq!(server.arrived().len(), 1, "sent once, then only logged");
+    assert_eq!(
+        out.stderr.matches("did not answer within 3s").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("notify: web: ").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_commit_or_a_deploy_in_a_watched_repository_wakes_the_daemon_at_once() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    write_user_config(&w, "# mine\n[daemon]\npoll = \"1h\"\n");
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    let daemon = Running::start(daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+
+    let sha = repo.commit("wake up");
+    let took = daemon.wait_for("refs changed", 1, Duration::from_secs(2));
+    eprintln!("a commit woke the daemon after {took:?}");
+
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let start = Instant::now();
+    let arrived = server.wait_for(1, Duration::from_secs(2));
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    eprintln!("a deploy was announced after {:?}", start.elapsed());
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+    assert!(arrived[0]
+        .body
+        .starts_with(&format!("{} wake up\n", short(&sha))));
+
+    // CI finishing on a trunk commit of mine, recorded by the local CI ledger.
+    repo.train(&[
+        "report",
+        "failure",
+        "--commit",
+        "HEAD",
+        "--context",
+        "build",
+    ])
+    .ok();
+    let arrived = server.wait_for(2, Duration::from_secs(2));
+    assert_eq!(arrived.len(), 2, "{}", daemon.lines().join("\n"));
+    assert_eq!(
+        arrived[1].summary,
+        format!("web: CI failed on {}", short(&sha))
+    );
+    assert_eq!(
+        arrived[1].body,
+        format!("{} wake up\nCI failure on main: build", short(&sha))
+    );
+
+    // Its own ledger and index writes wake nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    let wakes = daemon.count("refs changed");
+    let rounds = daemon.count("round:");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(daemon.count("refs changed"), wakes);
+    assert_eq!(
+        daemon.count("round:"),
+        rounds,
+        "{}",
+        daemon.lines().join("\n")
+    );
+
+    // A repository watched while the daemon runs is followed at once.
+    let api = local_repo(&w, "api", "");
+    api.train(&["watch"]).ok();
+    daemon.wait_for("round:", rounds + 1, Duration::from_secs(2));
+    api.train(&["deploy", "production", "--yes"]).ok();
+    let arrived = server.wait_for(3, Duration::from_secs(2));
+    assert_eq!(arrived.len(), 3, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[2].summary, "api: production succeeded");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
+fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "stale_after = \"1d\"\n");
+    repo.train(&["deploy", "production", "HEAD~1", "--yes"])
+        .ok();
+    let mine = repo.rev("HEAD");
+    // Someone else's commit waits just as long: not mine, not announced by default.
+    repo.write("other.txt", "bob\n");
+    repo.git(&["add", "other.txt"]);
+    let out = repo
+        .cmd("git")
+        .args(["commit", "-q", "-m", "bob's change"])
+        .env("GIT_AUTHOR_EMAIL", "bob@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    repo.train(&["watch"]).ok();
+    // Commits are from 2026-11-20 10:00; three days later.
+    let now = [("GIT_TRAIN_NOW", "2026-11-23T10:00:00Z")];
+
+    let out = once(&w, Some(&bus.address), &now).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[0].summary,
+        format!("api: {} waits for production", short(&mine))
+    );
+    assert_eq!(
+        arrived[0].body,
+        format!(
+            "{} change 2\nnot deployed to production after 3d (stale_after 1d)",
+            short(&mine)
+        )
+    );
+
+    once(&w, Some(&bus.address), &now).ok();
+    write_user_config(
+        &w,
+        &format!(
+            "watch = [\"{}\"]\n[daemon]\npoll = \"1s\"\n",
+            std::fs::canonicalize(&repo.dir).unwrap().display()
+        ),
+    );
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
+    cmd.envs(now);
+    let daemon = Running::start(cmd);
+    daemon.wait_for("round:", 4, READY);
+    assert_eq!(daemon.stop(), Some(0));
+    once(&w, Some(&bus.address), &now).ok();
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+}
+
+#[test]
+fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
+    let w = World::new();
+    let log = w.path("manager.log");
+    let manager = w.path("manager.sh");
+    std::fs::write(
+        &manager,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexit \"${{FAIL:-0}}\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&manager, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = std::fs::canonicalize(BIN).unwrap();
+    let run = |kind: &str, args: &[&str], fail: bool| {
+        let mut cmd = daemon_cmd(&w, None, args);
+        cmd.env(
+            "GIT_TRAIN_SERVICE_MANAGER",
+            format!("{kind}:{}", manager.display()),
+        );
+        if fail {
+            cmd.env("FAIL", "1");
+        }
+        Run::of(cmd.output().unwrap())
+    };
+    let ran = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // systemd
+    let unit = w.path("home/.config/systemd/user/git-train.service");
+    let out = run("systemctl", &["daemon", "install"], false).ok();
+    assert!(
+        out.stdout.contains("installed the systemd user unit"),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        text.contains(&format!("\nExecStart={} daemon\n", program.display())),
+        "{text}"
+    );
+    assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
+    assert_eq!(
+        ran(),
+        "--user daemon-reload\n--user enable --now git-train.service\n"
+    );
+    let out = run("systemctl", &["daemon", "uninstall", "--json"], false)
+        .ok()
+        .json();
+    assert_eq!(out["changed"], true);
+    assert!(!unit.exists());
+    assert!(ran().ends_with("--user disable --now git-train.service\n--user daemon-reload\n"));
+    let out = run("systemctl", &["daemon", "uninstall"], false).ok();
+    assert!(
+        out.stdout.contains("no systemd user unit to uninstall"),
+        "{}",
+        out.stdout
+    );
+
+    // A service manager that fails: said, exit 1, the unit stays for a retry.
+    let out = run("systemctl", &["daemon", "install"], true).code(1);
+    assert!(
+        out.stderr
+            .contains("`systemctl --user daemon-reload` failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(unit.exists());
+    run("systemctl", &["daemon", "uninstall"], false).ok();
+
+    // launchd
+    std::fs::remove_file(&log).unwrap();
+    let plist = w.path("home/Library/LaunchAgents/org.git-train.daemon.plist");
+    run("launchctl", &["daemon", "install"], false).ok();
+    let text = std::fs::read_to_string(&plist).unwrap();
+    assert!(
+        text.contains(&format!(
+            "<array>\n    <string>{}</string>\n    <string>daemon</string>\n  </array>",
+            program.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(ran(), format!("load -w {}\n", plist.display()));
+    run("launchctl", &["daemon", "uninstall"], false).ok();
+    assert!(!plist.exists());
+    assert!(ran().ends_with(&format!("unload -w {}\n", plist.display())));
+}
+
+#[test]
+fn a_second_daemon_exits_1_and_a_dead_ones_lock_is_taken_over() {
+    let w = World::new();
+    let first = Running::start(daemon_cmd(&w, None, &["daemon"]));
+    first.wait_for("ready:", 1, READY);
+    let out = once(&w, None, &[]).code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "another git-train daemon is already running for this user (pid {})",
+            first.child.id()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Killed without a chance to clean up: the next one starts all the same.
+    drop(first);
+    once(&w, None, &[]).ok();
+}
+
+#[test]
+fn watch_unwatch_and_init_edit_the_watch_list_and_keep_the_rest_of_the_file() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    let dir = std::fs::canonicalize(&repo.dir).unwrap();
+    let shown = dir.display().to_string();
+    write_user_config(&w, "# my settings\n[daemon]\npoll = \"5m\" # slow\n");
+
+    let out = repo.train(&["watch"]).ok();
+    assert!(
+        out.stdout
+            .starts_with(&format!("the daemon now watches {shown} (watch list: ")),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    assert!(text.starts_with("# my settings\n"), "{text}");
+    assert!(text.contains("poll = \"5m\" # slow"), "{text}");
+    assert!(
+        text.contains(&format!("watch = [\n    \"{shown}\",\n]")),
+        "{text}"
+    );
+    let out = repo.train(&["watch", "--json"]).ok().json();
+    assert_eq!(out["changed"], false);
+    assert_eq!(out["repository"], shown.as_str());
+
+    // From elsewhere, by path.
+    let out = Run::of(daemon_cmd(&w, None, &["unwatch", &shown]).output().unwrap()).ok();
+    assert!(
+        out.stdout.starts_with("the daemon no longer watches"),
+        "{}",
+        out.stdout
+    );
+    assert!(!std::fs::read_to_string(user_config(&w))
+        .unwrap()
+        .contains(&shown));
+
+    // init puts it on the list, init --uninstall takes it off.
+    let out = repo.train(&["init"]).ok();
+    assert!(
+        out.stdout
+            .contains("added the repository to the daemon's watch list"),
+        "{}",
+        out.stdout
+    );
+    assert!(std::fs::read_to_string(user_config(&w))
+        .unwrap()
+        .contains(&shown));
+    repo.train(&["init", "--uninstall"]).ok();
+    assert!(!std::fs::read_to_string(user_config(&w))
+        .unwrap()
+        .contains(&shown));
+
+    // Errors name the file, the line and the key.
+    write_user_config(&w, "watch = []\n[daemon]\npoll = \"soon\"\n");
+    let out = once(&w, None, &[]).code(2);
+    let path = user_config(&w).display().to_string();
+    assert!(
+        out.stderr.contains(&format!("{path}:3: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("poll"), "{}", out.stderr);
+    let out = repo.train(&["watch"]).code(2);
+    assert!(
+        out.stderr.contains(&format!("{path}:3: ")),
+        "{}",
+        out.stderr
+    );
+    write_user_config(&w, "[daemon.mine_only]\ncolour = true\n");
+    let out = once(&w, None, &[]).code(2);
+    assert!(
+        out.stderr.contains(&format!("{path}:2: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("colour"), "{}", out.stderr);
+}
+
+/// The figures of the closing note: resident memory while watching 20 repositories,
+/// and the requests an idle round sends.
+#[test]
+fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
+    let w = World::new();
+    let bus = Bus::start();
+    let _server = Notifications::start(&bus, false);
+    let gh = GitHub::start("acme/api");
+    let (_origin, clones) = w.origin_and_clones(20, 3);
+    for clone in &clones {
+        clone.git(&["config", "user.email", "alice@example.com"]);
+        clone.write(
+            ".train.toml",
+            &format!(
+                "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\ntimeout = \"3s\"\nmax_wait = \"3s\"\n[env.production]\nstale_after = \"1d\"\n",
+                gh.url()
+            ),
+        );
+        clone.train(&["watch"]).ok();
+    }
+    let head = clones[0].rev("HEAD");
+    // CI has finished on the trunk commits; one deployment, finished.
+    for rev in ["HEAD", "HEAD~1", "HEAD~2"] {
+        gh.set_commit_status(&clones[0].rev(rev), "ci/build", "success", None);
+    }
+    let id = gh.add_deployment(&head, "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "success", None);
+
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"2s\"\n"));
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
+    cmd.env("GH_TOKEN", gh.token());
+    let daemon = Running::start(cmd);
+    daemon.wait_for("ready: watching 20 repositories", 1, READY);
+    daemon.wait_for("round: 20 repositories", 2, READY);
+    gh.clear_requests();
+    daemon.wait_for("round: 20 repositories", 3, READY);
+    let requests = gh.requests();
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .map(|l| l.trim_start_matches("VmRSS:").trim().to_string())
+        .unwrap();
+    let round = daemon
+        .lines()
+        .into_iter()
+        .rev()
+        .find(|l| l.contains("round: 20 repositories"))
+        .unwrap();
+    eprintln!(
+        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}",
+        requests.len(),
+        requests.iter().filter(|r| r.status == 304).count(),
+        round.split("round: ").nth(1).unwrap_or("")
+    );
+    assert_eq!(
+        requests.len(),
+        20,
+        "one conditional request a repository: {requests:?}"
+    );
+    assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
+    assert_eq!(daemon.stop(), Some(0));
+}
