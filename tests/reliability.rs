@@ -464,3 +464,40 @@ fn the_token_is_nowhere_after_every_command() {
     let everything = repo.git(&["log", "--all", "-p", "--notes=*", "--format=%B%N"]);
     assert!(!everything.contains(gh.token()));
 }
+
+#[test]
+fn a_read_only_git_dir_fails_cleanly_and_keeps_the_ledger() {
+    let w = World::new();
+    let repo = w.repo("r", 2);
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.train(&["deploy", "staging", "HEAD~1"]).ok();
+    let before = repo.all_lines();
+    let tip = repo.rev("refs/notes/deploys");
+    // A private mount namespace makes parts of .git read-only, whoever runs the test.
+    let probe = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: this machine does not allow `unshare -m`; the full-disk test covers the write path");
+        return;
+    }
+    for dir in [".git", ".git/objects", ".git/refs"] {
+        let script = format!(
+            "mount --bind {dir} {dir} && mount -o remount,bind,ro {dir} && exec '{BIN}' deploy staging"
+        );
+        let out = repo
+            .cmd("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{dir}: {err}");
+        assert!(
+            err.contains("error:") && err.contains("hint:") && !err.contains("panicked"),
+            "{dir}: {err}"
+        );
+        assert_eq!(repo.rev("refs/notes/deploys"), tip, "{dir}");
+        assert_eq!(repo.all_lines(), before, "{dir}");
+    }
+    repo.train(&["deploy", "staging"]).ok();
+}
