@@ -288,6 +288,28 @@ pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, V
     Ok((out, bad))
 }
 
+/// The deployment with id `dep`, from the index brought up to date. Parses only its
+/// line: `report --deployment` parsing all 14,000 lines took a fifth of its time.
+pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
+    if up_to_date(repo)?.is_none() {
+        catch_up(repo)?;
+    }
+    let text = match fs::read_to_string(dir(repo).join("deployments")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    // A line is `COMMIT DEP ...`, the commit 40 hex digits.
+    Ok(text
+        .lines()
+        .filter(|line| {
+            line.get(41..)
+                .and_then(|rest| rest.strip_prefix(dep))
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .find_map(Entry::parse))
+}
+
 /// The snapshot, when the index is current (nothing to catch up).
 fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
     let notes_tip = notes_tip(&repo.git)?;
@@ -358,16 +380,20 @@ fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) ->
     let old_text = fs::read_to_string(&path)?;
     let mut text = String::with_capacity(old_text.len() + fresh.len() * 110);
     let mut incoming = fresh.iter().peekable();
+    // Shas compared as text: parsing every line's took a fifth of recording an event.
+    let changed_hex: HashSet<String> = changed.iter().map(Oid::to_string).collect();
     for line in old_text.lines() {
-        let commit = line.get(..40).and_then(|h| Oid::from_str(h).ok());
-        if commit.is_some_and(|c| changed.contains(&c)) {
+        if line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
             continue;
         }
-        let started = line
-            .split(' ')
-            .nth(3)
-            .and_then(|f| f.parse::<i64>().ok())
-            .unwrap_or(0);
+        let started = match incoming.peek() {
+            Some(_) => line
+                .split(' ')
+                .nth(3)
+                .and_then(|f| f.parse::<i64>().ok())
+                .unwrap_or(0),
+            None => 0,
+        };
         while let Some(e) = incoming.next_if(|e| e.started.0 <= started) {
             text.push_str(&e.to_line());
         }

@@ -479,4 +479,60 @@ mod tests {
         assert_eq!(cat_sort_uniq(["b\na\n", "a\n\nc"]), "a\nb\nc\n");
         assert_eq!(cat_sort_uniq([""]), "");
     }
+
+    #[test]
+    fn changed_since_finds_notes_at_every_fan_out_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let commits: Vec<Oid> = (0..40)
+            .map(|i| {
+                repo.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
+                    .unwrap()
+            })
+            .collect();
+        let note = |i: usize, text: &str| (commits[i], text.to_string());
+        let tip = |repo: &Repository| repo.refname_to_id(DEPLOYS).ok();
+        let changed = |older| {
+            let mut out = Notes::load(&repo, DEPLOYS)
+                .unwrap()
+                .changed_since(older)
+                .unwrap();
+            out.sort();
+            out
+        };
+        let sorted = |mut v: Vec<Oid>| {
+            v.sort();
+            v
+        };
+
+        let all: Vec<(Oid, String)> = (0..30).map(|i| note(i, "a\n")).collect();
+        write(&repo, DEPLOYS, "all", |_| Ok(all.clone())).unwrap();
+        assert_eq!(changed(None), sorted(commits[..30].to_vec()));
+        let first = tip(&repo);
+        assert_eq!(changed(first), Vec::<Oid>::new());
+
+        // Changed, added, and one written flat by libgit2 (another tool's writer).
+        write(&repo, DEPLOYS, "more", |_| {
+            Ok(vec![note(3, "a\nb\n"), note(31, "x\n")])
+        })
+        .unwrap();
+        repo.note(&sig, &sig, Some(DEPLOYS), commits[35], "flat\n", false)
+            .unwrap();
+        assert_eq!(
+            changed(first),
+            sorted(vec![commits[3], commits[31], commits[35]])
+        );
+
+        // Rewriting the flat note moves it to 2/38: both places are one change.
+        let second = tip(&repo);
+        write(&repo, DEPLOYS, "move", |_| {
+            Ok(vec![note(35, "flat\nmore\n")])
+        })
+        .unwrap();
+        assert_eq!(changed(second), vec![commits[35]]);
+    }
 }

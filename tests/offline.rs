@@ -563,3 +563,41 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
     let h = repo.train(&["history", "--json"]).ok().json();
     assert_eq!(h["deployments"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn a_new_event_on_what_runs_is_indexed_as_a_rebuild_would() {
+    let w = World::new();
+    let repo = w.repo("r", 3);
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.train(&["deploy", "staging", "HEAD~1"]).ok();
+    let dep = repo
+        .train(&["deploy", "staging", "HEAD", "--json"])
+        .ok()
+        .json()["dep"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Another success on what runs: the index catches up from the diff, without
+    // reading every deployment again, and must come out as a rebuild would.
+    repo.train(&[
+        "report",
+        "success",
+        "--deployment",
+        &dep,
+        "--log-url",
+        "https://ci.example/9",
+    ])
+    .ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD"));
+    let index = repo.dir.join(".git/train/index");
+    let read = |name: &str| std::fs::read_to_string(index.join(name)).unwrap();
+    let (head, deployments) = (read("head"), read("deployments"));
+    std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
+    repo.train(&["status"]).ok();
+    assert_eq!(read("head"), head);
+    assert_eq!(read("deployments"), deployments);
+
+    repo.train(&["report", "success", "--deployment", "NOSUCHDEP"])
+        .code(2);
+}

@@ -111,8 +111,7 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
 }
 
 fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Result<Reported> {
-    let index = index::refresh(&ctx.repo)?;
-    let entry = index.entries.iter().find(|e| e.dep == dep).ok_or_else(|| {
+    let entry = index::find(&ctx.repo, dep)?.ok_or_else(|| {
         Error::usage(format!("no deployment '{dep}' in the ledger"))
             .hint("`git train history` lists deployments and their ids")
     })?;
