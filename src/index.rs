@@ -111,8 +111,12 @@ pub struct Open {
 /// What `status` and the hook need: what each environment runs and what is under way.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Snapshot {
+    /// Environments whose commit this clone has; `refs/train/deployed/ENV` names it.
     pub deployed: Deployed,
     pub open: Vec<Open>,
+    /// Environments that run a commit this clone has not fetched yet (the ledger
+    /// came through a sync or GitHub): no ref can name it until `git fetch`.
+    pub unfetched: Deployed,
 }
 
 /// The small file read on every command: the notes version the index was built
@@ -125,15 +129,24 @@ struct Head {
 }
 
 impl Head {
-    fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            deployed: self
-                .deployed
-                .iter()
-                .map(|(e, (o, _))| (e.clone(), *o))
-                .collect(),
+    fn snapshot(&self, git: &Repository) -> Snapshot {
+        let mut snapshot = Snapshot {
             open: self.open.clone(),
+            ..Snapshot::default()
+        };
+        for (env, (oid, _)) in &self.deployed {
+            // A name that cannot be a ref component (another tool's `review/pr-1`)
+            // has no ref and is not shown.
+            if crate::domain::EnvName::new(env).is_err() {
+                continue;
+            }
+            if git.odb().is_ok_and(|odb| odb.exists(*oid)) {
+                snapshot.deployed.insert(env.clone(), *oid);
+            } else {
+                snapshot.unfetched.insert(env.clone(), *oid);
+            }
         }
+        snapshot
     }
 }
 
@@ -314,7 +327,7 @@ pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
 fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
     let notes_tip = notes_tip(&repo.git)?;
     if let Some(head) = read_head(&dir(repo).join("head")) {
-        let snapshot = head.snapshot();
+        let snapshot = head.snapshot(&repo.git);
         if head.notes == notes_tip && current_refs(&repo.git)? == snapshot.deployed {
             return Ok(Some(snapshot));
         }
@@ -341,7 +354,7 @@ pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
         }
         _ => rebuild(&dir, &notes, &mut bad_lines)?,
     };
-    let snapshot = head.snapshot();
+    let snapshot = head.snapshot(&repo.git);
     update_refs(&repo.git, &snapshot.deployed)?;
     Ok((snapshot, bad_lines))
 }
@@ -488,7 +501,7 @@ fn newest_success<'a>(
 fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
     let current = current_refs(git)?;
     for (env, oid) in deployed {
-        if current.get(env) != Some(oid) && crate::domain::EnvName::new(env).is_ok() {
+        if current.get(env) != Some(oid) {
             git.reference(
                 &format!("{DEPLOYED_PREFIX}{env}"),
                 *oid,

@@ -363,3 +363,25 @@ fn an_unreachable_remote_is_exit_3_and_records_nothing() {
     a.train(&["lock", "staging"]).code(3);
     a.train(&["deploy", "staging", "--offline"]).ok();
 }
+
+#[test]
+fn a_deployed_commit_this_clone_has_not_fetched_is_named_not_fatal() {
+    let w = World::new();
+    let (_, clones) = w.origin_and_clones(2, 2);
+    let (a, b) = (&clones[0], &clones[1]);
+    no_ci(a);
+    no_ci(b);
+    let new = a.commit("only in a for now");
+    a.git(&["push", "-q", "origin", "main"]);
+    a.train(&["deploy", "staging"]).ok();
+    b.train(&["sync"]).ok();
+    let st = b.train(&["status", "--json"]).ok().json();
+    assert_eq!(st["environments"][0]["unfetched"], new.as_str());
+    assert!(b.train(&["status"]).ok().stdout.contains("not fetched yet"));
+    b.train(&["history"]).ok();
+    let out = b.train(&["deploy", "staging", "HEAD"]).code(2);
+    assert!(out.stderr.contains("git fetch"), "{}", out.stderr);
+    b.git(&["fetch", "-q", "origin"]);
+    b.train(&["status"]).ok();
+    assert_eq!(b.rev("refs/train/deployed/staging"), new);
+}

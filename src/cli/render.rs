@@ -72,9 +72,19 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
         for e in &st.environments {
             let name = s.cyan(&format!("{:<width$}", e.name));
             match &e.deployed {
-                None => {
-                    let _ = write!(out, "  {name}  {}", s.dim("never deployed"));
-                }
+                None => match &e.unfetched {
+                    Some(sha) => {
+                        let _ = write!(
+                            out,
+                            "  {name}  {}  {}",
+                            short(sha),
+                            s.yellow("not fetched yet: run `git fetch`")
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, "  {name}  {}", s.dim("never deployed"));
+                    }
+                },
                 Some(d) => {
                     let behind = match (e.behind, e.behind_more) {
                         (Some(0), _) => s.green("up to date"),

@@ -201,6 +201,13 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         offline,
     } = wanted;
     let snapshot = index::snapshot(&ctx.repo)?;
+    if let Some(missing) = snapshot.unfetched.get(env.as_str()) {
+        return Err(Error::usage(format!(
+            "{env} runs {}, which this clone has not fetched",
+            short(*missing)
+        ))
+        .hint("run `git fetch`, then deploy again"));
+    }
     let current = snapshot.deployed.get(env.as_str()).copied();
     let rollback = match current {
         Some(c) => c != target && ctx.repo.contains(c, target)?,

@@ -35,6 +35,8 @@ pub struct EnvStatus {
     /// The deployment in progress, if any.
     pub in_progress: Option<String>,
     pub lock: Option<crate::locks::Held>,
+    /// The commit it runs, when this clone has not fetched it yet.
+    pub unfetched: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -73,6 +75,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
 
     let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
     names.extend(deployed.keys().cloned());
+    names.extend(snapshot.unfetched.keys().cloned());
     for held in crate::locks::all(&ctx.repo.git)? {
         names.insert(held.lock.env);
     }
@@ -92,6 +95,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         if let Ok(env) = crate::domain::EnvName::new(&name) {
             status.lock = crate::locks::get(&ctx.repo.git, &env)?;
         }
+        status.unfetched = snapshot.unfetched.get(&name).map(|o| o.to_string());
         environments.push(status);
     }
 
@@ -137,6 +141,7 @@ fn env_status(
         oldest_undeployed_at: None,
         in_progress: None,
         lock: None,
+        unfetched: None,
     };
     let Some(current) = current else {
         return Ok(status);
