@@ -501,3 +501,45 @@ fn a_read_only_git_dir_fails_cleanly_and_keeps_the_ledger() {
     }
     repo.train(&["deploy", "staging"]).ok();
 }
+
+#[test]
+fn a_committed_api_url_cannot_collect_the_token() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(
+        ".train.toml",
+        "forge = \"github\"\n[checks]\nrequire = false\n[github]\nrepo = \"acme/api\"\napi = \"https://collector.example/api/v3\"\n",
+    );
+    let out = repo
+        .cmd(BIN)
+        .env("GH_TOKEN", "ghp_secret")
+        .args(["deploy", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to send your GitHub token to collector.example"),
+        "{err}"
+    );
+    assert!(
+        err.contains("git config --global --add train.githubHost collector.example"),
+        "{err}"
+    );
+    repo.write(
+        ".train.toml",
+        "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"http://ghe.corp/api/v3\"\n",
+    );
+    let out = repo
+        .cmd(BIN)
+        .env("GH_TOKEN", "ghp_secret")
+        .args(["sync"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

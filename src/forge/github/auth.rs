@@ -67,6 +67,34 @@ fn credential_fill(host: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// Refuses to send a token to an API that `.train.toml` (committed, so anyone with a
+/// pull request can change it) names, unless it is GitHub itself, a loopback test
+/// server, the API of the GitHub Actions run, or a host the user trusts in their own
+/// git config. Anything but loopback must be https.
+pub fn check_api(api: &str, trusted: &[String]) -> Result<()> {
+    let host = host_of(api).to_ascii_lowercase();
+    let name = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(&host);
+    let loopback = matches!(name, "127.0.0.1" | "localhost" | "[::1]");
+    if loopback {
+        return Ok(());
+    }
+    if !api.starts_with("https://") {
+        return Err(
+            Error::usage(format!("the GitHub API `{api}` is not https")).hint(
+                "set `[github] api = \"https://HOST/api/v3\"`; the token never travels in clear",
+            ),
+        );
+    }
+    let from_actions = std::env::var("GITHUB_API_URL")
+        .is_ok_and(|v| v.trim_end_matches('/') == api.trim_end_matches('/'));
+    if host == "api.github.com" || from_actions || trusted.iter().any(|t| *t == host || *t == name)
+    {
+        return Ok(());
+    }
+    Err(Error::usage(format!("refusing to send your GitHub token to {host}, which .train.toml names"))
+        .hint(format!("if {host} is your GitHub Enterprise, trust it once: git config --global --add train.githubHost {host}")))
+}
+
 /// `api.github.com` of `https://api.github.com`, `HOST` of `https://HOST/api/v3`.
 pub fn host_of(api: &str) -> String {
     let rest = api.split_once("://").map(|(_, r)| r).unwrap_or(api);
@@ -145,5 +173,10 @@ mod tests {
         assert_eq!(repo_from_url(Some("/srv/git/api.git"), None), None);
         assert!(!valid_repo("acme/../x"));
         assert_eq!(host_of("https://ghe.corp/api/v3"), "ghe.corp");
+        assert!(check_api("https://api.github.com", &[]).is_ok());
+        assert!(check_api("http://127.0.0.1:4000", &[]).is_ok());
+        assert!(check_api("https://evil.example/api/v3", &[]).is_err());
+        assert!(check_api("http://ghe.corp/api/v3", &["ghe.corp".into()]).is_err());
+        assert!(check_api("https://ghe.corp/api/v3", &["ghe.corp".into()]).is_ok());
     }
 }

@@ -135,8 +135,9 @@ impl Client {
         })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// Whether a URL GitHub handed us (a `Link`) stays on the API server.
+    pub fn same_origin(&self, url: &str) -> bool {
+        !url.contains("://") || origin(url) == origin(&self.base)
     }
 
     /// A GET that may repeat: conditional on the stored ETag; a 304 reuses the stored
@@ -240,6 +241,13 @@ impl Client {
         let mut next = Some(path.to_string());
         let mut pages = 0;
         while let Some(page) = next {
+            // A `next` link to another server would take the token with it.
+            if !self.same_origin(&page) {
+                return Err(ApiError::Malformed(format!(
+                    "a `next` link leaves {}: {page}",
+                    origin(&self.base)
+                )));
+            }
             let answer = self.get(&page)?;
             let items = match key {
                 Some(k) => answer.body.get(k).cloned(),
@@ -409,6 +417,16 @@ fn reset_at(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = url[after..]
+        .find('/')
+        .map(|i| after + i)
+        .unwrap_or(url.len());
+    &url[..end]
 }
 
 /// The `rel="next"` target of a `Link` header.

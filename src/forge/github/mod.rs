@@ -33,6 +33,8 @@ pub struct GitHub {
     timeout: Duration,
     max_wait: Duration,
     follow: Duration,
+    /// API hosts besides api.github.com the user lets their token go to.
+    trusted_hosts: Vec<String>,
 }
 
 impl GitHub {
@@ -47,6 +49,7 @@ impl GitHub {
             timeout: gh.timeout.unwrap_or(Duration::from_secs(30)),
             max_wait: gh.max_wait.unwrap_or(Duration::from_secs(60)),
             follow: gh.follow.unwrap_or(Duration::from_secs(3600)),
+            trusted_hosts: trusted_hosts(&ctx.repo.git),
         }
     }
 
@@ -56,6 +59,7 @@ impl GitHub {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
+        auth::check_api(&self.api, &self.trusted_hosts)?;
         let token = auth::token(&self.api)?;
         let client = Client::new(
             &self.api,
@@ -221,7 +225,8 @@ impl GitHub {
             next = if list.is_empty() || reached_imported {
                 None
             } else {
-                answer.next
+                // A `next` link to another server would take the token with it.
+                answer.next.filter(|url| client.same_origin(url))
             };
         }
         cursor.high = cursor.high.max(cursor.run_top.unwrap_or(0));
@@ -397,6 +402,22 @@ impl GitHub {
         ));
         lines
     }
+}
+
+/// `git config train.githubHost` (any level but the repository's committed files,
+/// which git never reads): the Enterprise hosts the user trusts with a token.
+fn trusted_hosts(git: &git2::Repository) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(config) = git.config() {
+        if let Ok(mut values) = config.multivar("train.githubhost", None) {
+            while let Some(Ok(entry)) = values.next() {
+                if let Some(v) = entry.value() {
+                    out.push(v.trim().to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    out
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
