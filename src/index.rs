@@ -315,11 +315,7 @@ pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
     // A line is `COMMIT DEP ...`, the commit 40 hex digits.
     Ok(text
         .lines()
-        .filter(|line| {
-            line.get(41..)
-                .and_then(|rest| rest.strip_prefix(dep))
-                .is_some_and(|rest| rest.starts_with(' '))
-        })
+        .filter(|line| line.split(' ').nth(1) == Some(dep))
         .find_map(Entry::parse))
 }
 

@@ -601,3 +601,43 @@ fn a_new_event_on_what_runs_is_indexed_as_a_rebuild_would() {
     repo.train(&["report", "success", "--deployment", "NOSUCHDEP"])
         .code(2);
 }
+
+#[test]
+fn rollback_skips_ci_only_for_a_commit_that_ran_there_before() {
+    let w = World::new();
+    let repo = w.repo("r", 3);
+    repo.ci_pass("HEAD~2");
+    repo.train(&["deploy", "staging", "HEAD~2"]).ok();
+    repo.ci_pass("HEAD");
+    repo.train(&["deploy", "staging", "HEAD"]).ok();
+    repo.train(&[
+        "report",
+        "failure",
+        "--commit",
+        "HEAD~1",
+        "--context",
+        "build",
+    ])
+    .ok();
+    let out = repo
+        .train(&["rollback", "staging", "--to", "HEAD~1"])
+        .code(1);
+    assert!(out.stderr.contains("build is failure"), "{}", out.stderr);
+    // HEAD~2 ran here before: back to it without waiting for CI, even if CI is red now.
+    repo.train(&[
+        "report",
+        "failure",
+        "--commit",
+        "HEAD~2",
+        "--context",
+        "build",
+    ])
+    .ok();
+    repo.train(&["rollback", "staging", "--to", "HEAD~2"]).ok();
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~2"));
+    // An id with a space is not an id.
+    let out = repo
+        .train(&["report", "success", "--deployment", "X staging"])
+        .code(2);
+    assert!(out.stderr.contains("not a deployment id"), "{}", out.stderr);
+}

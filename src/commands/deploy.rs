@@ -150,6 +150,12 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             })?
         }
     };
+    // The CI gate is skipped only for a commit that already ran here successfully:
+    // it passed (or was forced) then, and a rollback is no time to wait for CI.
+    let ran_here = index
+        .entries
+        .iter()
+        .any(|e| e.env == env.as_str() && e.commit == target && e.succeeded_at.is_some());
     plan(
         ctx,
         forge,
@@ -158,7 +164,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             target,
             forced,
             desc: None,
-            rollback: true,
+            rollback: ran_here,
             offline: args.offline,
         },
     )
@@ -186,7 +192,7 @@ struct Wanted {
     target: Oid,
     forced: Option<String>,
     desc: Option<String>,
-    /// Asked for with `rollback` (which skips the CI gate).
+    /// A rollback to a commit that ran here successfully before (skips the CI gate).
     rollback: bool,
     offline: bool,
 }

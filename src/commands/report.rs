@@ -111,6 +111,12 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
 }
 
 fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Result<Reported> {
+    if !crate::domain::event::valid_id(dep) {
+        return Err(
+            Error::usage(format!("'{}' is not a deployment id", dep.escape_debug()))
+                .hint("`git train history --json` lists deployments and their ids"),
+        );
+    }
     let entry = index::find(&ctx.repo, dep)?.ok_or_else(|| {
         Error::usage(format!("no deployment '{dep}' in the ledger"))
             .hint("`git train history` lists deployments and their ids")

@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
+/// 9999-12-31T23:59:59.999Z: the last instant the 24-character form can hold.
+const LAST_MS: i64 = 253_402_300_799_999;
+
 impl Timestamp {
     pub fn from_secs(secs: i64) -> Timestamp {
         Timestamp(secs.saturating_mul(1000))
@@ -70,7 +73,9 @@ impl serde::Serialize for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = u64::try_from(self.0).unwrap_or(0);
+        // Out-of-range instants (a commit dated in the year 11000) show clamped,
+        // never as a formatting error that would panic a `to_string`.
+        let ms = u64::try_from(self.0.clamp(0, LAST_MS)).unwrap_or(0);
         let time = UNIX_EPOCH + Duration::from_millis(ms);
         write!(f, "{}", humantime::format_rfc3339_millis(time))
     }
@@ -124,6 +129,16 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn out_of_range_instants_format_clamped() {
+        assert_eq!(
+            Timestamp::from_secs(300_000_000_000).to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(Timestamp(-5).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(i64::MAX).to_string().len(), 24);
     }
 
     #[test]

@@ -55,23 +55,24 @@ impl Forge for Local {
         if wait || ctx.config.env(&plan.env).run.is_none() {
             return execute(ctx, &plan.env, plan.commit, dep);
         }
-        // --no-wait: a detached git-train runs the deployment and records its end.
+        // --no-wait: a detached git-train runs the deployment and records its end
+        // (it writes its own running file, so a reaper never sees a stale one).
         let exe = std::env::current_exe()?;
-        let child = Command::new(exe)
-            .arg("-C")
-            .arg(ctx.repo.workdir())
-            .args([
-                "run-deployment",
-                plan.env.as_str(),
-                &plan.commit.to_string(),
-                dep,
-            ])
-            .stdin(Stdio::null())
+        let mut cmd = Command::new(exe);
+        cmd.arg("-C").arg(ctx.repo.workdir()).args([
+            "run-deployment",
+            plan.env.as_str(),
+            &plan.commit.to_string(),
+            dep,
+        ]);
+        if plan.offline {
+            cmd.arg("--offline");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()?;
-        write_running(ctx, dep, child.id(), &plan.env, plan.commit)?;
         Ok(State::Queued)
     }
 }
@@ -275,6 +276,13 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
             continue;
         };
         if interrupt::alive(pid) {
+            continue;
+        }
+        // Finished after all (killed between recording its end and removing the
+        // file): nothing to close.
+        let open = crate::index::snapshot(&ctx.repo)?;
+        if !open.open.iter().any(|o| o.dep == dep) {
+            let _ = fs::remove_file(&path);
             continue;
         }
         let desc = format!(
