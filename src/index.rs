@@ -338,7 +338,7 @@ fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
 pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
     let dir = dir(repo);
     fs::create_dir_all(&dir)?;
-    let _lock = LockFile::acquire(&dir.join("lock"));
+    let _lock = LockFile::acquire(&dir.join("lock"), std::time::Duration::from_secs(120))?;
     let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");

@@ -81,7 +81,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
     }
     let ui = Box::new(TermUi::new(cli.quiet, cli.color));
     let ctx = Context::open(&dir, ui)?;
-    let forge = crate::forge::open(&ctx)?;
+    let forge = crate::forge::open_or_unavailable(&ctx);
     let verbose = cli.verbose;
     let result = dispatch(cli, style, &ctx, forge.as_ref());
     if verbose {

@@ -87,7 +87,10 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
 pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
     // One sync at a time per repository: two fetches would race on the same refs.
     std::fs::create_dir_all(ctx.repo.train_dir())?;
-    let _lock = crate::lockfile::LockFile::acquire(&ctx.repo.train_dir().join("sync.lock"));
+    let _lock = crate::lockfile::LockFile::acquire(
+        &ctx.repo.train_dir().join("sync.lock"),
+        std::time::Duration::from_secs(300),
+    )?;
     let git = &ctx.repo.git;
     let mut ledgers: Vec<LedgerSync> = LEDGERS
         .iter()

@@ -3,16 +3,14 @@
 //! a lock left by a dead process is simply taken over; the file holds the holder's pid
 //! for the message a second daemon gives.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::lockfile::LockFile;
 
 pub struct DaemonLock {
-    /// Held open: closing it releases the lock.
-    _file: File,
+    /// Held: dropping it releases the lock.
+    _lock: LockFile,
     pub path: PathBuf,
 }
 
@@ -32,44 +30,25 @@ impl DaemonLock {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
-        // SAFETY: flock(2) on a descriptor this function owns.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = match text.trim().parse::<u32>() {
-                    Ok(pid) => format!(" (pid {pid})"),
-                    Err(_) => String::new(),
-                };
-                return Err(Error::refused(format!(
+        match LockFile::try_acquire(path) {
+            Ok(lock) => Ok(DaemonLock {
+                _lock: lock,
+                path: path.to_path_buf(),
+            }),
+            Err(held) => {
+                let holder = held
+                    .pid
+                    .map(|pid| format!(" (pid {pid})"))
+                    .unwrap_or_default();
+                Err(Error::refused(format!(
                     "another git-train daemon is already running for this user{holder}"
                 ))
                 .hint(format!(
                     "one is enough: it watches every repository in your watch list (lock: {})",
                     path.display()
-                )));
+                )))
             }
-            return Err(Error::internal(format!(
-                "cannot lock {}: {err}",
-                path.display()
-            )));
         }
-        let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = writeln!(file, "{}", std::process::id());
-        Ok(DaemonLock {
-            _file: file,
-            path: path.to_path_buf(),
-        })
     }
 }
 

@@ -86,6 +86,44 @@ pub struct StatusReport {
     pub description: Option<String>,
 }
 
+/// The forge, or one that reports why there is none each time it is used: commands
+/// that never need a forge (status, history, locks) work whatever its configuration.
+pub fn open_or_unavailable(ctx: &Context) -> Box<dyn Forge> {
+    match open(ctx) {
+        Ok(forge) => forge,
+        Err(error) => Box::new(Unavailable(error)),
+    }
+}
+
+struct Unavailable(crate::error::Error);
+
+impl Forge for Unavailable {
+    fn name(&self) -> &'static str {
+        "unavailable"
+    }
+    fn ci(&self, _ctx: &Context, _commit: Oid) -> Result<CiSummary> {
+        Err(self.0.clone())
+    }
+    fn create(&self, _ctx: &Context, _plan: &Plan) -> Result<String> {
+        Err(self.0.clone())
+    }
+    fn complete(&self, _ctx: &Context, _plan: &Plan, _dep: &str, _wait: bool) -> Result<State> {
+        Err(self.0.clone())
+    }
+    fn import(&self, _ctx: &Context) -> Result<Option<Imported>> {
+        Err(self.0.clone())
+    }
+    fn report(
+        &self,
+        _ctx: &Context,
+        _target: &str,
+        _state: State,
+        _report: &StatusReport,
+    ) -> Result<Option<(String, Event)>> {
+        Err(self.0.clone())
+    }
+}
+
 /// The forge the configuration asks for: `forge` in .train.toml, else `github` when
 /// the remote is on github.com or the configured API's host, else `local`.
 pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
