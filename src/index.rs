@@ -395,15 +395,17 @@ fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) ->
         if line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
             continue;
         }
-        let started = match incoming.peek() {
-            Some(_) => line
-                .split(' ')
-                .nth(3)
-                .and_then(|f| f.parse::<i64>().ok())
-                .unwrap_or(0),
-            None => 0,
+        // Same order as a rebuild: by start, then by deployment id.
+        let key = match incoming.peek() {
+            Some(_) => {
+                let mut f = line.split(' ');
+                let dep = f.nth(1).unwrap_or("");
+                let started = f.nth(1).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
+                (started, dep)
+            }
+            None => (0, ""),
         };
-        while let Some(e) = incoming.next_if(|e| e.started.0 <= started) {
+        while let Some(e) = incoming.next_if(|e| (e.started.0, e.dep.as_str()) <= key) {
             text.push_str(&e.to_line());
         }
         text.push_str(line);

@@ -543,3 +543,33 @@ fn a_committed_api_url_cannot_collect_the_token() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn escape_sequences_from_commits_and_the_ledger_reach_no_terminal() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.commit("innocent \u{1b}]0;pwned\u{7} subject");
+    repo.train(&["deploy", "staging"]).ok();
+    repo.train(&["lock", "staging", "--reason", "\u{1b}[2Jcleared"])
+        .ok();
+    let line = "2026-11-25T10:15:02.114Z staging success %1B%5B31mevil {\"dep\":\"E1\",\"v\":1,\"forced\":\"\\u001b[5m\"}";
+    repo.git(&[
+        "notes",
+        "--ref",
+        "deploys",
+        "append",
+        "--no-separator",
+        "-m",
+        line,
+        "HEAD",
+    ]);
+    for args in [&["status"][..], &["history"], &["locks"]] {
+        let out = repo.train(args).ok();
+        assert!(
+            !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+            "{args:?}: {:?}",
+            out.stdout
+        );
+    }
+}

@@ -104,6 +104,15 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             for w in &done.warnings {
                 ctx.ui.warn(w);
             }
+            // The first sync: the team's ledger, so status and git log show it at once.
+            if !a.uninstall {
+                if let Err(e) = commands::sync::around(ctx, forge, false) {
+                    ctx.ui.warn(&format!(
+                        "could not sync the ledger yet: {}; run `git train sync` later",
+                        e.message
+                    ));
+                }
+            }
             if a.output.json {
                 emit_json(&done)?;
             } else if !cli.quiet {

@@ -36,7 +36,25 @@ fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 
+/// Text from the ledger, a commit or a lock, made safe for a terminal: control
+/// characters (an escape sequence in a commit subject or a note) are shown escaped.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn truncate(text: &str, width: usize) -> String {
+    let text = clean(text);
     if text.chars().count() <= width {
         format!("{text:<width$}")
     } else {
@@ -70,7 +88,7 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
             .unwrap_or(0)
             .max(3);
         for e in &st.environments {
-            let name = s.cyan(&format!("{:<width$}", e.name));
+            let name = s.cyan(&format!("{:<width$}", clean(&e.name)));
             match &e.deployed {
                 None => match &e.unfetched {
                     Some(sha) => {
@@ -105,7 +123,7 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                         short(&d.sha),
                         s.dim(&format!(
                             "by {} {} ago",
-                            d.by,
+                            clean(&d.by),
                             format_age(now.millis_since(d.at))
                         ))
                     );
@@ -124,7 +142,7 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                 let _ = write!(
                     out,
                     "  {}",
-                    s.red(&format!("locked by {}{reason}", lock.lock.by))
+                    s.red(&clean(&format!("locked by {}{reason}", lock.lock.by)))
                 );
             }
             out.push('\n');
@@ -206,7 +224,7 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
     };
     let _ = writeln!(out, "  {ci}");
     if let Some(reason) = &plan.forced {
-        let _ = writeln!(out, "  {}", s.red(&format!("forced: {reason}")));
+        let _ = writeln!(out, "  {}", s.red(&clean(&format!("forced: {reason}"))));
     }
     out
 }
@@ -240,7 +258,7 @@ pub fn outcome(s: &Style, o: &Outcome) -> String {
         ),
     };
     if let (State::Success, Some(url)) = (o.state, &o.url) {
-        let _ = write!(line, "\n  {url}");
+        let _ = write!(line, "\n  {}", clean(url));
     }
     line.push('\n');
     line
@@ -263,13 +281,13 @@ pub fn history(s: &Style, h: &History) -> String {
             marks.push(s.yellow("rollback"));
         }
         if let Some(reason) = &d.forced {
-            marks.push(s.red(&format!("forced: {reason}")));
+            marks.push(s.red(&clean(&format!("forced: {reason}"))));
         }
         let _ = write!(
             out,
             "{} {} {} {} {:<24} {:>6}  {}",
             s.dim(&when(d.started_at)),
-            s.cyan(&format!("{:<width$}", d.env)),
+            s.cyan(&format!("{:<width$}", clean(&d.env))),
             s.yellow(short(&d.sha)),
             state(s, d.state),
             truncate(&d.by, 24),
@@ -280,7 +298,7 @@ pub fn history(s: &Style, h: &History) -> String {
             let _ = write!(out, "  {}", marks.join(" "));
         }
         if let Some(log) = &d.log {
-            let _ = write!(out, "  {}", s.dim(log));
+            let _ = write!(out, "  {}", s.dim(&clean(log)));
         }
         let line_end = out.trim_end_matches(' ').len();
         out.truncate(line_end);
@@ -563,12 +581,12 @@ pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> 
         let _ = writeln!(
             out,
             "{} locked by {} for {age}{}",
-            s.cyan(&h.lock.env),
-            h.lock.by,
+            s.cyan(&clean(&h.lock.env)),
+            clean(&h.lock.by),
             h.lock
                 .reason
                 .as_deref()
-                .map(|r| format!(": {r}"))
+                .map(|r| format!(": {}", clean(r)))
                 .unwrap_or_default()
         );
     }
