@@ -92,24 +92,11 @@ impl Context {
         if batch.is_empty() {
             return Ok(());
         }
-        ledger::write(&self.repo.git, ledger::DEPLOYS, what, |notes| {
-            let mut merged: std::collections::BTreeMap<Oid, Vec<String>> = Default::default();
-            for (commit, events) in batch {
-                merged
-                    .entry(*commit)
-                    .or_default()
-                    .extend(events.iter().map(Event::to_line));
-            }
-            let mut changes = Vec::with_capacity(merged.len());
-            for (commit, lines) in merged {
-                let old = notes.read(commit)?.unwrap_or_default();
-                let new = ledger::cat_sort_uniq(
-                    std::iter::once(old.as_str()).chain(lines.iter().map(String::as_str)),
-                );
-                changes.push((commit, new));
-            }
-            Ok(changes)
-        })?;
+        let lines: Vec<(Oid, Vec<String>)> = batch
+            .iter()
+            .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
+            .collect();
+        ledger::append_many(&self.repo.git, ledger::DEPLOYS, &lines, what)?;
         index::catch_up(&self.repo)?;
         Ok(())
     }

@@ -59,17 +59,24 @@ pub fn parse_note(commit: Oid, text: &str) -> (Vec<Event>, Vec<BadLine>) {
 
 /// git's `cat_sort_uniq`: the sorted union of the lines, empty lines dropped.
 pub fn cat_sort_uniq<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
-    let mut lines: Vec<&str> = texts
+    let bytes = cat_sort_uniq_bytes(texts.into_iter().map(str::as_bytes));
+    String::from_utf8(bytes).expect("lines of UTF-8 text stay UTF-8")
+}
+
+/// `cat_sort_uniq` on bytes, as git does it: a note another tool wrote in another
+/// encoding keeps every byte.
+pub fn cat_sort_uniq_bytes<'a>(texts: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut lines: Vec<&[u8]> = texts
         .into_iter()
-        .flat_map(|t| t.split('\n'))
+        .flat_map(|t| t.split(|&b| b == b'\n'))
         .filter(|l| !l.is_empty())
         .collect();
     lines.sort_unstable();
     lines.dedup();
-    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in lines {
-        out.push_str(line);
-        out.push('\n');
+        out.extend_from_slice(line);
+        out.push(b'\n');
     }
     out
 }
@@ -118,12 +125,18 @@ impl<'r> Notes<'r> {
         })
     }
 
+    /// A note as text to read events from (bytes that are not UTF-8 shown as U+FFFD;
+    /// such a line does not parse and is skipped).
     pub fn read(&self, commit: Oid) -> Result<Option<String>> {
+        Ok(self
+            .read_raw(commit)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// A note's bytes, as stored: what writes start from, so no byte is changed.
+    pub fn read_raw(&self, commit: Oid) -> Result<Option<Vec<u8>>> {
         match self.locate(commit) {
-            Some((_, blob)) => {
-                let blob = self.repo.find_blob(blob)?;
-                Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
-            }
+            Some((_, blob)) => Ok(Some(self.repo.find_blob(blob)?.content().to_vec())),
             None => Ok(None),
         }
     }
@@ -247,7 +260,13 @@ pub fn write<F>(repo: &Repository, refname: &str, message: &str, change: F) -> R
 where
     F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
 {
-    commit_notes(repo, refname, message, None, change)
+    let mut change = change;
+    commit_notes(repo, refname, message, None, |notes| {
+        Ok(change(notes)?
+            .into_iter()
+            .map(|(c, t)| (c, t.into_bytes()))
+            .collect())
+    })
 }
 
 fn commit_notes<F>(
@@ -258,7 +277,7 @@ fn commit_notes<F>(
     mut change: F,
 ) -> Result<Written>
 where
-    F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
+    F: FnMut(&Notes) -> Result<Vec<(Oid, Vec<u8>)>>,
 {
     const ATTEMPTS: u32 = 200;
     let sig = repo
@@ -268,8 +287,9 @@ where
     for attempt in 0..ATTEMPTS {
         let notes = Notes::load(repo, refname)?;
         let mut changes = change(&notes)?;
-        changes
-            .retain(|(commit, text)| notes.read(*commit).ok().flatten().as_deref() != Some(text));
+        changes.retain(|(commit, text)| {
+            notes.read_raw(*commit).ok().flatten().as_deref() != Some(text.as_slice())
+        });
         if changes.is_empty() && merged.is_none() {
             return Ok(Written {
                 old: notes.tip,
@@ -358,9 +378,9 @@ pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Re
                     }
                     let mut changes = Vec::with_capacity(changed.len());
                     for commit in &changed {
-                        let mine = current.read(*commit)?.unwrap_or_default();
-                        let other = their_notes.read(*commit)?.unwrap_or_default();
-                        changes.push((*commit, cat_sort_uniq([mine.as_str(), other.as_str()])));
+                        let mine = current.read_raw(*commit)?.unwrap_or_default();
+                        let other = their_notes.read_raw(*commit)?.unwrap_or_default();
+                        changes.push((*commit, cat_sort_uniq_bytes([&mine[..], &other[..]])));
                     }
                     Ok(changes)
                 });
@@ -391,11 +411,32 @@ pub fn append(
     lines: &[String],
     message: &str,
 ) -> Result<Written> {
-    write(repo, refname, message, |notes| {
-        let old = notes.read(commit)?.unwrap_or_default();
-        let new =
-            cat_sort_uniq(std::iter::once(old.as_str()).chain(lines.iter().map(String::as_str)));
-        Ok(vec![(commit, new)])
+    append_many(repo, refname, &[(commit, lines.to_vec())], message)
+}
+
+/// Appends event lines to the notes of many commits, as one ledger commit, keeping
+/// every byte already there.
+pub fn append_many(
+    repo: &Repository,
+    refname: &str,
+    batch: &[(Oid, Vec<String>)],
+    message: &str,
+) -> Result<Written> {
+    let mut by_commit: BTreeMap<Oid, Vec<&[u8]>> = BTreeMap::new();
+    for (commit, lines) in batch {
+        by_commit
+            .entry(*commit)
+            .or_default()
+            .extend(lines.iter().map(|l| l.as_bytes()));
+    }
+    commit_notes(repo, refname, message, None, |notes| {
+        let mut changes = Vec::with_capacity(by_commit.len());
+        for (commit, lines) in &by_commit {
+            let old = notes.read_raw(*commit)?.unwrap_or_default();
+            let new = cat_sort_uniq_bytes(std::iter::once(&old[..]).chain(lines.iter().copied()));
+            changes.push((*commit, new));
+        }
+        Ok(changes)
     })
 }
 
@@ -417,12 +458,12 @@ fn backoff(attempt: u32) {
 }
 
 /// The new root tree: each changed note at `xx/38`, any copy at another fan-out removed.
-fn build_tree(repo: &Repository, notes: &Notes, changes: &[(Oid, String)]) -> Result<Oid> {
+fn build_tree(repo: &Repository, notes: &Notes, changes: &[(Oid, Vec<u8>)]) -> Result<Oid> {
     let mut root = repo.treebuilder(notes.tree())?;
     let mut by_prefix: BTreeMap<String, Vec<(String, Oid, Option<String>)>> = BTreeMap::new();
     for (commit, text) in changes {
         let hex = commit.to_string();
-        let blob = repo.blob(text.as_bytes())?;
+        let blob = repo.blob(text)?;
         let old_path = notes.locate(*commit).map(|(p, _)| p);
         if old_path.as_deref() == Some(hex.as_str()) {
             root.remove(&hex)?;

@@ -641,3 +641,35 @@ fn rollback_skips_ci_only_for_a_commit_that_ran_there_before() {
         .code(2);
     assert!(out.stderr.contains("not a deployment id"), "{}", out.stderr);
 }
+
+#[test]
+fn a_note_in_another_encoding_keeps_every_byte() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    let mut note = b"legacy \xff\xfe line from another tool\n".to_vec();
+    note.extend_from_slice(
+        b"2020-01-01T00:00:00.000Z staging success bob {\"dep\":\"L1\",\"v\":1}\n",
+    );
+    std::fs::write(repo.dir.join("note.bin"), &note).unwrap();
+    repo.git(&["notes", "--ref", "deploys", "add", "-F", "note.bin", "HEAD"]);
+    repo.train(&["deploy", "staging", "HEAD"]).ok();
+    let blob = repo.git(&["notes", "--ref", "deploys", "list", "HEAD"]);
+    let out = repo
+        .cmd("git")
+        .args(["cat-file", "blob", blob.trim()])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.windows(9).any(|w| w == b"legacy \xff\xfe"),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        out.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        5
+    );
+}
