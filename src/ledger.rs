@@ -280,10 +280,7 @@ where
     F: FnMut(&Notes) -> Result<Vec<(Oid, Vec<u8>)>>,
 {
     const ATTEMPTS: u32 = 200;
-    let sig = repo
-        .signature()
-        .map(|s| s.to_owned())
-        .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))?;
+    let sig = crate::repo::signature(repo)?;
     for attempt in 0..ATTEMPTS {
         let notes = Notes::load(repo, refname)?;
         let mut changes = change(&notes)?;

@@ -142,14 +142,6 @@ impl Repo {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    pub fn signature(&self) -> git2::Signature<'static> {
-        self.git
-            .signature()
-            .map(|s| s.to_owned())
-            .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))
-            .expect("a fixed signature is valid")
-    }
-
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo> {
         let commit = self.git.find_commit(oid)?;
         let author = commit.author();
@@ -242,6 +234,13 @@ impl Repo {
         }
         Ok(None)
     }
+}
+
+/// Who git-train commits notes and locks as: the git user, else itself.
+pub fn signature(git: &Repository) -> std::result::Result<git2::Signature<'static>, git2::Error> {
+    git.signature()
+        .map(|s| s.to_owned())
+        .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))
 }
 
 pub struct Walked {

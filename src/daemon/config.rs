@@ -131,10 +131,7 @@ impl UserConfig {
 
     /// Whether an environment's deployments and stale commits notify.
     pub fn follows(&self, env: &str) -> bool {
-        self.daemon
-            .environments
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|e| e == env))
+        follows(self.daemon.environments.as_deref(), env)
     }
 }
 
@@ -294,6 +291,11 @@ fn header_stays_on_top(doc: &mut toml_edit::DocumentMut) {
     if let Some(mut key) = doc.key_mut("watch") {
         key.leaf_decor_mut().set_prefix(prefix);
     }
+}
+
+/// Whether a list of followed environments (None: all) includes one.
+pub fn follows(environments: Option<&[String]>, env: &str) -> bool {
+    environments.is_none_or(|list| list.iter().any(|e| e == env))
 }
 
 #[cfg(test)]

@@ -52,9 +52,7 @@ impl Settings {
     }
 
     fn follows(&self, env: &str) -> bool {
-        self.environments
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|e| e == env))
+        super::config::follows(self.environments.as_deref(), env)
     }
 }
 

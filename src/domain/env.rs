@@ -43,11 +43,6 @@ impl EnvName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The local index ref of what this environment runs.
-    pub fn deployed_ref(&self) -> String {
-        format!("refs/train/deployed/{}", self.0)
-    }
 }
 
 impl fmt::Display for EnvName {

@@ -696,15 +696,10 @@ impl Forge for GitHub {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {
-                let index = crate::index::refresh(&ctx.repo)?;
-                let entry = index
-                    .entries
-                    .iter()
-                    .find(|e| e.dep == target)
-                    .ok_or_else(|| {
-                        Error::usage(format!("no deployment '{target}' in the ledger"))
-                            .hint("give GitHub's deployment id, or run `git train sync` first")
-                    })?;
+                let entry = crate::index::find(&ctx.repo, target)?.ok_or_else(|| {
+                    Error::usage(format!("no deployment '{target}' in the ledger"))
+                        .hint("give GitHub's deployment id, or run `git train sync` first")
+                })?;
                 self.id_of(ctx, entry.commit, target)?
             }
         };
