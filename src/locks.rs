@@ -85,3 +85,41 @@ pub fn all(repo: &Repository) -> Result<Vec<Held>> {
     }
     Ok(out)
 }
+
+/// Takes the lock in the local repository (no remote): creates the ref only if it
+/// does not exist. Returns the lock already there, if any.
+pub fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held>> {
+    match repo.reference(&refname(env), lock, false, "git-train: lock") {
+        Ok(_) => Ok(None),
+        Err(e) if e.code() == git2::ErrorCode::Exists => Ok(get(repo, env)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Releases a local lock only if it is still the one read (`id`); false otherwise.
+pub fn delete(repo: &Repository, env: &EnvName, id: &str) -> Result<bool> {
+    let Ok(mut r) = repo.find_reference(&refname(env)) else {
+        return Ok(false);
+    };
+    if r.target().map(|o| o.to_string()).as_deref() != Some(id) {
+        return Ok(false);
+    }
+    // libgit2 deletes only if the ref still holds the value it was read with.
+    Ok(r.delete().is_ok())
+}
+
+/// Mirrors what the remote now holds after a push that took (Some) or released
+/// (None) a lock, as the next fetch would.
+pub fn mirror(repo: &Repository, env: &EnvName, lock: Option<Oid>) -> Result<()> {
+    match lock {
+        Some(oid) => {
+            repo.reference(&refname(env), oid, true, "git-train: lock")?;
+        }
+        None => {
+            if let Ok(mut r) = repo.find_reference(&refname(env)) {
+                let _ = r.delete();
+            }
+        }
+    }
+    Ok(())
+}

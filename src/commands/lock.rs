@@ -100,16 +100,11 @@ pub fn lock(
                     .hint("try again")),
                 };
             }
-            git.reference(&refname, oid, true, "git-train: lock")?;
+            locks::mirror(git, &env, Some(oid))?;
         }
         None => {
-            if let Err(e) = git.reference(&refname, oid, false, "git-train: lock") {
-                if e.code() == git2::ErrorCode::Exists {
-                    if let Some(held) = locks::get(git, &env)? {
-                        return already_locked(ctx, &env, held, false);
-                    }
-                }
-                return Err(e.into());
+            if let Some(held) = locks::create(git, &env, oid)? {
+                return already_locked(ctx, &env, held, false);
             }
         }
     }
@@ -184,16 +179,12 @@ pub fn unlock(
             if let Some(PushStatus::Rejected(_)) = status.first() {
                 return Err(changed());
             }
-            if let Ok(mut r) = git.find_reference(&refname) {
-                let _ = r.delete();
-            }
+            locks::mirror(git, &env, None)?;
         }
         None => {
-            let mut r = git.find_reference(&refname).map_err(|_| changed())?;
-            if r.target().map(|o| o.to_string()) != Some(held.id.clone()) {
+            if !locks::delete(git, &env, &held.id)? {
                 return Err(changed());
             }
-            r.delete().map_err(|_| changed())?;
         }
     }
     if someone_else {
