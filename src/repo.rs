@@ -199,7 +199,11 @@ impl Repo {
             }
             commits.push(oid?);
         }
-        Ok(Walked { commits, complete })
+        Ok(Walked {
+            commits,
+            complete,
+            reached_base: false,
+        })
     }
 
     /// `train` in the usual case, where `base` is on the first-parent line of `tip`,
@@ -217,12 +221,14 @@ impl Repo {
                 return Ok(Some(Walked {
                     commits,
                     complete: true,
+                    reached_base: true,
                 }));
             }
             if commits.len() >= limit {
                 return Ok(Some(Walked {
                     commits,
                     complete: false,
+                    reached_base: false,
                 }));
             }
             let commit = self.git.find_commit(oid)?;
@@ -247,4 +253,6 @@ pub struct Walked {
     pub commits: Vec<Oid>,
     /// False when the walk stopped at its limit.
     pub complete: bool,
+    /// The walk met `base` on tip's first-parent line (so `base` is on trunk).
+    pub reached_base: bool,
 }

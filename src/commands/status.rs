@@ -76,9 +76,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
     names.extend(deployed.keys().cloned());
     names.extend(snapshot.unfetched.keys().cloned());
-    for held in crate::locks::all(&ctx.repo.git)? {
-        names.insert(held.lock.env);
-    }
+    let locks: std::collections::BTreeMap<String, crate::locks::Held> =
+        crate::locks::all(&ctx.repo.git)?
+            .into_iter()
+            .map(|h| (h.lock.env.clone(), h))
+            .collect();
+    names.extend(locks.keys().cloned());
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());
         names.insert(env.to_string());
@@ -92,9 +95,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
             .iter()
             .find(|o| o.env == name)
             .map(|o| o.dep.clone());
-        if let Ok(env) = crate::domain::EnvName::new(&name) {
-            status.lock = crate::locks::get(&ctx.repo.git, &env)?;
-        }
+        status.lock = locks.get(&name).cloned();
         status.unfetched = snapshot.unfetched.get(&name).map(|o| o.to_string());
         environments.push(status);
     }
@@ -146,6 +147,7 @@ fn env_status(
     let Some(current) = current else {
         return Ok(status);
     };
+    let walked = ctx.repo.train(tip, Some(current), TRAIN_WALK_LIMIT)?;
     let (deployments, _) = index::deployments_of(notes, current)?;
     if let Some(d) = newest_success(&deployments, name) {
         status.deployed = Some(DeployedInfo {
@@ -153,10 +155,10 @@ fn env_status(
             dep: d.dep.clone(),
             by: d.by().to_string(),
             at: d.success_at().unwrap_or(d.started_at()),
-            on_trunk: ctx.repo.contains(tip, current)?,
+            // The walk usually answers this; ask git only when it could not.
+            on_trunk: walked.reached_base || ctx.repo.contains(tip, current)?,
         });
     }
-    let walked = ctx.repo.train(tip, Some(current), TRAIN_WALK_LIMIT)?;
     status.behind = Some(walked.commits.len());
     status.behind_more = !walked.complete;
     if let Some(oldest) = walked.commits.last() {
