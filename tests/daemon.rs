@@ -887,3 +887,27 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
     assert_eq!(daemon.stop(), Some(0));
 }
+
+#[test]
+fn the_daemon_never_runs_commands_from_a_watched_repository() {
+    let w = World::new();
+    let repo = w.repo("watched", 3);
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"touch pwned\"\nstale_after = \"1s\"\n[env.production]\nrun = \"touch pwned\"\n",
+    );
+    repo.train(&["deploy", "staging", "HEAD~2", "--offline"])
+        .ok();
+    std::fs::remove_file(repo.dir.join("pwned")).unwrap();
+    repo.train(&["watch"]).ok();
+    for _ in 0..2 {
+        let out = once(&w, None, &[]);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    repo.commit("more work");
+    once(&w, None, &[]);
+    assert!(
+        !repo.dir.join("pwned").exists(),
+        "the daemon ran a command from .train.toml"
+    );
+}
