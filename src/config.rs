@@ -147,28 +147,11 @@ impl From<ConfigError> for crate::error::Error {
 impl Config {
     /// Reads `.train.toml` from `dir`; no file means all defaults.
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
-        let path = dir.join(FILE_NAME);
-        match std::fs::read(&path) {
-            Ok(bytes) => Config::parse(&path, &bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(ConfigError {
-                path,
-                line: None,
-                key: None,
-                message: e.to_string(),
-            }),
-        }
+        load_toml(&dir.join(FILE_NAME), Config::check)
     }
 
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
-        let (config, text): (Config, &str) = from_toml(path, bytes)?;
-        config.check().map_err(|(key, message)| ConfigError {
-            path: path.to_path_buf(),
-            line: find_key_line(text, &key),
-            key: Some(key),
-            message,
-        })?;
-        Ok(config)
+        parse_toml(path, bytes, Config::check)
     }
 
     fn check(&self) -> Result<(), (String, String)> {
@@ -228,7 +211,41 @@ impl Config {
 
 /// Reads a TOML file into `T`; an error names the file, the line and the key. Also
 /// returns the text, for checks that name a line themselves (`find_key_line`).
-pub(crate) fn from_toml<'b, T: serde::de::DeserializeOwned>(
+/// Reads a TOML configuration file with its own checks; no file means all defaults.
+pub(crate) fn load_toml<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    check: impl Fn(&T) -> Result<(), (String, String)>,
+) -> Result<T, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_toml(path, &bytes, check),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Parses TOML, then runs the checks serde cannot express; every error names the
+/// file, the line and the key.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    bytes: &[u8],
+    check: impl Fn(&T) -> Result<(), (String, String)>,
+) -> Result<T, ConfigError> {
+    let (config, text): (T, &str) = from_toml(path, bytes)?;
+    check(&config).map_err(|(key, message)| ConfigError {
+        path: path.to_path_buf(),
+        line: find_key_line(text, &key),
+        key: Some(key),
+        message,
+    })?;
+    Ok(config)
+}
+
+fn from_toml<'b, T: serde::de::DeserializeOwned>(
     path: &Path,
     bytes: &'b [u8],
 ) -> Result<(T, &'b str), ConfigError> {

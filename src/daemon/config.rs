@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{find_key_line, from_toml, ConfigError};
+use crate::config::{load_toml, parse_toml, ConfigError};
 use crate::domain::EnvName;
 use crate::error::{Error, Result};
 
@@ -84,27 +84,11 @@ fn yes() -> bool {
 impl UserConfig {
     /// Reads the file; no file means all defaults and an empty watch list.
     pub fn load(path: &Path) -> Result<UserConfig, ConfigError> {
-        match std::fs::read(path) {
-            Ok(bytes) => UserConfig::parse(path, &bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserConfig::default()),
-            Err(e) => Err(ConfigError {
-                path: path.to_path_buf(),
-                line: None,
-                key: None,
-                message: e.to_string(),
-            }),
-        }
+        load_toml(path, UserConfig::check)
     }
 
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<UserConfig, ConfigError> {
-        let (config, text): (UserConfig, &str) = from_toml(path, bytes)?;
-        config.check().map_err(|(key, message)| ConfigError {
-            path: path.to_path_buf(),
-            line: find_key_line(text, &key),
-            key: Some(key),
-            message,
-        })?;
-        Ok(config)
+        parse_toml(path, bytes, UserConfig::check)
     }
 
     fn check(&self) -> Result<(), (String, String)> {
