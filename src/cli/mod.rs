@@ -60,6 +60,15 @@ fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A command's result on stdout: its JSON document, or its human rendering.
+fn show<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+    if json {
+        emit_json(value)
+    } else {
+        emit(&human(value))
+    }
+}
+
 fn emit_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
     emit(&format!("{text}\n"))
@@ -113,10 +122,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     ));
                 }
             }
-            if a.output.json {
-                emit_json(&done)?;
-            } else if !cli.quiet {
-                emit(&render::init(&done))?;
+            if a.output.json || !cli.quiet {
+                show(a.output.json, &done, render::init)?;
             }
             Ok(0)
         }
@@ -128,11 +135,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     env: a.env,
                 },
             )?;
-            if a.output.json {
-                emit_json(&st)?;
-            } else {
-                emit(&render::status(&style, &st, ctx.now()))?;
-            }
+            show(a.output.json, &st, |v| render::status(&style, v, ctx.now()))?;
             Ok(0)
         }
         Command::Deploy(a) => {
@@ -176,11 +179,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     count: a.count,
                 },
             )?;
-            if a.output.json {
-                emit_json(&h)?;
-            } else {
-                emit(&render::history(&style, &h))?;
-            }
+            show(a.output.json, &h, |v| render::history(&style, v))?;
             Ok(0)
         }
         Command::Stats(a) => {
@@ -192,11 +191,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     until: a.until,
                 },
             )?;
-            if a.output.json {
-                emit_json(&st)?;
-            } else {
-                emit(&render::stats(&style, &st))?;
-            }
+            show(a.output.json, &st, |v| render::stats(&style, v))?;
             Ok(0)
         }
         Command::Report(a) => {
@@ -213,10 +208,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     description: a.description,
                 },
             )?;
-            if a.output.json {
-                emit_json(&r)?;
-            } else if !cli.quiet {
-                emit(&render::reported(&r))?;
+            if a.output.json || !cli.quiet {
+                show(a.output.json, &r, render::reported)?;
             }
             Ok(0)
         }
@@ -235,10 +228,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         | Command::Unwatch(_) => Ok(0),
         Command::Sync(a) => {
             let synced = commands::sync::run(ctx, forge)?;
-            if a.output.json {
-                emit_json(&synced)?;
-            } else if !cli.quiet {
-                emit(&render::synced(&synced))?;
+            if a.output.json || !cli.quiet {
+                show(a.output.json, &synced, render::synced)?;
             }
             Ok(0)
         }
@@ -246,10 +237,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             let done =
                 commands::lock::lock(ctx, &a.env, a.reason, offline(ctx, a.offline.offline))?;
             sync_after(ctx, forge, a.offline.offline);
-            if a.output.json {
-                emit_json(&done)?;
-            } else if !cli.quiet {
-                emit(&render::lock_outcome(&done))?;
+            if a.output.json || !cli.quiet {
+                show(a.output.json, &done, render::lock_outcome)?;
             }
             Ok(0)
         }
@@ -257,20 +246,16 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             let off = offline(ctx, a.offline.offline);
             let done = commands::lock::unlock(ctx, &a.env, a.force, a.reason, off)?;
             sync_after(ctx, forge, a.offline.offline);
-            if a.output.json {
-                emit_json(&done)?;
-            } else if !cli.quiet {
-                emit(&render::lock_outcome(&done))?;
+            if a.output.json || !cli.quiet {
+                show(a.output.json, &done, render::lock_outcome)?;
             }
             Ok(0)
         }
         Command::Locks(a) => {
             let list = commands::lock::list(ctx, offline(ctx, a.offline.offline))?;
-            if a.output.json {
-                emit_json(&list)?;
-            } else {
-                emit(&render::locks(&style, &list, ctx.now()))?;
-            }
+            show(a.output.json, &list, |v| {
+                render::locks(&style, v, ctx.now())
+            })?;
             Ok(0)
         }
     }
