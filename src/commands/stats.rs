@@ -33,12 +33,12 @@ pub struct Stats {
     pub version: u32,
     pub env: String,
     pub window: WindowInfo,
-    pub deployments: Counts,
-    pub frequency: Frequency,
+    pub deployments: stats::Counts,
+    pub frequency: stats::Frequency,
     pub lead_time: LeadTime,
-    pub change_failure_rate: ChangeFailureRate,
+    pub change_failure_rate: stats::ChangeFailure,
     pub time_to_restore: TimeToRestore,
-    pub train: Train,
+    pub train: stats::TrainSize,
     pub definitions: Definitions,
 }
 
@@ -51,27 +51,6 @@ pub struct WindowInfo {
 }
 
 #[derive(Serialize)]
-pub struct Counts {
-    pub total: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub unfinished: usize,
-    pub rollbacks: usize,
-    pub forced: usize,
-}
-
-#[derive(Serialize)]
-pub struct Frequency {
-    pub successful: usize,
-    pub per_day: f64,
-    pub per_week: f64,
-    pub deploy_days: usize,
-    pub days: usize,
-    /// Successful deployments per week, oldest first; the newest ends at `until`.
-    pub weekly: Vec<usize>,
-}
-
-#[derive(Serialize)]
 pub struct LeadTime {
     pub commits: usize,
     pub median_s: Option<f64>,
@@ -80,24 +59,10 @@ pub struct LeadTime {
 }
 
 #[derive(Serialize)]
-pub struct ChangeFailureRate {
-    pub failed_changes: usize,
-    pub deployments: usize,
-    pub rate: Option<f64>,
-}
-
-#[derive(Serialize)]
 pub struct TimeToRestore {
     pub restored: usize,
     pub unrestored: usize,
     pub median_s: Option<f64>,
-}
-
-#[derive(Serialize)]
-pub struct Train {
-    pub deployments: usize,
-    pub median: Option<f64>,
-    pub max: Option<usize>,
 }
 
 /// What each number means, in the JSON document itself.
@@ -285,8 +250,6 @@ fn lead_time(s: &Spread) -> LeadTime {
 }
 
 fn report(env: String, window: Window, s: &stats::Stats) -> Stats {
-    let c = &s.counts;
-    let f = &s.frequency;
     Stats {
         version: super::JSON_VERSION,
         env,
@@ -295,38 +258,16 @@ fn report(env: String, window: Window, s: &stats::Stats) -> Stats {
             until: window.until,
             days: window.millis() as f64 / DAY_MS as f64,
         },
-        deployments: Counts {
-            total: c.total,
-            succeeded: c.succeeded,
-            failed: c.failed,
-            unfinished: c.unfinished,
-            rollbacks: c.rollbacks,
-            forced: c.forced,
-        },
-        frequency: Frequency {
-            successful: f.successful,
-            per_day: f.per_day,
-            per_week: f.per_week,
-            deploy_days: f.deploy_days,
-            days: f.days,
-            weekly: f.weekly.clone(),
-        },
+        deployments: s.counts.clone(),
+        frequency: s.frequency.clone(),
         lead_time: lead_time(&s.lead_time),
-        change_failure_rate: ChangeFailureRate {
-            failed_changes: s.change_failure.failed_changes,
-            deployments: s.change_failure.deployments,
-            rate: s.change_failure.rate,
-        },
+        change_failure_rate: s.change_failure.clone(),
         time_to_restore: TimeToRestore {
             restored: s.restore.times.count,
             unrestored: s.restore.unrestored,
             median_s: s.restore.times.median_ms.map(seconds),
         },
-        train: Train {
-            deployments: s.train.deployments,
-            median: s.train.median,
-            max: s.train.max,
-        },
+        train: s.train.clone(),
         definitions: DEFINITIONS,
     }
 }

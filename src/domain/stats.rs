@@ -130,7 +130,7 @@ pub struct Change {
     pub committed: Timestamp,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Counts {
     /// Deployments started in the window.
     pub total: usize,
@@ -141,7 +141,7 @@ pub struct Counts {
     pub forced: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Frequency {
     pub successful: usize,
     pub per_day: f64,
@@ -174,7 +174,7 @@ impl Spread {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ChangeFailure {
     /// Finished deployments that failed or were replaced by a rollback or a forced
     /// deployment in the window.
@@ -191,7 +191,7 @@ pub struct Restore {
     pub unrestored: usize,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TrainSize {
     /// Successful, non-rollback deployments in the window whose train is known.
     pub deployments: usize,
