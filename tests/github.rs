@@ -421,28 +421,7 @@ fn the_token_never_reaches_output_or_files() {
     gh.train(&repo, &["status", "--json"]).ok();
     gh.train(&repo, &["report", "success", "--deployment", "1", "-v"]);
     gh.train(&repo, &["stats", "--env", "staging", "--json"]);
-    let token = gh.token().as_bytes().to_vec();
-    let mut stack = vec![repo.dir.join(".git")];
-    let mut files = 0;
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                files += 1;
-                assert!(
-                    !bytes.windows(token.len()).any(|w| w == token),
-                    "the token is in {}",
-                    path.display()
-                );
-            }
-        }
-    }
-    assert!(files > 10);
-    // Loose objects are compressed: look through git itself as well.
-    let all = repo.git(&["log", "--all", "-p", "--notes=*"]);
-    assert!(!all.contains(gh.token()));
+    gh.assert_token_nowhere(&repo);
 }
 
 #[test]

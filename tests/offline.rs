@@ -287,10 +287,7 @@ fn a_corrupt_line_is_skipped_with_a_warning_and_kept() {
     note.push_str(
         "2026-11-25T10:15:02.114Z staging success bob {\"dep\":\"X1\",\"v\":1,\"new_key\":[1]}\n",
     );
-    std::fs::write(repo.dir.join("note.txt"), &note).unwrap();
-    repo.git(&[
-        "notes", "--ref", "deploys", "add", "-f", "-F", "note.txt", "HEAD~1",
-    ]);
+    repo.set_note("HEAD~1", note.as_bytes());
 
     let out = repo.train(&["history", "--json"]).ok();
     assert!(
@@ -651,8 +648,7 @@ fn a_note_in_another_encoding_keeps_every_byte() {
     note.extend_from_slice(
         b"2020-01-01T00:00:00.000Z staging success bob {\"dep\":\"L1\",\"v\":1}\n",
     );
-    std::fs::write(repo.dir.join("note.bin"), &note).unwrap();
-    repo.git(&["notes", "--ref", "deploys", "add", "-F", "note.bin", "HEAD"]);
+    repo.set_note("HEAD", &note);
     repo.train(&["deploy", "staging", "HEAD"]).ok();
     let blob = repo.git(&["notes", "--ref", "deploys", "list", "HEAD"]);
     let out = repo

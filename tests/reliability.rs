@@ -325,10 +325,7 @@ fn hostile_names_and_revisions_change_nothing_and_reach_no_shell() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    std::fs::write(repo.dir.join("evil.txt"), evil).unwrap();
-    repo.git(&[
-        "notes", "--ref", "deploys", "add", "-f", "-F", "evil.txt", "HEAD~1",
-    ]);
+    repo.set_note("HEAD~1", evil.as_bytes());
     let out = repo.train(&["history", "--json"]).ok();
     assert!(
         out.stderr.contains("skipped a ledger line"),
@@ -445,24 +442,7 @@ fn the_token_is_nowhere_after_every_command() {
     for args in &commands {
         gh.train(&repo, args);
     }
-    let token = gh.token().as_bytes().to_vec();
-    let mut stack = vec![repo.dir.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                assert!(
-                    !bytes.windows(token.len()).any(|w| w == token),
-                    "the token is in {}",
-                    path.display()
-                );
-            }
-        }
-    }
-    let everything = repo.git(&["log", "--all", "-p", "--notes=*", "--format=%B%N"]);
-    assert!(!everything.contains(gh.token()));
+    gh.assert_token_nowhere(&repo);
 }
 
 #[test]

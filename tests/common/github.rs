@@ -2045,6 +2045,35 @@ impl GitHub {
         repo
     }
 
+    /// Fails the test if this server's token is in any file of the repository (work
+    /// tree and `.git`) or anywhere git can show (loose objects are compressed).
+    pub fn assert_token_nowhere(&self, repo: &super::Repo) {
+        let token = self.token().as_bytes();
+        let mut stack = vec![repo.dir.clone()];
+        let mut files = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    files += 1;
+                    assert!(
+                        !bytes.windows(token.len()).any(|w| w == token),
+                        "the token is in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(files > 10, "searched only {files} files");
+        let everything = repo.git(&["log", "--all", "-p", "--notes=*", "--format=%B%N"]);
+        assert!(
+            !everything.contains(self.token()),
+            "the token is in git's history"
+        );
+    }
+
     /// Runs git-train with this server's token, and fails the test if the token or a
     /// panic shows in what it printed.
     pub fn train(&self, repo: &super::Repo, args: &[&str]) -> super::Run {

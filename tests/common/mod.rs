@@ -201,6 +201,23 @@ impl Repo<'_> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Replaces a commit's deploy note with these bytes, as another tool would, with
+    /// plain git.
+    pub fn set_note(&self, rev: &str, bytes: &[u8]) {
+        let file = self.world.path("note.bin");
+        std::fs::write(&file, bytes).unwrap();
+        self.git(&[
+            "notes",
+            "--ref",
+            "deploys",
+            "add",
+            "-f",
+            "-F",
+            file.to_str().unwrap(),
+            rev,
+        ]);
+    }
+
     /// Every event line of the deploy ledger, as plain git reads it.
     pub fn all_lines(&self) -> Vec<String> {
         let list = self
