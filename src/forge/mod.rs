@@ -136,13 +136,17 @@ pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
         .and_then(|r| r.url().map(str::to_string));
     // Inside GitHub Actions the workflow's own repository and API are the defaults.
     let actions = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-    let api = ctx
+    let api = match ctx
         .config
         .github
         .api
         .clone()
-        .or_else(|| actions("GITHUB_API_URL"));
-    let detected = github::auth::repo_from_url(remote_url.as_deref(), api.as_deref())
+        .or_else(|| actions("GITHUB_API_URL"))
+    {
+        Some(text) => Some(github::auth::ApiUrl::parse(&text)?),
+        None => None,
+    };
+    let detected = github::auth::repo_from_url(remote_url.as_deref(), api.as_ref())
         .or_else(|| actions("GITHUB_REPOSITORY"));
     let kind = match ctx.config.forge {
         Some(kind) => kind,
@@ -162,7 +166,7 @@ pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
                 ))
                 .hint("write it as `[github] repo = \"owner/name\"`"));
             }
-            let api = api.unwrap_or_else(|| "https://api.github.com".into());
+            let api = api.unwrap_or_else(github::auth::ApiUrl::github);
             Ok(Box::new(github::GitHub::new(ctx, repo, api)))
         }
     }

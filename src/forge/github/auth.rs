@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use crate::error::{Error, Result};
 
 /// The token: `GH_TOKEN`, `GITHUB_TOKEN`, `gh auth token`, then `git credential fill`.
-pub fn token(api: &str) -> Result<String> {
+pub fn token(api: &ApiUrl) -> Result<String> {
     for var in ["GH_TOKEN", "GITHUB_TOKEN"] {
         if let Ok(t) = std::env::var(var) {
             let t = t.trim();
@@ -16,11 +16,12 @@ pub fn token(api: &str) -> Result<String> {
             }
         }
     }
-    let host = host_of(api);
-    let gh_host = if host == "api.github.com" {
+    // `gh` and git's credential helpers know GitHub by its web host.
+    let authority = api.authority();
+    let gh_host = if authority == "api.github.com" {
         "github.com"
     } else {
-        host.as_str()
+        authority.as_str()
     };
     if let Ok(out) = Command::new("gh")
         .args(["auth", "token", "--hostname", gh_host])
@@ -67,46 +68,143 @@ fn credential_fill(host: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Refuses to send a token to an API that `.train.toml` (committed, so anyone with a
-/// pull request can change it) names, unless it is GitHub itself, a loopback test
-/// server, the API of the GitHub Actions run, or a host the user trusts in their own
-/// git config. Anything but loopback must be https.
-pub fn check_api(api: &str, trusted: &[String]) -> Result<()> {
-    let host = host_of(api).to_ascii_lowercase();
-    let name = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(&host);
-    let loopback = matches!(name, "127.0.0.1" | "localhost" | "[::1]");
-    if loopback {
-        return Ok(());
-    }
-    if !api.starts_with("https://") {
-        return Err(
-            Error::usage(format!("the GitHub API `{api}` is not https")).hint(
-                "set `[github] api = \"https://HOST/api/v3\"`; the token never travels in clear",
-            ),
-        );
-    }
-    let from_actions = std::env::var("GITHUB_API_URL")
-        .is_ok_and(|v| v.trim_end_matches('/') == api.trim_end_matches('/'));
-    if host == "api.github.com" || from_actions || trusted.iter().any(|t| *t == host || *t == name)
-    {
-        return Ok(());
-    }
-    Err(Error::usage(format!("refusing to send your GitHub token to {host}, which .train.toml names"))
-        .hint(format!("if {host} is your GitHub Enterprise, trust it once: git config --global --add train.githubHost {host}")))
+/// The GitHub API's base URL, parsed once and checked: what is checked is exactly
+/// what the client connects to (its serialization is handed to the HTTP client).
+///
+/// Text is refused with any control character, whitespace or userinfo: the `url`
+/// parser drops tabs and newlines silently, and `http://127.0.0.1:x@evil` names the
+/// host `evil` to every HTTP client while its text starts with a loopback address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiUrl {
+    url: url::Url,
 }
 
-/// `api.github.com` of `https://api.github.com`, `HOST` of `https://HOST/api/v3`.
-pub fn host_of(api: &str) -> String {
-    let rest = api.split_once("://").map(|(_, r)| r).unwrap_or(api);
-    rest.split('/').next().unwrap_or(rest).to_string()
+impl ApiUrl {
+    pub fn parse(text: &str) -> Result<ApiUrl> {
+        let bad = |why: &str| {
+            Error::usage(format!(
+                "`[github] api = \"{}\"` {why}",
+                text.escape_debug()
+            ))
+            .hint("write it as https://api.github.com or https://HOST/api/v3 (GitHub Enterprise)")
+        };
+        if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad("holds a control character or a space"));
+        }
+        let url = url::Url::parse(text).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("is not an http(s) URL"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "holds a user name or password before `@`: the token would go to the host after it",
+            ));
+        }
+        if url.host().is_none() || url.cannot_be_a_base() {
+            return Err(bad("names no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("has a query or fragment"));
+        }
+        Ok(ApiUrl { url })
+    }
+
+    /// `https://api.github.com`, the default.
+    pub fn github() -> ApiUrl {
+        ApiUrl {
+            url: url::Url::parse("https://api.github.com").expect("a constant URL"),
+        }
+    }
+
+    /// The base without a trailing `/`, as the HTTP client gets it.
+    pub fn as_str(&self) -> &str {
+        self.url.as_str().trim_end_matches('/')
+    }
+
+    /// The host alone: `api.github.com`, `ghe.corp`, `127.0.0.1`, `[::1]`.
+    pub fn host(&self) -> String {
+        self.url.host_str().unwrap_or_default().to_ascii_lowercase()
+    }
+
+    /// The host, with the port when it is not the scheme's default.
+    pub fn authority(&self) -> String {
+        match self.url.port() {
+            Some(p) => format!("{}:{p}", self.host()),
+            None => self.host(),
+        }
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        match self.url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
+    }
+
+    /// Same scheme, host and port, no userinfo: a URL GitHub hands back (a `Link`)
+    /// may be followed with the token only then. Relative links resolve against the
+    /// base, as a browser would.
+    pub fn same_origin(&self, link: &str) -> bool {
+        if link.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return false;
+        }
+        self.url.join(link).is_ok_and(|u| {
+            u.scheme() == self.url.scheme()
+                && u.host() == self.url.host()
+                && u.port_or_known_default() == self.url.port_or_known_default()
+                && u.username().is_empty()
+                && u.password().is_none()
+        })
+    }
+
+    /// Refuses to send a token to an API that `.train.toml` (committed, so anyone with
+    /// a pull request can change it) names, unless it is GitHub itself, a loopback test
+    /// server, the API of the GitHub Actions run, or a host the user trusts in their
+    /// own git config (`HOST`, or `HOST:PORT` for another port). Anything but loopback
+    /// must be https.
+    pub fn check_trusted(&self, trusted: &[String]) -> Result<()> {
+        if self.is_loopback() {
+            return Ok(());
+        }
+        if self.url.scheme() != "https" {
+            return Err(
+                Error::usage(format!("the GitHub API `{self}` is not https")).hint(
+                    "set `[github] api = \"https://HOST/api/v3\"`; the token never travels in clear",
+                ),
+            );
+        }
+        let github = self.authority() == "api.github.com";
+        let from_actions = std::env::var("GITHUB_API_URL")
+            .ok()
+            .and_then(|v| ApiUrl::parse(v.trim()).ok())
+            .is_some_and(|actions| actions.as_str() == self.as_str());
+        let authority = self.authority();
+        if github || from_actions || trusted.contains(&authority) {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "refusing to send your GitHub token to {authority}, which .train.toml names"
+        ))
+        .hint(format!(
+            "if {authority} is your GitHub Enterprise, trust it once: git config --global --add train.githubHost {authority}"
+        )))
+    }
+}
+
+impl std::fmt::Display for ApiUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `owner/name` from a remote URL on github.com, or on the configured API's host.
-pub fn repo_from_url(url: Option<&str>, api: Option<&str>) -> Option<String> {
+pub fn repo_from_url(url: Option<&str>, api: Option<&ApiUrl>) -> Option<String> {
     let url = url?;
     let mut hosts = vec!["github.com".to_string()];
     if let Some(api) = api {
-        let host = host_of(api);
+        let host = api.host();
         hosts.push(host.trim_start_matches("api.").to_string());
         hosts.push(host);
     }
@@ -162,21 +260,60 @@ mod tests {
             repo_from_url(Some("git@gitlab.com:acme/api.git"), None),
             None
         );
+        let ghe = ApiUrl::parse("https://ghe.corp/api/v3").unwrap();
         assert_eq!(
-            repo_from_url(
-                Some("git@ghe.corp:acme/api.git"),
-                Some("https://ghe.corp/api/v3")
-            )
-            .as_deref(),
+            repo_from_url(Some("git@ghe.corp:acme/api.git"), Some(&ghe)).as_deref(),
             Some("acme/api")
         );
         assert_eq!(repo_from_url(Some("/srv/git/api.git"), None), None);
         assert!(!valid_repo("acme/../x"));
-        assert_eq!(host_of("https://ghe.corp/api/v3"), "ghe.corp");
-        assert!(check_api("https://api.github.com", &[]).is_ok());
-        assert!(check_api("http://127.0.0.1:4000", &[]).is_ok());
-        assert!(check_api("https://evil.example/api/v3", &[]).is_err());
-        assert!(check_api("http://ghe.corp/api/v3", &["ghe.corp".into()]).is_err());
-        assert!(check_api("https://ghe.corp/api/v3", &["ghe.corp".into()]).is_ok());
+        assert_eq!(ghe.host(), "ghe.corp");
+    }
+
+    fn trusted(api: &str, hosts: &[&str]) -> Result<()> {
+        let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        ApiUrl::parse(api)?.check_trusted(&hosts)
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_host_that_is_checked() {
+        assert!(trusted("https://api.github.com", &[]).is_ok());
+        assert!(trusted("https://api.github.com/", &[]).is_ok());
+        assert!(trusted("http://127.0.0.1:4000", &[]).is_ok());
+        assert!(trusted("http://[::1]:4000", &[]).is_ok());
+        assert!(trusted("http://localhost:4000", &[]).is_ok());
+        assert!(trusted("https://evil.example/api/v3", &[]).is_err());
+        assert!(trusted("http://ghe.corp/api/v3", &["ghe.corp"]).is_err());
+        assert!(trusted("https://ghe.corp/api/v3", &["ghe.corp"]).is_ok());
+        assert!(trusted("https://ghe.corp:8443/api/v3", &["ghe.corp"]).is_err());
+        assert!(trusted("https://ghe.corp:8443/api/v3", &["ghe.corp:8443"]).is_ok());
+        assert!(trusted("https://api.github.com:8443", &[]).is_err());
+        assert!(trusted("http://api.github.com", &[]).is_err());
+        for hostile in [
+            "http://127.0.0.1:x@attacker",
+            "http://127.0.0.1:4000@attacker:5000",
+            "http://[::1]:x@attacker",
+            "http://localhost:x@attacker/api",
+            "https://trusted.host:x@evil/api/v3",
+            "https://api.github.com@evil",
+            "https://api.github.com\nhost=github.com",
+            "https://api.github.com\n",
+            "https://api.git\thub.com",
+            "http://127.0.0.1:4000/\u{1b}]52;c;x\u{7}",
+            "ftp://api.github.com",
+            "api.github.com",
+            "https://api.github.com?x=1",
+        ] {
+            let e = trusted(hostile, &["trusted.host"]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{hostile}");
+            assert!(e.hint.is_some(), "{hostile}");
+        }
+        let base = ApiUrl::parse("http://127.0.0.1:4000").unwrap();
+        assert!(base.same_origin("/repos/a/b?page=2"));
+        assert!(base.same_origin("http://127.0.0.1:4000/repos/a/b?page=2"));
+        assert!(!base.same_origin("http://127.0.0.1:4001/repos"));
+        assert!(!base.same_origin("//evil/repos"));
+        assert!(!base.same_origin("http://127.0.0.1:4000@evil/repos"));
+        assert!(!base.same_origin("https://127.0.0.1:4000/repos"));
     }
 }

@@ -12,6 +12,7 @@ use http::StatusCode;
 use octocrab::Octocrab;
 use serde_json::Value;
 
+use super::auth::ApiUrl;
 use crate::error::{Error, Kind, Result};
 
 /// How the API answered a request that did not succeed.
@@ -60,7 +61,7 @@ pub struct Logged {
 pub struct Client {
     octo: Octocrab,
     rt: tokio::runtime::Runtime,
-    base: String,
+    base: ApiUrl,
     etags: RefCell<HashMap<String, Cached>>,
     etags_path: Option<PathBuf>,
     etags_dirty: RefCell<bool>,
@@ -77,7 +78,7 @@ const ETAG_ENTRIES: usize = 2000;
 
 impl Client {
     pub fn new(
-        base: &str,
+        base: &ApiUrl,
         token: String,
         timeout: Duration,
         max_wait: Duration,
@@ -87,7 +88,19 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
-        let base = base.trim_end_matches('/').to_string();
+        // Defence in depth against two parsers reading one text two ways: the HTTP
+        // client must see the very host and port that `ApiUrl` checked.
+        let uri: http::Uri = base.as_str().parse().map_err(|e| {
+            Error::usage(format!("`[github] api = \"{base}\"` is not a URL: {e}"))
+                .hint("for GitHub Enterprise use https://HOST/api/v3")
+        })?;
+        if uri.authority().map(|a| a.as_str().to_ascii_lowercase()) != Some(base.authority()) {
+            return Err(Error::usage(format!(
+                "`[github] api = \"{base}\"` names its host ambiguously"
+            ))
+            .hint("write it as https://HOST/api/v3"));
+        }
+        let base = base.clone();
         let octo = {
             let _guard = rt.enter();
             Octocrab::builder()
@@ -137,7 +150,7 @@ impl Client {
 
     /// Whether a URL GitHub handed us (a `Link`) stays on the API server.
     pub fn same_origin(&self, url: &str) -> bool {
-        !url.contains("://") || origin(url) == origin(&self.base)
+        self.base.same_origin(url)
     }
 
     /// A GET that may repeat: conditional on the stored ETag; a 304 reuses the stored
@@ -245,7 +258,7 @@ impl Client {
             if !self.same_origin(&page) {
                 return Err(ApiError::Malformed(format!(
                     "a `next` link leaves {}: {page}",
-                    origin(&self.base)
+                    self.base
                 )));
             }
             let answer = self.get(&page)?;
@@ -302,7 +315,10 @@ impl Client {
     }
 
     fn record(&self, method: &'static str, path: &str, status: u16, cached: bool) {
-        let path = path.strip_prefix(&self.base).unwrap_or(path).to_string();
+        let path = path
+            .strip_prefix(self.base.as_str())
+            .unwrap_or(path)
+            .to_string();
         self.log.borrow_mut().push(Logged {
             method,
             path,
@@ -420,15 +436,6 @@ fn reset_at(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// `scheme://host:port` of a URL.
-fn origin(url: &str) -> &str {
-    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let end = url[after..]
-        .find('/')
-        .map(|i| after + i)
-        .unwrap_or(url.len());
-    &url[..end]
-}
-
 /// The `rel="next"` target of a `Link` header.
 pub fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get(http::header::LINK)?.to_str().ok()?;

@@ -26,7 +26,7 @@ pub const EXPORT_TASK: &str = "git-train-export";
 pub struct GitHub {
     /// `owner/name`
     pub repo: String,
-    pub api: String,
+    pub api: auth::ApiUrl,
     client: OnceCell<Client>,
     cache_dir: PathBuf,
     poll: Duration,
@@ -38,7 +38,7 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    pub fn new(ctx: &Context, repo: String, api: String) -> GitHub {
+    pub fn new(ctx: &Context, repo: String, api: auth::ApiUrl) -> GitHub {
         let gh = &ctx.config.github;
         GitHub {
             repo,
@@ -59,7 +59,7 @@ impl GitHub {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
-        auth::check_api(&self.api, &self.trusted_hosts)?;
+        self.api.check_trusted(&self.trusted_hosts)?;
         let token = auth::token(&self.api)?;
         let client = Client::new(
             &self.api,
@@ -77,7 +77,7 @@ impl GitHub {
 
     fn fail(&self, what: &str) -> impl Fn(ApiError) -> Error + '_ {
         let what = what.to_string();
-        move |e| e.into_error(&what, &self.api)
+        move |e| e.into_error(&what, self.api.as_str())
     }
 
     /// The queued event of a deployment, from GitHub's own record of it, so that
@@ -623,10 +623,12 @@ impl Forge for GitHub {
                     // The POST may have created it: look before saying it did not.
                     match self.find_by_dep(plan, &dep) {
                         Some(d) => d,
-                        None => return Err(e.into_error("create the deployment", &self.api)),
+                        None => {
+                            return Err(e.into_error("create the deployment", self.api.as_str()))
+                        }
                     }
                 }
-                Err(e) => return Err(e.into_error("create the deployment", &self.api)),
+                Err(e) => return Err(e.into_error("create the deployment", self.api.as_str())),
             };
         let (sha, event) = self.created_event(&deployment).ok_or_else(|| {
             Error::new(Kind::Forge, "GitHub's answer is not a deployment")
