@@ -13,6 +13,10 @@ pub enum Kind {
     Forge,
     /// Something unexpected in git or the file system: exit 1.
     Internal,
+    /// The reader of a read command's output went away (`status | head`): exit 0.
+    /// Only stdout writes of commands that change nothing make it; a deploy piped
+    /// into `true` still deploys, and its outcome decides its exit status.
+    BrokenPipe,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +59,7 @@ impl Error {
             Kind::Usage => 2,
             Kind::Refused | Kind::Internal => 1,
             Kind::Forge => 3,
+            Kind::BrokenPipe => 0,
         }
     }
 }

@@ -178,26 +178,3 @@ fn bad_arguments_exit_2() {
     assert!(out.stderr.contains("--commit"), "{}", out.stderr);
     repo.train(&["--help"]).ok();
 }
-
-#[test]
-fn broken_pipe_exits_0() {
-    let w = World::new();
-    let repo = w.repo("r", 30);
-    let out = repo
-        .cmd("sh")
-        .args([
-            "-c",
-            &format!(
-                "'{}' status -n 30 | head -c 1 >/dev/null; exit ${{PIPESTATUS:-0}}",
-                common::BIN
-            ),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("error"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}

@@ -108,3 +108,300 @@ fn an_api_url_with_userinfo_never_receives_the_token() {
 fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
+
+/// Writes the clipboard (OSC 52), clears the screen, rings the bell.
+const PAYLOAD: &str = "\u{1b}]52;c;cGF5bG9hZA==\u{7}\u{1b}[2J";
+
+#[track_caller]
+fn assert_inert(what: &str, out: &std::process::Output) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !bytes.iter().any(|b| *b == 0x1b || *b == 0x07),
+            "{what}: raw escape on {stream}: {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+fn as_toml(s: &str) -> String {
+    toml_string(s)
+}
+
+#[test]
+fn no_escape_sequence_from_commits_locks_or_config_reaches_a_terminal() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nmax_train = 1\n[env.production]\n",
+    );
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    // A commit whose author and subject carry the payload.
+    std::fs::write(repo.dir.join("p.txt"), "p").unwrap();
+    repo.git(&["add", "p.txt"]);
+    let author = format!("Mallory{PAYLOAD} <m@example.com>");
+    let subject = format!("innocent{PAYLOAD} subject");
+    repo.git(&["commit", "-q", "--author", &author, "-m", &subject]);
+    repo.commit("after");
+    let run = |what: &str, args: &[&str]| {
+        let out = repo.cmd(BIN).args(args).output().unwrap();
+        assert_inert(what, &out);
+        out
+    };
+    // The train listing (commit author, subject) of deploy and rollback.
+    run("deploy train", &["deploy", "production", "--yes"]);
+    run("rollback train", &["rollback", "production", "--yes"]);
+    run("status", &["status"]);
+    run("history", &["history"]);
+    // The pre-push hook names the oldest undeployed commit.
+    let tip = repo.rev("HEAD");
+    let mut hook = repo
+        .cmd(BIN)
+        .args(["hook", "pre-push", "origin", "/nowhere"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    hook.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("refs/heads/main {tip} refs/heads/main {}\n", "0".repeat(40)).as_bytes())
+        .unwrap();
+    let out = hook.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("innocent"),
+        "the hook named the commit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_inert("pre-push hook", &out);
+
+    // A lock whose holder and reason carry the payload, met by someone else.
+    repo.git(&[
+        "config",
+        "user.email",
+        &format!("mallory{PAYLOAD}@example.com"),
+    ]);
+    run("lock", &["lock", "staging", "--reason", PAYLOAD]);
+    repo.git(&["config", "user.email", "bob@example.com"]);
+    for (what, args) in [
+        (
+            "deploy refused by lock",
+            &["deploy", "staging", "--yes"][..],
+        ),
+        ("lock refused", &["lock", "staging"]),
+        ("unlock refused", &["unlock", "staging"]),
+        ("locks", &["locks"]),
+        (
+            "unlock --force",
+            &["unlock", "staging", "--force", "--reason", "gone home"],
+        ),
+    ] {
+        let out = run(what, args);
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("mallory"), "{what} names the holder: {text}");
+    }
+
+    // Configuration errors echo keys and values from .train.toml.
+    for (what, toml) in [
+        ("unknown key", format!("{} = 1\n", as_toml(PAYLOAD))),
+        ("bad value", format!("forge = {}\n", as_toml(PAYLOAD))),
+        ("bad env name", format!("[env.{}]\n", as_toml(PAYLOAD))),
+        (
+            "bad duration",
+            format!("[env.staging]\nstale_after = {}\n", as_toml(PAYLOAD)),
+        ),
+    ] {
+        repo.write(".train.toml", &toml);
+        let out = run(what, &["status"]);
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        run(what, &["deploy", "staging", "--yes"]);
+        let hook = repo
+            .cmd(BIN)
+            .args(["hook", "pre-push", "origin", "/nowhere"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(hook.status.code(), Some(0), "a hook never blocks by accident");
+        assert_inert(&format!("{what} through the hook"), &hook);
+    }
+}
+
+#[test]
+fn the_daemon_log_shows_payloads_inert() {
+    let w = World::new();
+    let repo = w.repo("web", 1);
+    repo.write(
+        ".train.toml",
+        &format!(
+            "[checks]\nrequire = false\n[env.staging]\nrun = {}\n",
+            as_toml(&format!("echo '{PAYLOAD}' >&2; true"))
+        ),
+    );
+    repo.train(&["watch"]).ok();
+    let daemon = || {
+        let mut cmd = repo.cmd(BIN);
+        cmd.current_dir(w.root.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+            .args(["daemon", "--once", "-v"]);
+        cmd.output().unwrap()
+    };
+    daemon();
+    std::fs::write(repo.dir.join("p.txt"), "p").unwrap();
+    repo.git(&["add", "p.txt"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "--author",
+        &format!("M{PAYLOAD} <m@example.com>"),
+        "-m",
+        &format!("subject{PAYLOAD}"),
+    ]);
+    repo.git(&["config", "user.email", &format!("by{PAYLOAD}@example.com")]);
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let out = daemon();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notify: web"), "{err}");
+    assert_inert("daemon log", &out);
+}
+
+/// `n` more commits on main, made at once with `git fast-import`.
+fn many_commits(repo: &common::Repo, n: usize) {
+    let mut stream = String::new();
+    for i in 0..n {
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Alice <alice@example.com> {} +0000\ndata <<EOM\nbulk change {i} with a subject long enough to fill the pipe quickly\nEOM\n",
+            1_763_000_000 + i
+        ));
+        if i == 0 {
+            stream.push_str("from refs/heads/main^0\n");
+        }
+        stream.push_str(&format!("M 644 inline bulk.txt\ndata <<EOM\n{i}\nEOM\n\n"));
+    }
+    let mut child = repo
+        .cmd("git")
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    repo.git(&["reset", "-q", "--hard", "main"]);
+}
+
+/// Runs `git-train ARGS | READER` under bash; returns git-train's own exit status
+/// (PIPESTATUS[0]) and its stderr.
+fn piped(repo: &common::Repo, args: &str, reader: &str) -> (i32, String) {
+    let script = format!("'{BIN}' {args} 2>\"$ERR\" | {reader}; exit ${{PIPESTATUS[0]}}");
+    let err = repo.world.path("piped.err");
+    let out = repo
+        .cmd("bash")
+        .env("ERR", &err)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_closed_pipe_ends_a_read_quietly_but_never_a_deploy() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\n[env.broken]\nrun = \"exit 7\"\n",
+    );
+    many_commits(&repo, 400);
+    // Far more than a pipe buffer (64 KiB): the reader leaves while we write.
+    let size = repo
+        .train(&["status", "-n", "400", "--json"])
+        .ok()
+        .stdout
+        .len();
+    assert!(size > 96 * 1024, "{size}");
+    let (code, err) = piped(&repo, "status -n 400 --json", "head -c 1 >/dev/null");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let (code, err) = piped(&repo, "history --json -n 400", "head -c 1 >/dev/null");
+    assert_eq!(code, 0, "{err}");
+
+    // A deploy whose reader is gone before it prints still deploys, and exits as
+    // the deployment ended.
+    let (code, err) = piped(&repo, "deploy staging --yes", "true");
+    assert_eq!(code, 0, "{err}");
+    let lines = repo.all_lines();
+    assert!(
+        lines.iter().any(|l| l.contains(" staging success ")),
+        "the deploy happened: {lines:?}"
+    );
+    let (code, err) = piped(&repo, "deploy broken --yes", "head -c 1 >/dev/null");
+    assert_eq!(
+        code, 1,
+        "a failed deploy is a failure whoever reads it: {err}"
+    );
+    let (code, _) = piped(&repo, "deploy broken --yes --json", "true");
+    assert_eq!(code, 1);
+    // Writes that fail on stderr (a full disk) end nothing early either.
+    let out = repo
+        .cmd("bash")
+        .args([
+            "-c",
+            &format!("'{BIN}' deploy staging HEAD~1 --yes 2>/dev/full >/dev/full"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert!(
+        repo.all_lines()
+            .iter()
+            .filter(|l| l.contains(" staging success "))
+            .count()
+            >= 2
+    );
+}
+
+#[test]
+fn a_terminal_hang_up_mid_deploy_closes_the_deployment_without_a_panic() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 3\"\n",
+    );
+    // The deploy runs on a pseudo-terminal whose other end is closed after a
+    // second: the kernel hangs it up (SIGHUP, then EIO on every write).
+    let script = format!(
+        r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("{BIN}", ["git-train", "deploy", "staging", "--yes"])
+time.sleep(1.0)
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"#
+    );
+    let out = repo.cmd("python3").args(["-c", &script]).output().unwrap();
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_ne!(code, "101", "panicked");
+    assert_eq!(code, "1", "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = repo.all_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" staging error ") && l.contains("interrupted")),
+        "{lines:?}"
+    );
+    repo.train(&["status"]).ok();
+}

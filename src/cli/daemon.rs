@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::args::{Cli, Command, DaemonAction};
 use super::render;
+use super::tell_result;
 use super::ui::TermUi;
-use super::{emit, emit_json};
 use crate::commands::daemon;
 use crate::context::Ui;
 use crate::domain::Timestamp;
@@ -55,16 +55,15 @@ fn target(dir: &Path, path: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Watch-list and service changes are done when this prints: see `tell`.
 fn show<T: serde::Serialize>(
     cli: &Cli,
     json: bool,
     value: &T,
     human: impl Fn(&T) -> String,
 ) -> Result<u8> {
-    if json {
-        emit_json(value)?;
-    } else if !cli.quiet {
-        emit(&human(value))?;
+    if json || !cli.quiet {
+        tell_result(json, value, human);
     }
     Ok(0)
 }

@@ -6,9 +6,9 @@ pub mod daemon;
 pub mod hook;
 pub mod manpage;
 pub mod render;
+pub mod terminal;
 pub mod ui;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,32 +32,52 @@ pub fn main() -> ExitCode {
         }
     };
     let style = Style::new(cli.color);
+    terminal::set_stdout_colour(style.color);
     match run(cli, style) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let stderr_style = Style {
-                color: style.color || std::env::var_os("GIT_TRAIN_FORCE_COLOR").is_some(),
-            };
-            eprintln!("{} {}", stderr_style.red("error:"), e.message);
-            if let Some(hint) = &e.hint {
-                eprintln!("{} {hint}", stderr_style.bold("hint:"));
+            if e.kind != Kind::BrokenPipe {
+                let stderr_style = Style {
+                    color: style.color || std::env::var_os("GIT_TRAIN_FORCE_COLOR").is_some(),
+                };
+                let mut text = format!("{} {}\n", stderr_style.red("error:"), e.message);
+                if let Some(hint) = &e.hint {
+                    text.push_str(&format!("{} {hint}\n", stderr_style.bold("hint:")));
+                }
+                terminal::stderr(&text, stderr_style.color);
             }
             ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn is_broken_pipe(e: &Error) -> bool {
-    e.kind == Kind::Internal && e.message.contains("Broken pipe")
+/// Writes a read command's data to stdout; a closed pipe ends the program quietly.
+fn emit(text: &str) -> Result<()> {
+    terminal::stdout(text).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::new(Kind::BrokenPipe, "the output's reader went away")
+        } else {
+            Error::internal(format!("could not write the output: {e}"))
+        }
+    })
 }
 
-/// Writes data to stdout; a closed pipe ends the program quietly.
-fn emit(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+/// Writes what a command that changed something has to say. Its outcome is already
+/// recorded (or about to be), so a closed or full stdout must not end it early nor
+/// decide its exit status: `deploy | true` deploys, and exits as the deployment ends.
+fn tell(text: &str) {
+    let _ = terminal::stdout(text);
+}
+
+/// `show` for a command that changed something: see `tell`.
+fn tell_result<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) {
+    if json {
+        if let Ok(text) = serde_json::to_string_pretty(value) {
+            tell(&format!("{text}\n"));
+        }
+    } else {
+        tell(&human(value));
+    }
 }
 
 /// A command's result on stdout: its JSON document, or its human rendering.
@@ -123,7 +143,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 }
             }
             if a.output.json || !cli.quiet {
-                show(a.output.json, &done, render::init)?;
+                tell_result(a.output.json, &done, render::init);
             }
             Ok(0)
         }
@@ -209,7 +229,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 },
             )?;
             if a.output.json || !cli.quiet {
-                show(a.output.json, &r, render::reported)?;
+                tell_result(a.output.json, &r, render::reported);
             }
             Ok(0)
         }
@@ -229,7 +249,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::Sync(a) => {
             let synced = commands::sync::run(ctx, forge)?;
             if a.output.json || !cli.quiet {
-                show(a.output.json, &synced, render::synced)?;
+                tell_result(a.output.json, &synced, render::synced);
             }
             Ok(0)
         }
@@ -238,7 +258,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 commands::lock::lock(ctx, &a.env, a.reason, offline(ctx, a.offline.offline))?;
             sync_after(ctx, forge, a.offline.offline);
             if a.output.json || !cli.quiet {
-                show(a.output.json, &done, render::lock_outcome)?;
+                tell_result(a.output.json, &done, render::lock_outcome);
             }
             Ok(0)
         }
@@ -247,7 +267,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             let done = commands::lock::unlock(ctx, &a.env, a.force, a.reason, off)?;
             sync_after(ctx, forge, a.offline.offline);
             if a.output.json || !cli.quiet {
-                show(a.output.json, &done, render::lock_outcome)?;
+                tell_result(a.output.json, &done, render::lock_outcome);
             }
             Ok(0)
         }
@@ -296,7 +316,7 @@ fn finish_deploy(
         ));
     }
     if !json {
-        emit(&render::plan(style, &prepared, ctx.now()))?;
+        tell(&render::plan(style, &prepared, ctx.now()));
     }
     if !confirm.yes && ctx.ui.interactive() {
         let verb = if prepared.plan.rollback {
@@ -317,9 +337,9 @@ fn finish_deploy(
     let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait)?;
     sync_after(ctx, forge, offline);
     if json {
-        emit_json(&outcome)?;
+        tell_result(true, &outcome, |_| String::new());
     } else {
-        emit(&render::outcome(style, &outcome))?;
+        tell(&render::outcome(style, &outcome));
     }
     match outcome.state {
         State::Failure | State::Error => {

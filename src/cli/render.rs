@@ -36,22 +36,9 @@ fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 
-/// Text from the ledger, a commit or a lock, made safe for a terminal: control
-/// characters (an escape sequence in a commit subject or a note) are shown escaped.
-pub fn clean(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+/// One field from the ledger, a commit or a lock: control characters shown escaped
+/// so that it stays on its line (the terminal module escapes everything again).
+use super::terminal::field as clean;
 
 fn truncate(text: &str, width: usize) -> String {
     let text = clean(text);

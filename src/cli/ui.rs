@@ -1,9 +1,10 @@
 //! The terminal: colours, progress on stderr, questions on a terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::args::ColorWhen;
+use super::terminal;
 use crate::context::Ui;
 
 #[derive(Clone, Copy)]
@@ -84,11 +85,16 @@ impl TermUi {
 impl Ui for TermUi {
     fn confirm(&self, question: &str) -> bool {
         self.done();
-        eprint!("{question} [y/N] ");
-        let _ = std::io::stderr().flush();
+        terminal::stderr(&format!("{question} [y/N] "), self.style.color);
         let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).is_err() {
-            return false;
+        match std::io::stdin().read_line(&mut answer) {
+            // Ctrl-D: the refusal that follows starts on a line of its own.
+            Ok(0) => {
+                terminal::stderr("\n", false);
+                return false;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
         }
         matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES")
     }
@@ -101,27 +107,28 @@ impl Ui for TermUi {
         if self.quiet || !self.stderr_tty {
             return;
         }
-        eprint!("\r\x1b[2K{line}");
-        let _ = std::io::stderr().flush();
+        terminal::stderr_repaint(line, self.style.color);
         self.progress_shown.store(true, Ordering::Relaxed);
     }
 
     fn done(&self) {
         if self.progress_shown.swap(false, Ordering::Relaxed) {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
+            terminal::stderr_repaint("", false);
         }
     }
 
     fn warn(&self, message: &str) {
         self.done();
-        eprintln!("{} {message}", self.style.yellow("warning:"));
+        terminal::stderr(
+            &format!("{} {message}\n", self.style.yellow("warning:")),
+            self.style.color,
+        );
     }
 
     fn note(&self, message: &str) {
         if !self.quiet {
             self.done();
-            eprintln!("{message}");
+            terminal::stderr(&format!("{message}\n"), self.style.color);
         }
     }
 }
