@@ -117,7 +117,8 @@ pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(
     let text = String::deserialize(d)?;
     parse_duration(&text).map(Some).ok_or_else(|| {
         serde::de::Error::custom(format!(
-            "'{text}' is not a duration; write it like \"90m\", \"24h\" or \"7d\""
+            "'{}' is not a duration of at most 100 years; write it like \"90m\", \"24h\" or \"7d\"",
+            text.escape_debug()
         ))
     })
 }

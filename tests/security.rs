@@ -224,7 +224,11 @@ fn no_escape_sequence_from_commits_locks_or_config_reaches_a_terminal() {
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(hook.status.code(), Some(0), "a hook never blocks by accident");
+        assert_eq!(
+            hook.status.code(),
+            Some(0),
+            "a hook never blocks by accident"
+        );
         assert_inert(&format!("{what} through the hook"), &hook);
     }
 }
@@ -404,4 +408,44 @@ print(os.waitstatus_to_exitcode(status))
         "{lines:?}"
     );
     repo.train(&["status"]).ok();
+}
+
+#[test]
+fn a_huge_duration_is_a_configuration_error_not_a_panic() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    for key in ["poll", "timeout", "max_wait", "follow"] {
+        repo.write(
+            ".train.toml",
+            &format!(
+                "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"http://127.0.0.1:9\"\n{key} = \"18446744073709551615s\"\n"
+            ),
+        );
+        let out = repo.train(&["deploy", "staging", "--yes"]).code(2);
+        assert!(
+            out.stderr.contains(".train.toml:5:") && out.stderr.contains(&format!("`{key}`")),
+            "{key}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    repo.write(
+        ".train.toml",
+        "[env.production]\nstale_after = \"9999999999999d\"\n",
+    );
+    repo.train(&["status"]).code(2);
+    std::fs::remove_file(repo.dir.join(".train.toml")).unwrap();
+    let config = w.path("home/.config/git-train");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "watch = []\n[daemon]\npoll = \"18446744073709551615s\"\n",
+    )
+    .unwrap();
+    let out = repo.train(&["daemon", "--once"]).code(2);
+    assert!(
+        out.stderr.contains("config.toml") && out.stderr.contains("poll"),
+        "{}",
+        out.stderr
+    );
 }

@@ -100,10 +100,15 @@ pub fn format_age(ms: i64) -> String {
     }
 }
 
-/// A duration as users write it in config and flags: `90s`, `30m`, `24h`, `7d`, `2w`.
+/// The longest duration anything takes: beyond it a typo (`18446744073709551615s`)
+/// would overflow every clock it is added to.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// A duration as users write it in config and flags: `90s`, `30m`, `24h`, `7d`, `2w`;
+/// more than zero and at most `MAX_DURATION`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let d = humantime::parse_duration(text.trim()).ok()?;
-    (!d.is_zero()).then_some(d)
+    (!d.is_zero() && d <= MAX_DURATION).then_some(d)
 }
 
 #[cfg(test)]
@@ -147,6 +152,9 @@ mod tests {
         assert_eq!(format_age(3_600_000 * 27), "1d 3h");
         assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("18446744073709551615s"), None);
+        assert_eq!(parse_duration("101y"), None);
+        assert_eq!(parse_duration("100y"), Some(MAX_DURATION));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(
             Timestamp::parse_loose("2026-11-25"),
