@@ -417,30 +417,55 @@ fn the_token_is_nowhere_after_every_command() {
         ("in_progress", Duration::from_millis(0)),
         ("success", Duration::from_millis(50)),
     ]);
-    let commands: Vec<Vec<&str>> = vec![
-        vec!["init"],
-        vec!["status", "--json"],
-        vec!["deploy", "staging", "-v", "--json"],
-        vec!["deploy", "staging", "HEAD~1", "-v"],
-        vec!["rollback", "staging", "-v"],
-        vec!["history", "--json", "-v"],
-        vec!["sync", "-v"],
-        vec!["lock", "staging", "-v"],
-        vec!["locks", "--json"],
-        vec!["unlock", "staging"],
-        vec!["report", "success", "--deployment", "1", "-v"],
-        vec!["report", "success", "--deployment", "999999", "-v"],
-        vec!["report", "success", "--commit", "HEAD", "-v"],
-        vec!["stats", "--env", "staging", "--json"],
-        vec!["deploy", "nope..nope"],
-        vec!["completions", "bash"],
+    // Each command, the exit status it must end with, and whether it must have got
+    // as far as sending the token (so the check below is not passed by a command
+    // that failed before it read the token).
+    let commands: Vec<(Vec<&str>, i32, bool)> = vec![
+        (vec!["init"], 0, true),
+        (vec!["status", "--json"], 0, false),
+        (vec!["deploy", "staging", "HEAD~1", "-v"], 0, true),
+        (vec!["deploy", "staging", "-v", "--json"], 0, true),
+        (vec!["rollback", "staging", "-v"], 0, true),
+        (vec!["history", "--json", "-v"], 0, false),
+        (vec!["sync", "-v"], 0, true),
+        (vec!["lock", "staging", "-v"], 0, true),
+        (vec!["locks", "--json"], 0, false),
+        (vec!["unlock", "staging"], 0, true),
+        (
+            vec!["report", "success", "--deployment", "1", "-v"],
+            0,
+            true,
+        ),
+        (
+            vec!["report", "success", "--deployment", "999999", "-v"],
+            2,
+            true,
+        ),
+        (
+            vec!["report", "success", "--commit", "HEAD", "-v"],
+            0,
+            false,
+        ),
+        (vec!["stats", "--env", "staging", "--json"], 0, false),
+        (vec!["deploy", "nope..nope"], 2, false),
+        (vec!["completions", "bash"], 0, false),
     ];
-    for args in &commands {
-        gh.train(&repo, args);
+    let used_token = |gh: &GitHub| gh.requests().iter().any(|r| r.auth_scheme.is_some());
+    for (args, code, token) in &commands {
+        gh.clear_requests();
+        let run = gh.train(&repo, args);
+        assert_eq!(run.code, *code, "{args:?}: {}", run.stderr);
+        assert_eq!(used_token(&gh), *token, "{args:?}: {}", run.stderr);
     }
+    // Every command that talks to GitHub meets a failing server (init only warns), and
+    // still says nothing of the token.
     gh.fault("*", "/", Fault::Status(500), 100);
-    for args in &commands {
-        gh.train(&repo, args);
+    for (args, _, token) in &commands {
+        gh.clear_requests();
+        let run = gh.train(&repo, args);
+        if *token {
+            assert!(used_token(&gh), "{args:?}: {}", run.stderr);
+        }
     }
     gh.assert_token_nowhere(&repo);
 }

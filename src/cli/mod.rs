@@ -159,6 +159,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(0)
         }
         Command::Deploy(a) => {
+            // A bad name is refused before the network is asked anything.
+            ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
             commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare(
@@ -176,6 +178,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             finish_deploy(ctx, forge, &style, prepared, &a.confirm, a.output.json)
         }
         Command::Rollback(a) => {
+            ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
             commands::sync::around(ctx, forge, off)?;
             let prepared = deploy::prepare_rollback(
