@@ -23,7 +23,11 @@ pub enum Kind {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
-    pub hint: Option<String>,
+    /// What to do next, most useful first; each is printed as its own `hint:` line.
+    pub hints: Vec<String>,
+    /// The lower-level error this one explains, kept for `-v` and for callers that
+    /// need its kind.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -33,7 +37,8 @@ impl Error {
         Error {
             kind,
             message: message.into(),
-            hint: None,
+            hints: Vec::new(),
+            source: None,
         }
     }
 
@@ -49,9 +54,23 @@ impl Error {
         Error::new(Kind::Internal, message)
     }
 
+    /// Adds a hint (call again for another).
     pub fn hint(mut self, hint: impl Into<String>) -> Error {
-        self.hint = Some(hint.into());
+        self.hints.push(hint.into());
         self
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.source = Some(std::sync::Arc::new(source));
+        self
+    }
+
+    /// The message with its first hint, on one line (logs, warnings).
+    pub fn one_line(&self) -> String {
+        match self.hints.first() {
+            Some(h) => format!("{} ({h})", self.message),
+            None => self.message.clone(),
+        }
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -70,16 +89,22 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<git2::Error> for Error {
     fn from(e: git2::Error) -> Error {
-        Error::internal(format!("git: {}", e.message()))
+        Error::internal(format!("git: {}", e.message())).with_source(e)
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
-        Error::internal(e.to_string())
+        Error::internal(e.to_string()).with_source(e)
     }
 }

@@ -41,7 +41,7 @@ pub fn main() -> ExitCode {
                     color: style.color || std::env::var_os("GIT_TRAIN_FORCE_COLOR").is_some(),
                 };
                 let mut text = format!("{} {}\n", stderr_style.red("error:"), e.message);
-                if let Some(hint) = &e.hint {
+                for hint in &e.hints {
                     text.push_str(&format!("{} {hint}\n", stderr_style.bold("hint:")));
                 }
                 terminal::stderr(&text, stderr_style.color);

@@ -295,7 +295,7 @@ mod tests {
         ] {
             let e = window(now, since, until).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{since:?} {until:?}");
-            assert!(e.hint.is_some());
+            assert!(!e.hints.is_empty());
         }
     }
 }

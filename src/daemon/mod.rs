@@ -395,10 +395,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 
 /// An error in one line, with its hint.
 pub(crate) fn say(e: &Error) -> String {
-    match &e.hint {
-        Some(h) => format!("{} ({h})", e.message),
-        None => e.message.clone(),
-    }
+    e.one_line()
 }
 
 /// Shows notifications, each under a timeout. When one cannot be shown (no session

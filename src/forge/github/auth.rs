@@ -306,7 +306,7 @@ mod tests {
         ] {
             let e = trusted(hostile, &["trusted.host"]).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{hostile}");
-            assert!(e.hint.is_some(), "{hostile}");
+            assert!(!e.hints.is_empty(), "{hostile}");
         }
         let base = ApiUrl::parse("http://127.0.0.1:4000").unwrap();
         assert!(base.same_origin("/repos/a/b?page=2"));
