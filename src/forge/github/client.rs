@@ -15,6 +15,11 @@ use serde_json::Value;
 use super::auth::ApiUrl;
 use crate::error::{Error, Kind, Result};
 
+enum Request<'a> {
+    Get(HeaderMap),
+    Post(&'a Value),
+}
+
 /// How the API answered a request that did not succeed.
 #[derive(Debug)]
 pub enum ApiError {
@@ -192,15 +197,7 @@ impl Client {
                 headers.insert(http::header::IF_NONE_MATCH, v);
             }
         }
-        let uri = path.to_string();
-        let result = self.rt.block_on(async {
-            let response = self.octo._get_with_headers(uri, Some(headers)).await?;
-            let (parts, body) = response.into_parts();
-            let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
-            Ok::<_, octocrab::Error>((parts, bytes))
-        });
-        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
-        self.note_budget(&parts.headers);
+        let (parts, bytes) = self.send(path, Request::Get(headers))?;
         let status = parts.status;
         if status == StatusCode::NOT_MODIFIED {
             self.record("GET", path, 304, true);
@@ -286,15 +283,7 @@ impl Client {
     /// A POST, sent exactly once whatever happens: a repeated create would make a
     /// second deployment.
     pub fn post(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
-        let uri = path.to_string();
-        let result = self.rt.block_on(async {
-            let response = self.octo._post(uri, Some(body)).await?;
-            let (parts, body) = response.into_parts();
-            let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
-            Ok::<_, octocrab::Error>((parts, bytes))
-        });
-        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
-        self.note_budget(&parts.headers);
+        let (parts, bytes) = self.send(path, Request::Post(body))?;
         self.record("POST", path, parts.status.as_u16(), false);
         if !parts.status.is_success() {
             return Err(match self.failure(parts.status, &parts.headers, &bytes) {
@@ -312,6 +301,31 @@ impl Client {
             next: None,
             cached: false,
         })
+    }
+
+    /// One request on the wire: its answer's head and whole body, the rate-limit
+    /// budget noted. Never repeated here; `get` decides what may be.
+    fn send(
+        &self,
+        path: &str,
+        request: Request<'_>,
+    ) -> Result<(http::response::Parts, Vec<u8>), ApiError> {
+        let uri = path.to_string();
+        let result = self.rt.block_on(async {
+            let response = match request {
+                Request::Get(headers) => self.octo._get_with_headers(uri, Some(headers)).await?,
+                Request::Post(body) => self.octo._post(uri, Some(body)).await?,
+            };
+            let (parts, body) = response.into_parts();
+            let bytes = http_body_util::BodyExt::collect(body)
+                .await?
+                .to_bytes()
+                .to_vec();
+            Ok::<_, octocrab::Error>((parts, bytes))
+        });
+        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
+        self.note_budget(&parts.headers);
+        Ok((parts, bytes))
     }
 
     fn record(&self, method: &'static str, path: &str, status: u16, cached: bool) {
