@@ -41,7 +41,7 @@ pub struct LedgerSync {
 pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
     let imported = forge.import(ctx)?;
     let name = ctx.config.remote_name();
-    match Remote::find(&ctx.repo, name) {
+    match Remote::of(ctx) {
         Some(remote) => sync(ctx, &remote).map(|s| Synced { imported, ..s }),
         None if imported.is_some() => Ok(Synced {
             version: super::JSON_VERSION,
@@ -69,11 +69,12 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
         return Ok(None);
     }
     let imported = forge.import(ctx)?;
-    match Remote::find(&ctx.repo, ctx.config.remote_name()) {
+    match Remote::of(ctx) {
         Some(remote) => match sync(ctx, &remote) {
             Ok(s) => Ok(Some(Synced { imported, ..s })),
-            // Fetched and merged, but others kept pushing first: the local view is
-            // fresh, and the events wait for the next sync. Not a reason to stop.
+            // Fetched and merged, but others kept pushing first, or the server
+            // refused the push: the local view is fresh, and the events wait in the
+            // local ledger for the next sync. Not a reason to stop.
             Err(e) if e.kind == Kind::Refused => {
                 ctx.ui.warn(&e.message);
                 Ok(None)
@@ -132,6 +133,8 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
         }
         let statuses = remote.push(&refspecs, &[])?;
         let mut rejected = false;
+        let mut refused = Vec::new();
+        let mut said = Vec::new();
         for (spec, status) in refspecs.iter().zip(&statuses) {
             let name = spec
                 .trim_start_matches("refs/notes/")
@@ -149,7 +152,26 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
                     }
                 }
                 PushStatus::Rejected(_) => rejected = true,
+                PushStatus::Refused {
+                    reason,
+                    said: lines,
+                } => {
+                    refused.push(format!("refs/notes/{name} ({reason})"));
+                    said = lines.clone();
+                }
             }
+        }
+        if !refused.is_empty() {
+            // The server said no: asking again will not change its mind.
+            ctx.ui.done();
+            return Err(Error::refused(PushStatus::refusal(
+                &format!("{} refused the push of {}", remote.name, refused.join(", ")),
+                &said,
+            ))
+            .hint(format!(
+                "nothing is lost: the events stay in this clone's ledger; the server's hooks or permissions decide what {} accepts",
+                remote.name
+            )));
         }
         if !rejected {
             ctx.ui.done();
