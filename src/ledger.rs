@@ -81,6 +81,41 @@ pub fn cat_sort_uniq_bytes<'a>(texts: impl IntoIterator<Item = &'a [u8]>) -> Vec
     out
 }
 
+/// Why the object a notes ref points at is not a ledger (None: it is one). A notes
+/// commit's tree holds notes named by hex object ids (at any fan-out); git keeps
+/// other files beside them, so only a tree without a single note counts as
+/// something else (a branch pushed there).
+pub fn not_a_ledger(repo: &Repository, oid: Oid) -> Option<String> {
+    let object = match repo.find_object(oid, None) {
+        Ok(o) => o,
+        Err(e) => return Some(format!("unreadable ({})", e.message())),
+    };
+    let commit = match object.kind() {
+        Some(git2::ObjectType::Commit) => object.peel_to_commit().ok()?,
+        Some(kind) => return Some(format!("a {kind}")),
+        None => return Some("an object of unknown type".into()),
+    };
+    let tree = match commit.tree() {
+        Ok(t) => t,
+        Err(e) => {
+            return Some(format!(
+                "a commit whose tree is unreadable ({})",
+                e.message()
+            ))
+        }
+    };
+    let is_note = |e: &git2::TreeEntry| {
+        e.name().is_some_and(|n| {
+            n.len() >= 2 && n.len() <= 40 && n.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    if tree.is_empty() || tree.iter().any(|e| is_note(&e)) {
+        return None;
+    }
+    let id = commit.id().to_string();
+    Some(format!("a commit of files, not of notes ({})", &id[..7]))
+}
+
 /// One notes ref as of one commit, loaded once; lookups use the tree directly.
 pub struct Notes<'r> {
     repo: &'r Repository,

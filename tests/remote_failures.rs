@@ -238,6 +238,71 @@ fn a_servers_refusal_is_shown_at_once_with_its_reason_and_not_retried() {
 }
 
 // ---------------------------------------------------------------------------------
+// 9c: a remote `refs/notes/deploys` that is not a notes commit.
+
+#[test]
+fn a_remote_ledger_that_is_not_a_notes_commit_is_named_and_the_local_ledger_goes_on() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 1);
+    let (a, b) = (&clones[0], &clones[1]);
+    no_ci(a);
+    no_ci(b);
+    a.train(&["deploy", "staging"]).ok();
+    let per_deploy = a.all_lines().len();
+    b.train(&["sync"]).ok();
+    assert_eq!(b.all_lines().len(), per_deploy);
+
+    // Someone pushes a branch commit there; later, a blob.
+    let blob = a
+        .cmd("git")
+        .args(["hash-object", "-w", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    let blob = String::from_utf8_lossy(&blob.stdout).trim().to_string();
+    for bad in ["refs/heads/main", blob.as_str()] {
+        a.git(&[
+            "push",
+            "-q",
+            "--force",
+            "origin",
+            &format!("{bad}:refs/notes/deploys"),
+        ]);
+        for clone in [a, b] {
+            let before = clone.all_lines().len();
+            let out = clone.train(&["deploy", "production", "--json"]);
+            assert_eq!(out.code, 0, "{bad}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("origin's refs/notes/deploys"),
+                "{bad}: the bad ref is named: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains("check that .git is writable"),
+                "{}",
+                out.stderr
+            );
+            assert_eq!(
+                clone.all_lines().len(),
+                before + per_deploy,
+                "recorded locally"
+            );
+        }
+        let out = b.train(&["sync"]);
+        assert!(
+            out.stderr.contains("origin's refs/notes/deploys"),
+            "{}",
+            out.stderr
+        );
+        // The local ledger is intact and shown.
+        b.train(&["history"]).ok();
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // 14: a remote that accepts the connection and never answers.
 
 #[test]

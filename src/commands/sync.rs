@@ -34,6 +34,9 @@ pub struct LedgerSync {
     pub name: String,
     pub merged: Option<Merged>,
     pub pushed: bool,
+    /// Why the remote's copy was left alone (it is not a ledger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `git train sync`: imports from the forge, then shares the ledger through the
@@ -99,6 +102,7 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
             name: n.to_string(),
             merged: None,
             pushed: false,
+            problem: None,
         })
         .collect();
     for round in 1..=ROUNDS {
@@ -110,6 +114,19 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
             let local = format!("refs/notes/{}", state.name);
             let tracking = remote.tracking(&state.name);
             let theirs = git.refname_to_id(&tracking).ok();
+            if let Some(why) = theirs.and_then(|t| ledger::not_a_ledger(git, t)) {
+                // Someone pushed something else there: merging it would fail (or
+                // drag a branch's history into the ledger), and pushing over it
+                // would be refused. This clone's ledger goes on as it is.
+                if state.problem.is_none() {
+                    ctx.ui.warn(&format!(
+                        "{}'s {local} is {why}, not a git-train ledger: not merged, and this clone's ledger stays local; restore it from a clone with a good ledger (`git push --force {} {local}`)",
+                        remote.name, remote.name
+                    ));
+                    state.problem = Some(format!("{}'s {local} is {why}", remote.name));
+                }
+                continue;
+            }
             if let Some(theirs) = theirs {
                 let m = ledger::merge(
                     git,
