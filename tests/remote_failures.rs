@@ -303,6 +303,81 @@ fn a_remote_ledger_that_is_not_a_notes_commit_is_named_and_the_local_ledger_goes
 }
 
 // ---------------------------------------------------------------------------------
+// 11: a lock whose record names another environment than its ref.
+
+#[test]
+fn a_lock_naming_another_environment_is_listed_under_its_ref_and_still_blocks_it() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 1);
+    let (a, b) = (&clones[0], &clones[1]);
+    no_ci(b);
+    let tree = a
+        .cmd("git")
+        .args(["mktree"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap();
+    let lock = a
+        .git(&[
+            "commit-tree",
+            &tree,
+            "-m",
+            r#"{"env":"production","by":"mallory@example.com","reason":"migration","at":"2026-11-20T09:00:00.000Z"}"#,
+        ])
+        .trim()
+        .to_string();
+    a.git(&[
+        "push",
+        "-q",
+        "origin",
+        &format!("{lock}:refs/train/locks/staging"),
+    ]);
+
+    let out = b.train(&["locks"]).ok();
+    assert!(
+        out.stdout
+            .starts_with("staging locked by mallory@example.com"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("production locked"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("its lock record names production, not staging"),
+        "{}",
+        out.stdout
+    );
+    let list = b.train(&["locks", "--json"]).ok().json();
+    assert_eq!(list["locks"][0]["env"], "staging");
+    assert_eq!(list["locks"][0]["recorded_env"], "production");
+    let st = b.train(&["status", "--json"]).ok().json();
+    let envs = st["environments"].as_array().unwrap();
+    let staging = envs.iter().find(|e| e["name"] == "staging").unwrap();
+    assert_eq!(staging["lock"]["by"], "mallory@example.com", "{st}");
+    assert!(
+        envs.iter()
+            .all(|e| e["name"] != "production" || e["lock"].is_null()),
+        "{st}"
+    );
+
+    // It blocks the environment of its ref, and the refusal says what it is.
+    let out = b.train(&["deploy", "staging"]).code(1);
+    assert!(
+        out.stderr
+            .contains("staging is locked by mallory@example.com"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("its lock record names production, not staging"),
+        "{}",
+        out.stderr
+    );
+    b.train(&["deploy", "production"]).ok();
+}
+
+// ---------------------------------------------------------------------------------
 // 14: a remote that accepts the connection and never answers.
 
 #[test]

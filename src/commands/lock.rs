@@ -59,6 +59,9 @@ pub fn describe(ctx: &Context, held: &Held) -> String {
             format_age(ctx.now().millis_since(since))
         ));
     }
+    if let Some(mismatch) = held.mismatch() {
+        text.push_str(&format!("; {mismatch}"));
+    }
     text
 }
 
@@ -127,6 +130,7 @@ pub fn lock(
         lock: Held {
             lock,
             id: oid.to_string(),
+            recorded_env: None,
         },
         shared: remote.is_some(),
     })
