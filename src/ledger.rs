@@ -356,6 +356,33 @@ where
     })
 }
 
+/// Held (shared) while a notes ref is moved. `stop_writes` takes it for good.
+static MOVING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// For a process about to exit while threads may still write (the daemon's rounds):
+/// waits up to `wait` for the ref moves under way to end and lets no new one begin,
+/// so that none is cut in half (a `.lock` file left behind would block every later
+/// write). False when one was still under way after `wait`.
+pub fn stop_writes(wait: Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match MOVING.try_write() {
+            Ok(guard) => {
+                std::mem::forget(guard);
+                return true;
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                std::mem::forget(e.into_inner());
+                return true;
+            }
+            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        }
+    }
+}
+
 /// Moves `refname` from `old` (None: absent) to `new`, failing if it is not at `old`.
 fn swap(
     repo: &Repository,
@@ -364,6 +391,7 @@ fn swap(
     new: Oid,
     message: &str,
 ) -> std::result::Result<(), git2::Error> {
+    let _moving = MOVING.read().unwrap_or_else(|e| e.into_inner());
     match old {
         None => repo.reference(refname, new, false, message).map(|_| ()),
         Some(old) => repo
