@@ -21,9 +21,22 @@ struct Silent {
     accepted: Arc<AtomicUsize>,
 }
 
+/// A loopback port nobody listens on yet: connections to it are refused.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Silent {
     fn start() -> Silent {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Silent::on(0)
+    }
+
+    fn on(port: u16) -> Silent {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
@@ -138,13 +151,12 @@ fn canonical(repo: &Repo) -> PathBuf {
 
 /// A repository on the GitHub forge whose API never answers (GitHub's own timeout,
 /// 30s a request, repeated: minutes a round), and one on the local forge.
-fn two_repositories(w: &World, silent: &Silent, poll: &str) -> (PathBuf, PathBuf) {
+fn two_repositories(w: &World, port: u16, poll: &str) -> (PathBuf, PathBuf) {
     let stuck = w.repo("stuck", 2);
     stuck.write(
         ".train.toml",
         &format!(
-            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"http://127.0.0.1:{}\"\n",
-            silent.port
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"http://127.0.0.1:{port}\"\n"
         ),
     );
     let web = w.repo("web", 2);
@@ -168,7 +180,7 @@ fn two_repositories(w: &World, silent: &Silent, poll: &str) -> (PathBuf, PathBuf
 fn a_forge_that_never_answers_stalls_neither_the_other_repositories_nor_a_stop() {
     let w = World::new();
     let silent = Silent::start();
-    let (_stuck, web_dir) = two_repositories(&w, &silent, "2s");
+    let (_stuck, web_dir) = two_repositories(&w, silent.port, "2s");
     let web = Repo {
         dir: web_dir,
         world: &w,
@@ -203,7 +215,7 @@ fn a_forge_that_never_answers_stalls_neither_the_other_repositories_nor_a_stop()
 fn sigterm_during_the_first_round_ends_the_daemon_at_once() {
     let w = World::new();
     let silent = Silent::start();
-    two_repositories(&w, &silent, "60s");
+    two_repositories(&w, silent.port, "60s");
     let mut daemon = Running::start(&w);
     silent.wait_for_a_connection(Duration::from_secs(30));
     let (took, status) = daemon.stop();
@@ -217,4 +229,32 @@ fn sigterm_during_the_first_round_ends_the_daemon_at_once() {
     // The ledger of the repository in its round is as it was: no lock left behind.
     let stuck = w.path("stuck");
     assert!(!stuck.join(".git/refs/notes/deploys.lock").exists());
+}
+
+#[test]
+fn sigterm_during_a_later_round_whose_forge_hangs_ends_the_daemon_at_once() {
+    let w = World::new();
+    // At first the forge refuses connections: the first rounds end quickly.
+    let port = free_port();
+    two_repositories(&w, port, "1s");
+    let mut daemon = Running::start(&w);
+    assert!(
+        daemon
+            .wait_for("round: 2 repositories", Duration::from_secs(60))
+            .is_some(),
+        "{}",
+        daemon.log()
+    );
+    // Then it accepts and never answers: the next poll hangs in it.
+    let silent = Silent::on(port);
+    silent.wait_for_a_connection(Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    let (took, status) = daemon.stop();
+    eprintln!("stopped after {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "SIGTERM took {took:?}\n{}",
+        daemon.log()
+    );
+    assert_eq!(status, Some(0), "{}", daemon.log());
 }
