@@ -94,8 +94,9 @@ impl Remote {
             // credential helper) are killed together.
             .process_group(0);
         #[cfg(target_os = "linux")]
-        // SAFETY: prctl(2) is async-signal-safe. The child dies with git-train (a
-        // Ctrl-C reaches only git-train's own process group).
+        // SAFETY: prctl(2) is async-signal-safe. A Ctrl-C reaches only git-train's
+        // own process group, so the child is made to die with git-train (strictly:
+        // with the thread that spawns it, the main thread in every command).
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -132,10 +133,15 @@ impl Remote {
 
     fn timed_out(&self, what: &str) -> Error {
         let limit = humantime::format_duration(self.timeout);
+        let pushed = if what == "push to" {
+            " (a push cut off may still have reached it: `git train sync` and `git train locks` show)"
+        } else {
+            ""
+        };
         Error::new(
             Kind::Forge,
             format!(
-                "could not {what} {name}: {name} did not answer within {limit}",
+                "could not {what} {name}: {name} did not answer within {limit}{pushed}",
                 name = self.name
             ),
         )

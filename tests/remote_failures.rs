@@ -436,4 +436,41 @@ fn a_remote_that_never_answers_ends_sync_deploy_and_locks_within_the_timeout() {
     repo.write(".train.toml", "remote_timeout = \"soon\"\n");
     let out = repo.train(&["sync"]).code(2);
     assert!(out.stderr.contains("remote_timeout"), "{}", out.stderr);
+
+    // A remote that answers fetches and hangs on pushes: the push is bounded too.
+    let (_origin, clones) = w.origin_and_clones(1, 1);
+    let a = &clones[0];
+    a.write(
+        ".train.toml",
+        "remote_timeout = \"2s\"\n[checks]\nrequire = false\n[env.staging]\n",
+    );
+    a.git(&[
+        "config",
+        "remote.origin.pushurl",
+        &format!("git://127.0.0.1:{}/x", silent.port),
+    ]);
+    a.train(&["deploy", "staging", "--offline"]).ok();
+    let recorded = a.all_lines();
+    let (out, took) = run_within(
+        {
+            let mut cmd = a.cmd(common::BIN);
+            cmd.arg("sync");
+            cmd
+        },
+        limit,
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        out.stderr
+            .contains("could not push to origin: origin did not answer within 2s"),
+        "{}",
+        out.stderr
+    );
+    assert!(silent.all_closed_within(Duration::from_secs(2)));
+    assert_eq!(
+        a.all_lines(),
+        recorded,
+        "the local ledger keeps every event"
+    );
 }
