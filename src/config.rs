@@ -19,6 +19,9 @@ pub struct Config {
     pub trunk: Option<String>,
     /// The remote that shares the ledger; default `origin`.
     pub remote: Option<String>,
+    /// Longest wait for one `git fetch` or `git push` to the remote (default 60s).
+    #[serde(default, deserialize_with = "duration")]
+    pub remote_timeout: Option<Duration>,
     /// `github` or `local`; default: from the remote URL.
     pub forge: Option<ForgeKind>,
     #[serde(default)]
@@ -190,6 +193,10 @@ impl Config {
 
     pub fn remote_name(&self) -> &str {
         self.remote.as_deref().unwrap_or("origin")
+    }
+
+    pub fn remote_timeout(&self) -> Duration {
+        self.remote_timeout.unwrap_or(Duration::from_secs(60))
     }
 
     pub fn env(&self, name: &EnvName) -> EnvConfig {

@@ -81,6 +81,41 @@ pub fn cat_sort_uniq_bytes<'a>(texts: impl IntoIterator<Item = &'a [u8]>) -> Vec
     out
 }
 
+/// Why the object a notes ref points at is not a ledger (None: it is one). A notes
+/// commit's tree holds notes named by hex object ids (at any fan-out); git keeps
+/// other files beside them, so only a tree without a single note counts as
+/// something else (a branch pushed there).
+pub fn not_a_ledger(repo: &Repository, oid: Oid) -> Option<String> {
+    let object = match repo.find_object(oid, None) {
+        Ok(o) => o,
+        Err(e) => return Some(format!("unreadable ({})", e.message())),
+    };
+    let commit = match object.kind() {
+        Some(git2::ObjectType::Commit) => object.peel_to_commit().ok()?,
+        Some(kind) => return Some(format!("a {kind}")),
+        None => return Some("an object of unknown type".into()),
+    };
+    let tree = match commit.tree() {
+        Ok(t) => t,
+        Err(e) => {
+            return Some(format!(
+                "a commit whose tree is unreadable ({})",
+                e.message()
+            ))
+        }
+    };
+    let is_note = |e: &git2::TreeEntry| {
+        e.name().is_some_and(|n| {
+            n.len() >= 2 && n.len() <= 40 && n.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    if tree.is_empty() || tree.iter().any(|e| is_note(&e)) {
+        return None;
+    }
+    let id = commit.id().to_string();
+    Some(format!("a commit of files, not of notes ({})", &id[..7]))
+}
+
 /// One notes ref as of one commit, loaded once; lookups use the tree directly.
 pub struct Notes<'r> {
     repo: &'r Repository,
@@ -321,6 +356,33 @@ where
     })
 }
 
+/// Held (shared) while a notes ref is moved. `stop_writes` takes it for good.
+static MOVING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// For a process about to exit while threads may still write (the daemon's rounds):
+/// waits up to `wait` for the ref moves under way to end and lets no new one begin,
+/// so that none is cut in half (a `.lock` file left behind would block every later
+/// write). False when one was still under way after `wait`.
+pub fn stop_writes(wait: Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match MOVING.try_write() {
+            Ok(guard) => {
+                std::mem::forget(guard);
+                return true;
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                std::mem::forget(e.into_inner());
+                return true;
+            }
+            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        }
+    }
+}
+
 /// Moves `refname` from `old` (None: absent) to `new`, failing if it is not at `old`.
 fn swap(
     repo: &Repository,
@@ -329,6 +391,7 @@ fn swap(
     new: Oid,
     message: &str,
 ) -> std::result::Result<(), git2::Error> {
+    let _moving = MOVING.read().unwrap_or_else(|e| e.into_inner());
     match old {
         None => repo.reference(refname, new, false, message).map(|_| ()),
         Some(old) => repo

@@ -20,18 +20,30 @@ pub struct Lock {
     pub at: String,
 }
 
-/// A lock as found in a ref.
+/// A lock as found in a ref. The ref names the environment it locks: `lock.env` is
+/// always the ref's, whatever the lock's record says.
 #[derive(Clone, Debug, Serialize)]
 pub struct Held {
     #[serde(flatten)]
     pub lock: Lock,
     /// The lock commit: what a release must still find to delete it.
     pub id: String,
+    /// The environment the lock's record names, when it is not its ref's (copied
+    /// from another ref, or written by hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_env: Option<String>,
 }
 
 impl Held {
     pub fn since(&self) -> Option<Timestamp> {
         Timestamp::parse(&self.lock.at)
+    }
+
+    /// The mismatch between ref and record, said for people.
+    pub fn mismatch(&self) -> Option<String> {
+        self.recorded_env
+            .as_ref()
+            .map(|recorded| format!("its lock record names {recorded}, not {}", self.lock.env))
     }
 }
 
@@ -54,14 +66,18 @@ fn read(repo: &Repository, env: &str, oid: Oid) -> Held {
         c.message()
             .and_then(|m| serde_json::from_str::<Lock>(m.trim()).ok())
     });
+    let mut lock = lock.unwrap_or_else(|| Lock {
+        env: env.to_string(),
+        by: "unknown".into(),
+        reason: Some("the lock ref does not hold a git-train lock".into()),
+        at: String::new(),
+    });
+    // The ref is the truth: it is what deploys check and what unlock deletes.
+    let recorded_env = (lock.env != env).then(|| std::mem::replace(&mut lock.env, env.to_string()));
     Held {
-        lock: lock.unwrap_or_else(|| Lock {
-            env: env.to_string(),
-            by: "unknown".into(),
-            reason: Some("the lock ref does not hold a git-train lock".into()),
-            at: String::new(),
-        }),
+        lock,
         id: oid.to_string(),
+        recorded_env,
     }
 }
 

@@ -105,7 +105,9 @@ pub enum Command {
     /// refs/notes/deploys (and refs/notes/ci, refs/notes/locks) as the sorted union of
     /// lines per commit, and pushes without force; when someone pushed first, it
     /// fetches, merges and pushes again. Fetch and push run the git program, so your
-    /// credentials and ssh set-up apply.
+    /// credentials and ssh set-up apply. Each waits at most `remote_timeout`
+    /// (.train.toml, default 60s) for the remote; a refusal by the server (a hook) is
+    /// shown with its reason and not retried.
     Sync(SyncArgs),
 
     /// Lock an environment so that only you deploy there

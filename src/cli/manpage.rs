@@ -122,6 +122,12 @@ first of main, master and trunk that exists.
 \fBremote\fR = \fI"origin"\fR
 The remote that shares the ledger and the locks. Default: origin.
 .TP
+\fBremote_timeout\fR = \fI"60s"\fR
+The longest wait for one \fBgit fetch\fR or \fBgit push\fR to the remote (sync,
+deploy, lock, locks, unlock). A remote that does not answer by then is given up:
+git and what it started are stopped, and the command ends with exit status 3
+without recording anything. Default: 60s.
+.TP
 \fBforge\fR = \fI"github"\fR | \fI"local"\fR
 Where deployments are created and CI states come from. Default: from the remote URL.
 .SS "[github]"
@@ -193,6 +199,7 @@ Overrides \fB[checks] require\fR for this environment.
 .nf
 trunk = "main"
 remote = "origin"
+remote_timeout = "60s"
 forge = "local"
 
 [github]

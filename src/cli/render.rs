@@ -567,13 +567,16 @@ pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> 
             .unwrap_or_else(|| "?".into());
         let _ = writeln!(
             out,
-            "{} locked by {} for {age}{}",
+            "{} locked by {} for {age}{}{}",
             s.cyan(&clean(&h.lock.env)),
             clean(&h.lock.by),
             h.lock
                 .reason
                 .as_deref()
                 .map(|r| format!(": {}", clean(r)))
+                .unwrap_or_default(),
+            h.mismatch()
+                .map(|m| format!(" ({})", s.yellow(&clean(&m))))
                 .unwrap_or_default()
         );
     }

@@ -31,14 +31,14 @@ fn remote(ctx: &Context, offline: bool) -> Option<Remote> {
     if offline {
         return None;
     }
-    Remote::find(&ctx.repo, ctx.config.remote_name())
+    Remote::of(ctx)
 }
 
 /// Locks live on the remote when there is one: taking or releasing one offline
 /// would be undone by the next fetch.
 fn shared_remote(ctx: &Context, offline: bool, verb: &str) -> Result<Option<Remote>> {
     let name = ctx.config.remote_name();
-    match Remote::find(&ctx.repo, name) {
+    match Remote::of(ctx) {
         Some(_) if offline => Err(Error::usage(format!(
             "locks are shared through {name}; they cannot be {verb} offline"
         ))
@@ -58,6 +58,9 @@ pub fn describe(ctx: &Context, held: &Held) -> String {
             " for {}",
             format_age(ctx.now().millis_since(since))
         ));
+    }
+    if let Some(mismatch) = held.mismatch() {
+        text.push_str(&format!("; {mismatch}"));
     }
     text
 }
@@ -90,12 +93,24 @@ pub fn lock(
             // Create-only: the push carries "expect absent", so of two people locking
             // at once exactly one wins.
             let status = r.push(&[format!("{oid}:{refname}")], &[format!("{refname}:")])?;
-            if let Some(PushStatus::Rejected(_)) = status.first() {
+            if let Some(refusal @ (PushStatus::Rejected(_) | PushStatus::Refused { .. })) =
+                status.first()
+            {
                 r.fetch(&super::sync::LEDGERS)?;
-                return match locks::get(git, &env)? {
-                    Some(held) => already_locked(ctx, &env, held, true),
-                    None => Err(Error::refused(format!(
-                        "could not lock {env}: the remote refused"
+                return match (locks::get(git, &env)?, refusal) {
+                    (Some(held), _) => already_locked(ctx, &env, held, true),
+                    (None, PushStatus::Refused { reason, said }) => {
+                        Err(Error::refused(PushStatus::refusal(
+                            &format!("could not lock {env}: {} refused ({reason})", r.name),
+                            said,
+                        ))
+                        .hint(format!(
+                            "the server's hooks or permissions decide what {} accepts",
+                            r.name
+                        )))
+                    }
+                    (None, _) => Err(Error::refused(format!(
+                        "could not lock {env}: the lock changed while it was taken"
                     ))
                     .hint("try again")),
                 };
@@ -115,6 +130,7 @@ pub fn lock(
         lock: Held {
             lock,
             id: oid.to_string(),
+            recorded_env: None,
         },
         shared: remote.is_some(),
     })
@@ -176,8 +192,19 @@ pub fn unlock(
                 &[format!(":{refname}")],
                 &[format!("{refname}:{}", held.id)],
             )?;
-            if let Some(PushStatus::Rejected(_)) = status.first() {
-                return Err(changed());
+            match status.first() {
+                Some(PushStatus::Rejected(_)) => return Err(changed()),
+                Some(PushStatus::Refused { reason, said }) => {
+                    return Err(Error::refused(PushStatus::refusal(
+                        &format!("could not unlock {env}: {} refused ({reason})", r.name),
+                        said,
+                    ))
+                    .hint(format!(
+                        "the server's hooks or permissions decide what {} accepts",
+                        r.name
+                    )))
+                }
+                _ => {}
             }
             locks::mirror(git, &env, None)?;
         }

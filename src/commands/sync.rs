@@ -34,6 +34,9 @@ pub struct LedgerSync {
     pub name: String,
     pub merged: Option<Merged>,
     pub pushed: bool,
+    /// Why the remote's copy was left alone (it is not a ledger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `git train sync`: imports from the forge, then shares the ledger through the
@@ -41,7 +44,7 @@ pub struct LedgerSync {
 pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
     let imported = forge.import(ctx)?;
     let name = ctx.config.remote_name();
-    match Remote::find(&ctx.repo, name) {
+    match Remote::of(ctx) {
         Some(remote) => sync(ctx, &remote).map(|s| Synced { imported, ..s }),
         None if imported.is_some() => Ok(Synced {
             version: super::JSON_VERSION,
@@ -69,11 +72,12 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
         return Ok(None);
     }
     let imported = forge.import(ctx)?;
-    match Remote::find(&ctx.repo, ctx.config.remote_name()) {
+    match Remote::of(ctx) {
         Some(remote) => match sync(ctx, &remote) {
             Ok(s) => Ok(Some(Synced { imported, ..s })),
-            // Fetched and merged, but others kept pushing first: the local view is
-            // fresh, and the events wait for the next sync. Not a reason to stop.
+            // Fetched and merged, but others kept pushing first, or the server
+            // refused the push: the local view is fresh, and the events wait in the
+            // local ledger for the next sync. Not a reason to stop.
             Err(e) if e.kind == Kind::Refused => {
                 ctx.ui.warn(&e.message);
                 Ok(None)
@@ -98,6 +102,7 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
             name: n.to_string(),
             merged: None,
             pushed: false,
+            problem: None,
         })
         .collect();
     for round in 1..=ROUNDS {
@@ -109,6 +114,19 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
             let local = format!("refs/notes/{}", state.name);
             let tracking = remote.tracking(&state.name);
             let theirs = git.refname_to_id(&tracking).ok();
+            if let Some(why) = theirs.and_then(|t| ledger::not_a_ledger(git, t)) {
+                // Someone pushed something else there: merging it would fail (or
+                // drag a branch's history into the ledger), and pushing over it
+                // would be refused. This clone's ledger goes on as it is.
+                if state.problem.is_none() {
+                    ctx.ui.warn(&format!(
+                        "{}'s {local} is {why}, not a git-train ledger: not merged, and this clone's ledger stays local; restore it from a clone with a good ledger (`git push --force {} {local}`)",
+                        remote.name, remote.name
+                    ));
+                    state.problem = Some(format!("{}'s {local} is {why}", remote.name));
+                }
+                continue;
+            }
             if let Some(theirs) = theirs {
                 let m = ledger::merge(
                     git,
@@ -132,6 +150,8 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
         }
         let statuses = remote.push(&refspecs, &[])?;
         let mut rejected = false;
+        let mut refused = Vec::new();
+        let mut said = Vec::new();
         for (spec, status) in refspecs.iter().zip(&statuses) {
             let name = spec
                 .trim_start_matches("refs/notes/")
@@ -149,7 +169,26 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
                     }
                 }
                 PushStatus::Rejected(_) => rejected = true,
+                PushStatus::Refused {
+                    reason,
+                    said: lines,
+                } => {
+                    refused.push(format!("refs/notes/{name} ({reason})"));
+                    said = lines.clone();
+                }
             }
+        }
+        if !refused.is_empty() {
+            // The server said no: asking again will not change its mind.
+            ctx.ui.done();
+            return Err(Error::refused(PushStatus::refusal(
+                &format!("{} refused the push of {}", remote.name, refused.join(", ")),
+                &said,
+            ))
+            .hint(format!(
+                "nothing is lost: the events stay in this clone's ledger; the server's hooks or permissions decide what {} accepts",
+                remote.name
+            )));
         }
         if !rejected {
             ctx.ui.done();

@@ -7,8 +7,15 @@
 //!
 //! A tokio multi-thread runtime drives it; each repository's round runs in
 //! `spawn_blocking` (`git2::Repository` is not `Sync`, and the GitHub client blocks).
-//! Rounds for the same repository never overlap: wakes that arrive during a round
-//! wait in the channel and are checked against the refs the round left.
+//! Repositories are polled independently: what one round finds is announced when
+//! that round ends, whatever the others do, and a round that runs longer than
+//! `ROUND_TIMEOUT` (a forge that never answers) is reported and no longer holds back
+//! anything. Rounds for the same repository never overlap: wakes that arrive during
+//! a round are checked against the refs the round left.
+//!
+//! SIGTERM and Ctrl-C end the daemon at once, at any moment: rounds still running
+//! are not waited for (their threads end with the process); only a ledger ref being
+//! moved at that instant is let finish, so no write is left half-done.
 
 pub mod announced;
 pub mod config;
@@ -42,6 +49,13 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 /// Repositories whose rounds run at the same time.
 const PARALLEL: usize = 4;
+/// A round running longer than this is reported, and frees its place among the
+/// `PARALLEL` ones (it is waited for in the background).
+const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+/// A round is run again at once (refs moved during it) at most this many times.
+const MAX_REPEATS: u32 = 2;
+/// On a stop, the longest wait for a ledger ref being moved at that instant.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the daemon's log lines go (the cli writes them to stderr).
 pub trait Log: Send + Sync {
@@ -72,6 +86,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, notifier: Arc<dyn Notifier>) -> 
         .enable_all()
         .build()
         .map_err(|e| Error::internal(format!("cannot start the daemon's runtime: {e}")))?;
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Daemon {
         announcer: Announcer {
             notifier,
@@ -79,7 +94,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, notifier: Arc<dyn Notifier>) -> 
             failing: None,
             paused_until: None,
         },
-        log,
+        log: Arc::clone(&log),
         config,
         config_path,
         memory,
@@ -87,8 +102,31 @@ pub fn run(options: Options, log: Arc<dyn Log>, notifier: Arc<dyn Notifier>) -> 
         repos: BTreeMap::new(),
         watcher: None,
         verbose: options.verbose,
+        done_tx,
+        done_rx,
+        limit: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
+        batches: Vec::new(),
+        ready: None,
     };
-    runtime.block_on(daemon.run(options.once))
+    let outcome = runtime.block_on(async {
+        // Caught before the first round starts, so a stop is never lost.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| Error::internal(format!("cannot catch SIGTERM: {e}")))?;
+        tokio::select! {
+            done = daemon.run(options.once) => done,
+            _ = terminate.recv() => Ok(()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    });
+    // Rounds still running are not waited for (a forge that does not answer would
+    // hold the stop for minutes); a ledger ref being moved right now is let finish.
+    runtime.shutdown_background();
+    crate::ledger::stop_writes(STOP_WAIT);
+    if !options.once {
+        log.info("stopping");
+    }
+    outcome
 }
 
 /// What the daemon knows of one watched repository.
@@ -98,6 +136,35 @@ struct Watched {
     refs: Option<Refs>,
     /// The problem last logged, so that it is logged once.
     problem: Option<String>,
+    /// A round is running.
+    running: bool,
+    /// Another round is due when the running one ends.
+    again: bool,
+    /// Its refs changed during the running round: compare when it ends.
+    woken: bool,
+    /// Rounds run again at once, in a row (refs moving during each round).
+    repeats: u32,
+}
+
+/// What a round tells the loop.
+enum RoundEvent {
+    /// Still running after `ROUND_TIMEOUT`.
+    Slow(String),
+    Done {
+        key: String,
+        took: Duration,
+        result: std::result::Result<Result<round::Outcome>, tokio::task::JoinError>,
+    },
+}
+
+/// Rounds started together (a poll, a wake), for the verbose log line.
+struct Batch {
+    /// The daemon's first rounds: "ready" is said when they end.
+    first: bool,
+    started: Instant,
+    asked: usize,
+    pending: BTreeSet<String>,
+    told: usize,
 }
 
 struct Daemon {
@@ -110,13 +177,27 @@ struct Daemon {
     repos: BTreeMap<String, Watched>,
     watcher: Option<RefWatcher>,
     verbose: bool,
+    done_tx: tokio::sync::mpsc::UnboundedSender<RoundEvent>,
+    done_rx: tokio::sync::mpsc::UnboundedReceiver<RoundEvent>,
+    limit: Arc<tokio::sync::Semaphore>,
+    batches: Vec<Batch>,
+    /// The "ready" line, said when the first rounds have ended (or run long).
+    ready: Option<String>,
 }
 
 impl Daemon {
     async fn run(mut self, once: bool) -> Result<()> {
         if once {
             self.follow_watch_list().await;
-            self.round(self.repos.keys().cloned().collect()).await;
+            self.start(self.repos.keys().cloned().collect());
+            while self.repos.values().any(|w| w.running) {
+                match self.done_rx.recv().await {
+                    // One round of each, however long it takes.
+                    Some(RoundEvent::Slow(_)) => {}
+                    Some(event) => self.finished(event).await,
+                    None => break,
+                }
+            }
             return Ok(());
         }
         let (tx, mut wakes) = tokio::sync::mpsc::unbounded_channel();
@@ -127,18 +208,15 @@ impl Daemon {
                 .warn(&format!("cannot watch for ref changes ({e}): polling only")),
         }
         self.follow_watch_list().await;
-        self.round(self.repos.keys().cloned().collect()).await;
         let mut poll = self.config.poll();
-        self.log.info(&format!(
+        self.ready = Some(format!(
             "ready: watching {}, polling every {}s; the watch list is {}",
             count(self.repos.len(), "repository", "repositories"),
             poll.as_secs(),
             self.config_path.display()
         ));
+        self.start(self.repos.keys().cloned().collect());
         let mut tick = ticker(poll);
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| Error::internal(format!("cannot catch SIGTERM: {e}")))?;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -147,7 +225,14 @@ impl Daemon {
                         poll = self.config.poll();
                         tick = ticker(poll);
                     }
-                    self.round(self.repos.keys().cloned().collect()).await;
+                    // A repository still in its round is polled at the next tick.
+                    let idle = self
+                        .repos
+                        .iter()
+                        .filter(|(_, w)| !w.running)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    self.start(idle);
                 }
                 Some(first) = wakes.recv() => {
                     let mut woken = BTreeSet::from([first]);
@@ -171,15 +256,193 @@ impl Daemon {
                         due.push(key);
                     }
                     if !due.is_empty() {
-                        self.round(due).await;
+                        self.start(due);
                     }
                 }
-                _ = tokio::signal::ctrl_c() => break,
-                _ = terminate.recv() => break,
+                Some(event) = self.done_rx.recv() => self.finished(event).await,
             }
         }
-        self.log.info("stopping");
-        Ok(())
+    }
+
+    /// Starts a round of each repository given, as one batch. One already in a
+    /// round gets another when it ends.
+    fn start(&mut self, keys: Vec<String>) {
+        let mut batch = Batch {
+            first: self.ready.is_some() && self.batches.iter().all(|b| !b.first),
+            started: Instant::now(),
+            asked: 0,
+            pending: BTreeSet::new(),
+            told: 0,
+        };
+        let settings = Arc::new(Settings::of(&self.config));
+        for key in keys {
+            let Some(watched) = self.repos.get_mut(&key) else {
+                continue;
+            };
+            batch.asked += 1;
+            batch.pending.insert(key.clone());
+            if watched.running {
+                watched.again = true;
+                continue;
+            }
+            watched.running = true;
+            watched.repeats = 0;
+            self.spawn_round(key, Arc::clone(&settings));
+        }
+        if batch.asked > 0 {
+            self.batches.push(batch);
+        } else if batch.first {
+            self.say_ready();
+        }
+    }
+
+    fn spawn_round(&self, key: String, settings: Arc<Settings>) {
+        let before = self.memory.repos.get(&key).cloned();
+        let limit = Arc::clone(&self.limit);
+        let log = Arc::clone(&self.log);
+        let tx = self.done_tx.clone();
+        tokio::spawn(async move {
+            let permit = limit.acquire_owned().await;
+            let started = Instant::now();
+            let path = key.clone();
+            let mut round = tokio::task::spawn_blocking(move || {
+                let ui: Box<dyn Ui> = Box::new(RoundUi {
+                    log,
+                    repo: path.clone(),
+                });
+                round::round(Path::new(&path), before.as_ref(), &settings, ui)
+            });
+            let result = tokio::select! {
+                done = &mut round => done,
+                _ = tokio::time::sleep(ROUND_TIMEOUT) => {
+                    // It no longer holds back the others.
+                    drop(permit);
+                    let _ = tx.send(RoundEvent::Slow(key.clone()));
+                    round.await
+                }
+            };
+            let _ = tx.send(RoundEvent::Done {
+                key,
+                took: started.elapsed(),
+                result,
+            });
+        });
+    }
+
+    /// A round ended (or runs long): its news announced at once, whatever the
+    /// other repositories' rounds do.
+    async fn finished(&mut self, event: RoundEvent) {
+        let (key, took, result) = match event {
+            RoundEvent::Slow(key) => {
+                self.problem(
+                    &key,
+                    Some(format!(
+                        "its round has run for {}s and goes on in the background; the other repositories do not wait for it (does its forge answer?)",
+                        ROUND_TIMEOUT.as_secs()
+                    )),
+                );
+                self.batch_done(&key, 0);
+                return;
+            }
+            RoundEvent::Done { key, took, result } => (key, took, result),
+        };
+        let Some(watched) = self.repos.get_mut(&key) else {
+            // Taken off the watch list meanwhile.
+            self.batch_done(&key, 0);
+            return;
+        };
+        watched.running = false;
+        let woken = std::mem::take(&mut watched.woken);
+        let mut again = std::mem::take(&mut watched.again);
+        let outcome = match result {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(e)) => {
+                self.problem(&key, Some(say(&e)));
+                None
+            }
+            Err(e) => {
+                self.problem(&key, Some(format!("the round failed: {e}")));
+                None
+            }
+        };
+        let mut news = Vec::new();
+        if let Some(outcome) = outcome {
+            let problem = (!outcome.problems.is_empty()).then(|| outcome.problems.join("; "));
+            self.problem(&key, problem);
+            // A repository whose refs someone moved during its round gets a second one.
+            again |= outcome.moved_meanwhile;
+            news = outcome.news;
+            self.memory.repos.insert(key.clone(), outcome.announced);
+            if let Some(w) = self.repos.get_mut(&key) {
+                w.refs = Some(outcome.refs);
+            }
+            self.save_memory().await;
+        }
+        if woken && !again {
+            again = !self.moved(vec![key.clone()]).await.is_empty();
+        }
+        if self.verbose {
+            self.log.info(&format!(
+                "{key}: checked in {} ms, {} to tell",
+                took.as_millis(),
+                news.len()
+            ));
+        }
+        let told = news.len();
+        for n in news {
+            self.announcer
+                .announce(&n.notification(), self.log.as_ref())
+                .await;
+        }
+        // Refs that move during every round wait for the next poll or wake.
+        let watched = self.repos.get_mut(&key);
+        let again = again && watched.as_ref().is_some_and(|w| w.repeats < MAX_REPEATS);
+        if let (true, Some(w)) = (again, watched) {
+            w.running = true;
+            w.repeats += 1;
+            for b in self.batches.iter_mut().filter(|b| b.pending.contains(&key)) {
+                b.told += told;
+            }
+            let settings = Arc::new(Settings::of(&self.config));
+            self.spawn_round(key, settings);
+        } else {
+            self.batch_done(&key, told);
+        }
+    }
+
+    /// Counts a repository as done in the batches that wait for it; says each batch
+    /// that is complete, and "ready" after the first.
+    fn batch_done(&mut self, key: &str, told: usize) {
+        let mut complete = Vec::new();
+        self.batches.retain_mut(|b| {
+            if b.pending.remove(key) {
+                b.told += told;
+            }
+            if b.pending.is_empty() {
+                complete.push((b.first, b.asked, b.started.elapsed(), b.told));
+                false
+            } else {
+                true
+            }
+        });
+        for (first, asked, took, told) in complete {
+            if self.verbose {
+                self.log.info(&format!(
+                    "round: {} in {} ms, {told} to tell",
+                    count(asked, "repository", "repositories"),
+                    took.as_millis()
+                ));
+            }
+            if first {
+                self.say_ready();
+            }
+        }
+    }
+
+    fn say_ready(&mut self) {
+        if let Some(line) = self.ready.take() {
+            self.log.info(&line);
+        }
     }
 
     /// Reads the per-user config again; returns the repositories that were added.
@@ -259,97 +522,27 @@ impl Daemon {
     }
 
     /// The woken repositories whose refs differ from what the last round left: the
-    /// daemon's own ledger writes compare equal and wake nothing.
-    async fn moved(&self, keys: Vec<String>) -> Vec<String> {
+    /// daemon's own ledger writes compare equal and wake nothing. One in a round is
+    /// compared when its round ends.
+    async fn moved(&mut self, keys: Vec<String>) -> Vec<String> {
         let mut out = Vec::new();
         for key in keys {
-            let Some(watched) = self.repos.get(&key) else {
+            let Some(watched) = self.repos.get_mut(&key) else {
                 continue;
             };
+            if watched.running {
+                watched.woken = true;
+                continue;
+            }
             let path = PathBuf::from(&key);
             let now = tokio::task::spawn_blocking(move || round::read_refs(&path)).await;
-            match (now, &watched.refs) {
+            let before = self.repos.get(&key).and_then(|w| w.refs.as_ref());
+            match (now, before) {
                 (Ok(Ok(now)), Some(before)) if &now == before => {}
                 _ => out.push(key),
             }
         }
         out
-    }
-
-    /// One round of the given repositories: their news, announced; the memory saved
-    /// first, so that a crash never repeats news.
-    async fn round(&mut self, keys: Vec<String>) {
-        let mut keys = keys;
-        let started = Instant::now();
-        let asked = keys.len();
-        let mut told = 0;
-        // A repository whose refs someone moved during its round gets a second one.
-        for _pass in 0..2 {
-            if keys.is_empty() {
-                break;
-            }
-            let settings = Arc::new(Settings::of(&self.config));
-            let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-            let mut tasks = tokio::task::JoinSet::new();
-            for key in keys.drain(..) {
-                let before = self.memory.repos.get(&key).cloned();
-                let settings = Arc::clone(&settings);
-                let limit = Arc::clone(&limit);
-                let log = Arc::clone(&self.log);
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let path = key.clone();
-                    let done = tokio::task::spawn_blocking(move || {
-                        let ui: Box<dyn Ui> = Box::new(RoundUi {
-                            log,
-                            repo: path.clone(),
-                        });
-                        round::round(Path::new(&path), before.as_ref(), &settings, ui)
-                    })
-                    .await;
-                    (key, done)
-                });
-            }
-            let mut news = Vec::new();
-            while let Some(joined) = tasks.join_next().await {
-                let Ok((key, done)) = joined else { continue };
-                let outcome = match done {
-                    Ok(Ok(outcome)) => outcome,
-                    Ok(Err(e)) => {
-                        self.problem(&key, Some(say(&e)));
-                        continue;
-                    }
-                    Err(e) => {
-                        self.problem(&key, Some(format!("the round failed: {e}")));
-                        continue;
-                    }
-                };
-                let problem = (!outcome.problems.is_empty()).then(|| outcome.problems.join("; "));
-                self.problem(&key, problem);
-                if outcome.moved_meanwhile {
-                    keys.push(key.clone());
-                }
-                news.extend(outcome.news);
-                self.memory.repos.insert(key.clone(), outcome.announced);
-                if let Some(w) = self.repos.get_mut(&key) {
-                    w.refs = Some(outcome.refs);
-                }
-            }
-            self.save_memory().await;
-            told += news.len();
-            for n in news {
-                self.announcer
-                    .announce(&n.notification(), self.log.as_ref())
-                    .await;
-            }
-        }
-        if self.verbose {
-            self.log.info(&format!(
-                "round: {} in {} ms, {told} to tell",
-                count(asked, "repository", "repositories"),
-                started.elapsed().as_millis()
-            ));
-        }
     }
 
     async fn save_memory(&mut self) {
