@@ -307,7 +307,11 @@ fn a_no_wait_runner_that_cannot_read_the_configuration_records_why() {
     let good = config_with_run("staging", "true");
     repo.write(".train.toml", &good);
     // The configuration breaks after `deploy` read it, before the runner reads it.
-    let shim = git_shim(&w, repo, "printf 'run = [broken\\n' > \"$REPO/.train.toml\"");
+    let shim = git_shim(
+        &w,
+        repo,
+        "printf 'run = [broken\\n' > \"$REPO/.train.toml\"",
+    );
     let out = common::Run::of(
         repo.cmd(BIN)
             .env("PATH", path_with(&shim))
@@ -364,7 +368,7 @@ fn a_no_wait_runner_that_dies_before_it_records_anything_is_closed_by_the_next_c
         // SAFETY: signal 0 only checks that the process exists.
         let gone = unsafe { libc::kill(pid, 0) != 0 };
         gone || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| s.contains(") Z "))
+            .is_ok_and(|s| s.contains(") Z "))
     });
     let st = repo.train(&["status"]).ok();
     assert!(st.stderr.contains("marked it `error`"), "{}", st.stderr);
@@ -384,7 +388,14 @@ fn index_files(repo: &Repo) -> (String, String) {
 
 fn cold_rebuild(repo: &Repo) {
     std::fs::remove_dir_all(repo.dir.join(".git/train/index")).unwrap();
-    for r in repo.git(&["for-each-ref", "--format=%(refname)", "refs/train/deployed/"]).lines() {
+    for r in repo
+        .git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/train/deployed/",
+        ])
+        .lines()
+    {
         repo.git(&["update-ref", "-d", r]);
     }
 }

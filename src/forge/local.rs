@@ -298,20 +298,54 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
     Ok(reaped)
 }
 
-/// Checks that the run command's program exists before anything is recorded.
+/// Words the shell runs itself, whatever PATH holds: POSIX's special built-ins, its
+/// regular built-ins, its reserved words, and the common extras of bash, ksh and zsh.
+/// A run command starting with one of them cannot be checked before it runs.
+#[rustfmt::skip]
+pub const SHELL_WORDS: &[&str] = &[
+    // POSIX special built-ins (XCU 2.14).
+    "break", ":", "continue", ".", "eval", "exec", "exit", "export", "readonly", "return",
+    "set", "shift", "times", "trap", "unset",
+    // POSIX regular built-ins and the utilities every shell builds in.
+    "alias", "bg", "cd", "command", "false", "fc", "fg", "getopts", "hash", "jobs", "kill",
+    "newgrp", "pwd", "read", "true", "type", "ulimit", "umask", "unalias", "wait", "echo",
+    "printf", "test", "[",
+    // Reserved words (XCU 2.4), and those of bash and ksh.
+    "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in",
+    "then", "until", "while", "[[", "]]", "function", "select", "time", "coproc",
+    // Common extras.
+    "source", "local", "declare", "typeset", "let", "builtin", "enable", "shopt", "pushd",
+    "popd", "dirs", "disown", "suspend", "logout", "mapfile", "readarray", "caller", "bind",
+    "help", "history", "compgen", "complete", "compopt", "print", "whence", "setopt",
+    "unsetopt", "autoload", "noglob", "nocorrect",
+];
+
+/// Characters that end the first word of a command line: blanks and operators.
+const OPERATORS: &str = ";&|<>()";
+/// Characters that make a word something only the shell can read: quoting,
+/// expansions, patterns, comments, braces, assignments.
+const SHELL_SYNTAX: &str = "$`\"'\\*?[]~{}#!=";
+
+/// Checks that the run command's program exists before anything is recorded. Only
+/// what can be checked is: a command that starts with a shell built-in, a reserved
+/// word, an assignment, a redirection or any other shell syntax runs as it is.
 pub fn check_command(run: &str, workdir: &Path) -> Result<()> {
-    let Some(program) = run.split_whitespace().next() else {
+    let line = run.trim_start();
+    if line.is_empty() {
         return Err(
             Error::usage("the environment's run command is empty").hint("set `run` in .train.toml")
         );
-    };
-    const SHELL_WORDS: [&str; 16] = [
-        "cd", "exec", "set", "export", "true", "false", "echo", "test", "[", "if", "for", "while",
-        "eval", ".", "exit", "{",
-    ];
-    if SHELL_WORDS.contains(&program)
-        || program.contains('=')
-        || program.contains(['$', '`', '(', '"', '\''])
+    }
+    let end = line
+        .find(|c: char| c.is_whitespace() || OPERATORS.contains(c))
+        .unwrap_or(line.len());
+    let (program, rest) = line.split_at(end);
+    // `2>/dev/null ./deploy.sh`: the word is the number of a redirection.
+    let redirection = rest.starts_with(['<', '>']) && program.bytes().all(|b| b.is_ascii_digit());
+    if program.is_empty()
+        || redirection
+        || SHELL_WORDS.contains(&program)
+        || program.contains(|c: char| SHELL_SYNTAX.contains(c))
     {
         return Ok(());
     }
@@ -338,4 +372,54 @@ pub fn check_command(run: &str, workdir: &Path) -> Result<()> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_the_shell_reads_itself_are_not_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        for word in SHELL_WORDS {
+            check_command(&format!("{word} x"), dir.path()).unwrap();
+            check_command(word, dir.path()).unwrap();
+        }
+        for run in [
+            "FOO=1 ./deploy.sh",
+            "(cd app && make)",
+            "{ ./a; }",
+            "2>/dev/null ./deploy.sh",
+            ">log ./deploy.sh",
+            "$DEPLOY",
+            "\"./my deploy.sh\"",
+            "'./deploy.sh'",
+            "~/bin/deploy",
+            "./*.sh",
+            "# nothing",
+            "!true",
+            ":;true",
+            "true&&false",
+        ] {
+            check_command(run, dir.path()).unwrap_or_else(|e| panic!("{run}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_missing_program_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        for (run, program) in [
+            ("./nope.sh staging", "./nope.sh"),
+            ("./nope.sh;echo", "./nope.sh"),
+            ("./nope.sh>log", "./nope.sh"),
+            ("no-such-program-3f1 --now", "no-such-program-3f1"),
+            ("  no-such-program-3f1|cat", "no-such-program-3f1"),
+        ] {
+            let e = check_command(run, dir.path()).unwrap_err();
+            assert!(e.message.contains(&format!("'{program}'")), "{run}: {e}");
+            assert!(e.hint.is_some());
+        }
+        assert!(check_command("   ", dir.path()).is_err());
+        check_command("sh -c true", dir.path()).unwrap();
+    }
 }
