@@ -12,6 +12,17 @@ use crate::index;
 use crate::ledger::{self, BadLine};
 use crate::repo::Repo;
 
+/// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
+fn fixed_clock() -> Result<Option<Timestamp>> {
+    std::env::var("GIT_TRAIN_NOW")
+        .ok()
+        .map(|v| {
+            Timestamp::parse_loose(&v)
+                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
 /// How a command talks to the person running it. Only the cli layer implements it.
 pub trait Ui {
     /// Asks a yes/no question; only called when `interactive()` is true.
@@ -42,18 +53,26 @@ impl Context {
             Some(dir) => Config::load(dir)?,
             None => Config::default(),
         };
-        let me = repo.identity();
-        // A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
-        let now = std::env::var("GIT_TRAIN_NOW").ok().map(|v| {
-            Timestamp::parse_loose(&v)
-                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
-        });
-        let now = now.transpose()?;
+        let now = fixed_clock()?;
         Ok(Context {
+            me: repo.identity(),
             repo,
             config,
-            me,
             now,
+            ui,
+        })
+    }
+
+    /// The repository without its configuration (and with the real clock when
+    /// `GIT_TRAIN_NOW` does not parse): enough to record that a command could not
+    /// start because of either.
+    pub fn bare(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
+        let repo = Repo::open(path)?;
+        Ok(Context {
+            me: repo.identity(),
+            repo,
+            config: Config::default(),
+            now: fixed_clock().ok().flatten(),
             ui,
         })
     }

@@ -371,7 +371,13 @@ fn a_no_wait_runner_that_dies_before_it_records_anything_is_closed_by_the_next_c
             .is_ok_and(|s| s.contains(") Z "))
     });
     let st = repo.train(&["status"]).ok();
-    assert!(st.stderr.contains("marked it `error`"), "{}", st.stderr);
+    assert!(
+        st.stderr.contains("marked it `error`"),
+        "{}\n{:?}\n{}",
+        st.stderr,
+        std::fs::read_to_string(&running),
+        repo.note("deploys", "HEAD")
+    );
     let d = deployment(repo, &dep);
     assert_eq!(d["state"], "error", "{d}");
     assert!(!running.exists());
