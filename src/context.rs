@@ -42,23 +42,21 @@ pub struct Context {
     pub config: Config,
     /// The acting user as recorded in `BY`: the git user email.
     pub me: String,
-    now: Option<Timestamp>,
     pub ui: Box<dyn Ui>,
 }
 
 impl Context {
     pub fn open(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let repo = Repo::open(path)?;
+        let mut repo = Repo::open(path)?;
         let config = match repo.git.workdir() {
             Some(dir) => Config::load(dir)?,
             None => Config::default(),
         };
-        let now = fixed_clock()?;
+        repo.set_clock(fixed_clock()?);
         Ok(Context {
             me: repo.identity(),
             repo,
             config,
-            now,
             ui,
         })
     }
@@ -67,18 +65,19 @@ impl Context {
     /// `GIT_TRAIN_NOW` does not parse): enough to record that a command could not
     /// start because of either.
     pub fn bare(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let repo = Repo::open(path)?;
+        let mut repo = Repo::open(path)?;
+        repo.set_clock(fixed_clock().ok().flatten());
         Ok(Context {
             me: repo.identity(),
             repo,
             config: Config::default(),
-            now: fixed_clock().ok().flatten(),
             ui,
         })
     }
 
+    /// The clock, passed on with the repository to everything that reads the ledger.
     pub fn now(&self) -> Timestamp {
-        self.now.unwrap_or_else(Timestamp::now)
+        self.repo.now()
     }
 
     /// Parses an environment name the user gave, and checks it is one the team uses.

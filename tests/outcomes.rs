@@ -518,3 +518,110 @@ fn a_teammate_whose_clock_is_far_ahead_pins_nothing_now_or_later() {
     );
     assert_eq!(bob.rev("refs/train/deployed/production"), bob.rev("HEAD"));
 }
+
+// ---------------------------------------------------------------------------------
+// Item 3, the rule itself: kept up to date from note diffs, at any clock, the index
+// says what a rebuild from scratch says.
+
+mod index_agrees_with_a_rebuild {
+    use git_train::domain::event::{Event, Fields, State};
+    use git_train::domain::Timestamp;
+    use git_train::index;
+    use git_train::ledger;
+    use git_train::repo::Repo;
+    use proptest::prelude::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn commits(git: &git2::Repository, n: usize) -> Vec<git2::Oid> {
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = git
+            .find_tree(git.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        (0..n)
+            .map(|i| {
+                git.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn files(dir: &std::path::Path) -> (String, String) {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        (read("head"), read("deployments"))
+    }
+
+    fn state() -> impl Strategy<Value = State> {
+        prop::sample::select(State::ALL.to_vec())
+    }
+
+    /// (commit, environment, deployment, state, hours after the base; 9999 for a
+    /// date far in the future, clock for the catch-up after it, in hours)
+    type Op = (usize, usize, usize, State, i64, i64);
+
+    fn op() -> impl Strategy<Value = Op> {
+        (
+            0usize..4,
+            0usize..2,
+            0usize..4,
+            state(),
+            prop_oneof![4 => -48i64..48, 1 => Just(9999)],
+            -24i64..72,
+        )
+    }
+
+    /// A rebuild from scratch at the same clock gives the same snapshot and files;
+    /// the index kept up to date is put back afterwards.
+    fn agrees_with_a_rebuild(repo: &Repo, kept: &index::Snapshot) -> Result<(), TestCaseError> {
+        let dir = repo.git.path().join("train/index");
+        let aside = repo.git.path().join("train/index.kept");
+        let kept_files = files(&dir);
+        std::fs::rename(&dir, &aside).unwrap();
+        let (rebuilt, _) = index::catch_up(repo).unwrap();
+        let rebuilt_files = files(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::rename(&aside, &dir).unwrap();
+        prop_assert_eq!(kept, &rebuilt);
+        prop_assert_eq!(kept_files, rebuilt_files);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn at_every_clock(ops in prop::collection::vec(op(), 1..14), last in -24i64..96, later in 0i64..96) {
+            let dir = tempfile::tempdir().unwrap();
+            let git = git2::Repository::init(dir.path()).unwrap();
+            let shas = commits(&git, 4);
+            let mut repo = Repo::open(dir.path()).unwrap();
+            let base = Timestamp::parse("2026-12-01T00:00:00.000Z").unwrap();
+            let far = Timestamp::parse("9999-01-01T00:00:00.000Z").unwrap();
+            for (commit, env, dep, state, hours, clock) in ops {
+                let at = if hours == 9999 { far } else { base.plus_millis(hours * HOUR) };
+                let event = Event {
+                    at,
+                    subject: ["staging", "production"][env].to_string(),
+                    state,
+                    by: "t@example.com".into(),
+                    // An id belongs to one commit, as git-train makes them.
+                    fields: Fields { dep: Some(format!("D{commit}x{dep}")), ..Fields::default() }.into_map(),
+                };
+                ledger::append(&repo.git, ledger::DEPLOYS, shas[commit], &[event.to_line()], "t")
+                    .unwrap();
+                repo.set_clock(Some(base.plus_millis(clock * HOUR)));
+                let (kept, _) = index::catch_up(&repo).unwrap();
+                agrees_with_a_rebuild(&repo, &kept)?;
+            }
+            for clock in [last, last + later] {
+                repo.set_clock(Some(base.plus_millis(clock * HOUR)));
+                let kept = index::snapshot(&repo).unwrap();
+                agrees_with_a_rebuild(&repo, &kept)?;
+                let now = repo.now();
+                for f in &kept.future {
+                    prop_assert!(f.at > now.plus_millis(HOUR), "{:?} at {}", f, now);
+                }
+            }
+        }
+    }
+}

@@ -129,7 +129,11 @@ fn finish(
         desc,
         ..Fields::default()
     };
-    let batch = vec![(commit, vec![new_event(ctx, env, state, ctx.now(), fields)])];
+    let at = ctx.now();
+    let mut batch = vec![(commit, vec![new_event(ctx, env, state, at, fields)])];
+    if state == State::Success {
+        batch.extend(superseded(ctx, env, dep, at));
+    }
     let kept = keep_outcome(ctx, dep, &batch);
     let lines: Vec<(Oid, Vec<String>)> = batch
         .iter()
@@ -163,6 +167,33 @@ fn finish(
     }
     crate::index::catch_up(&ctx.repo)?;
     Ok(())
+}
+
+/// The successes of `env` dated after this one's `at`: by a clock ahead of this one,
+/// since this process saw them in the ledger, so they happened before it. Each
+/// would outrank this success for as long as its date is ahead; it is marked
+/// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
+/// dated as its success so that the mark reads after it.
+fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
+    let Ok(index) = crate::index::refresh(&ctx.repo) else {
+        return Vec::new();
+    };
+    index
+        .entries
+        .iter()
+        .filter(|e| e.env == env.as_str() && e.dep != dep)
+        .filter_map(|e| {
+            let success = e.success_at.filter(|s| *s > at)?;
+            let fields = Fields {
+                dep: Some(e.dep.clone()),
+                desc: Some(format!(
+                    "superseded by {dep}, which succeeded at {at}: this success is dated later, by a clock ahead"
+                )),
+                ..Fields::default()
+            };
+            Some((e.commit, vec![new_event(ctx, env, State::Inactive, success, fields)]))
+        })
+        .collect()
 }
 
 fn outcomes_dir(ctx: &Context) -> PathBuf {
