@@ -646,8 +646,12 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
         }
         let pid = running.pid;
         let desc = match stopped {
-            Some((pgid, _)) => format!(
+            Some((pgid, true)) => format!(
                 "the git-train process running it (pid {pid}) died; its run command was stopped (SIGKILL to process group {pgid}) before it could finish"
+            ),
+            // Its shell gets SIGKILL when git-train dies (Linux): nothing was left.
+            Some((_, false)) => format!(
+                "the git-train process running it (pid {pid}) died, and its run command was stopped with it before the outcome was recorded"
             ),
             None => {
                 let why = last_line(&runner_log_path(ctx, &dep))
