@@ -12,6 +12,17 @@ use crate::index;
 use crate::ledger::{self, BadLine};
 use crate::repo::Repo;
 
+/// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
+fn fixed_clock() -> Result<Option<Timestamp>> {
+    std::env::var("GIT_TRAIN_NOW")
+        .ok()
+        .map(|v| {
+            Timestamp::parse_loose(&v)
+                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
 /// How a command talks to the person running it. Only the cli layer implements it.
 pub trait Ui {
     /// Asks a yes/no question; only called when `interactive()` is true.
@@ -31,35 +42,42 @@ pub struct Context {
     pub config: Config,
     /// The acting user as recorded in `BY`: the git user email.
     pub me: String,
-    now: Option<Timestamp>,
     pub ui: Box<dyn Ui>,
 }
 
 impl Context {
     pub fn open(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let repo = Repo::open(path)?;
+        let mut repo = Repo::open(path)?;
         let config = match repo.git.workdir() {
             Some(dir) => Config::load(dir)?,
             None => Config::default(),
         };
-        let me = repo.identity();
-        // A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
-        let now = std::env::var("GIT_TRAIN_NOW").ok().map(|v| {
-            Timestamp::parse_loose(&v)
-                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
-        });
-        let now = now.transpose()?;
+        repo.set_clock(fixed_clock()?);
         Ok(Context {
+            me: repo.identity(),
             repo,
             config,
-            me,
-            now,
             ui,
         })
     }
 
+    /// The repository without its configuration (and with the real clock when
+    /// `GIT_TRAIN_NOW` does not parse): enough to record that a command could not
+    /// start because of either.
+    pub fn bare(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
+        let mut repo = Repo::open(path)?;
+        repo.set_clock(fixed_clock().ok().flatten());
+        Ok(Context {
+            me: repo.identity(),
+            repo,
+            config: Config::default(),
+            ui,
+        })
+    }
+
+    /// The clock, passed on with the repository to everything that reads the ledger.
     pub fn now(&self) -> Timestamp {
-        self.now.unwrap_or_else(Timestamp::now)
+        self.repo.now()
     }
 
     /// Parses an environment name the user gave, and checks it is one the team uses.

@@ -3,6 +3,13 @@
 //! Both are derived from `refs/notes/deploys`: brought up to date from the diff
 //! between the notes version they were built from and the current one, rebuilt from
 //! scratch when that version is unknown, and checked on every use.
+//!
+//! What an environment runs is its newest success by date, leaving out successes
+//! dated more than an hour after the clock of the machine reading them
+//! (`domain::deployment::counts`): a clock far ahead, or a hand-written line, cannot
+//! pin an environment. Those are listed apart (`Snapshot::future`) for a warning,
+//! and the head says for which clock it holds, so it is worked out again when the
+//! clock reaches one of them (or goes back before a success it counted).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -11,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
-use crate::domain::deployment::fold;
+use crate::domain::deployment::{counts, fold};
 use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
@@ -20,7 +27,7 @@ use crate::lockfile::LockFile;
 use crate::repo::Repo;
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
-const HEAD_MAGIC: &str = "git-train-index 3";
+const HEAD_MAGIC: &str = "git-train-index 4";
 
 /// One deployment as the index keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +115,16 @@ pub struct Open {
     pub commit: Oid,
 }
 
+/// A success dated too far after the reading clock to count (a clock far ahead, or
+/// a hand-written line).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Future {
+    pub env: String,
+    pub at: Timestamp,
+    pub dep: String,
+    pub commit: Oid,
+}
+
 /// What `status` and the hook need: what each environment runs and what is under way.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Snapshot {
@@ -117,6 +134,8 @@ pub struct Snapshot {
     /// Environments that run a commit this clone has not fetched yet (the ledger
     /// came through a sync or GitHub): no ref can name it until `git fetch`.
     pub unfetched: Deployed,
+    /// Successes left out because they are dated too far after the clock.
+    pub future: Vec<Future>,
 }
 
 /// The small file read on every command: the notes version the index was built
@@ -124,17 +143,28 @@ pub struct Snapshot {
 /// needs only the changed notes), and what was under way.
 struct Head {
     notes: Option<Oid>,
-    deployed: BTreeMap<String, (Oid, Timestamp)>,
+    deployed: BTreeMap<String, Best>,
     open: Vec<Open>,
+    /// Successes that did not count for the clock the head was made with, sorted.
+    future: Vec<Future>,
 }
 
 impl Head {
+    /// Whether the head gives the same answer at `now` as it did when it was made:
+    /// every success it counted still counts, and none it left out does yet. (The
+    /// newest counted success of each environment is the latest one it counted.)
+    fn holds_at(&self, now: Timestamp) -> bool {
+        self.deployed.values().all(|b| counts(b.at, now))
+            && self.future.iter().all(|f| !counts(f.at, now))
+    }
+
     fn snapshot(&self, git: &Repository) -> Snapshot {
         let mut snapshot = Snapshot {
             open: self.open.clone(),
+            future: self.future.clone(),
             ..Snapshot::default()
         };
-        for (env, (oid, _)) in &self.deployed {
+        for (env, Best { commit: oid, .. }) in &self.deployed {
             // A name that cannot be a ref component (another tool's `review/pr-1`)
             // has no ref and is not shown.
             if crate::domain::EnvName::new(env).is_err() {
@@ -164,17 +194,28 @@ fn read_head(path: &Path) -> Option<Head> {
         notes,
         deployed: BTreeMap::new(),
         open: Vec::new(),
+        future: Vec::new(),
     };
     for line in lines {
         let f: Vec<&str> = line.split(' ').collect();
         match f.as_slice() {
-            ["deployed", env, oid, ms] => {
-                let env = decode_field(env)?;
-                let at = Timestamp(ms.parse().ok()?);
-                head.deployed.insert(env, (Oid::from_str(oid).ok()?, at));
+            ["deployed", env, oid, ms, started, dep] => {
+                let best = Best {
+                    at: Timestamp(ms.parse().ok()?),
+                    started: Timestamp(started.parse().ok()?),
+                    dep: dep.to_string(),
+                    commit: Oid::from_str(oid).ok()?,
+                };
+                head.deployed.insert(decode_field(env)?, best);
             }
             ["open", env, dep, oid] => head.open.push(Open {
                 env: decode_field(env)?,
+                dep: dep.to_string(),
+                commit: Oid::from_str(oid).ok()?,
+            }),
+            ["future", env, ms, dep, oid] => head.future.push(Future {
+                env: decode_field(env)?,
+                at: Timestamp(ms.parse().ok()?),
                 dep: dep.to_string(),
                 commit: Oid::from_str(oid).ok()?,
             }),
@@ -191,8 +232,15 @@ fn write_head(dir: &Path, head: &Head) -> Result<()> {
             .map(|o| o.to_string())
             .unwrap_or_else(|| "-".into())
     );
-    for (env, (oid, at)) in &head.deployed {
-        text.push_str(&format!("deployed {} {oid} {}\n", encode_field(env), at.0));
+    for (env, b) in &head.deployed {
+        text.push_str(&format!(
+            "deployed {} {} {} {} {}\n",
+            encode_field(env),
+            b.commit,
+            b.at.0,
+            b.started.0,
+            b.dep
+        ));
     }
     for open in &head.open {
         text.push_str(&format!(
@@ -200,6 +248,15 @@ fn write_head(dir: &Path, head: &Head) -> Result<()> {
             encode_field(&open.env),
             open.dep,
             open.commit
+        ));
+    }
+    for f in &head.future {
+        text.push_str(&format!(
+            "future {} {} {} {}\n",
+            encode_field(&f.env),
+            f.at.0,
+            f.dep,
+            f.commit
         ));
     }
     write_atomically(&dir.join("head"), text.as_bytes())
@@ -324,7 +381,10 @@ fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
     let notes_tip = notes_tip(&repo.git)?;
     if let Some(head) = read_head(&dir(repo).join("head")) {
         let snapshot = head.snapshot(&repo.git);
-        if head.notes == notes_tip && current_refs(&repo.git)? == snapshot.deployed {
+        if head.notes == notes_tip
+            && head.holds_at(repo.now())
+            && current_refs(&repo.git)? == snapshot.deployed
+        {
             return Ok(Some(snapshot));
         }
     }
@@ -343,19 +403,27 @@ pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
     let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
+    let now = repo.now();
     let head = match previous {
-        Some(head) if head.notes == notes.tip => head,
+        Some(head) if head.notes == notes.tip && head.holds_at(now) => head,
+        // Only the clock moved past what the head was made for.
+        Some(head) if head.notes == notes.tip => recount(&dir, head, now)?,
         Some(head) if head.notes.is_none_or(|o| repo.git.find_commit(o).is_ok()) => {
-            update(&dir, &notes, head, &mut bad_lines)?
+            update(&dir, &notes, head, now, &mut bad_lines)?
         }
-        _ => rebuild(&dir, &notes, &mut bad_lines)?,
+        _ => rebuild(&dir, &notes, now, &mut bad_lines)?,
     };
     let snapshot = head.snapshot(&repo.git);
     update_refs(&repo.git, &snapshot.deployed)?;
     Ok((snapshot, bad_lines))
 }
 
-fn rebuild(dir: &Path, notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Head> {
+fn rebuild(
+    dir: &Path,
+    notes: &Notes,
+    now: Timestamp,
+    bad_lines: &mut Vec<BadLine>,
+) -> Result<Head> {
     let mut entries = Vec::new();
     for (commit, _) in notes.all()? {
         entries.extend(index_note(notes, commit, bad_lines)?);
@@ -368,14 +436,33 @@ fn rebuild(dir: &Path, notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<He
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
     let head = Head {
         notes: notes.tip,
-        deployed: newest_success(entries.iter()),
+        deployed: newest_success(entries.iter(), now),
         open: open_of(entries.iter()),
+        future: future_of(entries.iter(), now),
     };
     write_head(dir, &head)?;
     Ok(head)
 }
 
-fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) -> Result<Head> {
+/// The head for another clock, from the deployments file (the notes did not move).
+fn recount(dir: &Path, old: Head, now: Timestamp) -> Result<Head> {
+    let all = read_entries(&dir.join("deployments")).unwrap_or_default();
+    let head = Head {
+        deployed: newest_success(all.iter(), now),
+        future: future_of(all.iter(), now),
+        ..old
+    };
+    write_head(dir, &head)?;
+    Ok(head)
+}
+
+fn update(
+    dir: &Path,
+    notes: &Notes,
+    old: Head,
+    now: Timestamp,
+    bad_lines: &mut Vec<BadLine>,
+) -> Result<Head> {
     let changed: HashSet<Oid> = notes.changed_since(old.notes)?.into_iter().collect();
     let mut fresh = Vec::new();
     for commit in &changed {
@@ -416,60 +503,111 @@ fn update(dir: &Path, notes: &Notes, old: Head, bad_lines: &mut Vec<BadLine>) ->
     }
     write_atomically(&path, text.as_bytes())?;
 
+    // The clock moved past what the old head was made for: count everything again.
+    if !old.holds_at(now) {
+        let open = open_of_update(old.open, &changed, &fresh);
+        let head = Head {
+            notes: notes.tip,
+            open,
+            ..old
+        };
+        return recount(dir, head, now);
+    }
     // What runs where changes only through the changed notes, unless the commit an
     // environment ran was among them and they no longer hold a success as new as
     // the one it had (a retraction): then that environment is worked out again from
     // the whole file. (A new event on the running commit, as often as not, keeps it.)
     let mut deployed = old.deployed;
-    let fresh_best = newest_success(fresh.iter());
+    let fresh_best = newest_success(fresh.iter(), now);
     let stale: Vec<String> = deployed
         .iter()
-        .filter(|(env, (commit, seen))| {
-            changed.contains(commit) && fresh_best.get(*env).is_none_or(|(_, at)| at < seen)
+        .filter(|(env, seen)| {
+            changed.contains(&seen.commit)
+                && fresh_best.get(*env).is_none_or(|b| b.key() < seen.key())
         })
         .map(|(env, _)| env.clone())
         .collect();
     for env in &stale {
         deployed.remove(env);
     }
-    for (env, (commit, at)) in fresh_best {
-        let newer = deployed.get(&env).is_none_or(|(_, seen)| at >= *seen);
+    for (env, best) in fresh_best {
+        let newer = deployed
+            .get(&env)
+            .is_none_or(|seen| best.key() >= seen.key());
         if newer && !stale.contains(&env) {
-            deployed.insert(env, (commit, at));
+            deployed.insert(env, best);
         }
     }
     if !stale.is_empty() {
         let all = read_entries(&path).unwrap_or_default();
-        for (env, found) in newest_success(all.iter()) {
+        for (env, found) in newest_success(all.iter(), now) {
             if stale.contains(&env) {
                 deployed.insert(env, found);
             }
         }
     }
-    let mut open: Vec<Open> = old
-        .open
+    let mut future: Vec<Future> = old
+        .future
         .into_iter()
-        .filter(|o| !changed.contains(&o.commit))
+        .filter(|f| !changed.contains(&f.commit))
         .collect();
-    open.extend(open_of(fresh.iter()));
+    future.extend(future_of(fresh.iter(), now));
+    future.sort();
     let head = Head {
         notes: notes.tip,
         deployed,
-        open,
+        open: open_of_update(old.open, &changed, &fresh),
+        future,
     };
     write_head(dir, &head)?;
     Ok(head)
 }
 
+/// The open deployments after the notes of `changed` were indexed again as `fresh`.
+fn open_of_update(old: Vec<Open>, changed: &HashSet<Oid>, fresh: &[Entry]) -> Vec<Open> {
+    let mut open: Vec<Open> = old
+        .into_iter()
+        .filter(|o| !changed.contains(&o.commit))
+        .collect();
+    open.extend(open_of(fresh.iter()));
+    sort_open(&mut open);
+    open
+}
+
+/// The successes that do not count at `now`, sorted.
+fn future_of<'a>(entries: impl Iterator<Item = &'a Entry>, now: Timestamp) -> Vec<Future> {
+    let mut out: Vec<Future> = entries
+        .filter_map(|e| {
+            let at = e.success_at?;
+            (!counts(at, now)).then(|| Future {
+                env: e.env.clone(),
+                at,
+                dep: e.dep.clone(),
+                commit: e.commit,
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The deployments not yet ended, sorted (by environment, then id: oldest first),
+/// so that an update and a rebuild write the same head.
 fn open_of<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Open> {
-    entries
+    let mut open: Vec<Open> = entries
         .filter(|e| !e.state.is_final())
         .map(|e| Open {
             env: e.env.clone(),
             dep: e.dep.clone(),
             commit: e.commit,
         })
-        .collect()
+        .collect();
+    sort_open(&mut open);
+    open
+}
+
+fn sort_open(open: &mut [Open]) {
+    open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
 }
 
 fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -482,15 +620,44 @@ fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<
     Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
 }
 
+/// An environment's newest success: what it runs.
+#[derive(Clone, Debug, PartialEq)]
+struct Best {
+    commit: Oid,
+    at: Timestamp,
+    started: Timestamp,
+    dep: String,
+}
+
+impl Best {
+    /// Newest by the time of the success; ties (one clock, a fixed clock) by start,
+    /// then id and commit, so that the order of reading never decides.
+    fn key(&self) -> (Timestamp, Timestamp, &str, Oid) {
+        (self.at, self.started, &self.dep, self.commit)
+    }
+}
+
+/// Each environment's newest success that counts at `now`.
 fn newest_success<'a>(
     entries: impl Iterator<Item = &'a Entry>,
-) -> BTreeMap<String, (Oid, Timestamp)> {
-    let mut best: BTreeMap<String, (Oid, Timestamp)> = BTreeMap::new();
+    now: Timestamp,
+) -> BTreeMap<String, Best> {
+    let mut best: BTreeMap<String, Best> = BTreeMap::new();
     for e in entries {
-        if let Some(at) = e.success_at {
-            if best.get(&e.env).is_none_or(|(_, seen)| at >= *seen) {
-                best.insert(e.env.clone(), (e.commit, at));
-            }
+        let Some(at) = e.success_at.filter(|at| counts(*at, now)) else {
+            continue;
+        };
+        let candidate = Best {
+            commit: e.commit,
+            at,
+            started: e.started,
+            dep: e.dep.clone(),
+        };
+        if best
+            .get(&e.env)
+            .is_none_or(|seen| candidate.key() >= seen.key())
+        {
+            best.insert(e.env.clone(), candidate);
         }
     }
     best

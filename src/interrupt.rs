@@ -36,14 +36,26 @@ impl Drop for Interrupt {
     }
 }
 
-/// Whether a process is still running.
+/// Whether a process is still running. A zombie (dead, not yet waited for by its
+/// parent: an init that does not reap, in a container) is not.
 pub fn alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
+    let Ok(id) = i32::try_from(pid) else {
         return false;
     };
     // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let rc = unsafe { libc::kill(id, 0) };
+    let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !zombie(pid)
+}
+
+/// The state field of `/proc/PID/stat` is `Z` (Linux; false elsewhere).
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The name may hold spaces and parentheses: the state follows the last ')'.
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            == Some("Z")
+    })
 }
 
 /// Sends a signal to a whole process group.

@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 
 pub struct Repo {
     pub git: Repository,
+    /// A fixed clock (`GIT_TRAIN_NOW`), set by whoever opened the repository.
+    clock: Option<Timestamp>,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -43,7 +45,18 @@ impl Repo {
                 Error::from(e)
             }
         })?;
-        Ok(Repo { git })
+        Ok(Repo { git, clock: None })
+    }
+
+    /// The clock every reading of the ledger uses (what counts as the future):
+    /// the fixed one when it was set, the system's otherwise.
+    pub fn now(&self) -> Timestamp {
+        self.clock.unwrap_or_else(Timestamp::now)
+    }
+
+    /// Fixes the clock (tests, reproducible demos), or unfixes it with `None`.
+    pub fn set_clock(&mut self, fixed: Option<Timestamp>) {
+        self.clock = fixed;
     }
 
     /// `.git/train/`: caches and logs, safe to delete.

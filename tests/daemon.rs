@@ -587,8 +587,13 @@ fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     let bus = Bus::start();
     let server = Notifications::start(&bus, false);
     let repo = local_repo(&w, "api", "stale_after = \"1d\"\n");
-    repo.train(&["deploy", "production", "HEAD~1", "--yes"])
-        .ok();
+    // Deployed before the rounds below (their clock is fixed): a success dated after
+    // the reading clock would not count yet.
+    repo.train_at(
+        "2026-11-20T11:00:00Z",
+        &["deploy", "production", "HEAD~1", "--yes"],
+    )
+    .ok();
     let mine = repo.rev("HEAD");
     // Someone else's commit waits just as long: not mine, not announced by default.
     repo.write("other.txt", "bob\n");

@@ -20,9 +20,16 @@ fn team<'w>(w: &'w World, toml: &str) -> Repo<'w> {
     repo.git(&["push", "-q", "origin", "main"]);
     repo.train(&["init"]).ok();
     repo.ci_pass("HEAD");
-    repo.train(&["deploy", "production", "--yes"]).ok();
+    // Deployed before the hooks run (their clock is fixed too): a success dated
+    // after the reading clock would not count yet.
+    repo.train_at(DEPLOYED, &["deploy", "production", "--yes"])
+        .ok();
     repo
 }
+
+/// When the deployments of these tests are made: after the commits, before SOON.
+const DEPLOYED: &str = "2026-11-20T11:00:00Z";
+const DEPLOYED_LATER: &str = "2026-11-20T11:10:00Z";
 
 fn run(cmd: &mut Command) -> Run {
     Run::of(cmd.output().unwrap())
@@ -100,7 +107,8 @@ fn a_push_past_max_train_warns_and_one_within_it_does_not() {
 
     // Once deployed, the same push has nothing to say.
     repo.ci_pass("HEAD");
-    repo.train(&["deploy", "production", "--yes"]).ok();
+    repo.train_at(DEPLOYED_LATER, &["deploy", "production", "--yes"])
+        .ok();
     repo.commit("fourth");
     let out = push(&repo, &["origin", "main"], SOON).ok();
     assert!(!out.stderr.contains("lacks"), "{}", out.stderr);
@@ -185,7 +193,8 @@ fn the_users_own_hook_lines_stay_run_and_survive_uninstall() {
     assert!(is_executable(&hook_path));
 
     repo.ci_pass("HEAD");
-    repo.train(&["deploy", "production", "--yes"]).ok();
+    repo.train_at(DEPLOYED, &["deploy", "production", "--yes"])
+        .ok();
     repo.commit("undeployed");
     let out = push(repo, &["origin", "main"], SOON).ok();
     assert!(
@@ -395,8 +404,11 @@ fn a_deployed_commit_off_the_first_parent_line_is_counted_exactly() {
     repo.git(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
     push(&repo, &["--no-verify", "origin", "main"], SOON).ok();
     repo.ci_pass(&side);
-    repo.train(&["deploy", "production", &side, "--yes", "--offline"])
-        .ok();
+    repo.train_at(
+        DEPLOYED_LATER,
+        &["deploy", "production", &side, "--yes", "--offline"],
+    )
+    .ok();
     repo.commit("after the merge");
     // Not deployed: that, the merge and "on main"; the side commit is.
     let out = push(&repo, &["origin", "main"], SOON).ok();

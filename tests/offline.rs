@@ -523,9 +523,10 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
     repo.train(&["status"]).ok();
     assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD~1"));
 
-    // Notes written by another tool are picked up from the diff.
-    let line =
-        "2027-01-01T00:00:00.000Z staging success bob@example.com {\"dep\":\"OTHER1\",\"v\":1}";
+    // Notes written by another tool are picked up from the diff (dated after the
+    // deploys above, and not beyond the clock).
+    let soon = git_train::domain::Timestamp::now().plus_millis(1000);
+    let line = format!("{soon} staging success bob@example.com {{\"dep\":\"OTHER1\",\"v\":1}}");
     repo.git(&[
         "notes",
         "--ref",
@@ -533,13 +534,15 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
         "append",
         "--no-separator",
         "-m",
-        line,
+        &line,
         "HEAD",
     ]);
     let st = repo.train(&["status", "--json"]).ok().json();
     assert_eq!(st["environments"][0]["deployed"]["sha"], repo.rev("HEAD"));
-    let line =
-        "2027-01-01T00:00:01.000Z staging inactive bob@example.com {\"dep\":\"OTHER1\",\"v\":1}";
+    let line = format!(
+        "{} staging inactive bob@example.com {{\"dep\":\"OTHER1\",\"v\":1}}",
+        soon.plus_millis(1000)
+    );
     repo.git(&[
         "notes",
         "--ref",
@@ -547,7 +550,7 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
         "append",
         "--no-separator",
         "-m",
-        line,
+        &line,
         "HEAD",
     ]);
 

@@ -106,6 +106,15 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Daemon(_) | Command::Watch(_) | Command::Unwatch(_) => {
             return daemon::run(&dir, &cli)
         }
+        // A detached runner records even a failure to open its configuration.
+        Command::RunDeployment(a) => {
+            let ui = || Box::new(TermUi::new(cli.quiet, cli.color)) as Box<dyn crate::context::Ui>;
+            let (ctx, state) =
+                crate::forge::local::run_deployment(&dir, &a.env, &a.sha, &a.dep, ui)?;
+            let forge = crate::forge::open_or_unavailable(&ctx);
+            sync_after(&ctx, forge.as_ref(), a.offline.offline);
+            return Ok(if state == State::Success { 0 } else { 1 });
+        }
         _ => {}
     }
     let ui = Box::new(TermUi::new(cli.quiet, cli.color));
@@ -236,15 +245,9 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             }
             Ok(0)
         }
-        Command::RunDeployment(a) => {
-            let env = ctx.env(&a.env)?;
-            let commit = ctx.repo.resolve(&a.sha)?;
-            let state = crate::forge::local::execute(ctx, &env, commit, &a.dep)?;
-            sync_after(ctx, forge, a.offline.offline);
-            Ok(if state == State::Success { 0 } else { 1 })
-        }
         // Run above, before the repository is opened.
-        Command::Completions(_)
+        Command::RunDeployment(_)
+        | Command::Completions(_)
         | Command::Hook(_)
         | Command::Daemon(_)
         | Command::Watch(_)

@@ -6,6 +6,7 @@ use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::domain::deployment::counts;
 use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
@@ -123,12 +124,16 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             target
         }
         None => {
-            // The newest commit that ran successfully here before the current one.
+            // The newest commit that ran successfully here before the current one
+            // (a success dated too far after the clock does not count).
+            let now = ctx.now();
             let mut earlier: Vec<_> = index
                 .entries
                 .iter()
                 .filter(|e| {
-                    e.env == env.as_str() && e.commit != current && e.succeeded_at.is_some()
+                    e.env == env.as_str()
+                        && e.commit != current
+                        && e.succeeded_at.is_some_and(|at| counts(at, now))
                 })
                 .collect();
             earlier.sort_by_key(|e| e.succeeded_at);
@@ -152,10 +157,11 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
     };
     // The CI gate is skipped only for a commit that already ran here successfully:
     // it passed (or was forced) then, and a rollback is no time to wait for CI.
-    let ran_here = index
-        .entries
-        .iter()
-        .any(|e| e.env == env.as_str() && e.commit == target && e.succeeded_at.is_some());
+    let ran_here = index.entries.iter().any(|e| {
+        e.env == env.as_str()
+            && e.commit == target
+            && e.succeeded_at.is_some_and(|at| counts(at, ctx.now()))
+    });
     plan(
         ctx,
         forge,
@@ -207,6 +213,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         offline,
     } = wanted;
     let snapshot = index::snapshot(&ctx.repo)?;
+    super::status::warn_future(ctx, &snapshot.future, Some(env.as_str()));
     if let Some(missing) = snapshot.unfetched.get(env.as_str()) {
         return Err(Error::usage(format!(
             "{env} runs {}, which this clone has not fetched",

@@ -6,6 +6,7 @@ use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::domain::deployment::{counts, FUTURE_LIMIT_MS};
 use crate::domain::{CiState, CommitInfo, Deployment, Timestamp};
 use crate::error::Result;
 use crate::forge::local::ci_of;
@@ -70,6 +71,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     let trunk = ctx.repo.trunk(&ctx.config)?;
     let only = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
     let snapshot = index::snapshot(&ctx.repo)?;
+    warn_future(ctx, &snapshot.future, only.as_ref().map(|e| e.as_str()));
     let deployed = &snapshot.deployed;
     let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
 
@@ -149,7 +151,7 @@ fn env_status(
     };
     let walked = ctx.repo.train(tip, Some(current), TRAIN_WALK_LIMIT)?;
     let (deployments, _) = index::deployments_of(notes, current)?;
-    if let Some(d) = newest_success(&deployments, name) {
+    if let Some(d) = newest_success(&deployments, name, ctx.now()) {
         status.deployed = Some(DeployedInfo {
             sha: current.to_string(),
             dep: d.dep.clone(),
@@ -167,9 +169,32 @@ fn env_status(
     Ok(status)
 }
 
-fn newest_success<'a>(deployments: &'a [Deployment], env: &str) -> Option<&'a Deployment> {
+fn newest_success<'a>(
+    deployments: &'a [Deployment],
+    env: &str,
+    now: Timestamp,
+) -> Option<&'a Deployment> {
     deployments
         .iter()
-        .filter(|d| d.env == env && d.success_at().is_some())
+        .filter(|d| d.env == env && d.success_at().is_some_and(|at| counts(at, now)))
         .max_by_key(|d| d.success_at())
+}
+
+/// Names each success left out of what an environment runs because it is dated too
+/// far after this machine's clock (of one environment, or all).
+pub fn warn_future(ctx: &Context, future: &[index::Future], env: Option<&str>) {
+    for f in future.iter().filter(|f| env.is_none_or(|e| e == f.env)) {
+        ctx.ui.warn(&format!(
+            "deployment {} of {} to {} is dated {}, more than {} after this machine's clock: \
+             not counted as what {} runs (a clock far ahead, or a line written by hand); \
+             the next deployment to {} supersedes it",
+            f.dep,
+            &f.commit.to_string()[..7],
+            f.env,
+            f.at,
+            crate::domain::time::format_age(FUTURE_LIMIT_MS),
+            f.env,
+            f.env
+        ));
+    }
 }

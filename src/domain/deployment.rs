@@ -5,6 +5,16 @@ use std::collections::BTreeMap;
 use super::event::{sort_events, Event, State};
 use super::time::Timestamp;
 
+/// How far after the reading machine's clock a success may be dated and still count
+/// for what an environment runs. A later date is a clock far ahead, or a line
+/// written by hand: it would outrank every real deployment until that date.
+pub const FUTURE_LIMIT_MS: i64 = 60 * 60 * 1000;
+
+/// Whether a success dated `at` counts for what an environment runs, read at `now`.
+pub fn counts(at: Timestamp, now: Timestamp) -> bool {
+    at <= now.plus_millis(FUTURE_LIMIT_MS)
+}
+
 /// One deployment of one commit to one environment, with all its events in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Deployment {
@@ -122,6 +132,15 @@ mod tests {
 
     fn ev(line: &str) -> Event {
         Event::parse(line).unwrap()
+    }
+
+    #[test]
+    fn a_success_counts_up_to_the_limit_after_the_clock() {
+        let now = Timestamp::parse("2026-12-01T10:00:00.000Z").unwrap();
+        assert!(counts(now, now));
+        assert!(counts(Timestamp(0), now));
+        assert!(counts(now.plus_millis(FUTURE_LIMIT_MS), now));
+        assert!(!counts(now.plus_millis(FUTURE_LIMIT_MS + 1), now));
     }
 
     #[test]

@@ -235,3 +235,17 @@ impl Repo<'_> {
         lines
     }
 }
+
+impl Repo<'_> {
+    /// git-train with its clock fixed at `now` (`GIT_TRAIN_NOW`): what it records is
+    /// dated then, and what is dated more than an hour later does not count yet.
+    pub fn train_at(&self, now: &str, args: &[&str]) -> Run {
+        Run::of(
+            self.cmd(BIN)
+                .env("GIT_TRAIN_NOW", now)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+}
