@@ -142,25 +142,18 @@ fn finish(
     let what = format!("git-train: {env} {state} {commit}");
     if let Err(e) = ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &lines, &what) {
         let e = Error::from(e);
-        return Err(match kept {
-            Ok(path) => Error::new(
-                e.kind,
-                format!(
-                    "could not record that deployment {dep} to {env} ended in {state} ({}); the outcome is kept in {} and the next git-train command records it",
-                    e.message,
-                    path.display()
-                ),
-            )
-            .hint(e.hint.unwrap_or_default()),
-            Err(keep) => Error::new(
-                e.kind,
-                format!(
-                    "could not record that deployment {dep} to {env} ended in {state} ({}), nor keep it ({})",
-                    e.message, keep.message
-                ),
-            )
-            .hint(e.hint.unwrap_or_default()),
-        });
+        let message = match kept {
+            Ok(path) => format!(
+                "could not record that deployment {dep} to {env} ended in {state} ({}); the outcome is kept in {} and the next git-train command records it",
+                e.message,
+                path.display()
+            ),
+            Err(keep) => format!(
+                "could not record that deployment {dep} to {env} ended in {state} ({}), nor keep it ({})",
+                e.message, keep.message
+            ),
+        };
+        return Err(Error { message, ..e });
     }
     if let Ok(path) = kept {
         let _ = fs::remove_file(path);
@@ -845,7 +838,7 @@ mod tests {
         ] {
             let e = check_command(run, dir.path()).unwrap_err();
             assert!(e.message.contains(&format!("'{program}'")), "{run}: {e}");
-            assert!(e.hint.is_some());
+            assert!(!e.hints.is_empty());
         }
         assert!(check_command("   ", dir.path()).is_err());
         check_command("sh -c true", dir.path()).unwrap();
