@@ -29,8 +29,11 @@ pub trait Ui {
     fn confirm(&self, question: &str) -> bool;
     /// True when a person can answer a question.
     fn interactive(&self) -> bool;
-    /// A transient progress line (shown on a terminal only).
+    /// A transient progress line (shown on a terminal only, repainted in place).
     fn progress(&self, line: &str);
+    /// A step of a long wait (started, a state change): a line of its own, on a
+    /// terminal and off it alike.
+    fn step(&self, line: &str);
     /// Clears the progress line.
     fn done(&self);
     fn warn(&self, message: &str);

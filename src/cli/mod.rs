@@ -8,6 +8,7 @@ pub mod manpage;
 pub mod render;
 pub mod terminal;
 pub mod ui;
+pub mod width;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,10 +40,17 @@ pub fn main() -> ExitCode {
             if e.kind != Kind::BrokenPipe {
                 let stderr_style = Style {
                     color: style.color || std::env::var_os("GIT_TRAIN_FORCE_COLOR").is_some(),
+                    width: width::stderr_columns(),
                 };
-                let mut text = format!("{} {}\n", stderr_style.red("error:"), e.message);
+                let wrap = |line: String| match stderr_style.width {
+                    Some(cols) => width::wrap(&line, cols, "  "),
+                    None => line,
+                };
+                let mut text = wrap(format!("{} {}", stderr_style.red("error:"), e.message));
+                text.push('\n');
                 for hint in &e.hints {
-                    text.push_str(&format!("{} {hint}\n", stderr_style.bold("hint:")));
+                    text.push_str(&wrap(format!("{} {hint}", stderr_style.bold("hint:"))));
+                    text.push('\n');
                 }
                 terminal::stderr(&text, stderr_style.color);
             }
@@ -76,7 +84,16 @@ fn tell_result<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> St
             tell(&format!("{text}\n"));
         }
     } else {
-        tell(&human(value));
+        tell(&fitted(human(value)));
+    }
+}
+
+/// Human output cut to the terminal's width, line by line (nothing cut in a pipe).
+/// Renderers let their flexible column give way first; this holds for every line.
+fn fitted(text: String) -> String {
+    match width::stdout_columns() {
+        Some(cols) => width::fit_lines(&text, cols),
+        None => text,
     }
 }
 
@@ -85,7 +102,7 @@ fn show<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -
     if json {
         emit_json(value)
     } else {
-        emit(&human(value))
+        emit(&fitted(human(value)))
     }
 }
 
@@ -322,7 +339,7 @@ fn finish_deploy(
         ));
     }
     if !json {
-        tell(&render::plan(style, &prepared, ctx.now()));
+        tell(&fitted(render::plan(style, &prepared, ctx.now())));
     }
     if !confirm.yes && ctx.ui.interactive() {
         let verb = if prepared.plan.rollback {
@@ -345,7 +362,7 @@ fn finish_deploy(
     if json {
         tell_result(true, &outcome, |_| String::new());
     } else {
-        tell(&render::outcome(style, &outcome));
+        tell(&fitted(render::outcome(style, &outcome)));
     }
     match outcome.state {
         State::Failure | State::Error => {

@@ -40,13 +40,27 @@ fn short(sha: &str) -> &str {
 /// so that it stays on its line (the terminal module escapes everything again).
 use super::terminal::field as clean;
 
+/// A field in exactly `width` columns (display width): cut with `…` or padded.
 fn truncate(text: &str, width: usize) -> String {
-    let text = clean(text);
-    if text.chars().count() <= width {
-        format!("{text:<width$}")
-    } else {
-        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
+    super::width::pad(&clean(text), width)
+}
+
+/// The width the flexible column (the subject) gets in lines of `fixed` other
+/// columns: what the terminal leaves, at least `min`; without a terminal, `natural`
+/// (the longest value, so nothing is cut).
+fn flexible(s: &Style, fixed: usize, min: usize, natural: usize) -> usize {
+    match s.width {
+        Some(cols) => cols.saturating_sub(fixed).max(min).min(natural.max(min)),
+        None => natural,
+    }
+}
+
+/// Every line cut to the terminal's width (nothing without one): for lines with no
+/// column of their own to give way.
+fn fit(s: &Style, text: String) -> String {
+    match s.width {
+        Some(cols) => super::width::fit_lines(&text, cols),
+        None => text,
     }
 }
 
@@ -135,29 +149,53 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
             out.push('\n');
         }
     }
+    let mut out = fit(s, out);
     out.push('\n');
-    for c in &st.commits {
-        let markers: Vec<String> = c
-            .deployed_to
-            .iter()
-            .map(|e| s.cyan(&format!("[{e}]")))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {} {} {} {} {}{}",
-            s.yellow(c.commit.short()),
-            ci_mark(s, c.ci),
-            truncate(&c.commit.subject, 50),
-            s.dim(&format!("{:<12}", truncate(&c.commit.author, 12))),
-            s.dim(&format!("{:>6}", format_age(now.millis_since(c.commit.at)))),
-            if markers.is_empty() {
+    // sha, CI mark, subject, author, age, markers: the subject gives way.
+    const AUTHOR: usize = 12;
+    let rows: Vec<(String, usize)> = st
+        .commits
+        .iter()
+        .map(|c| {
+            let markers: Vec<String> = c
+                .deployed_to
+                .iter()
+                .map(|e| s.cyan(&format!("[{}]", clean(e))))
+                .collect();
+            let markers = if markers.is_empty() {
                 String::new()
             } else {
                 format!("  {}", markers.join(" "))
-            }
+            };
+            let w = super::width::of(&markers);
+            (markers, w)
+        })
+        .collect();
+    let natural = st
+        .commits
+        .iter()
+        .map(|c| super::width::of(&clean(&c.commit.subject)))
+        .max()
+        .unwrap_or(0);
+    // One subject width for every row, so authors and ages stay in their columns.
+    let markers_w = rows.iter().map(|(_, w)| *w).max().unwrap_or(0);
+    let fixed = 2 + 7 + 1 + 1 + 1 + 1 + AUTHOR + 1 + 6 + markers_w;
+    let subject_w = flexible(s, fixed, 10, natural);
+    for (c, (markers, _)) in st.commits.iter().zip(&rows) {
+        let _ = writeln!(
+            out,
+            "  {} {} {} {} {}{markers}",
+            s.yellow(c.commit.short()),
+            ci_mark(s, c.ci),
+            truncate(&c.commit.subject, subject_w),
+            s.dim(&truncate(&c.commit.author, AUTHOR)),
+            s.dim(&super::width::pad_left(
+                &format_age(now.millis_since(c.commit.at)),
+                6
+            )),
         );
     }
-    out
+    fit(s, out)
 }
 
 pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
@@ -186,17 +224,27 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
     };
     let _ = writeln!(out, "{}", s.bold(&headline));
     if !p.first {
+        let natural = plan
+            .train
+            .iter()
+            .map(|c| super::width::of(&clean(&c.subject)))
+            .max()
+            .unwrap_or(0);
         for c in &plan.train {
+            let by = format!(
+                "{}, {} ago",
+                clean(&c.author),
+                format_age(now.millis_since(c.at))
+            );
+            let by = super::width::cut(&by, 30).into_owned();
+            let fixed = 2 + 7 + 1 + 1 + super::width::of(&by);
+            let subject_w = flexible(s, fixed, 10, natural);
             let _ = writeln!(
                 out,
                 "  {} {} {}",
                 s.yellow(c.short()),
-                truncate(&c.subject, 60),
-                s.dim(&format!(
-                    "{}, {} ago",
-                    c.author,
-                    format_age(now.millis_since(c.at))
-                ))
+                truncate(&c.subject, subject_w),
+                s.dim(&by)
             );
         }
         if p.more > 0 {
@@ -213,7 +261,7 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
     if let Some(reason) = &plan.forced {
         let _ = writeln!(out, "  {}", s.red(&clean(&format!("forced: {reason}"))));
     }
-    out
+    fit(s, out)
 }
 
 pub fn outcome(s: &Style, o: &Outcome) -> String {
@@ -257,7 +305,19 @@ pub fn history(s: &Style, h: &History) -> String {
         out.push_str("no deployments yet\n");
         return out;
     }
-    let width = h.deployments.iter().map(|d| d.env.len()).max().unwrap_or(0);
+    let env_w = h
+        .deployments
+        .iter()
+        .map(|d| super::width::of(&clean(&d.env)))
+        .max()
+        .unwrap_or(0);
+    let natural = h
+        .deployments
+        .iter()
+        .map(|d| super::width::of(&clean(&d.subject)))
+        .max()
+        .unwrap_or(0);
+    const BY: usize = 12;
     for d in &h.deployments {
         let took = d
             .duration_s
@@ -270,28 +330,38 @@ pub fn history(s: &Style, h: &History) -> String {
         if let Some(reason) = &d.forced {
             marks.push(s.red(&clean(&format!("forced: {reason}"))));
         }
-        let _ = write!(
-            out,
-            "{} {} {} {} {:<24} {:>6}  {}",
+        let marks = if marks.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", marks.join(" "))
+        };
+        // when, environment, sha, state, duration, who: fixed; the subject gives way.
+        let fixed = 17 + 1 + env_w + 1 + 7 + 1 + 11 + 1 + 6 + 1 + BY + 1;
+        let subject_w = flexible(s, fixed + super::width::of(&marks), 10, natural);
+        let mut line = format!(
+            "{} {} {} {} {} {} {}{marks}",
             s.dim(&when(d.started_at)),
-            s.cyan(&format!("{:<width$}", clean(&d.env))),
+            s.cyan(&truncate(&d.env, env_w)),
             s.yellow(short(&d.sha)),
             state(s, d.state),
-            truncate(&d.by, 24),
-            took,
-            truncate(&d.subject, 40)
+            super::width::pad_left(&took, 6),
+            truncate(&d.by, BY),
+            truncate(&d.subject, subject_w)
         );
-        if !marks.is_empty() {
-            let _ = write!(out, "  {}", marks.join(" "));
-        }
         if let Some(log) = &d.log {
-            let _ = write!(out, "  {}", s.dim(&clean(log)));
+            let log = format!("  {}", clean(log));
+            // The log goes where it fits whole; --json always has it.
+            let room = s.width.map_or(usize::MAX, |cols| {
+                cols.saturating_sub(super::width::of(line.trim_end()))
+            });
+            if super::width::of(&log) <= room {
+                line = format!("{}{}", line.trim_end(), s.dim(&log));
+            }
         }
-        let line_end = out.trim_end_matches(' ').len();
-        out.truncate(line_end);
+        out.push_str(line.trim_end());
         out.push('\n');
     }
-    out
+    fit(s, out)
 }
 
 /// A duration in its two largest units: `45s`, `12m 30s`, `3h 12m`, `2d 4h`.

@@ -5,11 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::args::ColorWhen;
 use super::terminal;
+use super::width;
 use crate::context::Ui;
 
 #[derive(Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// The columns stdout's lines must fit in; None: a pipe or file, nothing is cut.
+    pub width: Option<usize>,
 }
 
 impl Style {
@@ -23,7 +26,10 @@ impl Style {
                     && std::env::var("TERM").map_or(true, |t| t != "dumb")
             }
         };
-        Style { color }
+        Style {
+            color,
+            width: super::width::stdout_columns(),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -59,6 +65,8 @@ pub struct TermUi {
     stderr_tty: bool,
     stdin_tty: bool,
     progress_shown: AtomicBool,
+    /// The live line as last painted: it is repainted only when it changes.
+    shown: std::sync::Mutex<String>,
     style: Style,
 }
 
@@ -77,7 +85,21 @@ impl TermUi {
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
             progress_shown: AtomicBool::new(false),
-            style: Style { color },
+            shown: std::sync::Mutex::new(String::new()),
+            style: Style {
+                color,
+                width: super::width::stderr_columns(),
+            },
+        }
+    }
+}
+
+impl TermUi {
+    /// A message wrapped at the terminal's width (as it is without one).
+    fn wrapped(&self, text: &str, indent: &str) -> String {
+        match self.style.width {
+            Some(cols) => width::wrap(text, cols, indent),
+            None => text.to_string(),
         }
     }
 }
@@ -107,8 +129,28 @@ impl Ui for TermUi {
         if self.quiet || !self.stderr_tty {
             return;
         }
-        terminal::stderr_repaint(line, self.style.color);
+        // One row that never wraps: a wrapped line leaves a copy behind at every
+        // repaint (`\r ESC[2K` clears one row only). One column stays free for the
+        // cursor.
+        let line = match self.style.width {
+            Some(cols) => width::cut(line, cols.saturating_sub(1)),
+            None => std::borrow::Cow::Borrowed(line),
+        };
+        let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+        if self.progress_shown.load(Ordering::Relaxed) && *shown == line {
+            return;
+        }
+        terminal::stderr_repaint(&line, self.style.color);
+        *shown = line.into_owned();
         self.progress_shown.store(true, Ordering::Relaxed);
+    }
+
+    fn step(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        self.done();
+        terminal::stderr(&format!("{}\n", self.wrapped(line, "  ")), self.style.color);
     }
 
     fn done(&self) {
@@ -119,8 +161,9 @@ impl Ui for TermUi {
 
     fn warn(&self, message: &str) {
         self.done();
+        let text = format!("{} {message}", self.style.yellow("warning:"));
         terminal::stderr(
-            &format!("{} {message}\n", self.style.yellow("warning:")),
+            &format!("{}\n", self.wrapped(&text, "  ")),
             self.style.color,
         );
     }
@@ -128,7 +171,10 @@ impl Ui for TermUi {
     fn note(&self, message: &str) {
         if !self.quiet {
             self.done();
-            terminal::stderr(&format!("{message}\n"), self.style.color);
+            terminal::stderr(
+                &format!("{}\n", self.wrapped(message, "")),
+                self.style.color,
+            );
         }
     }
 }

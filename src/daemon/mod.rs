@@ -653,6 +653,7 @@ impl Ui for RoundUi {
         false
     }
     fn progress(&self, _line: &str) {}
+    fn step(&self, _line: &str) {}
     fn done(&self) {}
     fn warn(&self, message: &str) {
         self.log.warn(&format!("{}: {message}", self.repo));

@@ -511,6 +511,14 @@ fn run_command(
     }
     let started = Instant::now();
     let short = &commit.to_string()[..7];
+    let shown_log = log
+        .strip_prefix(ctx.repo.workdir())
+        .unwrap_or(&log)
+        .display()
+        .to_string();
+    ctx.ui.step(&format!(
+        "deploying {short} to {env}: running `{run}` (log: {shown_log})"
+    ));
     loop {
         if let Some(status) = child.try_wait()? {
             ctx.ui.done();
@@ -537,9 +545,8 @@ fn run_command(
             return Ok(RunEnd::Interrupted);
         }
         ctx.ui.progress(&format!(
-            "deploying {short} to {env}: running for {}s (log: {})",
-            started.elapsed().as_secs(),
-            log.display()
+            "deploying {short} to {env}: running for {}",
+            crate::domain::time::format_age(started.elapsed().as_millis() as i64)
         ));
         std::thread::sleep(Duration::from_millis(50));
     }

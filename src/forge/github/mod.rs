@@ -651,8 +651,16 @@ impl Forge for GitHub {
         let interrupt = crate::interrupt::Interrupt::catch();
         let started = Instant::now();
         let short = &plan.commit.to_string()[..7];
+        let mut last = None;
         loop {
             let state = self.record_statuses(ctx, &d)?.unwrap_or(State::Queued);
+            if last != Some(state) {
+                ctx.ui.step(&format!(
+                    "deploying {short} to {}: {state} (GitHub deployment {id})",
+                    plan.env
+                ));
+                last = Some(state);
+            }
             if state.is_final() {
                 ctx.ui.done();
                 return Ok(state);
@@ -665,9 +673,9 @@ impl Forge for GitHub {
                 return Ok(state);
             }
             ctx.ui.progress(&format!(
-                "deploying {short} to {}: {state} for {}s (GitHub deployment {id})",
+                "deploying {short} to {}: {state} for {}",
                 plan.env,
-                started.elapsed().as_secs()
+                crate::domain::time::format_age(started.elapsed().as_millis() as i64)
             ));
             let until = Instant::now() + self.poll;
             while Instant::now() < until && !interrupt.happened() {
