@@ -270,7 +270,7 @@ fn from_toml<'b, T: serde::de::DeserializeOwned>(
             Some(span) => locate(text, span.start),
             None => (None, None),
         };
-        let message = e.message().trim().replace('\n', " ");
+        let message = plain_types(&e.message().trim().replace('\n', " "));
         let message = match &key {
             Some(k) if !message.contains(k.as_str()) => format!("`{k}`: {message}"),
             _ => message,
@@ -278,6 +278,29 @@ fn from_toml<'b, T: serde::de::DeserializeOwned>(
         err(line, key, message)
     })?;
     Ok((value, text))
+}
+
+/// serde's type names in the words a person uses: "expected u32" is "expected a
+/// whole number, 0 or more".
+fn plain_types(message: &str) -> String {
+    const WORDS: [(&str, &str); 8] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        (
+            "expected a sequence",
+            "expected a list, like [\"a\", \"b\"]",
+        ),
+    ];
+    let mut out = message.to_string();
+    for (from, to) in WORDS {
+        out = out.replace(from, to);
+    }
+    out
 }
 
 /// Line number (1-based) of a byte offset, and the key written on that line.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Configuration: .train.toml at the repository root (see FILES in git-train(1)).
+Configuration: .train.toml at the repository root (see CONFIGURATION in git-train(1)).
 Exit status: 0 done; 1 refused or failed; 2 usage or configuration error;
 3 the forge could not be reached (nothing was recorded).";
 
@@ -18,7 +18,7 @@ Exit status: 0 done; 1 refused or failed; 2 usage or configuration error;
 /// passed, and deploys it to an environment; `rollback` deploys an older commit.
 #[derive(Parser, Debug)]
 #[command(name = "git-train", bin_name = "git train", version, after_help = AFTER_HELP)]
-#[command(propagate_version = true, max_term_width = 100)]
+#[command(max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in PATH
     #[arg(short = 'C', value_name = "PATH", global = true)]
@@ -38,6 +38,31 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Whether the command was asked for JSON: then its errors are JSON too.
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Init(a) => a.output.json,
+            Command::Status(a) => a.output.json,
+            Command::Deploy(a) => a.output.json,
+            Command::Rollback(a) => a.output.json,
+            Command::History(a) => a.output.json,
+            Command::Stats(a) => a.output.json,
+            Command::Report(a) => a.output.json,
+            Command::Sync(a) => a.output.json,
+            Command::Lock(a) => a.output.json,
+            Command::Unlock(a) => a.output.json,
+            Command::Locks(a) => a.output.json,
+            Command::Watch(a) | Command::Unwatch(a) => a.output.json,
+            Command::Daemon(a) => match &a.action {
+                Some(DaemonAction::Install(s)) | Some(DaemonAction::Uninstall(s)) => s.output.json,
+                None => false,
+            },
+            Command::RunDeployment(_) | Command::Completions(_) | Command::Hook(_) => false,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

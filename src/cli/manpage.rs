@@ -25,7 +25,16 @@ pub fn render() -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = man.render_title(&mut out);
     let _ = man.render_name_section(&mut out);
-    let _ = man.render_synopsis_section(&mut out);
+    let mut synopsis = Vec::new();
+    let _ = man.render_synopsis_section(&mut synopsis);
+    // clap_mangen leaves out the value of a short-only option (`[-C ]`).
+    let synopsis = String::from_utf8_lossy(&synopsis)
+        .replace("[\\fB\\-C \\fR]", "[\\fB\\-C\\fR \\fIPATH\\fR]")
+        .replace(
+            "[\\fB\\-\\-color\\fR]",
+            "[\\fB\\-\\-color\\fR \\fIWHEN\\fR]",
+        );
+    out.extend_from_slice(synopsis.as_bytes());
     let _ = man.render_description_section(&mut out);
     out.extend_from_slice(b".SH OPTIONS\nThese apply to every command.\n");
     out.extend(body(|w| man.render_options_section(w)));

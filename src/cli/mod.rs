@@ -34,8 +34,13 @@ pub fn main() -> ExitCode {
     };
     let style = Style::new(cli.color);
     terminal::set_stdout_colour(style.color);
+    let json = cli.json();
     match run(cli, style) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if json && e.kind != Kind::BrokenPipe => {
+            terminal::stderr(&json_error(&e), false);
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             if e.kind != Kind::BrokenPipe {
                 let stderr_style = Style {
@@ -57,6 +62,28 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// An error as a script reads it: `{"version":1,"error":{"kind","message","hint"}}`
+/// on stderr, one line; the exit status is the same as in text.
+fn json_error(e: &Error) -> String {
+    let kind = match e.kind {
+        Kind::Usage => "usage",
+        Kind::Refused => "refused",
+        Kind::Forge => "forge",
+        Kind::Internal => "internal",
+        Kind::BrokenPipe => "broken_pipe",
+    };
+    let doc = serde_json::json!({
+        "version": commands::JSON_VERSION,
+        "error": {
+            "kind": kind,
+            "message": e.message,
+            "hint": e.hints.first(),
+            "hints": e.hints,
+        }
+    });
+    format!("{doc}\n")
 }
 
 /// Writes a read command's data to stdout; a closed pipe ends the program quietly.
@@ -201,7 +228,15 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     offline: off,
                 },
             )?;
-            finish_deploy(ctx, forge, &style, prepared, &a.confirm, a.output.json)
+            finish_deploy(
+                ctx,
+                forge,
+                &style,
+                prepared,
+                &a.confirm,
+                a.output.json,
+                cli.quiet,
+            )
         }
         Command::Rollback(a) => {
             ctx.env(&a.env)?;
@@ -218,7 +253,15 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     offline: off,
                 },
             )?;
-            finish_deploy(ctx, forge, &style, prepared, &a.confirm, a.output.json)
+            finish_deploy(
+                ctx,
+                forge,
+                &style,
+                prepared,
+                &a.confirm,
+                a.output.json,
+                cli.quiet,
+            )
         }
         Command::History(a) => {
             let h = history::run(
@@ -228,7 +271,15 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                     count: a.count,
                 },
             )?;
-            show(a.output.json, &h, |v| render::history(&style, v))?;
+            // `-n 0` asks for no lines, which is not "no deployments yet".
+            let count = a.count;
+            show(a.output.json, &h, |v| {
+                if count == 0 {
+                    String::new()
+                } else {
+                    render::history(&style, v)
+                }
+            })?;
             Ok(0)
         }
         Command::Stats(a) => {
@@ -331,6 +382,7 @@ fn finish_deploy(
     prepared: deploy::Prepared,
     confirm: &args::ConfirmFlags,
     json: bool,
+    quiet: bool,
 ) -> Result<u8> {
     for dep in &prepared.concurrent {
         ctx.ui.warn(&format!(
@@ -338,8 +390,15 @@ fn finish_deploy(
             prepared.plan.env
         ));
     }
-    if !json {
+    // -q: no train (and no progress, see TermUi); the outcome line is data.
+    if !json && !quiet {
         tell(&fitted(render::plan(style, &prepared, ctx.now())));
+    }
+    if json && !confirm.yes && ctx.ui.interactive() {
+        return Err(
+            Error::usage("--json never asks: a deploy with --json needs --yes")
+                .hint("add --yes (nothing was recorded)"),
+        );
     }
     if !confirm.yes && ctx.ui.interactive() {
         let verb = if prepared.plan.rollback {

@@ -150,6 +150,9 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
         }
     }
     let mut out = fit(s, out);
+    if st.commits.is_empty() {
+        return out;
+    }
     out.push('\n');
     // sha, CI mark, subject, author, age, markers: the subject gives way.
     const AUTHOR: usize = 12;
@@ -385,7 +388,7 @@ fn span(ms: f64) -> String {
 const SPARK_WIDTH: usize = 60;
 
 /// One bar per week (or per group of weeks, grouped from the newest), oldest first:
-/// `▁` for none, `▂` to `█` from one deployment up to the most.
+/// a space for none, `▂` to `█` from one deployment up to the most.
 fn sparkline(weekly: &[usize]) -> (String, usize) {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let per = weekly.len().div_ceil(SPARK_WIDTH).max(1);
@@ -395,7 +398,8 @@ fn sparkline(weekly: &[usize]) -> (String, usize) {
     let bars = groups
         .iter()
         .map(|&n| match n {
-            0 => BARS[0],
+            // A week without deployments draws nothing, not the lowest bar.
+            0 => ' ',
             _ if max <= 1 => BARS[7],
             _ => BARS[1 + (n - 1) * 6 / (max - 1)],
         })
@@ -468,7 +472,8 @@ pub fn stats(s: &Style, st: &Stats) -> String {
     };
     let train = match (tr.median, tr.max) {
         (Some(median), Some(max)) => format!(
-            "median {median}, max {max} commits ({})",
+            "median {median}, max {} ({})",
+            plural(max, "commit", "commits"),
             plural(tr.deployments, "deployment", "deployments")
         ),
         _ => "no trains".into(),
@@ -598,29 +603,40 @@ pub fn synced(s: &crate::commands::sync::Synced) -> String {
     }
     let mut out = match &s.remote {
         Some(remote) => format!(
-            "synced with {remote}: {}; {} lock(s)\n",
+            "synced with {remote}: {}; {}\n",
             parts.join(", "),
-            s.locks
+            match s.locks {
+                0 => "no locks".to_string(),
+                1 => "1 lock".to_string(),
+                n => format!("{n} locks"),
+            }
         ),
         None => String::new(),
     };
     if let Some(i) = &s.imported {
         out.push_str(&format!(
-            "GitHub: {} deployment(s) imported, {} under way refreshed\n",
-            i.deployments, i.refreshed
+            "GitHub: {} imported, {} under way refreshed\n",
+            match i.deployments {
+                1 => "1 deployment".to_string(),
+                n => format!("{n} deployments"),
+            },
+            i.refreshed
         ));
     }
     out
 }
 
 pub fn lock_outcome(o: &crate::commands::lock::LockOutcome) -> String {
-    let scope = if o.shared { "" } else { " (local only)" };
+    let scope = if o.shared { "" } else { ", local only" };
     match o.action {
-        "taken" => format!("locked {}{scope}\n", o.env),
-        "already_yours" => format!("you already hold the lock on {}{scope}\n", o.env),
+        "taken" if o.shared => format!("locked {}\n", o.env),
+        "taken" => format!("locked {} (local only)\n", o.env),
+        "already_yours" if o.shared => format!("you already hold the lock on {}\n", o.env),
+        "already_yours" => format!("you already hold the lock on {} (local only)\n", o.env),
         _ => format!(
-            "unlocked {} (was locked by {}){scope}\n",
-            o.env, o.lock.lock.by
+            "unlocked {} (was locked by {}{scope})\n",
+            o.env,
+            clean(&o.lock.lock.by)
         ),
     }
 }
@@ -679,7 +695,13 @@ pub fn service(s: &crate::commands::daemon::Service, installed: bool) -> String 
             s.path.display(),
             s.program.display()
         ),
-        (false, true) => format!("uninstalled the {what} {}\n", s.path.display()),
+        (false, true) if s.stopped => {
+            format!("uninstalled the {what} {}\n", s.path.display())
+        }
+        (false, true) => format!(
+            "removed the {what} {}, but the daemon could not be stopped: it may still run until you log out\n",
+            s.path.display()
+        ),
         (false, false) => format!("no {what} to uninstall ({})\n", s.path.display()),
     };
     for c in &s.commands {

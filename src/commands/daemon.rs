@@ -35,6 +35,12 @@ fn watch_path(repo: &Repo) -> PathBuf {
 }
 
 pub fn watch(path: &Path) -> Result<WatchList> {
+    if !path.exists() {
+        return Err(
+            crate::error::Error::usage(format!("{} does not exist", path.display()))
+                .hint("give the path of a clone: git train watch PATH"),
+        );
+    }
     let repo = Repo::open(path)?;
     let dir = watch_path(&repo);
     let (changed, file) = config::add_watch(&dir)?;

@@ -73,10 +73,18 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
             ));
         }
     }
-    let hooks = install_hooks(ctx, &mut changed, &mut warnings)?;
-    let (watched, warning) = super::daemon::follow_on_init(ctx, true);
-    changed.extend(watched);
-    warnings.extend(warning);
+    // A bare repository (a server's copy) is pushed to, never pushed from, and no
+    // one deploys out of it: no hook, no watch.
+    let hooks = if ctx.repo.git.is_bare() {
+        changed.push("a bare repository: no pre-push hook, not added to the watch list".into());
+        Vec::new()
+    } else {
+        let hooks = install_hooks(ctx, &mut changed, &mut warnings)?;
+        let (watched, warning) = super::daemon::follow_on_init(ctx, true);
+        changed.extend(watched);
+        warnings.extend(warning);
+        hooks
+    };
     Ok(Initialized {
         version: super::JSON_VERSION,
         uninstalled: false,

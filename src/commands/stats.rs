@@ -222,7 +222,17 @@ fn instant(now: Timestamp, text: &str, flag: &str) -> Result<Timestamp> {
     if let Some(at) = Timestamp::parse_loose(text.trim()) {
         return Ok(at);
     }
-    if let Some(d) = parse_duration(text) {
+    // As git reads `--since`: `yesterday`, `2 weeks`, `3 days ago`.
+    let words = text.trim().to_ascii_lowercase();
+    let words = words.strip_suffix(" ago").unwrap_or(&words).trim();
+    let words = match words {
+        "yesterday" => "1d",
+        "last week" => "1w",
+        "last month" => "30d",
+        "last year" => "365d",
+        other => other,
+    };
+    if let Some(d) = parse_duration(words) {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         // Nothing in the ledger is older than the epoch; the window stays bounded.
         return Ok(Timestamp(now.plus_millis(ms.saturating_neg()).0.max(0)));
@@ -232,7 +242,7 @@ fn instant(now: Timestamp, text: &str, flag: &str) -> Result<Timestamp> {
         text.escape_debug()
     ))
     .hint(format!(
-        "give a duration before now ({flag} 90d, 2w, 12h) or a date ({flag} 2026-09-01, 2026-09-01T12:00:00Z)"
+        "give a duration before now ({flag} 90d, \"2 weeks\", yesterday) or a date ({flag} 2026-09-01, 2026-09-01T12:00:00Z)"
     )))
 }
 

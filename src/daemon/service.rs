@@ -109,6 +109,8 @@ pub struct Service {
     pub changed: bool,
     /// The service manager commands run, in order.
     pub commands: Vec<String>,
+    /// Uninstall: the service manager stopped the daemon (false: it may still run).
+    pub stopped: bool,
     pub warnings: Vec<String>,
 }
 
@@ -182,6 +184,7 @@ pub fn install() -> Result<Service> {
         program,
         changed,
         commands,
+        stopped: false,
         warnings: Vec::new(),
     })
 }
@@ -196,6 +199,7 @@ pub fn uninstall() -> Result<Service> {
         program: program()?,
         changed: false,
         commands: Vec::new(),
+        stopped: true,
         warnings: Vec::new(),
     };
     if !path.exists() {
@@ -208,6 +212,7 @@ pub fn uninstall() -> Result<Service> {
         Kind::Launchd => manager.run(&["unload", "-w", &path_text], &mut service.commands),
     };
     if let Err(e) = stopped {
+        service.stopped = false;
         service.warnings.push(e.message);
     }
     std::fs::remove_file(&path)
