@@ -1,5 +1,6 @@
 //! What every command gets: the repository, its configuration, who is acting, the
-//! clock, and the user interface it may ask or tell things through.
+//! clock, the user interface it may ask or tell things through, and where it hands
+//! what it recorded for notifications.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use crate::domain::{EnvName, Event, Timestamp};
 use crate::error::{Error, Result};
 use crate::index;
 use crate::ledger::{self, BadLine};
+use crate::notify;
 use crate::repo::Repo;
 
 /// How a command talks to the person running it. Only the cli layer implements it.
@@ -33,6 +35,9 @@ pub struct Context {
     pub me: String,
     now: Option<Timestamp>,
     pub ui: Box<dyn Ui>,
+    /// Where the events a command records first-hand are told. No sinks by default:
+    /// the daemon raises the desktop notifications, even for your own deploys.
+    pub notify: notify::Hub,
 }
 
 impl Context {
@@ -55,6 +60,7 @@ impl Context {
             me,
             now,
             ui,
+            notify: notify::Hub::default(),
         })
     }
 
@@ -106,6 +112,27 @@ impl Context {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();
         ledger::append(&self.repo.git, ledger::CI, commit, &lines, what)?;
         Ok(())
+    }
+
+    /// Hands an event this command recorded to the notification sinks. It is only
+    /// made when there is a sink, and nothing here fails the command (what it tells
+    /// is recorded already): an event that cannot be made or sent is a warning.
+    pub fn tell(&self, make: impl FnOnce() -> Result<Option<notify::Event>>) {
+        if self.notify.is_empty() {
+            return;
+        }
+        match make() {
+            Ok(Some(event)) => {
+                for failed in self.notify.send_blocking(&event) {
+                    self.ui
+                        .warn(&format!("could not notify {}: {}", failed.sink, failed.why));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self
+                .ui
+                .warn(&format!("could not make the notification: {}", e.message)),
+        }
     }
 
     /// Tells the user about lines skipped while reading, once per line.
