@@ -239,7 +239,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::RunDeployment(a) => {
             let env = ctx.env(&a.env)?;
             let commit = ctx.repo.resolve(&a.sha)?;
-            let state = crate::forge::local::execute(ctx, &env, commit, &a.dep)?;
+            let state = deploy::run_detached(ctx, &env, commit, &a.dep)?;
             sync_after(ctx, forge, a.offline.offline);
             Ok(if state == State::Success { 0 } else { 1 })
         }

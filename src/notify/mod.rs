@@ -9,6 +9,8 @@
 
 pub mod desktop;
 pub mod recorded;
+#[cfg(test)]
+mod told;
 
 use std::future::Future;
 use std::path::Path;

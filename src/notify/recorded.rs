@@ -4,10 +4,11 @@
 
 use git2::Oid;
 
-use super::{Commit, DeploymentChanged, Links, Repository, Train, TRAIN_LISTED};
+use super::{CiFinished, Commit, DeploymentChanged, Links, Repository, Train, TRAIN_LISTED};
 use crate::context::Context;
-use crate::domain::{CommitInfo, Deployment, EnvName, Timestamp};
+use crate::domain::{CiState, CiSummary, CommitInfo, Deployment, EnvName, Timestamp};
 use crate::error::Result;
+use crate::forge::Forge;
 use crate::index;
 use crate::ledger::{self, Notes};
 
@@ -78,6 +79,33 @@ pub fn deployment_by_id(
         .iter()
         .find(|d| d.dep == dep)
         .map(|d| deployment(ctx, &repository(ctx), commit, d)))
+}
+
+/// The CI state of `commit` as the CI ledger has it.
+pub fn ci(ctx: &Context, commit: Oid) -> Result<CiSummary> {
+    crate::forge::local::Local.ci(ctx, commit)
+}
+
+/// CI finished on `commit`: None unless the CI ledger now says passed or failed,
+/// and said otherwise `before`.
+pub fn ci_finished(ctx: &Context, commit: Oid, before: CiState) -> Result<Option<CiFinished>> {
+    let now = self::ci(ctx, commit)?;
+    if !matches!(now.state, CiState::Success | CiState::Failure) || now.state == before {
+        return Ok(None);
+    }
+    let trunk = ctx
+        .repo
+        .trunk(&ctx.config)
+        .ok()
+        .filter(|t| ctx.repo.contains(t.tip, commit).unwrap_or(false))
+        .map(|t| t.name);
+    Ok(Some(CiFinished {
+        repository: repository(ctx),
+        commit: Commit::from(&self::commit(ctx, commit)),
+        state: now.state,
+        trunk,
+        failing: now.blocking().map(|c| c.name.clone()).collect(),
+    }))
 }
 
 /// What the deployment brings: the commits between what the environment ran before
