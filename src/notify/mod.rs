@@ -220,7 +220,8 @@ pub fn json(event: &Event) -> serde_json::Value {
     .unwrap_or(serde_json::Value::Null)
 }
 
-pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type Sending<'a> = Boxed<'a, Result<(), String>>;
 
 /// Where events go: the desktop, a team channel.
 pub trait Sink: Send + Sync {
@@ -271,27 +272,28 @@ impl Hub {
 
     /// Sends to every sink; returns those that failed.
     pub async fn send(&self, event: &Event) -> Vec<Failure> {
-        let timeout = self.timeout;
-        let sending = self.sinks.iter().map(|sink| {
-            let sent: Pin<Box<dyn Future<Output = Option<Failure>> + Send + '_>> =
-                Box::pin(async move {
-                    let why = match tokio::time::timeout(timeout, sink.send(event)).await {
-                        Ok(Ok(())) => return None,
-                        Ok(Err(why)) => why,
-                        Err(_) => format!(
-                            "{} did not answer within {}",
-                            sink.name(),
-                            humantime::format_duration(timeout)
-                        ),
-                    };
-                    Some(Failure {
-                        sink: sink.name().to_string(),
-                        why,
-                    })
-                });
-            sent
-        });
-        all(sending.collect()).await.into_iter().flatten().collect()
+        let sending = self
+            .sinks
+            .iter()
+            .map(|sink| Box::pin(self.send_to(sink.as_ref(), event)) as Boxed<'_, _>)
+            .collect();
+        all(sending).await.into_iter().flatten().collect()
+    }
+
+    async fn send_to(&self, sink: &dyn Sink, event: &Event) -> Option<Failure> {
+        let why = match tokio::time::timeout(self.timeout, sink.send(event)).await {
+            Ok(Ok(())) => return None,
+            Ok(Err(why)) => why,
+            Err(_) => format!(
+                "{} did not answer within {}",
+                sink.name(),
+                humantime::format_duration(self.timeout)
+            ),
+        };
+        Some(Failure {
+            sink: sink.name().to_string(),
+            why,
+        })
     }
 
     /// `send` for synchronous callers (the one-shot commands), which run no runtime
@@ -318,7 +320,7 @@ impl Hub {
 }
 
 /// Runs the futures together; their outputs in their order.
-async fn all<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+async fn all<T>(mut futures: Vec<Boxed<'_, T>>) -> Vec<T> {
     let mut done: Vec<Option<T>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         for (future, out) in futures.iter_mut().zip(done.iter_mut()) {
