@@ -1,5 +1,6 @@
 //! What every command gets: the repository, its configuration, who is acting, the
-//! clock, and the user interface it may ask or tell things through.
+//! clock, the user interface it may ask or tell things through, and where it hands
+//! what it recorded for notifications.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use crate::domain::{EnvName, Event, Timestamp};
 use crate::error::{Error, Result};
 use crate::index;
 use crate::ledger::{self, BadLine};
+use crate::notify;
 use crate::repo::Repo;
 
 /// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
@@ -46,6 +48,9 @@ pub struct Context {
     /// The acting user as recorded in `BY`: the git user email.
     pub me: String,
     pub ui: Box<dyn Ui>,
+    /// Where the events a command records first-hand are told. No sinks by default:
+    /// the daemon raises the desktop notifications, even for your own deploys.
+    pub notify: notify::Hub,
 }
 
 impl Context {
@@ -61,6 +66,7 @@ impl Context {
             repo,
             config,
             ui,
+            notify: notify::Hub::default(),
         })
     }
 
@@ -75,6 +81,7 @@ impl Context {
             repo,
             config: Config::default(),
             ui,
+            notify: notify::Hub::default(),
         })
     }
 
@@ -127,6 +134,27 @@ impl Context {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();
         ledger::append(&self.repo.git, ledger::CI, commit, &lines, what)?;
         Ok(())
+    }
+
+    /// Hands an event this command recorded to the notification sinks. It is only
+    /// made when there is a sink, and nothing here fails the command (what it tells
+    /// is recorded already): an event that cannot be made or sent is a warning.
+    pub fn tell(&self, make: impl FnOnce() -> Result<Option<notify::Event>>) {
+        if self.notify.is_empty() {
+            return;
+        }
+        match make() {
+            Ok(Some(event)) => {
+                for failed in self.notify.send_blocking(&event) {
+                    self.ui
+                        .warn(&format!("could not notify {}: {}", failed.sink, failed.why));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self
+                .ui
+                .warn(&format!("could not make the notification: {}", e.message)),
+        }
     }
 
     /// Tells the user about lines skipped while reading, once per line.

@@ -17,5 +17,6 @@ pub mod interrupt;
 pub mod ledger;
 pub mod lockfile;
 pub mod locks;
+pub mod notify;
 pub mod remote;
 pub mod repo;

@@ -155,6 +155,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             let ui = || Box::new(TermUi::new(cli.quiet, cli.color)) as Box<dyn crate::context::Ui>;
             let (ctx, state) =
                 crate::forge::local::run_deployment(&dir, &a.env, &a.sha, &a.dep, ui)?;
+            deploy::tell_detached_end(&ctx, &a.sha, &a.dep);
             let forge = crate::forge::open_or_unavailable(&ctx);
             sync_after(&ctx, forge.as_ref(), a.offline.offline);
             return Ok(if state == State::Success { 0 } else { 1 });

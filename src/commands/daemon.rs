@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::daemon::{self, config, notifier::Notifier, Log};
+use crate::daemon::{self, config, Log};
 use crate::error::Result;
 use crate::repo::Repo;
 
@@ -110,8 +110,8 @@ pub fn follow_on_init(ctx: &Context, add: bool) -> (Option<String>, Option<Strin
 /// Runs the daemon in the foreground (`once`: one round, then exit; `verbose`: log
 /// every round).
 pub fn run(once: bool, verbose: bool, log: Arc<dyn Log>) -> Result<()> {
-    let notifier: Arc<dyn Notifier> = Arc::new(daemon::notifier::Desktop);
-    daemon::run(daemon::Options { once, verbose }, log, notifier)
+    let hub = crate::notify::Hub::new(vec![Box::new(crate::notify::desktop::Desktop)]);
+    daemon::run(daemon::Options { once, verbose }, log, hub)
 }
 
 pub fn install() -> Result<Service> {

@@ -11,6 +11,7 @@ use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
 use crate::index;
+use crate::notify;
 
 pub struct Args {
     pub env: String,
@@ -332,7 +333,8 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
 }
 
 /// Makes the deployment: creates it at the forge and carries it to its end (or,
-/// with `wait` false, sets it going).
+/// with `wait` false, sets it going). Tells its start, and its end when this
+/// process recorded it (the local forge; GitHub's workflow reports its own).
 pub fn carry_out(
     ctx: &Context,
     forge: &dyn Forge,
@@ -342,6 +344,7 @@ pub fn carry_out(
     let plan = &prepared.plan;
     let interrupt = crate::interrupt::Interrupt::catch();
     let dep = forge.create(ctx, plan)?;
+    tell(ctx, plan.commit, &dep, false);
     let state = if interrupt.happened() {
         let fields = crate::domain::Fields {
             dep: Some(dep.clone()),
@@ -350,9 +353,14 @@ pub fn carry_out(
         };
         let event = crate::forge::local::new_event(ctx, &plan.env, State::Error, ctx.now(), fields);
         ctx.record(plan.commit, &[event], "git-train: interrupted")?;
+        tell(ctx, plan.commit, &dep, true);
         State::Error
     } else {
-        forge.complete(ctx, plan, &dep, wait)?
+        let completed = forge.complete(ctx, plan, &dep, wait);
+        if forge.runs_deployments() {
+            tell(ctx, plan.commit, &dep, true);
+        }
+        completed?
     };
     let log = crate::forge::local::log_path(ctx, &dep);
     Ok(Outcome {
@@ -371,4 +379,23 @@ pub fn carry_out(
         at: ctx.now(),
         dep,
     })
+}
+
+/// The end of a `--no-wait` deployment, told by the detached runner that recorded
+/// it (`git train run-deployment`).
+pub fn tell_detached_end(ctx: &Context, sha: &str, dep: &str) {
+    if let Ok(commit) = ctx.repo.resolve(sha) {
+        tell(ctx, commit, dep, true);
+    }
+}
+
+/// Tells the deployment's newest state, as the ledger has it (`end`: only when it
+/// is a final one; a run that could not start may have recorded nothing new).
+fn tell(ctx: &Context, commit: Oid, dep: &str, end: bool) {
+    ctx.tell(|| {
+        let found = notify::recorded::deployment_by_id(ctx, commit, dep)?;
+        Ok(found
+            .filter(|d| !end || d.state.is_final())
+            .map(notify::Event::Deployment))
+    });
 }

@@ -1,4 +1,5 @@
-//! `git train lock ENV`, `unlock ENV`, `locks`.
+//! `git train lock ENV`, `unlock ENV`, `locks`. A lock taken or released is told to
+//! the notify hub.
 
 use serde::Serialize;
 
@@ -8,6 +9,7 @@ use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::locks::{self, Held, Lock};
+use crate::notify::{self, LockAction};
 use crate::remote::{PushStatus, Remote};
 
 #[derive(Serialize)]
@@ -123,6 +125,7 @@ pub fn lock(
             }
         }
     }
+    tell(ctx, &env, LockAction::Taken, &lock, None);
     Ok(LockOutcome {
         version: super::JSON_VERSION,
         env: env.to_string(),
@@ -214,7 +217,8 @@ pub fn unlock(
             }
         }
     }
-    if someone_else {
+    let forced = someone_else.then(|| reason.unwrap_or_else(|| "unlock --force".into()));
+    if let Some(forced) = &forced {
         let event = Event {
             at: ctx.now(),
             subject: env.to_string(),
@@ -225,7 +229,7 @@ pub fn unlock(
                     "released by force the lock of {} taken {}",
                     held.lock.by, held.lock.at
                 )),
-                forced: Some(reason.unwrap_or_else(|| "unlock --force".into())),
+                forced: Some(forced.clone()),
                 ..Fields::default()
             }
             .into_map(),
@@ -239,6 +243,7 @@ pub fn unlock(
             "git-train: forced unlock",
         )?;
     }
+    tell(ctx, &env, LockAction::Released, &held.lock, forced);
     Ok(LockOutcome {
         version: super::JSON_VERSION,
         env: env.to_string(),
@@ -246,6 +251,21 @@ pub fn unlock(
         lock: held,
         shared: remote.is_some(),
     })
+}
+
+fn tell(ctx: &Context, env: &EnvName, action: LockAction, lock: &Lock, forced: Option<String>) {
+    ctx.tell(|| {
+        Ok(Some(notify::Event::Lock(notify::LockChanged {
+            repository: notify::recorded::repository(ctx),
+            environment: env.to_string(),
+            action,
+            by: ctx.me.clone(),
+            holder: lock.by.clone(),
+            reason: lock.reason.clone(),
+            forced,
+            at: ctx.now(),
+        })))
+    });
 }
 
 pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {

@@ -1,5 +1,6 @@
 //! `git train report STATE`: record a CI status on a commit (`--commit`), or a new
-//! state of a deployment (`--deployment`), for CI jobs and deploy workflows.
+//! state of a deployment (`--deployment`), for CI jobs and deploy workflows. What it
+//! records is told to the notify hub: a deployment's new state, CI finishing.
 
 use serde::Serialize;
 
@@ -8,6 +9,7 @@ use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
 use crate::index;
+use crate::notify::{self, recorded};
 
 pub struct Args {
     pub state: String,
@@ -51,6 +53,9 @@ pub fn run(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Reported> {
             description: args.description.clone(),
         };
         if let Some((sha, event)) = forge.report(ctx, target, state, &report)? {
+            if let (Ok(commit), Some(dep)) = (git2::Oid::from_str(&sha), event.dep()) {
+                tell_deployment(ctx, commit, dep);
+            }
             return Ok(Reported {
                 version: super::JSON_VERSION,
                 kind: "deployment_status",
@@ -83,6 +88,12 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         ));
     }
     let commit = ctx.repo.resolve(rev)?;
+    // Only a change is told: what CI said before is read when someone listens.
+    let before = if ctx.notify.is_empty() {
+        None
+    } else {
+        recorded::ci(ctx, commit).ok().map(|ci| ci.state)
+    };
     let event = Event {
         at: ctx.now(),
         subject: context.to_string(),
@@ -100,6 +111,9 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         &[event],
         &format!("git-train: {context} {state} {commit}"),
     )?;
+    if let Some(before) = before {
+        ctx.tell(|| Ok(recorded::ci_finished(ctx, commit, before)?.map(notify::Event::Ci)));
+    }
     Ok(Reported {
         version: super::JSON_VERSION,
         kind: "commit_status",
@@ -141,6 +155,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         &[event],
         &format!("git-train: {env} {state} {}", entry.commit),
     )?;
+    tell_deployment(ctx, entry.commit, dep);
     Ok(Reported {
         version: super::JSON_VERSION,
         kind: "deployment_status",
@@ -149,6 +164,10 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         state,
         dep: Some(dep.to_string()),
     })
+}
+
+fn tell_deployment(ctx: &Context, commit: git2::Oid, dep: &str) {
+    ctx.tell(|| Ok(recorded::deployment_by_id(ctx, commit, dep)?.map(notify::Event::Deployment)));
 }
 
 /// The id of the deployment in `GITHUB_EVENT_PATH`, when a `deployment` event

@@ -1,9 +1,9 @@
 //! The per-user daemon (DESIGN.md section 6): one process watches the repositories of
 //! the user's watch list, polls their forges with conditional requests, writes new
-//! deployment events into their ledgers, wakes when their refs change, and raises a
-//! desktop notification when a deployment changes state, when CI finishes on one of
-//! the user's trunk commits, and when a commit of theirs waits too long for an
-//! environment.
+//! deployment events into their ledgers, wakes when their refs change, and hands a
+//! structured event to the notify hub (the desktop sink) when a deployment changes
+//! state, when CI finishes on one of the user's trunk commits, and when a commit of
+//! theirs waits too long for an environment.
 //!
 //! A tokio multi-thread runtime drives it; each repository's round runs in
 //! `spawn_blocking` (`git2::Repository` is not `Sync`, and the GitHub client blocks).
@@ -20,7 +20,6 @@
 pub mod announced;
 pub mod config;
 pub mod lock;
-pub mod notifier;
 pub mod round;
 pub mod service;
 pub mod watcher;
@@ -32,15 +31,13 @@ use std::time::{Duration, Instant};
 
 use announced::Announced;
 use config::UserConfig;
-use notifier::{Notification, Notifier};
 use round::{Refs, Settings};
 use watcher::{RefWatcher, Wake};
 
 use crate::context::Ui;
 use crate::error::{Error, Result};
+use crate::notify::{self, Hub};
 
-/// Longest wait for the notification server to take one notification.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 /// After a notification could not be shown, the next ones are only logged for this long.
 const SEND_PAUSE: Duration = Duration::from_secs(60);
 /// Ref events closer together than this are one wake.
@@ -70,8 +67,9 @@ pub struct Options {
     pub verbose: bool,
 }
 
-/// Runs the daemon until it is stopped (SIGINT, SIGTERM), or for one round.
-pub fn run(options: Options, log: Arc<dyn Log>, notifier: Arc<dyn Notifier>) -> Result<()> {
+/// Runs the daemon until it is stopped (SIGINT, SIGTERM), or for one round; what it
+/// finds goes to `hub` (the desktop sink).
+pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
     let lock_path = lock::path()?;
     let _lock = lock::DaemonLock::acquire(&lock_path)?;
     let (config, config_path) = config::load()?;
@@ -89,8 +87,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, notifier: Arc<dyn Notifier>) -> 
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Daemon {
         announcer: Announcer {
-            notifier,
-            timeout: SEND_TIMEOUT,
+            hub,
             failing: None,
             paused_until: None,
         },
@@ -389,10 +386,8 @@ impl Daemon {
             ));
         }
         let told = news.len();
-        for n in news {
-            self.announcer
-                .announce(&n.notification(), self.log.as_ref())
-                .await;
+        for event in news {
+            self.announcer.announce(&event, self.log.as_ref()).await;
         }
         // Refs that move during every round wait for the next poll or wake.
         let watched = self.repos.get_mut(&key);
@@ -591,19 +586,20 @@ pub(crate) fn say(e: &Error) -> String {
     e.one_line()
 }
 
-/// Shows notifications, each under a timeout. When one cannot be shown (no session
-/// bus, no notification server, a server that does not answer) it says so once, and
-/// for a while only logs the next ones, so a round never waits on a dead server.
+/// Hands events to the hub (each send under its timeout) and logs them as the
+/// desktop shows them. When one cannot be shown (no session bus, no notification
+/// server, a server that does not answer) it says so once, and for a while only logs
+/// the next ones, so a round never waits on a dead server.
 struct Announcer {
-    notifier: Arc<dyn Notifier>,
-    timeout: Duration,
+    hub: Hub,
     /// Why the last notification could not be shown.
     failing: Option<String>,
     paused_until: Option<Instant>,
 }
 
 impl Announcer {
-    async fn announce(&mut self, n: &Notification, log: &dyn Log) {
+    async fn announce(&mut self, event: &notify::Event, log: &dyn Log) {
+        let n = notify::desktop::render(event);
         log.info(&format!(
             "notify: {}: {}",
             n.summary,
@@ -615,20 +611,16 @@ impl Announcer {
         {
             return;
         }
-        let why = match tokio::time::timeout(self.timeout, self.notifier.show(n)).await {
-            Ok(Ok(())) => {
-                if self.failing.take().is_some() {
-                    log.info("desktop notifications work again");
-                }
-                self.paused_until = None;
-                return;
+        let failed = self.hub.send(event).await;
+        if failed.is_empty() {
+            if self.failing.take().is_some() {
+                log.info("desktop notifications work again");
             }
-            Ok(Err(e)) => e,
-            Err(_) => format!(
-                "the notification server did not answer within {}",
-                humantime::format_duration(self.timeout)
-            ),
-        };
+            self.paused_until = None;
+            return;
+        }
+        let why: Vec<&str> = failed.iter().map(|f| f.why.as_str()).collect();
+        let why = why.join("; ");
         if self.failing.is_none() {
             log.warn(&format!(
                 "cannot show desktop notifications: {why}; going on, logging them here"
@@ -679,9 +671,13 @@ mod tests {
         }
     }
 
+    /// A notification server that takes the call and never answers.
     struct Silent;
-    impl Notifier for Silent {
-        fn show<'a>(&'a self, _n: &'a Notification) -> notifier::Sending<'a> {
+    impl notify::Sink for Silent {
+        fn name(&self) -> &str {
+            "the notification server"
+        }
+        fn send<'a>(&'a self, _event: &'a notify::Event) -> notify::Sending<'a> {
             Box::pin(std::future::pending())
         }
     }
@@ -690,16 +686,11 @@ mod tests {
     async fn a_server_that_never_answers_is_waited_for_once_then_logged_around() {
         let log = Lines::default();
         let mut a = Announcer {
-            notifier: Arc::new(Silent),
-            timeout: Duration::from_millis(50),
+            hub: Hub::new(vec![Box::new(Silent)]).timeout(Duration::from_millis(50)),
             failing: None,
             paused_until: None,
         };
-        let n = Notification {
-            summary: "api: production succeeded".into(),
-            body: "0377e3c Fix\nmore".into(),
-            critical: false,
-        };
+        let n = crate::notify::tests::event();
         a.announce(&n, &log).await;
         a.announce(&n, &log).await;
         let lines = log.0.lock().unwrap().clone();

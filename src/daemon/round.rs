@@ -3,7 +3,8 @@
 //! conditional requests only, write new deployment events into the ledger, refresh
 //! the CI state of the user's trunk commits, and find what to announce by comparing
 //! with what was announced before. Nothing here runs a command from the repository's
-//! configuration, and nothing here shows anything: it returns the news.
+//! configuration, and nothing here shows anything: it returns the news, as
+//! structured events for the notify hub.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,13 +13,12 @@ use git2::{Oid, Repository};
 
 use super::announced::RepoAnnounced;
 use super::config::{MineOnly, UserConfig};
-use super::notifier::Notification;
 use crate::context::{Context, Ui};
-use crate::domain::time::format_age;
-use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
+use crate::domain::{CiState, Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::index;
 use crate::ledger::{self, Notes};
+use crate::notify::{self, recorded, Event, Summarized};
 
 /// Recent deployments compared with what was announced.
 const RECENT_DEPLOYMENTS: usize = 50;
@@ -53,143 +53,6 @@ impl Settings {
 
     fn follows(&self, env: &str) -> bool {
         super::config::follows(self.environments.as_deref(), env)
-    }
-}
-
-/// Something worth a notification.
-#[derive(Clone, Debug, PartialEq)]
-pub enum News {
-    /// A deployment reached a new state.
-    Deployment {
-        repo: String,
-        env: String,
-        commit: CommitInfo,
-        state: State,
-        by: String,
-        rollback: bool,
-        log: Option<String>,
-    },
-    /// CI finished on a trunk commit.
-    Ci {
-        repo: String,
-        trunk: String,
-        commit: CommitInfo,
-        state: CiState,
-        /// The contexts that did not pass.
-        failing: Vec<String>,
-    },
-    /// A commit has waited longer than `stale_after` for an environment.
-    Stale {
-        repo: String,
-        env: String,
-        commit: CommitInfo,
-        waited_ms: i64,
-        stale_after_ms: i64,
-    },
-    /// More news of one kind than is worth one notification each.
-    More {
-        repo: String,
-        count: usize,
-        what: String,
-    },
-}
-
-fn short(c: &CommitInfo) -> &str {
-    c.short()
-}
-
-impl News {
-    /// The notification: repository, environment, short sha, subject and state.
-    pub fn notification(&self) -> Notification {
-        match self {
-            News::Deployment {
-                repo,
-                env,
-                commit,
-                state,
-                by,
-                rollback,
-                log,
-            } => {
-                let word = match state {
-                    State::Queued => "queued",
-                    State::Pending => "pending",
-                    State::InProgress => "in progress",
-                    State::Success => "succeeded",
-                    State::Failure => "failed",
-                    State::Error => "failed (error)",
-                    State::Inactive => "inactive",
-                };
-                let what = if *rollback { "rollback" } else { "deployment" };
-                let mut body = format!(
-                    "{} {}\n{what} to {env}: {state}, by {by}",
-                    short(commit),
-                    commit.subject
-                );
-                if let Some(log) = log {
-                    body.push_str(&format!("\nlog: {log}"));
-                }
-                Notification {
-                    summary: format!("{repo}: {env} {word}"),
-                    body,
-                    critical: matches!(state, State::Failure | State::Error),
-                }
-            }
-            News::Ci {
-                repo,
-                trunk,
-                commit,
-                state,
-                failing,
-            } => {
-                let word = if *state == CiState::Success {
-                    "passed"
-                } else {
-                    "failed"
-                };
-                let mut body = format!(
-                    "{} {}\nCI {} on {trunk}",
-                    short(commit),
-                    commit.subject,
-                    state.as_str()
-                );
-                if !failing.is_empty() {
-                    let shown: Vec<&str> = failing.iter().take(3).map(String::as_str).collect();
-                    let more = failing.len().saturating_sub(3);
-                    body.push_str(&format!(": {}", shown.join(", ")));
-                    if more > 0 {
-                        body.push_str(&format!(" and {more} more"));
-                    }
-                }
-                Notification {
-                    summary: format!("{repo}: CI {word} on {}", short(commit)),
-                    body,
-                    critical: *state == CiState::Failure,
-                }
-            }
-            News::Stale {
-                repo,
-                env,
-                commit,
-                waited_ms,
-                stale_after_ms,
-            } => Notification {
-                summary: format!("{repo}: {} waits for {env}", short(commit)),
-                body: format!(
-                    "{} {}\nnot deployed to {env} after {} (stale_after {})",
-                    short(commit),
-                    commit.subject,
-                    format_age(*waited_ms),
-                    format_age(*stale_after_ms)
-                ),
-                critical: false,
-            },
-            News::More { repo, count, what } => Notification {
-                summary: format!("{repo}: {count} more {what}"),
-                body: "`git train status` and `git train history` show them".into(),
-                critical: false,
-            },
-        }
     }
 }
 
@@ -230,7 +93,7 @@ fn own_ref(name: &str) -> bool {
 }
 
 pub struct Outcome {
-    pub news: Vec<News>,
+    pub news: Vec<Event>,
     pub announced: RepoAnnounced,
     /// The refs after the round, the daemon's own writes included.
     pub refs: Refs,
@@ -238,13 +101,6 @@ pub struct Outcome {
     pub moved_meanwhile: bool,
     /// What went wrong without stopping the round (the forge could not be reached).
     pub problems: Vec<String>,
-}
-
-/// The name a notification gives the repository: its folder's.
-pub fn repo_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn same_person(a: &str, b: &str) -> bool {
@@ -266,7 +122,7 @@ pub fn round(
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
     let mut problems = Vec::new();
-    let repo = repo_name(path);
+    let repo = notify::Repository::at(path);
     let now = ctx.now();
 
     match crate::forge::open(&ctx) {
@@ -309,38 +165,34 @@ pub fn round(
 }
 
 /// Keeps the first `MAX_EACH` news, and one summary for the rest.
-fn capped(mut list: Vec<News>, repo: &str, what: &str) -> Vec<News> {
+fn capped(
+    mut list: Vec<Event>,
+    repo: &notify::Repository,
+    of: Summarized,
+    environment: Option<&str>,
+) -> Vec<Event> {
     let more = list.len().saturating_sub(MAX_EACH);
     list.truncate(MAX_EACH);
     if more > 0 {
-        list.push(News::More {
-            repo: repo.to_string(),
+        list.push(Event::Summary(notify::Summary {
+            repository: repo.clone(),
             count: more,
-            what: what.to_string(),
-        });
+            of,
+            environment: environment.map(str::to_string),
+        }));
     }
     list
-}
-
-fn commit_or_unknown(ctx: &Context, commit: Oid) -> CommitInfo {
-    ctx.repo.commit_info(commit).unwrap_or_else(|_| CommitInfo {
-        sha: commit.to_string(),
-        subject: "(not in this clone yet)".into(),
-        author: String::new(),
-        author_email: String::new(),
-        at: Timestamp::default(),
-    })
 }
 
 /// Deployments whose state differs from the one last seen.
 fn deployments(
     ctx: &Context,
-    repo: &str,
+    repo: &notify::Repository,
     first: bool,
     announced: &mut RepoAnnounced,
     settings: &Settings,
     now: Timestamp,
-    news: &mut Vec<News>,
+    news: &mut Vec<Event>,
 ) -> Result<()> {
     let (entries, _) = index::recent(&ctx.repo, None, RECENT_DEPLOYMENTS)?;
     let mut seen = BTreeMap::new();
@@ -376,17 +228,11 @@ fn deployments(
         if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
             continue;
         }
-        found.push(News::Deployment {
-            repo: repo.to_string(),
-            env: e.env.clone(),
-            commit: commit_or_unknown(ctx, e.commit),
-            state: e.state,
-            by: d.by().to_string(),
-            rollback: d.rollback(),
-            log: d.log().map(str::to_string),
-        });
+        found.push(Event::Deployment(recorded::deployment(
+            ctx, repo, e.commit, d,
+        )));
     }
-    news.extend(capped(found, repo, "deployments changed state"));
+    news.extend(capped(found, repo, Summarized::Deployments, None));
     Ok(())
 }
 
@@ -410,11 +256,11 @@ fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
 fn ci(
     ctx: &Context,
     forge: &dyn crate::forge::Forge,
-    repo: &str,
+    repo: &notify::Repository,
     first: bool,
     announced: &mut RepoAnnounced,
     settings: &Settings,
-    news: &mut Vec<News>,
+    news: &mut Vec<Event>,
 ) -> Result<()> {
     let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
         // No commits yet, or no trunk: nothing to follow.
@@ -453,18 +299,18 @@ fn ci(
         let state = summary.state;
         let finished = matches!(state, CiState::Success | CiState::Failure);
         if !first && finished && was.as_deref() != Some(state.as_str()) {
-            found.push(News::Ci {
-                repo: repo.to_string(),
-                trunk: trunk.name.clone(),
-                commit: info,
+            found.push(Event::Ci(notify::CiFinished {
+                repository: repo.clone(),
+                commit: notify::Commit::from(&info),
                 state,
+                trunk: Some(trunk.name.clone()),
                 failing: summary.blocking().map(|c| c.name.clone()).collect(),
-            });
+            }));
         }
         seen.insert(sha, state.as_str().to_string());
     }
     announced.ci = seen;
-    news.extend(capped(found, repo, "CI results"));
+    news.extend(capped(found, repo, Summarized::Ci, None));
     failed
 }
 
@@ -473,11 +319,11 @@ fn ci(
 /// the pre-push hook does).
 fn stale(
     ctx: &Context,
-    repo: &str,
+    repo: &notify::Repository,
     announced: &mut RepoAnnounced,
     settings: &Settings,
     now: Timestamp,
-    news: &mut Vec<News>,
+    news: &mut Vec<Event>,
 ) -> Result<()> {
     announced
         .stale
@@ -513,17 +359,17 @@ fn stale(
                 continue;
             }
             announced.stale.insert(key, now.0);
-            found.push(News::Stale {
-                repo: repo.to_string(),
-                env: env.clone(),
-                commit: info,
+            found.push(Event::Stale(notify::CommitStale {
+                repository: repo.clone(),
+                environment: env.clone(),
+                commit: notify::Commit::from(&info),
                 waited_ms: waited,
                 stale_after_ms: after_ms,
-            });
+            }));
         }
         // The walk is newest first; the oldest commits waited longest.
         found.reverse();
-        news.extend(capped(found, repo, &format!("commits wait for {env}")));
+        news.extend(capped(found, repo, Summarized::Stale, Some(env)));
     }
     Ok(())
 }
@@ -532,83 +378,32 @@ fn stale(
 mod tests {
     use super::*;
 
-    fn commit() -> CommitInfo {
-        CommitInfo {
-            sha: "0377e3c0a1b2c3d4e5f60718293a4b5c6d7e8f90".into(),
-            subject: "Fix typo in README (#130)".into(),
-            author: "Alice".into(),
-            author_email: "alice@example.com".into(),
-            at: Timestamp(0),
-        }
-    }
-
-    #[test]
-    fn notifications_say_repository_environment_sha_subject_and_state() {
-        let n = News::Deployment {
-            repo: "api".into(),
-            env: "production".into(),
-            commit: commit(),
-            state: State::Success,
-            by: "octocat".into(),
-            rollback: false,
-            log: None,
-        }
-        .notification();
-        assert_eq!(n.summary, "api: production succeeded");
-        assert_eq!(
-            n.body,
-            "0377e3c Fix typo in README (#130)\ndeployment to production: success, by octocat"
-        );
-        let n = News::Ci {
-            repo: "api".into(),
-            trunk: "main".into(),
-            commit: commit(),
-            state: CiState::Failure,
-            failing: vec!["build".into()],
-        }
-        .notification();
-        assert_eq!(n.summary, "api: CI failed on 0377e3c");
-        assert!(
-            n.body.ends_with("\nCI failure on main: build"),
-            "{}",
-            n.body
-        );
-        assert!(n.critical);
-        let n = News::Stale {
-            repo: "api".into(),
-            env: "production".into(),
-            commit: commit(),
-            waited_ms: 2 * 86_400_000,
-            stale_after_ms: 86_400_000,
-        }
-        .notification();
-        assert_eq!(n.summary, "api: 0377e3c waits for production");
-        assert!(n
-            .body
-            .ends_with("not deployed to production after 2d (stale_after 1d)"));
-    }
-
     #[test]
     fn more_than_a_few_become_a_summary() {
+        let repo = notify::Repository::at(Path::new("/src/r"));
         let more = |n: usize| {
             (0..n)
-                .map(|i| News::More {
-                    repo: "r".into(),
-                    count: i,
-                    what: "x".into(),
+                .map(|i| {
+                    Event::Summary(notify::Summary {
+                        repository: repo.clone(),
+                        count: i,
+                        of: Summarized::Ci,
+                        environment: None,
+                    })
                 })
                 .collect::<Vec<_>>()
         };
-        assert_eq!(capped(more(2), "r", "x").len(), 2);
-        let five = capped(more(5), "r", "things");
+        assert_eq!(capped(more(2), &repo, Summarized::Ci, None).len(), 2);
+        let five = capped(more(5), &repo, Summarized::Stale, Some("production"));
         assert_eq!(five.len(), 4);
         assert_eq!(
             five[3],
-            News::More {
-                repo: "r".into(),
+            Event::Summary(notify::Summary {
+                repository: repo.clone(),
                 count: 2,
-                what: "things".into()
-            }
+                of: Summarized::Stale,
+                environment: Some("production".into()),
+            })
         );
     }
 }

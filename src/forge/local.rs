@@ -23,6 +23,10 @@ impl Forge for Local {
         "local"
     }
 
+    fn runs_deployments(&self) -> bool {
+        true
+    }
+
     fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
         let notes = Notes::load(&ctx.repo.git, ledger::CI)?;
         ci_of(ctx, &notes, commit)

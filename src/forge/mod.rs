@@ -40,6 +40,13 @@ pub trait Forge {
     /// passes through. With `wait` false it only sets it going and returns.
     fn complete(&self, ctx: &Context, plan: &Plan, dep: &str, wait: bool) -> Result<State>;
 
+    /// Whether the forge carries deployments out itself (the local forge runs the
+    /// environment's command), so that the deploying process records every state
+    /// first-hand; elsewhere the deploy workflow reports them (`report`).
+    fn runs_deployments(&self) -> bool {
+        false
+    }
+
     /// Brings deployments and statuses made elsewhere into the ledger (sync).
     fn import(&self, _ctx: &Context) -> Result<Option<Imported>> {
         Ok(None)
