@@ -133,6 +133,9 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
             if let Some(dep) = &e.in_progress {
                 let _ = write!(out, "  {}", s.yellow(&format!("deploying ({dep})")));
             }
+            out.push('\n');
+            // The lock on a line of its own, under the commit: on a narrow terminal
+            // it would otherwise be what gives way.
             if let Some(lock) = &e.lock {
                 let reason = lock
                     .lock
@@ -140,13 +143,13 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                     .as_deref()
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default();
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "  {}",
+                    "  {:width$}  {}",
+                    "",
                     s.red(&clean(&format!("locked by {}{reason}", lock.lock.by)))
                 );
             }
-            out.push('\n');
         }
     }
     let mut out = fit(s, out);
@@ -233,21 +236,28 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
             .map(|c| super::width::of(&clean(&c.subject)))
             .max()
             .unwrap_or(0);
-        for c in &plan.train {
-            let by = format!(
-                "{}, {} ago",
-                clean(&c.author),
-                format_age(now.millis_since(c.at))
-            );
-            let by = super::width::cut(&by, 30).into_owned();
-            let fixed = 2 + 7 + 1 + 1 + super::width::of(&by);
-            let subject_w = flexible(s, fixed, 10, natural);
+        let bys: Vec<String> = plan
+            .train
+            .iter()
+            .map(|c| {
+                let by = format!(
+                    "{}, {} ago",
+                    clean(&c.author),
+                    format_age(now.millis_since(c.at))
+                );
+                super::width::cut(&by, 30).into_owned()
+            })
+            .collect();
+        // One subject width for every row, so the authors line up.
+        let by_w = bys.iter().map(|b| super::width::of(b)).max().unwrap_or(0);
+        let subject_w = flexible(s, 2 + 7 + 1 + 1 + by_w, 10, natural);
+        for (c, by) in plan.train.iter().zip(&bys) {
             let _ = writeln!(
                 out,
                 "  {} {} {}",
                 s.yellow(c.short()),
                 truncate(&c.subject, subject_w),
-                s.dim(&by)
+                s.dim(by)
             );
         }
         if p.more > 0 {
@@ -320,7 +330,10 @@ pub fn history(s: &Style, h: &History) -> String {
         .map(|d| super::width::of(&clean(&d.subject)))
         .max()
         .unwrap_or(0);
-    const BY: usize = 12;
+    // On a narrow terminal the year and the email's domain give way to the subject.
+    let narrow = s.width.is_some_and(|cols| cols < 100);
+    let when_w = if narrow { 11 } else { 17 };
+    let by_w = if narrow { 12 } else { 20 };
     for d in &h.deployments {
         let took = d
             .duration_s
@@ -339,16 +352,27 @@ pub fn history(s: &Style, h: &History) -> String {
             format!("  {}", marks.join(" "))
         };
         // when, environment, sha, state, duration, who: fixed; the subject gives way.
-        let fixed = 17 + 1 + env_w + 1 + 7 + 1 + 11 + 1 + 6 + 1 + BY + 1;
+        let fixed = when_w + 1 + env_w + 1 + 7 + 1 + 11 + 1 + 6 + 1 + by_w + 1;
+        let started = when(d.started_at);
+        let started = if narrow {
+            // 2026-11-25 10:15Z -> 11-25 10:15
+            started[5..16].to_string()
+        } else {
+            started
+        };
+        let by = match d.by.split_once('@') {
+            Some((local, _)) if narrow && !local.is_empty() => local,
+            _ => d.by.as_str(),
+        };
         let subject_w = flexible(s, fixed + super::width::of(&marks), 10, natural);
         let mut line = format!(
             "{} {} {} {} {} {} {}{marks}",
-            s.dim(&when(d.started_at)),
+            s.dim(&started),
             s.cyan(&truncate(&d.env, env_w)),
             s.yellow(short(&d.sha)),
             state(s, d.state),
             super::width::pad_left(&took, 6),
-            truncate(&d.by, BY),
+            truncate(by, by_w),
             truncate(&d.subject, subject_w)
         );
         if let Some(log) = &d.log {
