@@ -190,6 +190,11 @@ fn the_hook_shim_does_nothing_without_git_train_on_path() {
 
 /// What bash would offer after `line`, with git's own completion and ours loaded.
 fn bash_complete(script: &Path, line: &str) -> String {
+    bash_complete_in(script, line, Path::new("."))
+}
+
+/// Completes `line` as bash would in folder `dir`, with the built git-train on PATH.
+fn bash_complete_in(script: &Path, line: &str, dir: &Path) -> String {
     let program = r#"
 source /usr/share/bash-completion/completions/git
 source "$1"
@@ -198,14 +203,22 @@ read -r -a COMP_WORDS <<< "$2"
 case "$2" in *" ") COMP_WORDS+=("") ;; esac
 COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 COMP_POINT=${#COMP_LINE}
-if [ "${COMP_WORDS[0]}" = git ]; then f=__git_wrap__git_main; else f=_git__train; fi
+if [ "${COMP_WORDS[0]}" = git ]; then f=__git_wrap__git_main; else f=_git_train_words; fi
 "$f" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}"
 "#;
+    let bin_dir = Path::new(common::BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("bash")
         .args(["-c", program, "bash"])
         .arg(script)
         .arg(line)
+        .current_dir(dir)
+        .env("PATH", path)
         .output()
         .unwrap();
     Run::of(out).ok().stdout
@@ -224,15 +237,45 @@ fn bash_completes_git_train_and_git_space_train() {
         .unwrap();
     std::fs::write(&script, Run::of(out).ok().stdout).unwrap();
     assert_eq!(bash_complete(&script, "git-train dep"), "deploy\n");
-    assert_eq!(bash_complete(&script, "git train dep"), "deploy\n");
-    assert_eq!(bash_complete(&script, "git -C . train ini"), "init\n");
+    // git registers its completion with `-o nospace`: the finished word brings its
+    // own space, so the next word can be typed at once.
+    assert_eq!(bash_complete(&script, "git train dep"), "deploy \n");
+    assert_eq!(bash_complete(&script, "git -C . train ini"), "init \n");
     let flags = bash_complete(&script, "git train deploy --no-");
     assert!(flags.contains("--no-wait"), "{flags}");
     let shells = bash_complete(&script, "git train completions ");
-    assert!(shells.ends_with("\nbash\nzsh\nfish\n"), "{shells}");
+    assert!(shells.ends_with("\nbash \nzsh \nfish \n"), "{shells}");
     // Plumbing is not offered.
     let all = bash_complete(&script, "git train ");
-    assert!(all.contains("status\n") && !all.contains("hook"), "{all}");
+    assert!(
+        all.contains("status \n") && !all.contains("hook") && !all.contains("__complete"),
+        "{all}"
+    );
+
+    // Environments and revisions of the repository at hand.
+    let w = common::World::new();
+    let repo = w.repo("r", 2);
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\n[env.production]\n",
+    );
+    repo.git(&["tag", "v1.0"]);
+    repo.train(&["deploy", "qa", "--yes"]).code(2);
+    let envs = bash_complete_in(&script, "git train deploy ", &repo.dir);
+    assert_eq!(envs, "production \nstaging \n");
+    let envs = bash_complete_in(&script, "git-train rollback st", &repo.dir);
+    assert_eq!(envs, "staging\n");
+    let envs = bash_complete_in(&script, "git train stats --env p", &repo.dir);
+    assert_eq!(envs, "production \n");
+    let revs = bash_complete_in(&script, "git train deploy staging ", &repo.dir);
+    assert!(
+        revs.contains("main \n") && revs.contains("v1.0 \n"),
+        "{revs}"
+    );
+    let tip = repo.rev("HEAD");
+    assert!(revs.contains(&format!("{} \n", &tip[..7])), "{revs}");
+    let flags = bash_complete_in(&script, "git train deploy staging --y", &repo.dir);
+    assert_eq!(flags, "--yes \n");
 }
 
 #[test]

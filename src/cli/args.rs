@@ -60,7 +60,10 @@ impl Cli {
                 Some(DaemonAction::Install(s)) | Some(DaemonAction::Uninstall(s)) => s.output.json,
                 None => false,
             },
-            Command::RunDeployment(_) | Command::Completions(_) | Command::Hook(_) => false,
+            Command::RunDeployment(_)
+            | Command::Completions(_)
+            | Command::Hook(_)
+            | Command::Complete(_) => false,
         }
     }
 }
@@ -182,6 +185,10 @@ pub enum Command {
     /// Run by the git hooks that `git train init` installs
     #[command(hide = true)]
     Hook(HookArgs),
+
+    /// The words shell completion offers (`envs` or `revs`), one a line
+    #[command(hide = true, name = "__complete")]
+    Complete(CompleteArgs),
 }
 
 #[derive(Args, Debug)]
@@ -414,6 +421,12 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct CompleteArgs {
+    /// `envs` or `revs`
+    pub what: String,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -20,9 +20,12 @@ pub fn render(shell: Shell) -> String {
         // name has a '-' (the subcommands then never complete): generate under a
         // name without one, and register the result for git-train.
         clap_complete::generate(generator, &mut cmd, "git__train", &mut out);
+        // The generated function completes flags and commands; environments and
+        // revisions come from `git train __complete` through `_git_train_words`.
         let text = String::from_utf8_lossy(&out)
-            .replace("-o default git__train\n", "-o default git-train\n");
-        return text + BASH_GIT_SUBCOMMAND;
+            .replace("-o default git__train\n", "-o default git-train\n")
+            .replace("complete -F _git__train ", "complete -F _git_train_words ");
+        return text + BASH_WORDS + BASH_GIT_SUBCOMMAND;
     }
     let mut cmd = without_hidden(Cli::command(), "git-train");
     clap_complete::generate(generator, &mut cmd, "git-train", &mut out);
@@ -43,8 +46,50 @@ fn without_hidden(cmd: clap::Command, name: &'static str) -> clap::Command {
         )
 }
 
+/// Environments after `deploy`, `rollback`, `history`, `lock`, `unlock` and
+/// `--env`; revisions after the environment of `deploy` and after `--to`; the
+/// generated completion for everything else.
+const BASH_WORDS: &str = r#"
+_git_train_words() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local sub="" npos=0 i w skip=0 dir=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${COMP_WORDS[i]}"
+        if [ "$skip" = 1 ]; then
+            skip=0
+            [ "${COMP_WORDS[i-1]}" = -C ] && dir="$w"
+            continue
+        fi
+        case "$w" in
+            -C|--color|--reason|-m|--description|--to|--env|--since|--until|-n|--count|--context|--url|--environment-url|--log-url|--commit|--deployment) skip=1 ;;
+            -*) ;;
+            *) if [ -z "$sub" ]; then sub="$w"; else npos=$((npos + 1)); fi ;;
+        esac
+    done
+    local what=""
+    case "$prev" in
+        --env) what=envs ;;
+        --to|--commit) what=revs ;;
+    esac
+    if [ -z "$what" ] && [ "${cur#-}" = "$cur" ]; then
+        case "$sub,$npos" in
+            deploy,0|rollback,0|history,0|lock,0|unlock,0) what=envs ;;
+            deploy,1) what=revs ;;
+        esac
+    fi
+    if [ -n "$what" ]; then
+        local words
+        words=$(git-train ${dir:+-C "$dir"} __complete "$what" 2>/dev/null)
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
+        return 0
+    fi
+    _git__train "$@"
+}
+"#;
+
 /// git's bash completion completes `git train ARGS` with `_git_train` when it is
-/// defined; this hands the words after `train` to the generated `_git__train`.
+/// defined; this hands the words after `train` to `_git_train_words`. git registers
+/// its completion with `-o nospace`, so each finished word gets its space here.
 const BASH_GIT_SUBCOMMAND: &str = r#"
 _git_train() {
     local i=1
@@ -55,6 +100,13 @@ _git_train() {
     local COMP_CWORD=$((COMP_CWORD - i))
     local COMP_LINE="${COMP_WORDS[*]}"
     local COMP_POINT=${#COMP_LINE}
-    _git__train git-train "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    _git_train_words git-train "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    local j
+    for j in "${!COMPREPLY[@]}"; do
+        case "${COMPREPLY[j]}" in
+            *= | */) ;;
+            *) COMPREPLY[j]="${COMPREPLY[j]} " ;;
+        esac
+    done
 }
 "#;

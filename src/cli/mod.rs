@@ -28,7 +28,19 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
+                // clap's "similar subcommand" tip also names hidden plumbing.
+                let hidden = ["run-deployment", "'hook'", "__complete"];
+                let text: String = e
+                    .to_string()
+                    .lines()
+                    .filter(|l| !(l.contains("tip:") && hidden.iter().any(|h| l.contains(h))))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                terminal::stderr(&text.replace("\n\n\n", "\n\n"), false);
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(code);
         }
     };
@@ -147,6 +159,17 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             return Ok(0);
         }
         Command::Hook(a) => return hook::run(&dir, &cli, a),
+        Command::Complete(a) => {
+            let words = match a.what.as_str() {
+                "envs" => commands::complete::environments(&dir),
+                "revs" => commands::complete::revisions(&dir),
+                _ => Vec::new(),
+            };
+            let mut text = words.join("\n");
+            text.push('\n');
+            let _ = emit(&text);
+            return Ok(0);
+        }
         Command::Daemon(_) | Command::Watch(_) | Command::Unwatch(_) => {
             return daemon::run(&dir, &cli)
         }
@@ -318,6 +341,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::RunDeployment(_)
         | Command::Completions(_)
         | Command::Hook(_)
+        | Command::Complete(_)
         | Command::Daemon(_)
         | Command::Watch(_)
         | Command::Unwatch(_) => Ok(0),
