@@ -25,6 +25,11 @@ fn fixed_clock() -> Result<Option<Timestamp>> {
         .transpose()
 }
 
+/// Now: `GIT_TRAIN_NOW` when it is set (and parses), else the system clock.
+pub fn now() -> Timestamp {
+    fixed_clock().ok().flatten().unwrap_or_else(Timestamp::now)
+}
+
 /// How a command talks to the person running it. Only the cli layer implements it.
 pub trait Ui {
     /// Asks a yes/no question; only called when `interactive()` is true.

@@ -24,6 +24,17 @@ pub struct Cli {
     #[arg(short = 'C', value_name = "PATH", global = true)]
     pub dir: Option<PathBuf>,
 
+    /// Run in the watched repository NAME (its folder name, or owner/name of its
+    /// remote), from anywhere
+    #[arg(
+        short = 'R',
+        long = "repo",
+        value_name = "NAME",
+        global = true,
+        conflicts_with = "dir"
+    )]
+    pub repo: Option<String>,
+
     /// When to use colours (NO_COLOR in the environment means never)
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true, value_name = "WHEN")]
     pub color: ColorWhen,
@@ -215,6 +226,9 @@ pub struct StatusArgs {
     /// Show only this environment
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// Every repository on the daemon's watch list, one block each (local ledgers only)
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }
@@ -290,6 +304,9 @@ pub struct HistoryArgs {
     /// How many deployments to show
     #[arg(short = 'n', long = "count", default_value_t = 20, value_name = "N")]
     pub count: usize,
+    /// Deployments of every repository on the watch list, each line naming its repository
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }
@@ -329,6 +346,10 @@ pub struct OfflineFlag {
 
 #[derive(Args, Debug)]
 pub struct SyncArgs {
+    /// Sync every repository on the watch list (a few at a time, each under its
+    /// remote timeout) and report each
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }

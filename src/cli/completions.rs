@@ -52,15 +52,17 @@ fn without_hidden(cmd: clap::Command, name: &'static str) -> clap::Command {
 const BASH_WORDS: &str = r#"
 _git_train_words() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local sub="" npos=0 i w skip=0 dir=""
+    local sub="" npos=0 i w skip=0 dir="" repo="" repo_next=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then
             skip=0
             [ "${COMP_WORDS[i-1]}" = -C ] && dir="$w"
+            if [ "$repo_next" = 1 ]; then repo_next=0; repo="$w"; fi
             continue
         fi
         case "$w" in
+            -R|--repo) skip=1; repo_next=1 ;;
             -C|--color|--reason|-m|--description|--to|--env|--since|--until|-n|--count|--context|--url|--environment-url|--log-url|--commit|--deployment) skip=1 ;;
             -*) ;;
             *) if [ -z "$sub" ]; then sub="$w"; else npos=$((npos + 1)); fi ;;
@@ -68,6 +70,7 @@ _git_train_words() {
     done
     local what=""
     case "$prev" in
+        -R|--repo) what=repos ;;
         --env) what=envs ;;
         --to|--commit) what=revs ;;
     esac
@@ -79,7 +82,7 @@ _git_train_words() {
     fi
     if [ -n "$what" ]; then
         local words
-        words=$(git-train ${dir:+-C "$dir"} __complete "$what" 2>/dev/null)
+        words=$(git-train ${dir:+-C "$dir"} ${repo:+-R "$repo"} __complete "$what" 2>/dev/null)
         COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return 0
     fi

@@ -151,7 +151,37 @@ fn emit_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 fn run(cli: Cli, style: Style) -> Result<u8> {
-    let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = match &cli.repo {
+        Some(name) => commands::fleet::resolve(name)?,
+        None => cli.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+    };
+    // Across the watch list: no repository of their own.
+    let ui = || Box::new(TermUi::new(true, cli.color)) as Box<dyn crate::context::Ui>;
+    match &cli.command {
+        Command::Status(a) if a.all => {
+            let all = commands::fleet::status_all(a.env.as_deref(), &ui)?;
+            show(a.output.json, &all, |v| {
+                render::status_all(&style, v, crate::context::now())
+            })?;
+            return Ok(0);
+        }
+        Command::History(a) if a.all => {
+            let all = commands::fleet::history_all(a.env.as_deref(), a.count, &ui)?;
+            show(a.output.json, &all, |v| render::history_all(&style, v))?;
+            return Ok(0);
+        }
+        Command::Sync(a) if a.all => {
+            let all = commands::fleet::sync_all(&ui)?;
+            tell_result(a.output.json, &all, render::synced_all);
+            // Every repository was tried; one that failed makes the whole a failure.
+            return Ok(if all.repositories.iter().all(|r| r.ok) {
+                0
+            } else {
+                1
+            });
+        }
+        _ => {}
+    }
     // These need no repository of their own, or must not fail for want of a good one.
     match &cli.command {
         Command::Completions(a) => {
@@ -163,6 +193,9 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             let words = match a.what.as_str() {
                 "envs" => commands::complete::environments(&dir),
                 "revs" => commands::complete::revisions(&dir),
+                "repos" => commands::fleet::watched()
+                    .map(|all| all.into_iter().map(|w| w.name).collect())
+                    .unwrap_or_default(),
                 _ => Vec::new(),
             };
             let mut text = words.join("\n");

@@ -4,6 +4,7 @@
 pub mod complete;
 pub mod daemon;
 pub mod deploy;
+pub mod fleet;
 pub mod history;
 pub mod hook;
 pub mod init;
