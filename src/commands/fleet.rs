@@ -261,7 +261,7 @@ pub fn history_all(
             }),
         }
     }
-    deployments.sort_by(|a, b| b.item.started_at.cmp(&a.item.started_at));
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.item.started_at));
     deployments.truncate(count);
     Ok(AllHistory {
         version: super::JSON_VERSION,
