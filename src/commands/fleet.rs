@@ -19,8 +19,6 @@ use crate::error::{Error, Result};
 pub struct Watched {
     pub name: String,
     pub path: PathBuf,
-    /// `owner/name` from its remote's URL, when it has one.
-    pub remote: Option<String>,
 }
 
 /// The watch list, in its order.
@@ -33,7 +31,6 @@ pub fn watched() -> Result<Vec<Watched>> {
             let path = PathBuf::from(p);
             Watched {
                 name: folder_name(&path),
-                remote: remote_slug(&path),
                 path,
             }
         })
@@ -70,7 +67,10 @@ pub fn resolve(name: &str) -> Result<PathBuf> {
     let all = watched()?;
     let found: Vec<&Watched> = all
         .iter()
-        .filter(|w| w.name == name || w.remote.as_deref() == Some(name))
+        // `owner/name` asks git for each remote URL: only when that is what was given.
+        .filter(|w| {
+            w.name == name || (name.contains('/') && remote_slug(&w.path).as_deref() == Some(name))
+        })
         .collect();
     match found.as_slice() {
         [one] => Ok(one.path.clone()),
