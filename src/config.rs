@@ -30,6 +30,9 @@ pub struct Config {
     pub checks: ChecksConfig,
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
+    /// Freeze windows (`[[freeze]]`): no deploys into these environments then.
+    #[serde(default)]
+    pub freeze: Vec<crate::domain::freeze::Freeze>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -172,6 +175,20 @@ impl Config {
             }
             if env.run.as_deref().is_some_and(|r| r.trim().is_empty()) {
                 return Err((format!("env.{name}.run"), "the run command is empty".into()));
+            }
+        }
+        for (i, f) in self.freeze.iter().enumerate() {
+            for e in &f.environments {
+                if e != "*" && !self.env.is_empty() && !self.env.contains_key(e) {
+                    let known: Vec<&str> = self.env.keys().map(String::as_str).collect();
+                    return Err((
+                        format!("freeze[{i}].environments"),
+                        format!(
+                            "the freeze names '{e}', which is no environment here (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         if let Some(remote) = &self.remote {
@@ -323,6 +340,12 @@ fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
 /// The line of `[env.NAME]` or of the last key of a dotted path like `env.NAME.after`.
 pub(crate) fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
     let (table, last) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    // `freeze[2]`: the third `[[freeze]]` table.
+    let (table, nth) = match table.strip_suffix(']').and_then(|t| t.rsplit_once('[')) {
+        Some((name, n)) => (name, n.parse::<usize>().ok()),
+        None => (table, None),
+    };
+    let mut seen = 0;
     let mut in_table = table.is_empty();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
@@ -331,7 +354,14 @@ pub(crate) fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
             if name == dotted {
                 return Some(i + 1);
             }
-            in_table = name == table;
+            in_table = name == table
+                && match nth {
+                    Some(n) => {
+                        seen += 1;
+                        seen == n + 1
+                    }
+                    None => true,
+                };
         } else if in_table && t.split_once('=').is_some_and(|(k, _)| k.trim() == last) {
             return Some(i + 1);
         }

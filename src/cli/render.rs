@@ -134,6 +134,19 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
                 let _ = write!(out, "  {}", s.yellow(&format!("deploying ({dep})")));
             }
             out.push('\n');
+            if let Some(f) = &e.frozen {
+                let why = f
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:width$}  {}",
+                    "",
+                    s.red(&clean(&format!("frozen until {}{why}", f.until_local)))
+                );
+            }
             // The lock on a line of its own, under the commit: on a narrow terminal
             // it would otherwise be what gives way.
             if let Some(lock) = &e.lock {
@@ -807,6 +820,12 @@ pub fn status_all(s: &Style, all: &crate::commands::fleet::AllStatus, now: Times
                 line.push_str(&format!(
                     "  {}",
                     s.red(&clean(&format!("locked by {}", lock.lock.by)))
+                ));
+            }
+            if let Some(f) = &env.frozen {
+                line.push_str(&format!(
+                    "  {}",
+                    s.red(&clean(&format!("frozen until {}", f.until_local)))
                 ));
             }
             let _ = writeln!(out, "{line}");

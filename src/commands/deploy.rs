@@ -283,6 +283,19 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
             ));
         }
     }
+    // Freeze windows: no deploy, and no rollback, while one holds the environment.
+    if let Some(f) = crate::domain::freeze::frozen(&ctx.config.freeze, env.as_str(), ctx.now()) {
+        let why = f
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        overrides.push(format!(
+            "{env} is frozen until {}{why} ([[freeze]] {} in .train.toml)",
+            f.until_local, f.index
+        ));
+        hints.push(format!("wait until {}", f.until_local));
+    }
     if !overrides.is_empty() && forced.is_none() {
         hints.push("or override with --force --reason TEXT (recorded)".into());
         return Err(Error::refused(format!(

@@ -36,6 +36,8 @@ pub struct EnvStatus {
     /// The deployment in progress, if any.
     pub in_progress: Option<String>,
     pub lock: Option<crate::locks::Held>,
+    /// A freeze window holds the environment now.
+    pub frozen: Option<crate::domain::freeze::Frozen>,
     /// The commit it runs, when this clone has not fetched it yet.
     pub unfetched: Option<String>,
 }
@@ -144,6 +146,7 @@ fn env_status(
         oldest_undeployed_at: None,
         in_progress: None,
         lock: None,
+        frozen: crate::domain::freeze::frozen(&ctx.config.freeze, name, ctx.now()),
         unfetched: None,
     };
     let Some(current) = current else {

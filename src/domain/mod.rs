@@ -5,6 +5,7 @@ pub mod ci;
 pub mod deployment;
 pub mod env;
 pub mod event;
+pub mod freeze;
 pub mod stats;
 pub mod time;
 
