@@ -203,6 +203,25 @@ The pre\-push hook refuses a push of trunk that passes \fBmax_train\fR or
 .TP
 \fBrequire_checks\fR = \fIfalse\fR
 Overrides \fB[checks] require\fR for this environment.
+.SS "[[freeze]]"
+A window in which \fBdeploy\fR and \fBrollback\fR refuse (exit 1) to touch the
+environments named; \fB\-\-force \-\-reason\fR \fITEXT\fR overrides it and the
+reason is recorded. \fBstatus\fR shows "frozen until ...". Several may be given.
+.TP
+\fBenvironments\fR = \fI["production"]\fR
+The environments it holds (\fB"*"\fR: all).
+.TP
+\fBweekly\fR = \fI{ from = "Fri 16:00", to = "Mon 09:00" }\fR
+Every week, from a weekday and time to another (it may wrap the week).
+.TP
+\fBfrom\fR = \fI"2026\-12\-24T00:00"\fR, \fBto\fR = \fI"2027\-01\-02T00:00"\fR
+Once, from a local date and time to another (the end not included).
+.TP
+\fBtimezone\fR = \fI"Asia/Seoul"\fR
+The IANA time zone the times are in (git\-train's own zone data). Default: UTC.
+.TP
+\fBreason\fR = \fI"no Friday deploys"\fR
+Shown in refusals and in \fBstatus\fR.
 .SS Example
 .RS 4
 .nf
@@ -235,6 +254,12 @@ max_train = 20
 url = "https://grafana.example/d/api"
 block = false
 require_checks = true
+
+[[freeze]]
+environments = ["production"]
+weekly = { from = "Fri 16:00", to = "Mon 09:00" }
+timezone = "Asia/Seoul"
+reason = "no Friday deploys"
 .fi
 .RE
 .SH "PRE-PUSH HOOK"
