@@ -7,6 +7,7 @@ pub mod env;
 pub mod event;
 pub mod freeze;
 pub mod stats;
+pub mod trailers;
 pub mod time;
 
 pub use ci::{CiState, CiSummary};
