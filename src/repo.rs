@@ -167,6 +167,12 @@ impl Repo {
         })
     }
 
+    /// The commit's whole message (subject, body, trailers).
+    pub fn message(&self, oid: Oid) -> Result<String> {
+        let commit = self.git.find_commit(oid)?;
+        Ok(String::from_utf8_lossy(commit.message_bytes()).into_owned())
+    }
+
     /// `ancestor` is `descendant` or one of its ancestors.
     pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool> {
         Ok(descendant == ancestor || self.git.graph_descendant_of(descendant, ancestor)?)

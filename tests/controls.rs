@@ -136,3 +136,104 @@ fn a_dated_freeze_and_bad_windows() {
         );
     }
 }
+
+#[test]
+fn a_rollback_past_a_commit_marked_rollback_unsafe_is_refused() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    let c1 = repo.rev("HEAD");
+    std::fs::write(repo.dir.join("schema.sql"), "drop column email;\n").unwrap();
+    repo.git(&["add", "schema.sql"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        "Drop users.email\n\nThe column is unused since #120.\n\nRollback: unsafe: drops the users.email column\nSigned-off-by: Alice <alice@example.com>",
+    ]);
+    let c2 = repo.rev("HEAD");
+    let c3 = repo.commit("After the migration");
+    repo.train_at("2026-12-01T10:00:00Z", &["deploy", "staging", &c1, "--yes"])
+        .ok();
+    repo.train_at("2026-12-01T10:10:00Z", &["deploy", "staging", &c3, "--yes"])
+        .ok();
+    let before = repo.all_lines();
+    for args in [
+        vec!["rollback", "staging", "--yes"],
+        vec!["rollback", "staging", "--to", &c1, "--yes"],
+        vec!["deploy", "staging", &c1, "--yes"],
+    ] {
+        let out = repo.train_at("2026-12-01T10:20:00Z", &args).code(1);
+        assert!(
+            out.stderr.contains(&c2[..7])
+                && out.stderr.contains("Drop users.email")
+                && out
+                    .stderr
+                    .contains("Rollback: unsafe: drops the users.email column"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(repo.all_lines(), before, "nothing recorded when refused");
+    // Back to the unsafe commit itself passes nothing unsafe.
+    repo.train_at(
+        "2026-12-01T10:30:00Z",
+        &["rollback", "staging", "--to", &c2, "--yes"],
+    )
+    .ok();
+    repo.train_at(
+        "2026-12-01T10:40:00Z",
+        &[
+            "rollback",
+            "staging",
+            "--to",
+            &c1,
+            "--yes",
+            "--force",
+            "--reason",
+            "restored from backup",
+        ],
+    )
+    .ok();
+    assert!(repo
+        .all_lines()
+        .iter()
+        .any(|l| l.contains("\"forced\":\"restored from backup\"")));
+}
+
+#[test]
+fn a_train_that_brings_a_commit_trunk_reverted_later_is_refused() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.train_at("2026-12-01T10:00:00Z", &["deploy", "staging", "--yes"])
+        .ok();
+    std::fs::write(repo.dir.join("retries.txt"), "3\n").unwrap();
+    repo.git(&["add", "retries.txt"]);
+    repo.git(&["commit", "-q", "-m", "Add retries (#128)"]);
+    let x = repo.rev("HEAD");
+    let c2 = repo.commit("Unrelated change (#129)");
+    repo.git(&["revert", "--no-edit", &x]);
+    let r = repo.rev("HEAD");
+    repo.commit("Later change (#131)");
+    let before = repo.all_lines();
+    let out = repo
+        .train_at("2026-12-01T10:10:00Z", &["deploy", "staging", &c2, "--yes"])
+        .code(1);
+    assert!(
+        out.stderr.contains(&x[..7])
+            && out.stderr.contains("Add retries (#128)")
+            && out.stderr.contains(&r[..7])
+            && out
+                .stderr
+                .contains(&format!("git train deploy staging {}", &r[..7])),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(repo.all_lines(), before, "nothing recorded when refused");
+    // The revert itself, and trunk's tip, ship.
+    repo.train_at("2026-12-01T10:20:00Z", &["deploy", "staging", &r, "--yes"])
+        .ok();
+    repo.train_at("2026-12-01T10:30:00Z", &["deploy", "staging", "--yes"])
+        .ok();
+}

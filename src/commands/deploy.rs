@@ -283,6 +283,32 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
             ));
         }
     }
+    let (walked, first, redeploy) = match current {
+        None => (ctx.repo.train(target, None, 1)?, true, false),
+        Some(c) if c == target => (ctx.repo.train(target, Some(c), 0)?, false, true),
+        Some(c) if rollback => (ctx.repo.train(c, Some(target), COUNTED)?, false, false),
+        Some(c) => (ctx.repo.train(target, Some(c), COUNTED)?, false, false),
+    };
+    // What a rollback takes away must allow it (`Rollback: unsafe`); what a deploy
+    // brings must not be something trunk reverted since.
+    let control = if rollback {
+        super::controls::rollback_safety(ctx, &env, &walked.commits, target)?
+    } else if !redeploy {
+        let tip = ctx.repo.trunk(&ctx.config)?.tip;
+        let brought = if first {
+            // A first deployment brings everything: the revert window bounds it.
+            ctx.repo.train(target, None, 1000)?.commits
+        } else {
+            walked.commits.clone()
+        };
+        super::controls::revert_awareness(ctx, &env, &brought, target, tip)?
+    } else {
+        None
+    };
+    if let Some(c) = control {
+        overrides.push(c.why);
+        hints.push(c.hint);
+    }
     // Freeze windows: no deploy, and no rollback, while one holds the environment.
     if let Some(f) = crate::domain::freeze::frozen(&ctx.config.freeze, env.as_str(), ctx.now()) {
         let why = f
@@ -306,12 +332,6 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     }
     let forced = if overrides.is_empty() { None } else { forced };
 
-    let (walked, first, redeploy) = match current {
-        None => (ctx.repo.train(target, None, 1)?, true, false),
-        Some(c) if c == target => (ctx.repo.train(target, Some(c), 0)?, false, true),
-        Some(c) if rollback => (ctx.repo.train(c, Some(target), COUNTED)?, false, false),
-        Some(c) => (ctx.repo.train(target, Some(c), COUNTED)?, false, false),
-    };
     let total = walked.commits.len();
     let train = walked
         .commits

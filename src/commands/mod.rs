@@ -2,6 +2,7 @@
 //! layer renders it.
 
 pub mod complete;
+pub mod controls;
 pub mod daemon;
 pub mod deploy;
 pub mod fleet;

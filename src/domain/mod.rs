@@ -7,8 +7,8 @@ pub mod env;
 pub mod event;
 pub mod freeze;
 pub mod stats;
-pub mod trailers;
 pub mod time;
+pub mod trailers;
 
 pub use ci::{CiState, CiSummary};
 pub use deployment::Deployment;

@@ -12,7 +12,8 @@ pub fn rollback_unsafe(message: &str) -> Option<String> {
         .find(|v| {
             let v = v.trim();
             v.eq_ignore_ascii_case("unsafe")
-                || v.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("unsafe:"))
+                || v.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("unsafe:"))
         })
         .map(|v| v.trim().to_string())
 }
@@ -41,10 +42,7 @@ pub fn trailers(message: &str) -> Vec<(String, String)> {
         let Some((key, value)) = line.split_once(':') else {
             return Vec::new();
         };
-        let key_ok = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let key_ok = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !key_ok {
             return Vec::new();
         }
@@ -59,7 +57,9 @@ pub fn reverted(message: &str) -> Option<String> {
     let at = message.find("This reverts commit ")?;
     let rest = &message[at + "This reverts commit ".len()..];
     let sha: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
-    (7..=40).contains(&sha.len()).then(|| sha.to_ascii_lowercase())
+    (7..=40)
+        .contains(&sha.len())
+        .then(|| sha.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -79,7 +79,10 @@ mod tests {
             Some("unsafe: drops the users.email column".into())
         );
         // Not in the last paragraph, or not a trailer block: nothing.
-        assert_eq!(rollback_unsafe("x\n\nRollback: unsafe\n\nmore text\n"), None);
+        assert_eq!(
+            rollback_unsafe("x\n\nRollback: unsafe\n\nmore text\n"),
+            None
+        );
         assert_eq!(rollback_unsafe("Rollback: unsafe"), None);
         assert_eq!(rollback_unsafe("x\n\nsee Rollback: unsafe here\n"), None);
         assert_eq!(rollback_unsafe("x\n\nRollback: safe\n"), None);
@@ -96,7 +99,10 @@ mod tests {
             reverted(msg).as_deref(),
             Some("0377e3c1d2a4b5c6d7e8f90123456789abcdef01")
         );
-        assert_eq!(reverted("x\n\nThis reverts commit 0377e3c.").as_deref(), Some("0377e3c"));
+        assert_eq!(
+            reverted("x\n\nThis reverts commit 0377e3c.").as_deref(),
+            Some("0377e3c")
+        );
         assert_eq!(reverted("no revert here"), None);
         assert_eq!(reverted("This reverts commit abc."), None);
     }

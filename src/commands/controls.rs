@@ -1,0 +1,94 @@
+//! The controls a deploy passes besides CI, order and locks: rollback safety from
+//! `Rollback: unsafe` trailers, and revert awareness. Each answers with what it
+//! would refuse and what to do, for `deploy::plan` to refuse with (or to record as
+//! forced).
+
+use git2::Oid;
+
+use crate::context::Context;
+use crate::domain::trailers;
+use crate::domain::EnvName;
+use crate::error::Result;
+
+/// How many trunk commits after the target are searched for reverts.
+const REVERT_WINDOW: usize = 1000;
+
+/// A refusal: what is wrong, and what to do about it.
+pub struct Refusal {
+    pub why: String,
+    pub hint: String,
+}
+
+/// Taking `env` back from `current` to `target` (an ancestor) passes every commit
+/// in between: one marked `Rollback: unsafe` stops it.
+pub fn rollback_safety(
+    ctx: &Context,
+    env: &EnvName,
+    taken_away: &[Oid],
+    target: Oid,
+) -> Result<Option<Refusal>> {
+    for oid in taken_away {
+        let message = ctx.repo.message(*oid)?;
+        if let Some(trailer) = trailers::rollback_unsafe(&message) {
+            let info = ctx.repo.commit_info(*oid)?;
+            return Ok(Some(Refusal {
+                why: format!(
+                    "{} \"{}\" says `Rollback: {}`; taking {env} back to {} would undo it",
+                    info.short(),
+                    info.subject,
+                    trailer,
+                    &target.to_string()[..7]
+                ),
+                hint: format!(
+                    "deploy a fix forward instead (`git train deploy {env}`), or roll back only to {} or later",
+                    info.short()
+                ),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Deploying `target` brings `train`; a trunk commit after `target` that reverts one
+/// of them means the train ships what the team already took back.
+pub fn revert_awareness(
+    ctx: &Context,
+    env: &EnvName,
+    train: &[Oid],
+    target: Oid,
+    tip: Oid,
+) -> Result<Option<Refusal>> {
+    if train.is_empty() || tip == target {
+        return Ok(None);
+    }
+    let after = ctx.repo.train(tip, Some(target), REVERT_WINDOW)?;
+    if !after.reached_base {
+        // `target` is not on trunk below the window: nothing is known to revert it.
+        return Ok(None);
+    }
+    // Oldest first, so the first revert met is the one to ship.
+    for r in after.commits.iter().rev() {
+        let message = ctx.repo.message(*r)?;
+        let Some(sha) = trailers::reverted(&message) else {
+            continue;
+        };
+        if let Some(x) = train.iter().find(|x| x.to_string().starts_with(&sha)) {
+            let xi = ctx.repo.commit_info(*x)?;
+            let ri = ctx.repo.commit_info(*r)?;
+            return Ok(Some(Refusal {
+                why: format!(
+                    "the train brings {} \"{}\", which {} \"{}\" reverts later on trunk",
+                    xi.short(),
+                    xi.subject,
+                    ri.short(),
+                    ri.subject
+                ),
+                hint: format!(
+                    "deploy the revert or later: `git train deploy {env} {}`",
+                    ri.short()
+                ),
+            }));
+        }
+    }
+    Ok(None)
+}
