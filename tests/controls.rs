@@ -237,3 +237,93 @@ fn a_train_that_brings_a_commit_trunk_reverted_later_is_refused() {
     repo.train_at("2026-12-01T10:30:00Z", &["deploy", "staging", "--yes"])
         .ok();
 }
+
+#[test]
+fn when_green_deploys_once_ci_passes_and_gives_up_on_failure_or_timeout() {
+    let w = World::new();
+    let repo = w.repo("r", 2);
+    repo.write(".train.toml", "[env.staging]\n");
+    repo.train(&[
+        "report",
+        "pending",
+        "--commit",
+        "HEAD",
+        "--context",
+        "build",
+    ])
+    .ok();
+    let started = std::time::Instant::now();
+    let child = repo
+        .cmd(common::BIN)
+        .args([
+            "deploy",
+            "staging",
+            "--yes",
+            "--when-green",
+            "--timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !repo.all_lines().iter().any(|l| l.contains(" staging ")),
+        "nothing deployed while CI runs"
+    );
+    // Another process reports the CI result.
+    let reported = std::time::Instant::now();
+    repo.train(&[
+        "report",
+        "success",
+        "--commit",
+        "HEAD",
+        "--context",
+        "build",
+    ])
+    .ok();
+    let out = child.wait_with_output().unwrap();
+    let waited = reported.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("waiting for CI on"), "{err}");
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    assert!(started.elapsed() > std::time::Duration::from_millis(1500));
+    assert!(repo
+        .all_lines()
+        .iter()
+        .any(|l| l.contains(" staging success ")));
+
+    // Failing CI: exit 1, nothing recorded.
+    let next = repo.commit("next");
+    repo.train(&["report", "failure", "--commit", &next, "--context", "build"])
+        .ok();
+    let before = repo.all_lines();
+    let out = repo
+        .train(&["deploy", "staging", "--yes", "--when-green"])
+        .code(1);
+    assert!(out.stderr.contains("CI failed on"), "{}", out.stderr);
+    assert_eq!(repo.all_lines(), before);
+    // Still pending at the timeout: exit 1, nothing recorded.
+    let last = repo.commit("last");
+    repo.train(&["report", "pending", "--commit", &last, "--context", "build"])
+        .ok();
+    let before = repo.all_lines();
+    let out = repo
+        .train(&[
+            "deploy",
+            "staging",
+            "--yes",
+            "--when-green",
+            "--timeout",
+            "1s",
+        ])
+        .code(1);
+    assert!(
+        out.stderr.contains("did not pass within 1s"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(repo.all_lines(), before);
+}

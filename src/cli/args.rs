@@ -258,6 +258,13 @@ pub struct DeployArgs {
     /// A description recorded with the deployment
     #[arg(short = 'm', long = "description", value_name = "TEXT")]
     pub description: Option<String>,
+    /// While REV's CI is pending, wait for it, then deploy (locks, freezes and the
+    /// rest are checked when it deploys); failing CI or the timeout: exit 1
+    #[arg(long)]
+    pub when_green: bool,
+    /// How long --when-green waits
+    #[arg(long, value_name = "DURATION", default_value = "30m", requires = "when_green", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
     #[command(flatten)]
     pub confirm: ConfirmFlags,
     #[command(flatten)]
@@ -477,4 +484,9 @@ pub struct PrePushArgs {
     pub remote: String,
     /// The URL pushed to
     pub url: Option<String>,
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    crate::domain::time::parse_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration like 30m, 2h or 90s"))
 }

@@ -273,6 +273,9 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
             commands::sync::around(ctx, forge, off)?;
+            if a.when_green {
+                deploy::wait_for_green(ctx, forge, a.rev.as_deref(), a.timeout, off)?;
+            }
             let prepared = deploy::prepare(
                 ctx,
                 forge,

@@ -177,6 +177,106 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
     )
 }
 
+/// `deploy --when-green`: waits while the commit's CI is pending (or has not
+/// started), then returns so the deploy is planned and checked at that moment. A
+/// failing CI, the timeout or Ctrl-C end it with nothing recorded.
+pub fn wait_for_green(
+    ctx: &Context,
+    forge: &dyn Forge,
+    rev: Option<&str>,
+    timeout: std::time::Duration,
+    offline: bool,
+) -> Result<()> {
+    let target = match rev {
+        Some(rev) => ctx.repo.resolve(rev)?,
+        None => ctx.repo.trunk(&ctx.config)?.tip,
+    };
+    let interrupt = crate::interrupt::Interrupt::catch();
+    let started = std::time::Instant::now();
+    let poll = ctx
+        .config
+        .github
+        .poll
+        .unwrap_or(std::time::Duration::from_secs(2))
+        .min(std::time::Duration::from_secs(10));
+    let mut said = false;
+    loop {
+        let ci = forge.ci(ctx, target)?;
+        match ci.state {
+            CiState::Success => {
+                ctx.ui.done();
+                if said {
+                    ctx.ui.step(&format!("CI passed on {}", short(target)));
+                }
+                return Ok(());
+            }
+            CiState::Failure => {
+                ctx.ui.done();
+                let failing: Vec<String> = ci
+                    .blocking()
+                    .map(|c| format!("{} is {}", c.name, c.state))
+                    .collect();
+                return Err(Error::refused(format!(
+                    "CI failed on {} ({}): not deployed",
+                    short(target),
+                    failing.join(", ")
+                ))
+                .hint("fix CI and push; nothing was recorded"));
+            }
+            CiState::Pending | CiState::None => {}
+        }
+        if started.elapsed() >= timeout {
+            ctx.ui.done();
+            return Err(Error::refused(format!(
+                "CI on {} did not pass within {}: not deployed",
+                short(target),
+                humantime::format_duration(timeout)
+            ))
+            .hint("wait longer with --timeout, e.g. --timeout 1h; nothing was recorded"));
+        }
+        if interrupt.happened() {
+            ctx.ui.done();
+            return Err(
+                Error::refused("interrupted while waiting for CI: not deployed")
+                    .hint("nothing was recorded"),
+            );
+        }
+        let running: Vec<&str> = ci
+            .contexts
+            .iter()
+            .filter(|c| c.state == crate::domain::State::Pending)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !said {
+            ctx.ui.step(&format!(
+                "waiting for CI on {} (at most {})",
+                short(target),
+                humantime::format_duration(timeout)
+            ));
+            said = true;
+        }
+        let what = if running.is_empty() {
+            "no CI status yet".to_string()
+        } else {
+            format!("still running: {}", running.join(", "))
+        };
+        ctx.ui.progress(&format!(
+            "waiting for CI on {}: {what} ({})",
+            short(target),
+            crate::domain::time::format_age(started.elapsed().as_millis() as i64)
+        ));
+        let until = std::time::Instant::now() + poll;
+        while std::time::Instant::now() < until && !interrupt.happened() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // CI recorded elsewhere reaches this clone through the remote.
+        if let Err(e) = super::sync::around(ctx, forge, offline) {
+            ctx.ui
+                .warn(&format!("could not sync while waiting: {}", e.message));
+        }
+    }
+}
+
 fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
     match (force, reason.map(str::trim)) {
         (true, Some(r)) if !r.is_empty() => Ok(Some(r.to_string())),
