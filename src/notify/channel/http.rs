@@ -243,6 +243,29 @@ mod tests {
     }
 
     #[test]
+    fn the_https_connector_is_rustls_with_ring_and_the_system_roots() {
+        // Once per process: the second call reuses the roots read by the first.
+        assert!(https().is_ok(), "{:?}", https().err());
+        let started = std::time::Instant::now();
+        assert!(https().is_ok());
+        assert!(started.elapsed() < std::time::Duration::from_millis(5));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so_without_the_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url =
+            WebhookUrl::parse(&format!("http://127.0.0.1:{port}/hooks/SECRET-TOKEN")).unwrap();
+        let why = post(&url, b"{}".to_vec(), &[]).await.err().unwrap();
+        assert!(why.starts_with("could not connect"), "{why}");
+        assert!(!why.contains("SECRET"), "{why}");
+    }
+
+    #[test]
     fn errors_never_show_the_url() {
         let url =
             WebhookUrl::parse("https://hooks.example/services/T0/B0/SECRET?token=abc").unwrap();
