@@ -33,6 +33,12 @@ pub struct Config {
     /// Freeze windows (`[[freeze]]`): no deploys into these environments then.
     #[serde(default)]
     pub freeze: Vec<crate::domain::freeze::Freeze>,
+    /// Team channels by name: where each environment's deployments are posted.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// How a Slack message mentions someone: their email or login, to a Slack member id.
+    #[serde(default)]
+    pub people: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -115,6 +121,147 @@ pub struct EnvConfig {
     pub block: bool,
     /// Overrides `[checks] require` for this environment.
     pub require_checks: Option<bool>,
+    /// The team channels its deployments and locks are posted to.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+/// A team channel. The webhook URL is a secret, so the file only names the
+/// environment variable that holds it (`train.channel.NAME.url` in git config also
+/// does, for a laptop).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// The environment variable holding a Slack incoming-webhook URL.
+    pub slack: Option<String>,
+    /// The environment variable holding a Discord webhook URL.
+    pub discord: Option<String>,
+    /// The environment variable holding the URL of any webhook (generic JSON).
+    pub webhook: Option<String>,
+    /// Webhooks: the environment variable holding the HMAC-SHA256 signing secret.
+    pub secret: Option<String>,
+    /// Longest wait for the channel to take one message (default 5s).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// Where a channel posts, and so how its messages look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Slack,
+    Discord,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            ChannelKind::Slack => "slack",
+            ChannelKind::Discord => "discord",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+}
+
+impl ChannelConfig {
+    /// Its kinds, with the variable each names (a checked channel has one).
+    pub fn kinds(&self) -> Vec<(ChannelKind, &str)> {
+        [
+            (ChannelKind::Slack, &self.slack),
+            (ChannelKind::Discord, &self.discord),
+            (ChannelKind::Webhook, &self.webhook),
+        ]
+        .into_iter()
+        .filter_map(|(kind, var)| var.as_deref().map(|v| (kind, v)))
+        .collect()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(5))
+    }
+
+    fn check(&self, name: &str) -> Result<(), (String, String)> {
+        let key = format!("channels.{name}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err((
+                key,
+                format!(
+                    "'{}' is not a channel name: use letters, digits, '.', '_' and '-'",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        let kinds = self.kinds();
+        match &kinds[..] {
+            [] => {
+                return Err((
+                    key,
+                    "say where the channel posts: slack = \"VAR\", discord = \"VAR\" or webhook = \"VAR\", with VAR the environment variable holding its URL".into(),
+                ))
+            }
+            [(first, _), (second, _), ..] => {
+                return Err((
+                    format!("{key}.{}", second.key()),
+                    format!(
+                        "a channel posts to one place, and this one has both {} and {}; make two channels",
+                        first.key(),
+                        second.key()
+                    ),
+                ))
+            }
+            [_] => {}
+        }
+        let vars = kinds
+            .iter()
+            .map(|(kind, var)| (kind.key(), *var))
+            .chain(self.secret.as_deref().map(|s| ("secret", s)));
+        for (field, var) in vars {
+            check_variable(var).map_err(|m| (format!("{key}.{field}"), m))?;
+        }
+        if self.secret.is_some() && kinds[0].0 != ChannelKind::Webhook {
+            return Err((
+                format!("{key}.secret"),
+                "only a webhook channel signs its messages; Slack and Discord check their own URLs"
+                    .into(),
+            ));
+        }
+        if self
+            .timeout
+            .is_some_and(|t| t.is_zero() || t > Duration::from_secs(60))
+        {
+            return Err((
+                format!("{key}.timeout"),
+                "a channel's timeout is more than 0 and at most 60s".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The name of an environment variable, not its value: a URL or a secret written
+/// here would be committed for everyone to read.
+fn check_variable(var: &str) -> Result<(), String> {
+    if var.contains("://") || var.starts_with("http") {
+        return Err(
+            "holds a URL, but a webhook URL is a secret and .train.toml is committed: name the environment variable that holds it (and revoke this URL)"
+                .into(),
+        );
+    }
+    let mut chars = var.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "'{}' is not the name of an environment variable (letters, digits and '_')",
+            var.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(
@@ -175,6 +322,44 @@ impl Config {
             }
             if env.run.as_deref().is_some_and(|r| r.trim().is_empty()) {
                 return Err((format!("env.{name}.run"), "the run command is empty".into()));
+            }
+            for channel in &env.channels {
+                if !self.channels.contains_key(channel) {
+                    let known: Vec<&str> = self.channels.keys().map(String::as_str).collect();
+                    let known = if known.is_empty() {
+                        "there is no [channels.NAME] table".to_string()
+                    } else {
+                        format!("known channels: {}", known.join(", "))
+                    };
+                    return Err((
+                        format!("env.{name}.channels"),
+                        format!(
+                            "unknown channel '{}' ({known}); add [channels.{}] to post there",
+                            channel.escape_debug(),
+                            channel.escape_debug()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (name, channel) in &self.channels {
+            channel.check(name)?;
+        }
+        for (who, id) in &self.people {
+            if who.trim().is_empty()
+                || id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                return Err((
+                    "people".into(),
+                    format!(
+                        "\"{}\" = \"{}\" is not a Slack member id: write it like \"U024BE7LH\" (Slack: profile, ⋮, Copy member ID)",
+                        who.escape_debug(),
+                        id.escape_debug()
+                    ),
+                ));
             }
         }
         for (i, f) in self.freeze.iter().enumerate() {
@@ -433,5 +618,99 @@ url = "https://grafana.example/d/api"
             "{e}"
         );
         assert!(Config::parse(Path::new("x"), b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn reads_the_channels_of_the_issue() {
+        let c = parse(
+            r#"
+[channels.prod-deploys]
+slack = "SLACK_PROD_DEPLOYS"
+[channels.all]
+webhook = "DEPLOY_HOOK_URL"
+secret = "DEPLOY_HOOK_SECRET"
+timeout = "2s"
+[env.production]
+channels = ["prod-deploys", "all"]
+[env.staging]
+channels = ["all"]
+[people]
+"alice@example.com" = "U024BE7LH"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.env["production"].channels, ["prod-deploys", "all"]);
+        let all = &c.channels["all"];
+        assert_eq!(all.kinds(), [(ChannelKind::Webhook, "DEPLOY_HOOK_URL")]);
+        assert_eq!(all.timeout(), Duration::from_secs(2));
+        assert_eq!(c.channels["prod-deploys"].timeout(), Duration::from_secs(5));
+        assert_eq!(c.people["alice@example.com"], "U024BE7LH");
+    }
+
+    #[test]
+    fn channel_errors_name_file_line_and_key() {
+        let cases = [
+            (
+                "[channels.ops]\nslack = \"S\"\n[env.production]\nchannels = [\"opz\"]\n",
+                4,
+                "env.production.channels",
+                "unknown channel 'opz' (known channels: ops)",
+            ),
+            (
+                "[channels.ops]\ntimeout = \"5s\"\n",
+                1,
+                "channels.ops",
+                "say where the channel posts",
+            ),
+            (
+                "[channels.ops]\nslack = \"S\"\ndiscord = \"D\"\n",
+                3,
+                "channels.ops.discord",
+                "has both slack and discord",
+            ),
+            (
+                "[channels.ops]\nslack = \"https://hooks.slack.com/services/T/B/X\"\n",
+                2,
+                "channels.ops.slack",
+                "a webhook URL is a secret",
+            ),
+            (
+                "[channels.ops]\nslack = \"MY VAR\"\n",
+                2,
+                "channels.ops.slack",
+                "not the name of an environment variable",
+            ),
+            (
+                "[channels.ops]\nslack = \"S\"\nsecret = \"K\"\n",
+                3,
+                "channels.ops.secret",
+                "only a webhook channel signs",
+            ),
+            (
+                "[channels.ops]\nwebhook = \"W\"\ntimeout = \"2m\"\n",
+                3,
+                "channels.ops.timeout",
+                "at most 60s",
+            ),
+            (
+                "[channels.ops]\nslack = \"S\"\ncolour = \"red\"\n",
+                3,
+                "colour",
+                "colour",
+            ),
+            (
+                "[people]\n\"bob@example.com\" = \"<!here>\"\n",
+                1,
+                "people",
+                "is not a Slack member id",
+            ),
+        ];
+        for (text, line, key, says) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.line, Some(line), "{text}: {e}");
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+            assert!(e.to_string().contains(says), "{text}: {e}");
+            assert_eq!(crate::error::Error::from(e).exit_code(), 2);
+        }
     }
 }

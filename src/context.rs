@@ -53,13 +53,25 @@ pub struct Context {
     /// The acting user as recorded in `BY`: the git user email.
     pub me: String,
     pub ui: Box<dyn Ui>,
-    /// Where the events a command records first-hand are told. No sinks by default:
-    /// the daemon raises the desktop notifications, even for your own deploys.
+    /// Where the events a command records first-hand are told: the team channels
+    /// of `.train.toml`. The desktop is not among them: the daemon raises the
+    /// desktop notifications, even for your own deploys.
     pub notify: notify::Hub,
 }
 
 impl Context {
+    /// A command's context, whose hub posts what it records to the team channels.
     pub fn open(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
+        let mut ctx = Context::open_without_channels(path, ui)?;
+        ctx.notify = notify::Hub::new(notify::channel::all(&ctx.config, &|key| {
+            ctx.git_config(key)
+        }));
+        Ok(ctx)
+    }
+
+    /// The daemon's context: it records what others did, and every teammate's daemon
+    /// would post the same thing, so it posts to no channel.
+    pub fn open_without_channels(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
         let mut repo = Repo::open(path)?;
         let config = match repo.git.workdir() {
             Some(dir) => Config::load(dir)?,
@@ -88,6 +100,11 @@ impl Context {
             ui,
             notify: notify::Hub::default(),
         })
+    }
+
+    /// A value of the user's git config (any level), e.g. `train.channel.NAME.url`.
+    pub fn git_config(&self, key: &str) -> Option<String> {
+        self.repo.git.config().ok()?.get_string(key).ok()
     }
 
     /// The clock, passed on with the repository to everything that reads the ledger.

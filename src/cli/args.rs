@@ -43,7 +43,8 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Print the forge requests made and the rate limit left (GitHub)
+    /// Print the forge requests made and the rate limit left (GitHub), and the team
+    /// channels posted to with their answers' status
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
@@ -66,6 +67,9 @@ impl Cli {
             Command::Lock(a) => a.output.json,
             Command::Unlock(a) => a.output.json,
             Command::Locks(a) => a.output.json,
+            Command::Channels(a) => match &a.action {
+                ChannelsAction::Test(t) => t.output.json,
+            },
             Command::Watch(a) | Command::Unwatch(a) => a.output.json,
             Command::Daemon(a) => match &a.action {
                 Some(DaemonAction::Install(s)) | Some(DaemonAction::Uninstall(s)) => s.output.json,
@@ -160,6 +164,16 @@ pub enum Command {
 
     /// List environment locks
     Locks(LocksArgs),
+
+    /// Check a team channel: `git train channels test NAME` posts a test message
+    ///
+    /// `git train channels test NAME [--json]` posts a test message to the channel
+    /// `[channels.NAME]` of .train.toml, with the URL of its environment variable (or
+    /// of `git config train.channel.NAME.url`), and says whether it answered; exit
+    /// status 1 when it did not. Deployments, rollbacks and locks are posted to the
+    /// channels of their environment by the command that records them (see TEAM
+    /// CHANNELS in git-train(1)).
+    Channels(ChannelsArgs),
 
     /// Run the notifier: desktop notifications for deployments, CI and stale commits
     ///
@@ -394,6 +408,27 @@ pub struct UnlockArgs {
 pub struct LocksArgs {
     #[command(flatten)]
     pub offline: OfflineFlag,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_subcommand = true)]
+pub struct ChannelsArgs {
+    #[command(subcommand)]
+    pub action: ChannelsAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChannelsAction {
+    /// Post a test message to a team channel
+    Test(ChannelTestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ChannelTestArgs {
+    /// The channel, as named in `[channels.NAME]`
+    pub name: String,
     #[command(flatten)]
     pub output: JsonFlag,
 }

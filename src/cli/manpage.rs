@@ -203,6 +203,39 @@ The pre\-push hook refuses a push of trunk that passes \fBmax_train\fR or
 .TP
 \fBrequire_checks\fR = \fIfalse\fR
 Overrides \fB[checks] require\fR for this environment.
+.TP
+\fBchannels\fR = \fI["prod\-deploys", "all"]\fR
+The team channels (\fB[channels.NAME]\fR) its deployments, rollbacks and locks
+are posted to (see TEAM CHANNELS). A name with no such table is an error.
+.SS "[channels.NAME]"
+One table per team channel, with exactly one of \fBslack\fR, \fBdiscord\fR and
+\fBwebhook\fR. Each names the \fIenvironment variable\fR that holds the
+channel's webhook URL, never the URL itself: the URL is a secret and this file is
+committed. Without the variable, \fBgit config train.channel.NAME.url\fR holds
+it (for a laptop).
+.TP
+\fBslack\fR = \fI"SLACK_PROD_DEPLOYS"\fR
+A Slack incoming webhook.
+.TP
+\fBdiscord\fR = \fI"DISCORD_DEPLOYS"\fR
+A Discord webhook.
+.TP
+\fBwebhook\fR = \fI"DEPLOY_HOOK_URL"\fR
+Any web server: it gets each event as a JSON document (\fB"version": 1\fR).
+.TP
+\fBsecret\fR = \fI"DEPLOY_HOOK_SECRET"\fR
+Webhooks: the environment variable (or \fBgit config
+train.channel.NAME.secret\fR) holding a key; each body is then signed with
+HMAC\-SHA256 in the header \fBX\-Git\-Train\-Signature: sha256=\fR\fIHEX\fR,
+and nothing is posted unsigned when the key is missing.
+.TP
+\fBtimeout\fR = \fI"5s"\fR
+The longest wait for the channel to take one message (at most 60s). Default: 5s.
+.SS "[people]"
+.TP
+\fB"alice@example.com"\fR = \fI"U024BE7LH"\fR
+How Slack messages mention someone: their git email (or GitHub login) and their
+Slack member id.
 .SS "[[freeze]]"
 A window in which \fBdeploy\fR and \fBrollback\fR refuse (exit 1) to touch the
 environments named; \fB\-\-force \-\-reason\fR \fITEXT\fR overrides it and the
@@ -254,6 +287,21 @@ max_train = 20
 url = "https://grafana.example/d/api"
 block = false
 require_checks = true
+channels = ["prod-deploys", "all"]
+
+[channels.prod-deploys]
+slack = "SLACK_PROD_DEPLOYS"
+timeout = "5s"
+
+[channels.all]
+webhook = "DEPLOY_HOOK_URL"
+secret = "DEPLOY_HOOK_SECRET"
+
+[channels.chat]
+discord = "DISCORD_DEPLOYS"
+
+[people]
+"alice@example.com" = "U024BE7LH"
 
 [[freeze]]
 environments = ["production"]
@@ -270,6 +318,24 @@ environment does not run yet and how old the oldest is. It exits 0 unless that
 environment has \fBblock = true\fR. It reads only the local repository (no network,
 no command from the configuration) and does nothing when git\-train is not on PATH.
 Deletions, tags and notes are not checked.
+.SH "TEAM CHANNELS"
+Each deployment to an environment with \fBchannels\fR is posted to them: when it
+is requested (github forge) or started, when it succeeds, fails (with the exit
+status or the failing step) or errors, with the rollback and forced marks (and
+the reason), and each lock and unlock (forced unlocks marked). A message names the
+repository, the environment, the short sha and subject, who (a Slack mention
+when \fB[people]\fR knows them), the train (ten commits, then how many more), and
+links: pull requests and the comparison on GitHub, the environment's \fBurl\fR,
+the log; once it ended, how long it took. Every event is posted once, by the
+process that records it: with the local forge, the \fBdeploy\fR that runs the
+command (or its \fB\-\-no\-wait\fR runner); with the github forge, \fBdeploy\fR
+posts the request and \fBgit train report\fR in the deploy workflow each state it
+reports. The daemon never posts. A channel that is down, slow or answers an error
+is a warning: the deployment, the ledger and the exit status do not change, and
+nothing is posted twice (after a timeout, a command posts no more to that
+channel). The URL is never printed or stored; \fB\-v\fR shows the channel's name
+and the answer's status. Only https is used, except to a loopback address.
+\fBgit train channels test NAME\fR posts a test message.
 .SH DAEMON
 \fBgit train daemon\fR (one per user; \fBgit train daemon install\fR runs it at
 login) watches the repositories of the watch list. Each round it asks each one's
@@ -436,9 +502,13 @@ mod tests {
         }
         assert!(keys.len() > 10, "{keys:?}");
         for key in keys {
-            let table = matches!(key.as_str(), "github" | "checks" | "env");
+            let table = matches!(
+                key.as_str(),
+                "github" | "checks" | "env" | "channels" | "people" | "freeze"
+            );
             let documented = if table {
                 EXTRA_SECTIONS.contains(&format!(".SS \"[{key}"))
+                    || EXTRA_SECTIONS.contains(&format!(".SS \"[[{key}]]"))
             } else {
                 EXTRA_SECTIONS.contains(&format!("\\fB{key}\\fR = "))
             };

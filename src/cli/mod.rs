@@ -20,7 +20,7 @@ use crate::commands::{self, deploy, history, report, status};
 use crate::context::Context;
 use crate::domain::State;
 use crate::error::{Error, Kind, Result};
-use args::{Cli, Command};
+use args::{ChannelsAction, Cli, Command};
 use ui::{Style, TermUi};
 
 pub fn main() -> ExitCode {
@@ -224,7 +224,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
     let verbose = cli.verbose;
     let result = dispatch(cli, style, &ctx, forge.as_ref());
     if verbose {
-        for line in forge.verbose() {
+        for line in forge.verbose().into_iter().chain(ctx.notify.verbose()) {
             ctx.ui.note(&line);
         }
     }
@@ -406,6 +406,20 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             }
             Ok(0)
         }
+        Command::Channels(a) => match a.action {
+            ChannelsAction::Test(t) => {
+                let tested = commands::channels::test(ctx, &t.name)?;
+                if cli.verbose {
+                    for line in &tested.log {
+                        ctx.ui.note(line);
+                    }
+                }
+                if t.output.json || !cli.quiet {
+                    tell_result(t.output.json, &tested, render::channel_tested);
+                }
+                Ok(0)
+            }
+        },
         Command::Locks(a) => {
             let list = commands::lock::list(ctx, offline(ctx, a.offline.offline))?;
             show(a.output.json, &list, |v| {

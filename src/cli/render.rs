@@ -615,6 +615,18 @@ pub fn never_deployed(e: &crate::commands::hook::EnvTrain) -> String {
     )
 }
 
+pub fn channel_tested(t: &crate::commands::channels::Tested) -> String {
+    let gets = if t.environments.is_empty() {
+        "no environment posts there yet".to_string()
+    } else {
+        format!("it gets the deployments of {}", t.environments.join(", "))
+    };
+    format!(
+        "posted a test message to channel {} ({}); {gets}\n",
+        t.channel, t.kind
+    )
+}
+
 pub fn reported(r: &Reported) -> String {
     match &r.dep {
         Some(dep) => format!(

@@ -466,8 +466,11 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
 }
 
 /// Makes the deployment: creates it at the forge and carries it to its end (or,
-/// with `wait` false, sets it going). Tells its start, and its end when this
-/// process recorded it (the local forge; GitHub's workflow reports its own).
+/// with `wait` false, sets it going). Each state is told once, by the process that
+/// records it: here the request to a forge that does not run deployments itself
+/// (GitHub, whose workflow reports the rest), and the end this process recorded.
+/// The local forge tells the start as it records `in_progress`, and a `--no-wait`
+/// runner its own end.
 pub fn carry_out(
     ctx: &Context,
     forge: &dyn Forge,
@@ -477,7 +480,9 @@ pub fn carry_out(
     let plan = &prepared.plan;
     let interrupt = crate::interrupt::Interrupt::catch();
     let dep = forge.create(ctx, plan)?;
-    tell(ctx, plan.commit, &dep, false);
+    if !forge.runs_deployments() {
+        tell(ctx, plan.commit, &dep, false);
+    }
     let state = if interrupt.happened() {
         let fields = crate::domain::Fields {
             dep: Some(dep.clone()),
@@ -490,7 +495,9 @@ pub fn carry_out(
         State::Error
     } else {
         let completed = forge.complete(ctx, plan, &dep, wait);
-        if forge.runs_deployments() {
+        // A deployment set going (`--no-wait`) has its end told by its runner.
+        let ended_here = completed.as_ref().map_or(true, |state| state.is_final());
+        if forge.runs_deployments() && ended_here {
             tell(ctx, plan.commit, &dep, true);
         }
         completed?

@@ -116,7 +116,8 @@ pub fn round(
     settings: &Settings,
     ui: Box<dyn Ui>,
 ) -> Result<Outcome> {
-    let ctx = Context::open(path, ui)?;
+    // Posts to no team channel: the process that recorded an event posted it.
+    let ctx = Context::open_without_channels(path, ui)?;
     let start = refs_of(&ctx.repo.git)?;
     let first = before.is_none();
     let mut announced = before.cloned().unwrap_or_default();

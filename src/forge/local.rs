@@ -418,16 +418,30 @@ fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) 
         return;
     }
     let desc = format!("the background run could not start: {}", why.message);
-    if let Err(e) = finish(ctx, &env, commit, dep, State::Error, Some(desc)) {
-        ctx.ui.warn(&e.message);
+    match finish(ctx, &env, commit, dep, State::Error, Some(desc)) {
+        Ok(()) => tell(ctx, commit, dep, State::Error),
+        Err(e) => ctx.ui.warn(&e.message),
     }
+}
+
+/// Tells the team channels a state this process has just recorded (DESIGN.md
+/// section 8: the process that writes a state posts it, so it is posted once).
+fn tell(ctx: &Context, commit: Oid, dep: &str, state: State) {
+    ctx.tell(|| {
+        Ok(crate::notify::recorded::deployment_by_id(ctx, commit, dep)?
+            .filter(|d| d.state == state)
+            .map(crate::notify::Event::Deployment))
+    });
 }
 
 /// Runs the environment's command for a deployment and records how it ended.
 pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<State> {
     let Some(run) = ctx.config.env(env).run else {
         let (state, desc) = match step(ctx, env, commit, dep, State::InProgress, None) {
-            Ok(()) => (State::Success, None),
+            Ok(()) => {
+                tell(ctx, commit, dep, State::InProgress);
+                (State::Success, None)
+            }
             Err(e) => (
                 State::Error,
                 Some(format!("could not record its start: {e}")),
@@ -482,6 +496,7 @@ fn run_command(
     fs::create_dir_all(log.parent().unwrap_or(Path::new(".")))?;
     let file = fs::File::create(&log)?;
     step(ctx, env, commit, dep, State::InProgress, None)?;
+    tell(ctx, commit, dep, State::InProgress);
     if interrupt.happened() {
         return Ok(RunEnd::Interrupted);
     }
@@ -668,6 +683,7 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
         };
         let (env, commit) = (&running.env, running.commit);
         finish(ctx, env, commit, &dep, State::Error, Some(desc))?;
+        tell(ctx, commit, &dep, State::Error);
         let _ = fs::remove_file(&path);
         ctx.ui.warn(&format!(
             "deployment {dep} to {env} was left unfinished by a git-train process that died; marked it `error`"

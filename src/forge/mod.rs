@@ -131,6 +131,38 @@ impl Forge for Unavailable {
     }
 }
 
+/// The repository's page on GitHub (`https://github.com/owner/name`), when it is
+/// there, whichever forge deploys: team channels link its commits and pull requests.
+pub fn github_web(ctx: &Context) -> Option<String> {
+    let api = ctx
+        .config
+        .github
+        .api
+        .clone()
+        .or_else(|| {
+            std::env::var("GITHUB_API_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .and_then(|text| github::auth::ApiUrl::parse(&text).ok());
+    let remote_url = ctx
+        .repo
+        .git
+        .find_remote(ctx.config.remote_name())
+        .ok()
+        .and_then(|r| r.url().map(str::to_string));
+    let repo = ctx
+        .config
+        .github
+        .repo
+        .clone()
+        .or_else(|| github::auth::repo_from_url(remote_url.as_deref(), api.as_ref()))
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .filter(|r| github::auth::valid_repo(r))?;
+    let web = api.unwrap_or_else(github::auth::ApiUrl::github).web();
+    Some(format!("{web}/{repo}"))
+}
+
 /// The forge the configuration asks for: `forge` in .train.toml, else `github` when
 /// the remote is on github.com or the configured API's host, else `local`.
 pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {

@@ -142,6 +142,11 @@ pub fn render(event: &Event) -> Text {
                 critical: false,
             }
         }
+        Event::Test(t) => Text {
+            summary: format!("{repo}: a test message for channel {}", t.channel),
+            body: format!("sent by {}", t.by),
+            critical: false,
+        },
         Event::Lock(l) => {
             let env = &l.environment;
             let (summary, mut body) = match l.action {
@@ -200,6 +205,8 @@ mod tests {
             commit: commit(),
             by: "octocat".into(),
             train: Default::default(),
+            from: None,
+            description: None,
             links: Default::default(),
             rollback: false,
             forced: None,

@@ -1,12 +1,15 @@
 //! Notifications as structured events (DESIGN.md sections 6 and 8). Whoever learns
 //! something worth telling (the daemon, and the commands that record an event
 //! first-hand) makes an [`Event`] and hands it to a [`Hub`], which fans it out to its
-//! sinks: the desktop today (`desktop`), team channels next. An event is plain data:
-//! each sink decides how it looks, and a channel posts it as JSON ([`json`]).
+//! sinks: the desktop (`desktop`, the daemon's) and team channels (`channel`: Slack,
+//! Discord, any webhook; the commands' own, each taking the events of its
+//! environments). An event is plain data: each sink decides how it looks, and a
+//! webhook channel posts it as JSON ([`json`]).
 //!
 //! `recorded` builds the events of deployments from what the ledger holds, so the
 //! daemon and the commands tell the same thing the same way.
 
+pub mod channel;
 pub mod desktop;
 pub mod recorded;
 #[cfg(test)]
@@ -43,6 +46,8 @@ pub enum Event {
     Summary(Summary),
     /// An environment was locked or unlocked.
     Lock(LockChanged),
+    /// `git train channels test NAME`: a message to check that a channel works.
+    Test(ChannelTest),
 }
 
 impl Event {
@@ -53,6 +58,18 @@ impl Event {
             Event::Stale(e) => &e.repository,
             Event::Summary(e) => &e.repository,
             Event::Lock(e) => &e.repository,
+            Event::Test(e) => &e.repository,
+        }
+    }
+
+    /// The environment it is about, when it is about one.
+    pub fn environment(&self) -> Option<&str> {
+        match self {
+            Event::Deployment(e) => Some(&e.environment),
+            Event::Stale(e) => Some(&e.environment),
+            Event::Lock(e) => Some(&e.environment),
+            Event::Summary(e) => e.environment.as_deref(),
+            Event::Ci(_) | Event::Test(_) => None,
         }
     }
 }
@@ -63,6 +80,9 @@ pub struct Repository {
     /// Its folder's name: how notifications name it.
     pub name: String,
     pub path: String,
+    /// Its page on GitHub (`https://github.com/owner/name`), when it is there: the
+    /// links to commits, pull requests and comparisons start with it.
+    pub web: Option<String>,
 }
 
 impl Repository {
@@ -73,6 +93,7 @@ impl Repository {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| path.display().to_string()),
             path: path.display().to_string(),
+            web: None,
         }
     }
 }
@@ -135,6 +156,11 @@ pub struct DeploymentChanged {
     /// Who deployed.
     pub by: String,
     pub train: Train,
+    /// The commit the environment ran before, when the ledger knows it.
+    pub from: Option<String>,
+    /// The newest description: why it failed (the run command's exit status, the
+    /// failing step), or what the deployer wrote.
+    pub description: Option<String>,
     pub links: Links,
     pub rollback: bool,
     /// Why CI, the order of environments or a lock was overridden.
@@ -204,6 +230,16 @@ pub struct LockChanged {
     pub at: Timestamp,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChannelTest {
+    pub repository: Repository,
+    /// The channel it is for.
+    pub channel: String,
+    /// Who sent it.
+    pub by: String,
+    pub at: Timestamp,
+}
+
 /// The JSON document of an event, as team channels post it: `{"version": 1, "kind":
 /// "deployment", ...}`.
 pub fn json(event: &Event) -> serde_json::Value {
@@ -229,6 +265,18 @@ pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
     /// Delivers one event; an error says why it could not, in a few words.
     fn send<'a>(&'a self, event: &'a Event) -> Sending<'a>;
+    /// Whether it takes this event at all (a channel: only its environments').
+    fn wants(&self, _event: &Event) -> bool {
+        true
+    }
+    /// Its own longest wait for one event, instead of the hub's.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
+    /// What `-v` shows of what it sent: names and answers, never a secret.
+    fn verbose(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A sink that could not take an event.
@@ -270,24 +318,36 @@ impl Hub {
         self.sinks.is_empty()
     }
 
-    /// Sends to every sink; returns those that failed.
+    /// Whether any sink takes this event.
+    pub fn wants(&self, event: &Event) -> bool {
+        self.sinks.iter().any(|sink| sink.wants(event))
+    }
+
+    /// What `-v` shows of what the sinks sent.
+    pub fn verbose(&self) -> Vec<String> {
+        self.sinks.iter().flat_map(|sink| sink.verbose()).collect()
+    }
+
+    /// Sends to every sink that takes the event; returns those that failed.
     pub async fn send(&self, event: &Event) -> Vec<Failure> {
         let sending = self
             .sinks
             .iter()
+            .filter(|sink| sink.wants(event))
             .map(|sink| Box::pin(self.send_to(sink.as_ref(), event)) as Boxed<'_, _>)
             .collect();
         all(sending).await.into_iter().flatten().collect()
     }
 
     async fn send_to(&self, sink: &dyn Sink, event: &Event) -> Option<Failure> {
-        let why = match tokio::time::timeout(self.timeout, sink.send(event)).await {
+        let timeout = sink.timeout().unwrap_or(self.timeout);
+        let why = match tokio::time::timeout(timeout, sink.send(event)).await {
             Ok(Ok(())) => return None,
             Ok(Err(why)) => why,
             Err(_) => format!(
                 "{} did not answer within {}",
                 sink.name(),
-                humantime::format_duration(self.timeout)
+                humantime::format_duration(timeout)
             ),
         };
         Some(Failure {
@@ -299,7 +359,7 @@ impl Hub {
     /// `send` for synchronous callers (the one-shot commands), which run no runtime
     /// of their own; without sinks it costs nothing.
     pub fn send_blocking(&self, event: &Event) -> Vec<Failure> {
-        if self.sinks.is_empty() {
+        if !self.wants(event) {
             return Vec::new();
         }
         match tokio::runtime::Builder::new_current_thread()
@@ -393,6 +453,8 @@ pub(crate) mod tests {
             },
             by: "octocat".into(),
             train: Train::default(),
+            from: None,
+            description: None,
             links: Links::default(),
             rollback: false,
             forced: None,

@@ -18,7 +18,10 @@ const TRAIN_COUNTED: usize = 1_000;
 /// The repository of a command's context: its work tree.
 pub fn repository(ctx: &Context) -> Repository {
     let dir = ctx.repo.workdir();
-    Repository::at(&std::fs::canonicalize(&dir).unwrap_or(dir))
+    Repository {
+        web: crate::forge::github_web(ctx),
+        ..Repository::at(&std::fs::canonicalize(&dir).unwrap_or(dir))
+    }
 }
 
 /// A commit by its id; one this clone does not have yet is named so.
@@ -52,6 +55,8 @@ pub fn deployment(
         commit: Commit::from(&self::commit(ctx, commit)),
         by: d.by().to_string(),
         train: train(ctx, commit, d),
+        from: d.from().map(str::to_string),
+        description: d.desc().map(str::to_string),
         links: Links {
             log: d.log().map(str::to_string),
             environment: d.url().map(str::to_string).or(environment_url),

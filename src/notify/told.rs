@@ -114,7 +114,8 @@ fn a_local_deploy_tells_its_start_and_its_end() {
     let [Event::Deployment(start), Event::Deployment(end)] = &told[..] else {
         panic!("a start and an end: {told:?}");
     };
-    assert_eq!(start.state, State::Queued);
+    // The local forge starts at once: its start is `in_progress`, told once.
+    assert_eq!(start.state, State::InProgress);
     assert_eq!(end.state, State::Success);
     for d in [start, end] {
         assert_eq!(d.repository.name, "web");
@@ -174,7 +175,7 @@ fn a_deploy_whose_run_command_fails_tells_the_failure() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(states, [State::Queued, State::Failure]);
+    assert_eq!(states, [State::InProgress, State::Failure]);
 }
 
 #[test]

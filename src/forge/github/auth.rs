@@ -134,6 +134,15 @@ impl ApiUrl {
         }
     }
 
+    /// Where GitHub's web pages are: https://github.com for api.github.com, else the
+    /// API's own scheme and host (Enterprise serves both).
+    pub fn web(&self) -> String {
+        if self.authority() == "api.github.com" {
+            return "https://github.com".into();
+        }
+        format!("{}://{}", self.url.scheme(), self.authority())
+    }
+
     pub fn is_loopback(&self) -> bool {
         match self.url.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -362,11 +362,17 @@ impl GitHub {
             .to_string();
         if let Ok(oid) = Oid::from_str(&sha) {
             if ctx.repo.git.find_commit(oid).is_ok() {
-                ctx.record(
-                    oid,
-                    std::slice::from_ref(&event),
-                    "git-train: deployment status",
-                )?;
+                // With the deployment's queued event, as every clone writes it: a
+                // checkout that never synced (the deploy workflow's) then knows who
+                // asked for it and what it brings, for the team channels.
+                let mut events: Vec<Event> = self
+                    .created_event(&d)
+                    .filter(|(commit, _)| *commit == oid)
+                    .map(|(_, created)| created)
+                    .into_iter()
+                    .collect();
+                events.push(event.clone());
+                ctx.record(oid, &events, "git-train: deployment status")?;
             }
         }
         Ok((sha, event))
