@@ -319,6 +319,36 @@ impl Config {
                         "an environment cannot come after itself".into(),
                     ));
                 }
+                if !self.env.contains_key(after) {
+                    let known: Vec<&str> = self.env.keys().map(String::as_str).collect();
+                    let close = closest(after, &known)
+                        .map(|c| format!("; did you mean \"{c}\"?"))
+                        .unwrap_or_default();
+                    return Err((
+                        format!("env.{name}.after"),
+                        format!(
+                            "'{after}' is no environment here (known: {}){close}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                // Follow the chain: it must end, not come back.
+                let mut seen = vec![name.as_str()];
+                let mut at = after.as_str();
+                while let Some(next) = self.env.get(at).and_then(|e| e.after.as_deref()) {
+                    seen.push(at);
+                    if seen.contains(&next) {
+                        seen.push(next);
+                        return Err((
+                            format!("env.{name}.after"),
+                            format!(
+                                "the environments come after each other in a circle: {}",
+                                seen.join(" after ")
+                            ),
+                        ));
+                    }
+                    at = next;
+                }
             }
             if env.run.as_deref().is_some_and(|r| r.trim().is_empty()) {
                 return Err((format!("env.{name}.run"), "the run command is empty".into()));
@@ -482,6 +512,31 @@ fn from_toml<'b, T: serde::de::DeserializeOwned>(
     Ok((value, text))
 }
 
+/// The known name nearest to a mistyped one (at most two edits away).
+pub fn closest<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(typed, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// serde's type names in the words a person uses: "expected u32" is "expected a
 /// whole number, 0 or more".
 fn plain_types(message: &str) -> String {
@@ -560,6 +615,27 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new(".train.toml"), text.as_bytes())
+    }
+
+    #[test]
+    fn after_names_a_known_environment_and_no_circle() {
+        let e = parse("[env.staging]\n[env.production]\nafter = \"stagin\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.key.as_deref(), Some("env.production.after"));
+        assert!(
+            e.message.contains("did you mean \"staging\""),
+            "{}",
+            e.message
+        );
+        let e = parse("[env.a]\nafter = \"b\"\n[env.b]\nafter = \"c\"\n[env.c]\nafter = \"a\"\n")
+            .unwrap_err();
+        assert!(e.message.contains("in a circle"), "{}", e.message);
+        assert!(parse("[env.a]\n[env.b]\nafter = \"a\"\n[env.c]\nafter = \"b\"\n").is_ok());
+        assert_eq!(closest("prod", &["production", "staging"]), None);
+        assert_eq!(
+            closest("stagign", &["production", "staging"]),
+            Some("staging")
+        );
     }
 
     #[test]

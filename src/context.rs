@@ -119,12 +119,14 @@ impl Context {
         })?;
         if !self.config.env.is_empty() && !self.config.env.contains_key(name) {
             let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
-            return Err(
-                Error::usage(format!("unknown environment '{name}'")).hint(format!(
-                    "known environments: {}; add [env.{name}] to .train.toml to make a new one",
-                    known.join(", ")
-                )),
-            );
+            let mut e = Error::usage(format!("unknown environment '{name}'"));
+            if let Some(c) = crate::config::closest(name, &known) {
+                e = e.hint(format!("did you mean {c}?"));
+            }
+            return Err(e.hint(format!(
+                "known environments: {}; add [env.{name}] to .train.toml to make a new one",
+                known.join(", ")
+            )));
         }
         Ok(env)
     }
