@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
@@ -22,6 +22,7 @@ use crate::domain::deployment::{counts, fold};
 use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
+use crate::file::write_atomically;
 use crate::ledger::{self, BadLine, Notes};
 use crate::lockfile::LockFile;
 use crate::repo::Repo;
@@ -690,15 +691,6 @@ fn read_entries(path: &Path) -> Option<Vec<Entry>> {
         out.push(Entry::parse(&line.ok()?)?);
     }
     Some(out)
-}
-
-/// Writes through a temporary file and a rename, so readers never see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The deployments of one commit, read from the notes.

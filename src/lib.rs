@@ -10,6 +10,7 @@ pub mod context;
 pub mod daemon;
 pub mod domain;
 pub mod error;
+pub mod file;
 pub mod forge;
 pub mod hooks;
 pub mod index;

@@ -206,7 +206,7 @@ fn keep_outcome(ctx: &Context, dep: &str, batch: &[(Oid, Vec<Event>)]) -> Result
         }
     }
     let path = dir.join(dep);
-    crate::index::write_atomically(&path, text.as_bytes())?;
+    crate::file::write_atomically(&path, text.as_bytes())?;
     Ok(path)
 }
 
@@ -288,7 +288,7 @@ impl Running {
 fn write_running(ctx: &Context, dep: &str, running: &Running) -> Result<()> {
     let dir = running_dir(ctx);
     fs::create_dir_all(&dir)?;
-    crate::index::write_atomically(&dir.join(dep), running.to_line().as_bytes())
+    crate::file::write_atomically(&dir.join(dep), running.to_line().as_bytes())
 }
 
 /// Writes the running file unless there is one already (the runner's own, which

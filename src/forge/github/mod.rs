@@ -434,7 +434,7 @@ fn save_cursor(path: &std::path::Path, cursor: &Cursor) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let bytes = serde_json::to_vec(cursor).map_err(|e| Error::internal(e.to_string()))?;
-    crate::index::write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)
 }
 
 /// The deployment id of a GitHub Deployment: git-train's own from the payload, or
