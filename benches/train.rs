@@ -662,7 +662,7 @@ fn ulid(ms: i64, rng: &mut Rng) -> String {
 /// Writes the notes with git-train's own writer, `BATCH` notes per notes commit,
 /// oldest commits first.
 fn write_ledger(dir: &Path, notes: BTreeMap<usize, Vec<String>>, trunk: &[String]) -> Res<()> {
-    let repo = git_train::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
+    let repo = git_train::ledger::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
     let texts: Vec<(Oid, String)> = notes
         .into_iter()
         .map(|(i, lines)| {
@@ -819,7 +819,7 @@ fn check_readers(bench: &Bench, kind: Kind, dir: &Path, wrote: &Counts) -> Res<(
     }
 
     // The library: every line of every note parses.
-    let repo = git_train::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
+    let repo = git_train::ledger::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
     let notes = ledger::Notes::load(&repo.git, ledger::DEPLOYS).map_err(|e| e.to_string())?;
     let (mut events, mut bad) = (0, 0);
     let all = notes.all().map_err(|e| e.to_string())?;

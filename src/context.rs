@@ -8,9 +8,9 @@ use git2::Oid;
 use crate::config::Config;
 use crate::domain::{EnvName, Event, Timestamp};
 use crate::error::{Error, Result};
-use crate::index;
+use crate::ledger::index;
+use crate::ledger::repo::Repo;
 use crate::ledger::{self, BadLine};
-use crate::repo::Repo;
 
 /// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
 fn fixed_clock() -> Result<Option<Timestamp>> {

@@ -526,9 +526,9 @@ fn a_teammate_whose_clock_is_far_ahead_pins_nothing_now_or_later() {
 mod index_agrees_with_a_rebuild {
     use git_train::domain::event::{Event, Fields, State};
     use git_train::domain::Timestamp;
-    use git_train::index;
     use git_train::ledger;
-    use git_train::repo::Repo;
+    use git_train::ledger::index;
+    use git_train::ledger::repo::Repo;
     use proptest::prelude::*;
 
     const HOUR: i64 = 3_600_000;

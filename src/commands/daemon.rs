@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::daemon::{self, config, notifier::Notifier, Log};
 use crate::error::Result;
-use crate::repo::Repo;
+use crate::ledger::repo::Repo;
 
 pub use crate::daemon::service::Service;
 

@@ -10,7 +10,7 @@ use crate::domain::deployment::counts;
 use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
-use crate::index;
+use crate::ledger::index;
 
 pub struct Args {
     pub env: String,
@@ -270,7 +270,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         }
     }
     // Locks: only the holder deploys.
-    if let Some(held) = crate::locks::get(&ctx.repo.git, &env)? {
+    if let Some(held) = crate::ledger::locks::get(&ctx.repo.git, &env)? {
         if held.lock.by != ctx.me {
             overrides.push(format!(
                 "{env} is {}",

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::domain::{State, Timestamp};
 use crate::error::Result;
-use crate::index;
+use crate::ledger::index;
 use crate::ledger::{self, Notes};
 
 pub struct Args {

@@ -14,7 +14,7 @@ use git2::Oid;
 use crate::context::Context;
 use crate::domain::CommitInfo;
 use crate::error::Result;
-use crate::index;
+use crate::ledger::index;
 
 /// How many undeployed commits to count, at least, before saying "N+". Walking
 /// 10,000 commits takes about 150 ms on a 100k-commit repository; 1,000 about 15.

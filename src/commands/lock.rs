@@ -7,8 +7,8 @@ use crate::domain::time::format_age;
 use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::ledger;
-use crate::locks::{self, Held, Lock};
-use crate::remote::{PushStatus, Remote};
+use crate::ledger::locks::{self, Held, Lock};
+use crate::ledger::remote::{PushStatus, Remote};
 
 #[derive(Serialize)]
 pub struct LockOutcome {

@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
-use crate::index;
+use crate::ledger::index;
 
 pub struct Args {
     pub state: String,

@@ -13,7 +13,7 @@ use crate::domain::stats::{self, Change, Deploy, Outcome, Spread, Window, DAY_MS
 use crate::domain::time::parse_duration;
 use crate::domain::{Deployment, Timestamp};
 use crate::error::{Error, Result};
-use crate::index::{self, Entry};
+use crate::ledger::index::{self, Entry};
 use crate::ledger::{self, Notes};
 
 pub struct Args {

@@ -10,7 +10,7 @@ use crate::domain::deployment::{counts, FUTURE_LIMIT_MS};
 use crate::domain::{CiState, CommitInfo, Deployment, Timestamp};
 use crate::error::Result;
 use crate::forge::local::ci_of;
-use crate::index;
+use crate::ledger::index;
 use crate::ledger::{self, Notes};
 
 #[derive(Serialize)]
@@ -35,7 +35,7 @@ pub struct EnvStatus {
     pub oldest_undeployed_at: Option<Timestamp>,
     /// The deployment in progress, if any.
     pub in_progress: Option<String>,
-    pub lock: Option<crate::locks::Held>,
+    pub lock: Option<crate::ledger::locks::Held>,
     /// The commit it runs, when this clone has not fetched it yet.
     pub unfetched: Option<String>,
 }
@@ -78,8 +78,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
     names.extend(deployed.keys().cloned());
     names.extend(snapshot.unfetched.keys().cloned());
-    let locks: std::collections::BTreeMap<String, crate::locks::Held> =
-        crate::locks::all(&ctx.repo.git)?
+    let locks: std::collections::BTreeMap<String, crate::ledger::locks::Held> =
+        crate::ledger::locks::all(&ctx.repo.git)?
             .into_iter()
             .map(|h| (h.lock.env.clone(), h))
             .collect();

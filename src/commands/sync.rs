@@ -6,9 +6,9 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::error::{Error, Kind, Result};
 use crate::forge::Forge;
-use crate::index;
+use crate::ledger::index;
+use crate::ledger::remote::{PushStatus, Remote};
 use crate::ledger::{self, Merged};
-use crate::remote::{PushStatus, Remote};
 
 /// The notes refs shared through the remote: `refs/notes/NAME`.
 pub const LEDGERS: [&str; 3] = ["deploys", "ci", "locks"];
@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
             imported,
             ledgers: Vec::new(),
             rounds: 0,
-            locks: crate::locks::all(&ctx.repo.git)
+            locks: crate::ledger::locks::all(&ctx.repo.git)
                 .map(|l| l.len())
                 .unwrap_or(0),
         }),
@@ -91,7 +91,7 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
 pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
     // One sync at a time per repository: two fetches would race on the same refs.
     std::fs::create_dir_all(ctx.repo.train_dir())?;
-    let _lock = crate::lockfile::LockFile::acquire(
+    let _lock = crate::ledger::lockfile::LockFile::acquire(
         &ctx.repo.train_dir().join("sync.lock"),
         std::time::Duration::from_secs(300),
     )?;
@@ -215,7 +215,7 @@ fn done(ctx: &Context, remote: &Remote, ledgers: Vec<LedgerSync>, rounds: u32) -
         imported: None,
         ledgers,
         rounds,
-        locks: crate::locks::all(&ctx.repo.git)
+        locks: crate::ledger::locks::all(&ctx.repo.git)
             .map(|l| l.len())
             .unwrap_or(0),
     }

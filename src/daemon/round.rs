@@ -17,7 +17,7 @@ use crate::context::{Context, Ui};
 use crate::domain::time::format_age;
 use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
-use crate::index;
+use crate::ledger::index;
 use crate::ledger::{self, Notes};
 
 /// Recent deployments compared with what was announced.

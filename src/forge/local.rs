@@ -158,7 +158,7 @@ fn finish(
     if let Ok(path) = kept {
         let _ = fs::remove_file(path);
     }
-    crate::index::catch_up(&ctx.repo)?;
+    crate::ledger::index::catch_up(&ctx.repo)?;
     Ok(())
 }
 
@@ -168,7 +168,7 @@ fn finish(
 /// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
 /// dated as its success so that the mark reads after it.
 fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
-    let Ok(index) = crate::index::refresh(&ctx.repo) else {
+    let Ok(index) = crate::ledger::index::refresh(&ctx.repo) else {
         return Vec::new();
     };
     index
@@ -632,7 +632,7 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
             .map(|(pgid, start)| (pgid, stop_group(pgid, start)));
         // Finished after all (killed between recording its end and removing the
         // file): nothing to close.
-        let open = crate::index::snapshot(&ctx.repo)?;
+        let open = crate::ledger::index::snapshot(&ctx.repo)?;
         if !open.open.iter().any(|o| o.dep == dep) {
             let _ = fs::remove_file(&path);
             continue;
@@ -705,7 +705,7 @@ fn record_kept_outcomes(ctx: &Context) -> Result<()> {
         let what = format!("git-train: kept outcome of {dep}");
         ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &batch, &what)?;
         let _ = fs::remove_file(&path);
-        crate::index::catch_up(&ctx.repo)?;
+        crate::ledger::index::catch_up(&ctx.repo)?;
         ctx.ui.note(&format!(
             "recorded the outcome of deployment {dep}, kept by a command that could not write it"
         ));

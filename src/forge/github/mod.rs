@@ -236,10 +236,10 @@ impl GitHub {
 
         // Deployments still under way: ask for their new statuses (conditional: a
         // deployment that did not change costs nothing).
-        let snapshot = crate::index::snapshot(&ctx.repo)?;
+        let snapshot = crate::ledger::index::snapshot(&ctx.repo)?;
         let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
         for open in &snapshot.open {
-            let (deps, _) = crate::index::deployments_of(&notes, open.commit)?;
+            let (deps, _) = crate::ledger::index::deployments_of(&notes, open.commit)?;
             let Some(dep) = deps.iter().find(|d| d.dep == open.dep) else {
                 continue;
             };
@@ -261,7 +261,7 @@ impl GitHub {
     pub fn export(&self, ctx: &Context) -> Result<usize> {
         const PER_SYNC: usize = 20;
         let client = self.client()?;
-        let index = crate::index::refresh(&ctx.repo)?;
+        let index = crate::ledger::index::refresh(&ctx.repo)?;
         let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
         let since = ctx.now().plus_millis(-30 * 86_400_000);
         let mut exported = 0;
@@ -274,7 +274,7 @@ impl GitHub {
             if exported >= PER_SYNC {
                 break;
             }
-            let (deps, _) = crate::index::deployments_of(&notes, entry.commit)?;
+            let (deps, _) = crate::ledger::index::deployments_of(&notes, entry.commit)?;
             let Some(dep) = deps.iter().find(|d| d.dep == entry.dep) else {
                 continue;
             };
@@ -698,7 +698,7 @@ impl Forge for GitHub {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {
-                let entry = crate::index::find(&ctx.repo, target)?.ok_or_else(|| {
+                let entry = crate::ledger::index::find(&ctx.repo, target)?.ok_or_else(|| {
                     Error::usage(format!("no deployment '{target}' in the ledger"))
                         .hint("give GitHub's deployment id, or run `git train sync` first")
                 })?;
@@ -717,7 +717,7 @@ impl GitHub {
     /// GitHub's id of a deployment the ledger knows.
     fn id_of(&self, ctx: &Context, commit: Oid, dep: &str) -> Result<u64> {
         let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
-        let (deps, _) = crate::index::deployments_of(&notes, commit)?;
+        let (deps, _) = crate::ledger::index::deployments_of(&notes, commit)?;
         deps.iter()
             .find(|d| d.dep == dep)
             .and_then(|d| d.gh())

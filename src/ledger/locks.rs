@@ -57,7 +57,7 @@ pub fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
         serde_json::to_string(lock).map_err(|e| crate::error::Error::internal(e.to_string()))?;
     let tree = repo.treebuilder(None)?.write()?;
     let tree = repo.find_tree(tree)?;
-    let sig = crate::repo::signature(repo)?;
+    let sig = crate::ledger::repo::signature(repo)?;
     Ok(repo.commit(None, &sig, &sig, &format!("{message}\n"), &tree, &[])?)
 }
 

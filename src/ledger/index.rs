@@ -23,9 +23,9 @@ use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::file::write_atomically;
+use crate::ledger::lockfile::LockFile;
+use crate::ledger::repo::Repo;
 use crate::ledger::{self, BadLine, Notes};
-use crate::lockfile::LockFile;
-use crate::repo::Repo;
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
 const HEAD_MAGIC: &str = "git-train-index 4";

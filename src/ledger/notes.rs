@@ -315,7 +315,7 @@ where
     F: FnMut(&Notes) -> Result<Vec<(Oid, Vec<u8>)>>,
 {
     const ATTEMPTS: u32 = 200;
-    let sig = crate::repo::signature(repo)?;
+    let sig = crate::ledger::repo::signature(repo)?;
     for attempt in 0..ATTEMPTS {
         let notes = Notes::load(repo, refname)?;
         let mut changes = change(&notes)?;
