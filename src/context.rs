@@ -1,27 +1,14 @@
-//! What every command gets: the repository, its configuration, who is acting, the
-//! clock, and the user interface it may ask or tell things through.
+//! What every command gets: the ledger (and through it the repository), its
+//! configuration, who is acting, the clock, and the user interface it may ask or tell
+//! things through.
 
 use std::path::Path;
 
-use git2::Oid;
-
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{EnvName, Event, Timestamp};
+use crate::domain::{EnvName, Timestamp};
 use crate::error::{Error, Result};
-use crate::ledger::index;
-use crate::ledger::repo::Repo;
-use crate::ledger::{self, BadLine};
-
-/// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
-fn fixed_clock() -> Result<Option<Timestamp>> {
-    std::env::var("GIT_TRAIN_NOW")
-        .ok()
-        .map(|v| {
-            Timestamp::parse_loose(&v)
-                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
-        })
-        .transpose()
-}
+use crate::ledger::{BadLine, Ledger, Repo};
 
 /// How a command talks to the person running it. Only the cli layer implements it.
 pub trait Ui {
@@ -38,25 +25,27 @@ pub trait Ui {
 }
 
 pub struct Context {
-    pub repo: Repo,
+    pub ledger: Ledger,
     pub config: Config,
-    /// The acting user as recorded in `BY`: the git user email.
-    pub me: String,
+    /// Made once, here, and passed to everything that reads the time.
+    pub clock: Clock,
     pub ui: Box<dyn Ui>,
 }
 
 impl Context {
     pub fn open(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let mut repo = Repo::open(path)?;
-        let config = match repo.git.workdir() {
+        // The repository is found first: "not a git repository" comes before a bad
+        // GIT_TRAIN_NOW or configuration.
+        let repo = Repo::open(path)?;
+        let config = match repo.work_tree() {
             Some(dir) => Config::load(dir)?,
             None => Config::default(),
         };
-        repo.set_clock(fixed_clock()?);
+        let clock = Clock::from_env()?;
         Ok(Context {
-            me: repo.identity(),
-            repo,
+            ledger: Ledger::new(repo, clock),
             config,
+            clock,
             ui,
         })
     }
@@ -65,19 +54,28 @@ impl Context {
     /// `GIT_TRAIN_NOW` does not parse): enough to record that a command could not
     /// start because of either.
     pub fn bare(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let mut repo = Repo::open(path)?;
-        repo.set_clock(fixed_clock().ok().flatten());
+        let repo = Repo::open(path)?;
+        let clock = Clock::from_env().unwrap_or(Clock::system());
         Ok(Context {
-            me: repo.identity(),
-            repo,
+            ledger: Ledger::new(repo, clock),
             config: Config::default(),
+            clock,
             ui,
         })
     }
 
-    /// The clock, passed on with the repository to everything that reads the ledger.
+    /// The repository the ledger is kept in.
+    pub fn repo(&self) -> &Repo {
+        self.ledger.repo()
+    }
+
+    /// The acting user as recorded in `BY`: the git user email.
+    pub fn me(&self) -> &str {
+        self.ledger.me()
+    }
+
     pub fn now(&self) -> Timestamp {
-        self.repo.now()
+        self.clock.now()
     }
 
     /// Parses an environment name the user gave, and checks it is one the team uses.
@@ -95,35 +93,6 @@ impl Context {
             );
         }
         Ok(env)
-    }
-
-    /// Records events on a commit's deploy note and brings the index up to date.
-    pub fn record(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
-        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        ledger::append(&self.repo.git, ledger::DEPLOYS, commit, &lines, what)?;
-        index::catch_up(&self.repo)?;
-        Ok(())
-    }
-
-    /// Records events on many commits as one ledger commit (imports).
-    pub fn record_many(&self, batch: &[(Oid, Vec<Event>)], what: &str) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<(Oid, Vec<String>)> = batch
-            .iter()
-            .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
-            .collect();
-        ledger::append_many(&self.repo.git, ledger::DEPLOYS, &lines, what)?;
-        index::catch_up(&self.repo)?;
-        Ok(())
-    }
-
-    /// Records commit statuses in the CI ledger.
-    pub fn record_ci(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
-        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        ledger::append(&self.repo.git, ledger::CI, commit, &lines, what)?;
-        Ok(())
     }
 
     /// Tells the user about lines skipped while reading, once per line.

@@ -5,6 +5,7 @@
 //! -> `domain`.
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;

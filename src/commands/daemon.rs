@@ -69,7 +69,7 @@ pub fn unwatch(path: &Path) -> Result<WatchList> {
 /// (or takes it off). Returns what changed and a warning: a broken per-user config
 /// must not make `init` fail.
 pub fn follow_on_init(ctx: &Context, add: bool) -> (Option<String>, Option<String>) {
-    let dir = watch_path(&ctx.repo);
+    let dir = watch_path(ctx.repo());
     let done = if add {
         config::add_watch(&dir)
     } else {

@@ -10,7 +10,6 @@ use crate::domain::deployment::counts;
 use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
-use crate::ledger::index;
 
 pub struct Args {
     pub env: String,
@@ -69,12 +68,12 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
     crate::forge::local::reap(ctx)?;
-    let trunk = ctx.repo.trunk(&ctx.config)?;
+    let trunk = ctx.repo().trunk(&ctx.config)?;
     let target = match &args.rev {
-        Some(rev) => ctx.repo.resolve(rev)?,
+        Some(rev) => ctx.repo().resolve(rev)?,
         None => trunk.tip,
     };
-    if !ctx.repo.contains(trunk.tip, target)? {
+    if !ctx.repo().contains(trunk.tip, target)? {
         let short = &target.to_string()[..7];
         return Err(
             Error::usage(format!("{short} is not on trunk ({})", trunk.refname)).hint(format!(
@@ -101,7 +100,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
     crate::forge::local::reap(ctx)?;
-    let index = index::refresh(&ctx.repo)?;
+    let index = ctx.ledger.index()?;
     let Some(current) = index.snapshot.deployed.get(env.as_str()).copied() else {
         return Err(Error::refused(format!(
             "{env} was never deployed successfully; nothing to roll back"
@@ -110,8 +109,8 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
     };
     let target = match &args.to {
         Some(rev) => {
-            let target = ctx.repo.resolve(rev)?;
-            if target == current || !ctx.repo.contains(current, target)? {
+            let target = ctx.repo().resolve(rev)?;
+            if target == current || !ctx.repo().contains(current, target)? {
                 return Err(Error::usage(format!(
                     "{} is not older than what {env} runs ({})",
                     short(target),
@@ -139,7 +138,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             earlier.sort_by_key(|e| e.succeeded_at);
             let mut found = None;
             for e in earlier.iter().rev() {
-                if ctx.repo.contains(current, e.commit)? {
+                if ctx.repo().contains(current, e.commit)? {
                     found = Some(e.commit);
                     break;
                 }
@@ -212,7 +211,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         rollback: asked_rollback,
         offline,
     } = wanted;
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     super::status::warn_future(ctx, &snapshot.future, Some(env.as_str()));
     if let Some(missing) = snapshot.unfetched.get(env.as_str()) {
         return Err(Error::usage(format!(
@@ -223,7 +222,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     }
     let current = snapshot.deployed.get(env.as_str()).copied();
     let rollback = match current {
-        Some(c) => c != target && ctx.repo.contains(c, target)?,
+        Some(c) => c != target && ctx.repo().contains(c, target)?,
         None => false,
     };
     let env_config = ctx.config.env(&env);
@@ -255,7 +254,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     // Order of environments: `after` must run the commit first.
     if let (Some(after), false) = (&env_config.after, rollback) {
         let has = match snapshot.deployed.get(after) {
-            Some(a) => ctx.repo.contains(*a, target)?,
+            Some(a) => ctx.repo().contains(*a, target)?,
             None => false,
         };
         if !has {
@@ -270,8 +269,8 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         }
     }
     // Locks: only the holder deploys.
-    if let Some(held) = crate::ledger::locks::get(&ctx.repo.git, &env)? {
-        if held.lock.by != ctx.me {
+    if let Some(held) = ctx.ledger.lock_of(&env)? {
+        if held.lock.by != ctx.me() {
             overrides.push(format!(
                 "{env} is {}",
                 crate::commands::lock::describe(ctx, &held)
@@ -293,17 +292,17 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     let forced = if overrides.is_empty() { None } else { forced };
 
     let (walked, first, redeploy) = match current {
-        None => (ctx.repo.train(target, None, 1)?, true, false),
-        Some(c) if c == target => (ctx.repo.train(target, Some(c), 0)?, false, true),
-        Some(c) if rollback => (ctx.repo.train(c, Some(target), COUNTED)?, false, false),
-        Some(c) => (ctx.repo.train(target, Some(c), COUNTED)?, false, false),
+        None => (ctx.repo().train(target, None, 1)?, true, false),
+        Some(c) if c == target => (ctx.repo().train(target, Some(c), 0)?, false, true),
+        Some(c) if rollback => (ctx.repo().train(c, Some(target), COUNTED)?, false, false),
+        Some(c) => (ctx.repo().train(target, Some(c), COUNTED)?, false, false),
     };
     let total = walked.commits.len();
     let train = walked
         .commits
         .iter()
         .take(SHOWN)
-        .map(|o| ctx.repo.commit_info(*o))
+        .map(|o| ctx.repo().commit_info(*o))
         .collect::<Result<Vec<_>>>()?;
     let concurrent = snapshot
         .open
@@ -349,7 +348,8 @@ pub fn carry_out(
             ..Default::default()
         };
         let event = crate::forge::local::new_event(ctx, &plan.env, State::Error, ctx.now(), fields);
-        ctx.record(plan.commit, &[event], "git-train: interrupted")?;
+        ctx.ledger
+            .record(plan.commit, &[event], "git-train: interrupted")?;
         State::Error
     } else {
         forge.complete(ctx, plan, &dep, wait)?

@@ -14,7 +14,6 @@ use git2::Oid;
 use crate::context::Context;
 use crate::domain::CommitInfo;
 use crate::error::Result;
-use crate::ledger::index;
 
 /// How many undeployed commits to count, at least, before saying "N+". Walking
 /// 10,000 commits takes about 150 ms on a 100k-commit repository; 1,000 about 15.
@@ -128,7 +127,7 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
     if branches.is_empty() || !is_team_remote(ctx, args.remote, args.url) {
         return Ok(out);
     }
-    let trunk = ctx.repo.trunk(&ctx.config)?.name;
+    let trunk = ctx.repo().trunk(&ctx.config)?.name;
     let trunk_ref = format!("refs/heads/{trunk}");
     out.trunk = Some(trunk);
     let Some(pushed) = branches.iter().find(|r| r.remote_ref == trunk_ref) else {
@@ -146,7 +145,7 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
     if watched.is_empty() {
         return Ok(out);
     }
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     let now = ctx.now();
     for (name, config) in watched {
         let mut env = EnvTrain {
@@ -164,11 +163,11 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
         };
         if let Some(deployed) = env.deployed {
             let limit = walk_limit(config.max_train);
-            let walked = ctx.repo.train(pushed, Some(deployed), limit)?;
+            let walked = ctx.repo().train(pushed, Some(deployed), limit)?;
             env.undeployed = walked.commits.len();
             env.more = !walked.complete;
             if let Some(&oldest) = walked.commits.last() {
-                let info = ctx.repo.commit_info(oldest)?;
+                let info = ctx.repo().commit_info(oldest)?;
                 env.waited_ms = Some(now.millis_since(info.at));
                 env.oldest = Some(info);
             }
@@ -193,7 +192,7 @@ fn is_team_remote(ctx: &Context, remote: &str, url: Option<&str>) -> bool {
     }
     // `git push URL main` names no remote: compare with the team remote's URL.
     let team_url = ctx
-        .repo
+        .repo()
         .git
         .find_remote(team)
         .ok()

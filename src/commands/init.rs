@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
     let mut changed = Vec::new();
     let mut warnings = Vec::new();
     let mut config = ctx
-        .repo
+        .repo()
         .git
         .config()?
         .open_level(git2::ConfigLevel::Local)?;
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
     }
     // Deploy records must not follow commits through rebase: a rebased commit was
     // never deployed.
-    let all = ctx.repo.git.config()?;
+    let all = &ctx.repo().git.config()?;
     for value in multivar(&all, "notes.rewriteRef")? {
         if value == ledger::DEPLOYS || value == "refs/notes/*" {
             warnings.push(format!(
@@ -91,7 +91,7 @@ fn install_hooks(
     changed: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<HookReport>> {
-    let workdir = ctx.repo.workdir();
+    let workdir = ctx.repo().workdir();
     let dir = hooks::dir(&workdir)?;
     let mut reports = Vec::new();
     for (name, shim) in hooks::HOOKS {
@@ -131,7 +131,7 @@ fn install_hooks(
 /// settings, where they still have the values `init` gave them.
 fn uninstall(ctx: &Context) -> Result<Initialized> {
     let mut changed = Vec::new();
-    let workdir = ctx.repo.workdir();
+    let workdir = ctx.repo().workdir();
     let dir = hooks::dir(&workdir)?;
     let mut reports = Vec::new();
     for (name, _) in hooks::HOOKS {
@@ -154,7 +154,7 @@ fn uninstall(ctx: &Context) -> Result<Initialized> {
         });
     }
     let mut config = ctx
-        .repo
+        .repo()
         .git
         .config()?
         .open_level(git2::ConfigLevel::Local)?;

@@ -76,16 +76,16 @@ pub fn lock(
     if let Some(remote) = &remote {
         remote.fetch(&super::sync::LEDGERS)?;
     }
-    if let Some(held) = locks::get(&ctx.repo.git, &env)? {
+    if let Some(held) = locks::get(&ctx.repo().git, &env)? {
         return already_locked(ctx, &env, held, remote.is_some());
     }
     let lock = Lock {
         env: env.to_string(),
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         reason: reason.filter(|r| !r.trim().is_empty()),
         at: ctx.now().to_string(),
     };
-    let git = &ctx.repo.git;
+    let git = &ctx.repo().git;
     let oid = locks::make(git, &lock)?;
     let refname = locks::refname(&env);
     match &remote {
@@ -137,7 +137,7 @@ pub fn lock(
 }
 
 fn already_locked(ctx: &Context, env: &EnvName, held: Held, shared: bool) -> Result<LockOutcome> {
-    if held.lock.by == ctx.me {
+    if held.lock.by == ctx.me() {
         return Ok(LockOutcome {
             version: super::JSON_VERSION,
             env: env.to_string(),
@@ -166,12 +166,12 @@ pub fn unlock(
     if let Some(remote) = &remote {
         remote.fetch(&super::sync::LEDGERS)?;
     }
-    let git = &ctx.repo.git;
+    let git = &ctx.repo().git;
     let Some(held) = locks::get(git, &env)? else {
         return Err(Error::refused(format!("{env} is not locked"))
             .hint("`git train locks` lists the locks"));
     };
-    let someone_else = held.lock.by != ctx.me;
+    let someone_else = held.lock.by != ctx.me();
     if someone_else && !force {
         return Err(
             Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
@@ -219,7 +219,7 @@ pub fn unlock(
             at: ctx.now(),
             subject: env.to_string(),
             state: State::Inactive,
-            by: ctx.me.clone(),
+            by: ctx.me().to_string(),
             fields: Fields {
                 desc: Some(format!(
                     "released by force the lock of {} taken {}",
@@ -254,6 +254,6 @@ pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {
     }
     Ok(LockList {
         version: super::JSON_VERSION,
-        locks: locks::all(&ctx.repo.git)?,
+        locks: locks::all(&ctx.repo().git)?,
     })
 }

@@ -7,7 +7,6 @@ use crate::context::Context;
 use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
-use crate::ledger::index;
 
 pub struct Args {
     pub state: String,
@@ -82,12 +81,12 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
             "--context must be a short name without control characters",
         ));
     }
-    let commit = ctx.repo.resolve(rev)?;
+    let commit = ctx.repo().resolve(rev)?;
     let event = Event {
         at: ctx.now(),
         subject: context.to_string(),
         state,
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         fields: Fields {
             desc: args.description.clone(),
             url: args.url.clone().or_else(|| args.log_url.clone()),
@@ -95,7 +94,7 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         }
         .into_map(),
     };
-    ctx.record_ci(
+    ctx.ledger.record_ci(
         commit,
         &[event],
         &format!("git-train: {context} {state} {commit}"),
@@ -117,7 +116,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
                 .hint("`git train history --json` lists deployments and their ids"),
         );
     }
-    let entry = index::find(&ctx.repo, dep)?.ok_or_else(|| {
+    let entry = ctx.ledger.deployment_by_id(dep)?.ok_or_else(|| {
         Error::usage(format!("no deployment '{dep}' in the ledger"))
             .hint("`git train history` lists deployments and their ids")
     })?;
@@ -126,7 +125,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         at: ctx.now(),
         subject: env.to_string(),
         state,
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         fields: Fields {
             dep: Some(dep.to_string()),
             desc: args.description.clone(),
@@ -136,7 +135,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         }
         .into_map(),
     };
-    ctx.record(
+    ctx.ledger.record(
         entry.commit,
         &[event],
         &format!("git-train: {env} {state} {}", entry.commit),

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
             imported,
             ledgers: Vec::new(),
             rounds: 0,
-            locks: crate::ledger::locks::all(&ctx.repo.git)
+            locks: crate::ledger::locks::all(&ctx.repo().git)
                 .map(|l| l.len())
                 .unwrap_or(0),
         }),
@@ -90,12 +90,12 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
 
 pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
     // One sync at a time per repository: two fetches would race on the same refs.
-    std::fs::create_dir_all(ctx.repo.train_dir())?;
+    std::fs::create_dir_all(ctx.repo().train_dir())?;
     let _lock = crate::ledger::lockfile::LockFile::acquire(
-        &ctx.repo.train_dir().join("sync.lock"),
+        &ctx.repo().train_dir().join("sync.lock"),
         std::time::Duration::from_secs(300),
     )?;
-    let git = &ctx.repo.git;
+    let git = &ctx.repo().git;
     let mut ledgers: Vec<LedgerSync> = LEDGERS
         .iter()
         .map(|n| LedgerSync {
@@ -143,7 +143,7 @@ pub fn sync(ctx: &Context, remote: &Remote) -> Result<Synced> {
                 refspecs.push(format!("{local}:{local}"));
             }
         }
-        index::catch_up(&ctx.repo)?;
+        index::catch_up(ctx.repo(), ctx.clock)?;
         if refspecs.is_empty() {
             ctx.ui.done();
             return Ok(done(ctx, remote, ledgers, round));
@@ -215,7 +215,7 @@ fn done(ctx: &Context, remote: &Remote, ledgers: Vec<LedgerSync>, rounds: u32) -
         imported: None,
         ledgers,
         rounds,
-        locks: crate::ledger::locks::all(&ctx.repo.git)
+        locks: crate::ledger::locks::all(&ctx.repo().git)
             .map(|l| l.len())
             .unwrap_or(0),
     }

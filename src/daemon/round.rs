@@ -17,8 +17,7 @@ use crate::context::{Context, Ui};
 use crate::domain::time::format_age;
 use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
-use crate::ledger::index;
-use crate::ledger::{self, Notes};
+use crate::ledger;
 
 /// Recent deployments compared with what was announced.
 const RECENT_DEPLOYMENTS: usize = 50;
@@ -261,7 +260,7 @@ pub fn round(
     ui: Box<dyn Ui>,
 ) -> Result<Outcome> {
     let ctx = Context::open(path, ui)?;
-    let start = refs_of(&ctx.repo.git)?;
+    let start = refs_of(&ctx.repo().git)?;
     let first = before.is_none();
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
@@ -294,7 +293,7 @@ pub fn round(
     }
     stale(&ctx, &repo, &mut announced, settings, now, &mut news)?;
 
-    let refs = refs_of(&ctx.repo.git)?;
+    let refs = refs_of(&ctx.repo().git)?;
     let moved_meanwhile = start
         .iter()
         .chain(refs.iter())
@@ -323,13 +322,15 @@ fn capped(mut list: Vec<News>, repo: &str, what: &str) -> Vec<News> {
 }
 
 fn commit_or_unknown(ctx: &Context, commit: Oid) -> CommitInfo {
-    ctx.repo.commit_info(commit).unwrap_or_else(|_| CommitInfo {
-        sha: commit.to_string(),
-        subject: "(not in this clone yet)".into(),
-        author: String::new(),
-        author_email: String::new(),
-        at: Timestamp::default(),
-    })
+    ctx.repo()
+        .commit_info(commit)
+        .unwrap_or_else(|_| CommitInfo {
+            sha: commit.to_string(),
+            subject: "(not in this clone yet)".into(),
+            author: String::new(),
+            author_email: String::new(),
+            at: Timestamp::default(),
+        })
 }
 
 /// Deployments whose state differs from the one last seen.
@@ -342,7 +343,7 @@ fn deployments(
     now: Timestamp,
     news: &mut Vec<News>,
 ) -> Result<()> {
-    let (entries, _) = index::recent(&ctx.repo, None, RECENT_DEPLOYMENTS)?;
+    let (entries, _) = ctx.ledger.recent(None, RECENT_DEPLOYMENTS)?;
     let mut seen = BTreeMap::new();
     let mut changed = Vec::new();
     for e in &entries {
@@ -362,11 +363,10 @@ fn deployments(
     if changed.is_empty() {
         return Ok(());
     }
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let mut notes = ctx.ledger.deployments()?;
     let mut found = Vec::new();
     for e in changed {
-        let (deps, _) = index::deployments_of(&notes, e.commit)?;
-        let Some(d) = deps.iter().find(|d| d.dep == e.dep && d.env == e.env) else {
+        let Some(d) = notes.find(e.commit, &e.dep, Some(&e.env))? else {
             continue;
         };
         let newest = d.events.last().map(|ev| ev.at).unwrap_or(d.started_at());
@@ -393,15 +393,15 @@ fn deployments(
 /// Made by the user, or bringing a commit of theirs.
 fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
     let mine = |oid: Oid| {
-        ctx.repo
+        ctx.repo()
             .commit_info(oid)
-            .is_ok_and(|c| same_person(&c.author_email, &ctx.me))
+            .is_ok_and(|c| same_person(&c.author_email, &ctx.me()))
     };
-    if same_person(d.by(), &ctx.me) || mine(commit) {
+    if same_person(d.by(), &ctx.me()) || mine(commit) {
         return true;
     }
     let from = d.from().and_then(|f| Oid::from_str(f).ok());
-    from.and_then(|from| ctx.repo.train(commit, Some(from), 100).ok())
+    from.and_then(|from| ctx.repo().train(commit, Some(from), 100).ok())
         .is_some_and(|walked| walked.commits.into_iter().any(mine))
 }
 
@@ -416,7 +416,7 @@ fn ci(
     settings: &Settings,
     news: &mut Vec<News>,
 ) -> Result<()> {
-    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+    let Ok(trunk) = ctx.repo().trunk(&ctx.config) else {
         // No commits yet, or no trunk: nothing to follow.
         return Ok(());
     };
@@ -424,9 +424,9 @@ fn ci(
     let mut found = Vec::new();
     let mut asked = 0;
     let mut failed = Ok(());
-    for oid in ctx.repo.first_parent(trunk.tip, CI_WINDOW)? {
-        let info = ctx.repo.commit_info(oid)?;
-        if settings.mine_only.ci && !same_person(&info.author_email, &ctx.me) {
+    for oid in ctx.repo().first_parent(trunk.tip, CI_WINDOW)? {
+        let info = ctx.repo().commit_info(oid)?;
+        if settings.mine_only.ci && !same_person(&info.author_email, &ctx.me()) {
             continue;
         }
         let sha = oid.to_string();
@@ -482,10 +482,10 @@ fn stale(
     announced
         .stale
         .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
-    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+    let Ok(trunk) = ctx.repo().trunk(&ctx.config) else {
         return Ok(());
     };
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     for (env, config) in &ctx.config.env {
         let Some(after) = config.stale_after else {
             continue;
@@ -497,15 +497,15 @@ fn stale(
             continue;
         }
         let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-        let walked = ctx.repo.train(trunk.tip, Some(*deployed), STALE_WALK)?;
+        let walked = ctx.repo().train(trunk.tip, Some(*deployed), STALE_WALK)?;
         let mut found = Vec::new();
         for oid in walked.commits {
-            let info = ctx.repo.commit_info(oid)?;
+            let info = ctx.repo().commit_info(oid)?;
             let waited = now.millis_since(info.at);
             if waited <= after_ms {
                 continue;
             }
-            if settings.mine_only.stale && !same_person(&info.author_email, &ctx.me) {
+            if settings.mine_only.stale && !same_person(&info.author_email, &ctx.me()) {
                 continue;
             }
             let key = format!("{env} {oid}");

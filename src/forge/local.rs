@@ -11,10 +11,10 @@ use git2::Oid;
 
 use super::{Forge, Plan};
 use crate::context::Context;
-use crate::domain::{ci, CiSummary, EnvName, Event, Fields, State, Timestamp};
+use crate::domain::{CiSummary, EnvName, Event, Fields, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Interrupt};
-use crate::ledger::{self, Notes};
+use crate::ledger;
 
 pub struct Local;
 
@@ -24,13 +24,14 @@ impl Forge for Local {
     }
 
     fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
-        let notes = Notes::load(&ctx.repo.git, ledger::CI)?;
-        ci_of(ctx, &notes, commit)
+        let (ci, bad) = ctx.ledger.ci_of(commit, &ctx.config.checks.ignore)?;
+        ctx.warn_bad_lines(&bad);
+        Ok(ci)
     }
 
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         if let Some(run) = ctx.config.env(&plan.env).run {
-            check_command(&run, &ctx.repo.workdir())?;
+            check_command(&run, &ctx.repo().workdir())?;
         }
         let now = ctx.now();
         let dep = new_id(now);
@@ -43,7 +44,7 @@ impl Forge for Local {
             ..Fields::default()
         };
         let event = new_event(ctx, &plan.env, State::Queued, now, fields);
-        ctx.record(
+        ctx.ledger.record(
             plan.commit,
             &[event],
             &format!("git-train: deploy {} to {}", plan.commit, plan.env),
@@ -57,16 +58,6 @@ impl Forge for Local {
         }
         start_runner(ctx, plan, dep)
     }
-}
-
-/// The CI state of a commit from an already loaded CI ledger.
-pub fn ci_of(ctx: &Context, notes: &Notes, commit: Oid) -> Result<CiSummary> {
-    let Some(text) = notes.read(commit)? else {
-        return Ok(CiSummary::none());
-    };
-    let (events, bad) = ledger::parse_note(commit, &text);
-    ctx.warn_bad_lines(&bad);
-    Ok(ci::rollup(&events, &ctx.config.checks.ignore))
 }
 
 /// A new deployment id: a ULID of the given instant.
@@ -86,7 +77,7 @@ pub fn new_event(
         at,
         subject: env.as_str().to_string(),
         state,
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         fields: fields.into_map(),
     }
 }
@@ -105,7 +96,7 @@ fn step(
         ..Fields::default()
     };
     let event = new_event(ctx, env, state, ctx.now(), fields);
-    ctx.record(
+    ctx.ledger.record(
         commit,
         &[event],
         &format!("git-train: {env} {state} {commit}"),
@@ -140,7 +131,7 @@ fn finish(
         .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
         .collect();
     let what = format!("git-train: {env} {state} {commit}");
-    if let Err(e) = ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &lines, &what) {
+    if let Err(e) = ledger::append_many(&ctx.repo().git, ledger::DEPLOYS, &lines, &what) {
         let e = Error::from(e);
         let message = match kept {
             Ok(path) => format!(
@@ -158,7 +149,7 @@ fn finish(
     if let Ok(path) = kept {
         let _ = fs::remove_file(path);
     }
-    crate::ledger::index::catch_up(&ctx.repo)?;
+    crate::ledger::index::catch_up(ctx.repo(), ctx.clock)?;
     Ok(())
 }
 
@@ -168,7 +159,7 @@ fn finish(
 /// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
 /// dated as its success so that the mark reads after it.
 fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
-    let Ok(index) = crate::ledger::index::refresh(&ctx.repo) else {
+    let Ok(index) = ctx.ledger.index() else {
         return Vec::new();
     };
     index
@@ -190,7 +181,7 @@ fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oi
 }
 
 fn outcomes_dir(ctx: &Context) -> PathBuf {
-    ctx.repo.train_dir().join("outcomes")
+    ctx.repo().train_dir().join("outcomes")
 }
 
 const OUTCOME_MAGIC: &str = "git-train-outcome 1";
@@ -233,19 +224,22 @@ fn read_outcome(text: &str) -> Option<(u32, Vec<(Oid, String)>)> {
 }
 
 pub fn log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo.train_dir().join("logs").join(format!("{dep}.log"))
+    ctx.repo()
+        .train_dir()
+        .join("logs")
+        .join(format!("{dep}.log"))
 }
 
 /// What a detached runner (`--no-wait`) wrote to stderr.
 fn runner_log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo
+    ctx.repo()
         .train_dir()
         .join("logs")
         .join(format!("{dep}.runner.log"))
 }
 
 fn running_dir(ctx: &Context) -> PathBuf {
-    ctx.repo.train_dir().join("running")
+    ctx.repo().train_dir().join("running")
 }
 
 /// `.git/train/running/DEP`: the git-train process carrying a deployment and, once
@@ -319,7 +313,7 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
         .unwrap_or_else(|_| Stdio::null());
     let spawned = std::env::current_exe().and_then(|exe| {
         let mut cmd = Command::new(exe);
-        cmd.arg("-C").arg(ctx.repo.workdir()).args([
+        cmd.arg("-C").arg(ctx.repo().workdir()).args([
             "run-deployment",
             plan.env.as_str(),
             &plan.commit.to_string(),
@@ -383,7 +377,7 @@ pub fn run_deployment(
     };
     let target = ctx
         .env(env)
-        .and_then(|env| Ok((env, ctx.repo.resolve(sha)?)));
+        .and_then(|env| Ok((env, ctx.repo().resolve(sha)?)));
     let (env_name, commit) = match target {
         Ok(target) => target,
         Err(e) => {
@@ -403,7 +397,7 @@ pub fn run_deployment(
 /// environment name to record it on.
 fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) {
     let commit = ctx
-        .repo
+        .repo()
         .resolve(sha)
         .ok()
         .or_else(|| Oid::from_str(sha).ok().filter(|_| sha.len() == 40));
@@ -485,7 +479,7 @@ fn run_command(
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(run)
-        .current_dir(ctx.repo.workdir())
+        .current_dir(ctx.repo().workdir())
         .env("GIT_TRAIN_ENV", env.as_str())
         .env("GIT_TRAIN_SHA", commit.to_string())
         .env("GIT_TRAIN_DEPLOYMENT", dep)
@@ -632,7 +626,7 @@ pub fn reap(ctx: &Context) -> Result<Vec<String>> {
             .map(|(pgid, start)| (pgid, stop_group(pgid, start)));
         // Finished after all (killed between recording its end and removing the
         // file): nothing to close.
-        let open = crate::ledger::index::snapshot(&ctx.repo)?;
+        let open = ctx.ledger.snapshot()?;
         if !open.open.iter().any(|o| o.dep == dep) {
             let _ = fs::remove_file(&path);
             continue;
@@ -703,9 +697,9 @@ fn record_kept_outcomes(ctx: &Context) -> Result<()> {
             }
         }
         let what = format!("git-train: kept outcome of {dep}");
-        ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &batch, &what)?;
+        ledger::append_many(&ctx.repo().git, ledger::DEPLOYS, &batch, &what)?;
         let _ = fs::remove_file(&path);
-        crate::ledger::index::catch_up(&ctx.repo)?;
+        crate::ledger::index::catch_up(ctx.repo(), ctx.clock)?;
         ctx.ui.note(&format!(
             "recorded the outcome of deployment {dep}, kept by a command that could not write it"
         ));

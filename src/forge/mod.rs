@@ -129,7 +129,7 @@ impl Forge for Unavailable {
 pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
     use crate::config::ForgeKind;
     let remote_url = ctx
-        .repo
+        .repo()
         .git
         .find_remote(ctx.config.remote_name())
         .ok()

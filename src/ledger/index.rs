@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
+use crate::clock::Clock;
 use crate::domain::deployment::{counts, fold};
 use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
@@ -285,16 +286,16 @@ fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
 /// What each environment runs, bringing the index up to date first if the notes
 /// moved or the refs were changed by hand. This is the fast path of `status` and
 /// the pre-push hook: when nothing changed it reads one small file and the refs.
-pub fn snapshot(repo: &Repo) -> Result<Snapshot> {
-    match up_to_date(repo)? {
+pub fn snapshot(repo: &Repo, clock: Clock) -> Result<Snapshot> {
+    match up_to_date(repo, clock)? {
         Some(snapshot) => Ok(snapshot),
-        None => Ok(catch_up(repo)?.0),
+        None => Ok(catch_up(repo, clock)?.0),
     }
 }
 
 /// The whole index, up to date, with every deployment oldest first.
-pub fn refresh(repo: &Repo) -> Result<Index> {
-    let (snapshot, bad_lines) = catch_up(repo)?;
+pub fn refresh(repo: &Repo, clock: Clock) -> Result<Index> {
+    let (snapshot, bad_lines) = catch_up(repo, clock)?;
     let entries = read_entries(&dir(repo).join("deployments")).unwrap_or_default();
     Ok(Index {
         entries,
@@ -305,10 +306,15 @@ pub fn refresh(repo: &Repo) -> Result<Index> {
 
 /// The newest `n` deployments, of one environment or all, newest first. Reads the
 /// index file backwards from its end and parses only what it returns.
-pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
-    let bad = match up_to_date(repo)? {
+pub fn recent(
+    repo: &Repo,
+    clock: Clock,
+    env: Option<&str>,
+    n: usize,
+) -> Result<(Vec<Entry>, Vec<BadLine>)> {
+    let bad = match up_to_date(repo, clock)? {
         Some(_) => Vec::new(),
-        None => catch_up(repo)?.1,
+        None => catch_up(repo, clock)?.1,
     };
     let wanted = env.map(encode_field);
     let mut out = Vec::new();
@@ -361,9 +367,9 @@ pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, V
 
 /// The deployment with id `dep`, from the index brought up to date. Parses only its
 /// line: `report --deployment` parsing all 14,000 lines took a fifth of its time.
-pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
-    if up_to_date(repo)?.is_none() {
-        catch_up(repo)?;
+pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
+    if up_to_date(repo, clock)?.is_none() {
+        catch_up(repo, clock)?;
     }
     let text = match fs::read_to_string(dir(repo).join("deployments")) {
         Ok(text) => text,
@@ -378,12 +384,12 @@ pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
 }
 
 /// The snapshot, when the index is current (nothing to catch up).
-fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
+fn up_to_date(repo: &Repo, clock: Clock) -> Result<Option<Snapshot>> {
     let notes_tip = notes_tip(&repo.git)?;
     if let Some(head) = read_head(&dir(repo).join("head")) {
         let snapshot = head.snapshot(&repo.git);
         if head.notes == notes_tip
-            && head.holds_at(repo.now())
+            && head.holds_at(clock.now())
             && current_refs(&repo.git)? == snapshot.deployed
         {
             return Ok(Some(snapshot));
@@ -396,7 +402,7 @@ fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
 /// from the diff of the two notes versions when the old one is known (only the
 /// changed notes are read, the index file is rewritten without parsing it); from
 /// scratch otherwise.
-pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
+pub fn catch_up(repo: &Repo, clock: Clock) -> Result<(Snapshot, Vec<BadLine>)> {
     let dir = dir(repo);
     fs::create_dir_all(&dir)?;
     let _lock = LockFile::acquire(&dir.join("lock"), std::time::Duration::from_secs(120))?;
@@ -404,7 +410,7 @@ pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
     let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
-    let now = repo.now();
+    let now = clock.now();
     let head = match previous {
         Some(head) if head.notes == notes.tip && head.holds_at(now) => head,
         // Only the clock moved past what the head was made for.
@@ -612,12 +618,8 @@ fn sort_open(open: &mut [Open]) {
 }
 
 fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
-    let Some(text) = notes.read(commit)? else {
-        return Ok(Vec::new());
-    };
-    let (events, bad_lines) = ledger::parse_note(commit, &text);
+    let (deployments, bad_lines) = deployments_of(notes, commit)?;
     bad.extend(bad_lines);
-    let (deployments, _) = fold(&commit.to_string(), events);
     Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
 }
 

@@ -52,10 +52,10 @@ impl Remote {
     /// The repository's configured remote (`remote` in .train.toml), if it has it.
     pub fn of(ctx: &Context) -> Option<Remote> {
         let name = ctx.config.remote_name();
-        ctx.repo.git.find_remote(name).ok()?;
+        ctx.repo().git.find_remote(name).ok()?;
         Some(Remote {
             name: name.to_string(),
-            workdir: ctx.repo.workdir(),
+            workdir: ctx.repo().workdir(),
             timeout: ctx.config.remote_timeout(),
         })
     }

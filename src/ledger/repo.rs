@@ -10,8 +10,6 @@ use crate::error::{Error, Result};
 
 pub struct Repo {
     pub git: Repository,
-    /// A fixed clock (`GIT_TRAIN_NOW`), set by whoever opened the repository.
-    clock: Option<Timestamp>,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -45,23 +43,17 @@ impl Repo {
                 Error::from(e)
             }
         })?;
-        Ok(Repo { git, clock: None })
-    }
-
-    /// The clock every reading of the ledger uses (what counts as the future):
-    /// the fixed one when it was set, the system's otherwise.
-    pub fn now(&self) -> Timestamp {
-        self.clock.unwrap_or_else(Timestamp::now)
-    }
-
-    /// Fixes the clock (tests, reproducible demos), or unfixes it with `None`.
-    pub fn set_clock(&mut self, fixed: Option<Timestamp>) {
-        self.clock = fixed;
+        Ok(Repo { git })
     }
 
     /// `.git/train/`: caches and logs, safe to delete.
     pub fn train_dir(&self) -> PathBuf {
         self.git.commondir().join("train")
+    }
+
+    /// The work tree, if the repository has one (not a bare repository).
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.git.workdir()
     }
 
     pub fn workdir(&self) -> PathBuf {
@@ -165,6 +157,17 @@ impl Repo {
             author_email: author.email().unwrap_or("").to_string(),
             at: Timestamp::from_secs(commit.time().seconds()),
         })
+    }
+
+    /// Whether this clone has the commit.
+    pub fn has_commit(&self, commit: Oid) -> bool {
+        self.git.find_commit(commit).is_ok()
+    }
+
+    /// A commit's subject, if this clone has the commit.
+    pub fn subject(&self, commit: Oid) -> Option<String> {
+        let commit = self.git.find_commit(commit).ok()?;
+        commit.summary().map(str::to_string)
     }
 
     /// `ancestor` is `descendant` or one of its ancestors.

@@ -44,12 +44,12 @@ impl GitHub {
             repo,
             api,
             client: OnceCell::new(),
-            cache_dir: ctx.repo.train_dir().join("github"),
+            cache_dir: ctx.repo().train_dir().join("github"),
             poll: gh.poll.unwrap_or(Duration::from_secs(5)),
             timeout: gh.timeout.unwrap_or(Duration::from_secs(30)),
             max_wait: gh.max_wait.unwrap_or(Duration::from_secs(60)),
             follow: gh.follow.unwrap_or(Duration::from_secs(3600)),
-            trusted_hosts: trusted_hosts(&ctx.repo.git),
+            trusted_hosts: trusted_hosts(&ctx.repo().git),
         }
     }
 
@@ -149,7 +149,7 @@ impl GitHub {
         let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
         let (sha, events) = self.status_events(d)?;
         if let (Some(sha), false) = (sha, events.is_empty()) {
-            ctx.record(
+            ctx.ledger.record(
                 sha,
                 &events,
                 &format!("git-train: statuses of GitHub deployment {id}"),
@@ -220,7 +220,8 @@ impl GitHub {
             }
             // The page's events in one ledger commit, then the cursor: an interruption
             // loses at most this page's work, which the next run does again.
-            ctx.record_many(&batch, "git-train: import GitHub deployments")?;
+            ctx.ledger
+                .record_many(&batch, "git-train: import GitHub deployments")?;
             save_cursor(&path, &cursor)?;
             next = if list.is_empty() || reached_imported {
                 None
@@ -236,11 +237,10 @@ impl GitHub {
 
         // Deployments still under way: ask for their new statuses (conditional: a
         // deployment that did not change costs nothing).
-        let snapshot = crate::ledger::index::snapshot(&ctx.repo)?;
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
+        let snapshot = ctx.ledger.snapshot()?;
+        let mut notes = ctx.ledger.deployments()?;
         for open in &snapshot.open {
-            let (deps, _) = crate::ledger::index::deployments_of(&notes, open.commit)?;
-            let Some(dep) = deps.iter().find(|d| d.dep == open.dep) else {
+            let Some(dep) = notes.find(open.commit, &open.dep, None)? else {
                 continue;
             };
             let Some((repo, id)) = dep.gh() else { continue };
@@ -261,8 +261,8 @@ impl GitHub {
     pub fn export(&self, ctx: &Context) -> Result<usize> {
         const PER_SYNC: usize = 20;
         let client = self.client()?;
-        let index = crate::ledger::index::refresh(&ctx.repo)?;
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
+        let index = ctx.ledger.index()?;
+        let mut notes = ctx.ledger.deployments()?;
         let since = ctx.now().plus_millis(-30 * 86_400_000);
         let mut exported = 0;
         for entry in index
@@ -274,8 +274,7 @@ impl GitHub {
             if exported >= PER_SYNC {
                 break;
             }
-            let (deps, _) = crate::ledger::index::deployments_of(&notes, entry.commit)?;
-            let Some(dep) = deps.iter().find(|d| d.dep == entry.dep) else {
+            let Some(dep) = notes.find(entry.commit, &entry.dep, None)? else {
                 continue;
             };
             if dep.gh().is_some() || dep.dep.starts_with("gh") {
@@ -361,8 +360,8 @@ impl GitHub {
             .unwrap_or("")
             .to_string();
         if let Ok(oid) = Oid::from_str(&sha) {
-            if ctx.repo.git.find_commit(oid).is_ok() {
-                ctx.record(
+            if ctx.repo().has_commit(oid) {
+                ctx.ledger.record(
                     oid,
                     std::slice::from_ref(&event),
                     "git-train: deployment status",
@@ -568,7 +567,7 @@ impl Forge for GitHub {
             "auto_merge": false,
             "required_contexts": [],
             "production_environment": ctx.config.env(&plan.env).production,
-            "description": plan.desc.clone().unwrap_or_else(|| format!("git-train: {short} to {} by {}", plan.env, ctx.me)),
+            "description": plan.desc.clone().unwrap_or_else(|| format!("git-train: {short} to {} by {}", plan.env, ctx.me())),
             "payload": payload,
         });
         let deployment =
@@ -634,7 +633,7 @@ impl Forge for GitHub {
             Error::new(Kind::Forge, "GitHub's answer is not a deployment")
                 .hint("nothing was recorded")
         })?;
-        ctx.record(
+        ctx.ledger.record(
             sha,
             &[event],
             &format!("git-train: deploy {} to {}", plan.commit, plan.env),
@@ -698,7 +697,7 @@ impl Forge for GitHub {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {
-                let entry = crate::ledger::index::find(&ctx.repo, target)?.ok_or_else(|| {
+                let entry = ctx.ledger.deployment_by_id(target)?.ok_or_else(|| {
                     Error::usage(format!("no deployment '{target}' in the ledger"))
                         .hint("give GitHub's deployment id, or run `git train sync` first")
                 })?;
@@ -716,10 +715,9 @@ impl Forge for GitHub {
 impl GitHub {
     /// GitHub's id of a deployment the ledger knows.
     fn id_of(&self, ctx: &Context, commit: Oid, dep: &str) -> Result<u64> {
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
-        let (deps, _) = crate::ledger::index::deployments_of(&notes, commit)?;
-        deps.iter()
-            .find(|d| d.dep == dep)
+        ctx.ledger
+            .deployment(commit, dep)?
+            .as_ref()
             .and_then(|d| d.gh())
             .map(|(_, id)| id)
             .ok_or_else(|| {
