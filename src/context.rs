@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{EnvName, Timestamp};
 use crate::error::{Error, Result};
-use crate::ledger::{BadLine, Ledger, Repo};
+use crate::ledger::{BadLine, Ledger, Remote, Repo};
 
 /// How a command talks to the person running it. Only the cli layer implements it.
 pub trait Ui {
@@ -76,6 +76,11 @@ impl Context {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The team's remote (`remote` in .train.toml), if the repository has it.
+    pub fn remote(&self) -> Option<Remote> {
+        Remote::of(self.repo(), &self.config)
     }
 
     /// Parses an environment name the user gave, and checks it is one the team uses.

@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
     }
     // Deploy records must not follow commits through rebase: a rebased commit was
     // never deployed.
-    let all = &ctx.repo().git.config()?;
+    let all = ctx.repo().git.config()?;
     for value in multivar(&all, "notes.rewriteRef")? {
         if value == ledger::DEPLOYS || value == "refs/notes/*" {
             warnings.push(format!(

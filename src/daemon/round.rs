@@ -395,9 +395,9 @@ fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
     let mine = |oid: Oid| {
         ctx.repo()
             .commit_info(oid)
-            .is_ok_and(|c| same_person(&c.author_email, &ctx.me()))
+            .is_ok_and(|c| same_person(&c.author_email, ctx.me()))
     };
-    if same_person(d.by(), &ctx.me()) || mine(commit) {
+    if same_person(d.by(), ctx.me()) || mine(commit) {
         return true;
     }
     let from = d.from().and_then(|f| Oid::from_str(f).ok());
@@ -426,7 +426,7 @@ fn ci(
     let mut failed = Ok(());
     for oid in ctx.repo().first_parent(trunk.tip, CI_WINDOW)? {
         let info = ctx.repo().commit_info(oid)?;
-        if settings.mine_only.ci && !same_person(&info.author_email, &ctx.me()) {
+        if settings.mine_only.ci && !same_person(&info.author_email, ctx.me()) {
             continue;
         }
         let sha = oid.to_string();
@@ -505,7 +505,7 @@ fn stale(
             if waited <= after_ms {
                 continue;
             }
-            if settings.mine_only.stale && !same_person(&info.author_email, &ctx.me()) {
+            if settings.mine_only.stale && !same_person(&info.author_email, ctx.me()) {
                 continue;
             }
             let key = format!("{env} {oid}");

@@ -1,13 +1,17 @@
 //! Environment locks: `refs/train/locks/ENV`, a parentless commit whose message is
 //! the lock as JSON. Taken and released on the remote atomically (a push that
 //! expects the ref absent, a delete that expects the lock it read); without a remote,
-//! the same refs in the local repository with the same compare-and-swap.
+//! the same refs in the local repository with the same compare-and-swap. A lock
+//! released by force is recorded in `refs/notes/locks`, on the lock commit.
 
 use git2::{Oid, Repository};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{EnvName, Timestamp};
-use crate::error::Result;
+use super::notes::{self, LOCKS};
+use super::remote::{PushStatus, Remote};
+use super::Ledger;
+use crate::domain::{EnvName, Event, Fields, State, Timestamp};
+use crate::error::{Error, Result};
 
 pub const PREFIX: &str = "refs/train/locks/";
 
@@ -138,4 +142,151 @@ pub fn mirror(repo: &Repository, env: &EnvName, lock: Option<Oid>) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// What taking a lock found.
+pub enum Taken {
+    /// The lock is this process's now.
+    Now(Held),
+    /// Someone holds it already (perhaps the same user, from before).
+    Already(Held),
+}
+
+impl Ledger {
+    /// Takes the lock on `env`, by this user, now: on the remote when there is one
+    /// (a create-only push: of two people locking at once exactly one wins), else in
+    /// the local refs.
+    pub fn lock(
+        &self,
+        env: &EnvName,
+        reason: Option<String>,
+        remote: Option<&Remote>,
+    ) -> Result<Taken> {
+        if let Some(remote) = remote {
+            self.fetch(remote)?;
+        }
+        let git = &self.repo.git;
+        if let Some(held) = get(git, env)? {
+            return Ok(Taken::Already(held));
+        }
+        let lock = Lock {
+            env: env.to_string(),
+            by: self.me.clone(),
+            reason,
+            at: self.now().to_string(),
+        };
+        let oid = make(git, &lock)?;
+        let refname = refname(env);
+        match remote {
+            Some(r) => {
+                // Create-only: the push carries "expect absent".
+                let status = r.push(&[format!("{oid}:{refname}")], &[format!("{refname}:")])?;
+                if let Some(refusal @ (PushStatus::Rejected(_) | PushStatus::Refused { .. })) =
+                    status.first()
+                {
+                    self.fetch(r)?;
+                    return match (get(git, env)?, refusal) {
+                        (Some(held), _) => Ok(Taken::Already(held)),
+                        (None, PushStatus::Refused { reason, said }) => {
+                            Err(Error::refused(PushStatus::refusal(
+                                &format!("could not lock {env}: {} refused ({reason})", r.name),
+                                said,
+                            ))
+                            .hint(format!(
+                                "the server's hooks or permissions decide what {} accepts",
+                                r.name
+                            )))
+                        }
+                        (None, _) => Err(Error::refused(format!(
+                            "could not lock {env}: the lock changed while it was taken"
+                        ))
+                        .hint("try again")),
+                    };
+                }
+                mirror(git, env, Some(oid))?;
+            }
+            None => {
+                if let Some(held) = create(git, env, oid)? {
+                    return Ok(Taken::Already(held));
+                }
+            }
+        }
+        Ok(Taken::Now(Held {
+            lock,
+            id: oid.to_string(),
+            recorded_env: None,
+        }))
+    }
+
+    /// Releases `held`, the lock read on `env`, only if it is still the one there (a
+    /// lease): a new lock taken meanwhile stays. `forced` is why someone else's lock
+    /// is released; it is recorded.
+    pub fn release(
+        &self,
+        env: &EnvName,
+        held: &Held,
+        forced: Option<String>,
+        remote: Option<&Remote>,
+    ) -> Result<()> {
+        let git = &self.repo.git;
+        let refname = refname(env);
+        let changed = || {
+            Error::refused(format!("the lock on {env} changed since it was read"))
+                .hint("look again with `git train locks`")
+        };
+        match remote {
+            Some(r) => {
+                let status = r.push(
+                    &[format!(":{refname}")],
+                    &[format!("{refname}:{}", held.id)],
+                )?;
+                match status.first() {
+                    Some(PushStatus::Rejected(_)) => return Err(changed()),
+                    Some(PushStatus::Refused { reason, said }) => {
+                        return Err(Error::refused(PushStatus::refusal(
+                            &format!("could not unlock {env}: {} refused ({reason})", r.name),
+                            said,
+                        ))
+                        .hint(format!(
+                            "the server's hooks or permissions decide what {} accepts",
+                            r.name
+                        )))
+                    }
+                    _ => {}
+                }
+                mirror(git, env, None)?;
+            }
+            None => {
+                if !delete(git, env, &held.id)? {
+                    return Err(changed());
+                }
+            }
+        }
+        if let Some(reason) = forced {
+            let event = Event {
+                at: self.now(),
+                subject: env.to_string(),
+                state: State::Inactive,
+                by: self.me.clone(),
+                fields: Fields {
+                    desc: Some(format!(
+                        "released by force the lock of {} taken {}",
+                        held.lock.by, held.lock.at
+                    )),
+                    forced: Some(reason),
+                    ..Fields::default()
+                }
+                .into_map(),
+            };
+            let lock_commit = Oid::from_str(&held.id)?;
+            notes::append(
+                git,
+                LOCKS,
+                lock_commit,
+                &[event.to_line()],
+                "git-train: forced unlock",
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -11,6 +11,7 @@ pub mod notes;
 pub mod readers;
 pub mod remote;
 pub mod repo;
+pub mod sync;
 
 use std::path::Path;
 
@@ -21,13 +22,15 @@ use crate::domain::{CiSummary, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
 pub use index::{Entry, Future, Index, Open, Snapshot};
-pub use locks::{Held, Lock};
+pub use locks::{Held, Lock, Taken};
 pub use notes::{
     append, append_many, cat_sort_uniq, cat_sort_uniq_bytes, merge, not_a_ledger, parse_note,
     stop_writes, write, BadLine, LedgerError, Merged, Notes, Written, CI, DEPLOYS,
 };
 pub use readers::{Ci, Deployments};
+pub use remote::{PushStatus, Remote};
 pub use repo::Repo;
+pub use sync::{LedgerSync, LEDGERS};
 
 /// The ledger of one repository, as one command (or one daemon round) sees it: the
 /// repository, the clock that decides what counts as the future, and who is acting.

@@ -11,6 +11,8 @@ use crate::domain::Event;
 
 pub const DEPLOYS: &str = "refs/notes/deploys";
 pub const CI: &str = "refs/notes/ci";
+/// Locks released by force, each recorded on its lock commit.
+pub const LOCKS: &str = "refs/notes/locks";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
