@@ -2,6 +2,7 @@
 //! configuration, who is acting, the clock, and the user interface it may ask or tell
 //! things through.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use crate::clock::Clock;
@@ -30,6 +31,8 @@ pub struct Context {
     /// Made once, here, and passed to everything that reads the time.
     pub clock: Clock,
     pub ui: Box<dyn Ui>,
+    /// The ledger was opened for deployments (what dead processes left is reaped).
+    reaped: Cell<bool>,
 }
 
 impl Context {
@@ -47,6 +50,7 @@ impl Context {
             config,
             clock,
             ui,
+            reaped: Cell::new(false),
         })
     }
 
@@ -61,7 +65,19 @@ impl Context {
             config: Config::default(),
             clock,
             ui,
+            reaped: Cell::new(false),
         })
+    }
+
+    /// The ledger, for a command that reads or writes deployments: opening it this
+    /// way first records the outcomes kept by commands that could not write them and
+    /// closes the deployments whose git-train process died (once per context).
+    pub fn open_deployments(&self) -> Result<&Ledger> {
+        if !self.reaped.get() {
+            self.ledger.reap(self.ui.as_ref())?;
+            self.reaped.set(true);
+        }
+        Ok(&self.ledger)
     }
 
     /// The repository the ledger is kept in.

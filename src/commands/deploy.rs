@@ -67,7 +67,7 @@ const COUNTED: usize = 10_000;
 pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let trunk = ctx.repo().trunk(&ctx.config)?;
     let target = match &args.rev {
         Some(rev) => ctx.repo().resolve(rev)?,
@@ -99,7 +99,7 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
 pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let index = ctx.ledger.index()?;
     let Some(current) = index.snapshot.deployed.get(env.as_str()).copied() else {
         return Err(Error::refused(format!(
@@ -347,14 +347,14 @@ pub fn carry_out(
             desc: Some("interrupted".into()),
             ..Default::default()
         };
-        let event = crate::forge::local::new_event(ctx, &plan.env, State::Error, ctx.now(), fields);
+        let event = ctx.ledger.event(&plan.env, State::Error, ctx.now(), fields);
         ctx.ledger
             .record(plan.commit, &[event], "git-train: interrupted")?;
         State::Error
     } else {
         forge.complete(ctx, plan, &dep, wait)?
     };
-    let log = crate::forge::local::log_path(ctx, &dep);
+    let log = ctx.ledger.log_path(&dep);
     Ok(Outcome {
         version: super::JSON_VERSION,
         env: plan.env.to_string(),

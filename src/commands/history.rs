@@ -46,7 +46,7 @@ pub struct GhRef {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
     let (chosen, bad) = ctx
         .ledger
@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
 
 fn item_of(ctx: &Context, commit: Oid, d: &Deployment) -> Item {
     let subject = ctx.repo().subject(commit).unwrap_or_default();
-    let local_log = crate::forge::local::log_path(ctx, &d.dep);
+    let local_log = ctx.ledger.log_path(&d.dep);
     Item {
         dep: d.dep.clone(),
         env: d.env.clone(),

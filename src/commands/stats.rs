@@ -100,7 +100,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
         Some(name) => ctx.env(name)?.as_str().to_string(),
         None => ctx.config.production_env(),
     };
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let index = ctx.ledger.index()?;
     ctx.warn_bad_lines(&index.bad_lines);
     let entries: Vec<&Entry> = index.entries.iter().filter(|e| e.env == env).collect();

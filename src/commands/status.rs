@@ -65,7 +65,7 @@ pub struct Args {
 const TRAIN_WALK_LIMIT: usize = 10_000;
 
 pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let trunk = ctx.repo().trunk(&ctx.config)?;
     let only = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
     let snapshot = ctx.ledger.snapshot()?;

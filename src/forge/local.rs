@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,10 +11,10 @@ use git2::Oid;
 
 use super::{Forge, Plan};
 use crate::context::Context;
-use crate::domain::{CiSummary, EnvName, Event, Fields, State, Timestamp};
+use crate::domain::{CiSummary, EnvName, Fields, State};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Interrupt};
-use crate::ledger;
+use crate::ledger::{self, Running};
 
 pub struct Local;
 
@@ -34,7 +34,7 @@ impl Forge for Local {
             check_command(&run, &ctx.repo().workdir())?;
         }
         let now = ctx.now();
-        let dep = new_id(now);
+        let dep = ledger::new_id(now);
         let fields = Fields {
             dep: Some(dep.clone()),
             desc: plan.desc.clone(),
@@ -43,7 +43,7 @@ impl Forge for Local {
             forced: plan.forced.clone(),
             ..Fields::default()
         };
-        let event = new_event(ctx, &plan.env, State::Queued, now, fields);
+        let event = ctx.ledger.event(&plan.env, State::Queued, now, fields);
         ctx.ledger.record(
             plan.commit,
             &[event],
@@ -60,28 +60,6 @@ impl Forge for Local {
     }
 }
 
-/// A new deployment id: a ULID of the given instant.
-pub fn new_id(at: Timestamp) -> String {
-    let ms = u64::try_from(at.0).unwrap_or(0);
-    ulid::Ulid::from_datetime(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
-pub fn new_event(
-    ctx: &Context,
-    env: &EnvName,
-    state: State,
-    at: Timestamp,
-    fields: Fields,
-) -> Event {
-    Event {
-        at,
-        subject: env.as_str().to_string(),
-        state,
-        by: ctx.me().to_string(),
-        fields: fields.into_map(),
-    }
-}
-
 fn step(
     ctx: &Context,
     env: &EnvName,
@@ -95,7 +73,7 @@ fn step(
         desc,
         ..Fields::default()
     };
-    let event = new_event(ctx, env, state, ctx.now(), fields);
+    let event = ctx.ledger.event(env, state, ctx.now(), fields);
     ctx.ledger.record(
         commit,
         &[event],
@@ -103,207 +81,11 @@ fn step(
     )
 }
 
-/// Records how a deployment ended. The outcome is kept in `.git/train/outcomes/DEP`
-/// first and removed once it is in the ledger, so an outcome that cannot be written
-/// now (`.git` read-only, disk full) is recorded by the next command instead of
-/// being taken for a process that died.
-fn finish(
-    ctx: &Context,
-    env: &EnvName,
-    commit: Oid,
-    dep: &str,
-    state: State,
-    desc: Option<String>,
-) -> Result<()> {
-    let fields = Fields {
-        dep: Some(dep.to_string()),
-        desc,
-        ..Fields::default()
-    };
-    let at = ctx.now();
-    let mut batch = vec![(commit, vec![new_event(ctx, env, state, at, fields)])];
-    if state == State::Success {
-        batch.extend(superseded(ctx, env, dep, at));
-    }
-    let kept = keep_outcome(ctx, dep, &batch);
-    let lines: Vec<(Oid, Vec<String>)> = batch
-        .iter()
-        .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
-        .collect();
-    let what = format!("git-train: {env} {state} {commit}");
-    if let Err(e) = ledger::append_many(&ctx.repo().git, ledger::DEPLOYS, &lines, &what) {
-        let e = Error::from(e);
-        let message = match kept {
-            Ok(path) => format!(
-                "could not record that deployment {dep} to {env} ended in {state} ({}); the outcome is kept in {} and the next git-train command records it",
-                e.message,
-                path.display()
-            ),
-            Err(keep) => format!(
-                "could not record that deployment {dep} to {env} ended in {state} ({}), nor keep it ({})",
-                e.message, keep.message
-            ),
-        };
-        return Err(Error { message, ..e });
-    }
-    if let Ok(path) = kept {
-        let _ = fs::remove_file(path);
-    }
-    crate::ledger::index::catch_up(ctx.repo(), ctx.clock)?;
-    Ok(())
-}
-
-/// The successes of `env` dated after this one's `at`: by a clock ahead of this one,
-/// since this process saw them in the ledger, so they happened before it. Each
-/// would outrank this success for as long as its date is ahead; it is marked
-/// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
-/// dated as its success so that the mark reads after it.
-fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
-    let Ok(index) = ctx.ledger.index() else {
-        return Vec::new();
-    };
-    index
-        .entries
-        .iter()
-        .filter(|e| e.env == env.as_str() && e.dep != dep)
-        .filter_map(|e| {
-            let success = e.success_at.filter(|s| *s > at)?;
-            let fields = Fields {
-                dep: Some(e.dep.clone()),
-                desc: Some(format!(
-                    "superseded by {dep}, which succeeded at {at}: this success is dated later, by a clock ahead"
-                )),
-                ..Fields::default()
-            };
-            Some((e.commit, vec![new_event(ctx, env, State::Inactive, success, fields)]))
-        })
-        .collect()
-}
-
-fn outcomes_dir(ctx: &Context) -> PathBuf {
-    ctx.repo().train_dir().join("outcomes")
-}
-
-const OUTCOME_MAGIC: &str = "git-train-outcome 1";
-
-/// `.git/train/outcomes/DEP`: the pid that kept it, then one `COMMIT LINE` per event.
-fn keep_outcome(ctx: &Context, dep: &str, batch: &[(Oid, Vec<Event>)]) -> Result<PathBuf> {
-    let dir = outcomes_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    let mut text = format!("{OUTCOME_MAGIC} {}\n", std::process::id());
-    for (commit, events) in batch {
-        for e in events {
-            text.push_str(&format!("{commit} {}\n", e.to_line()));
-        }
-    }
-    let path = dir.join(dep);
-    crate::file::write_atomically(&path, text.as_bytes())?;
-    Ok(path)
-}
-
-/// A kept outcome: the pid of the process that kept it and its event lines.
-fn read_outcome(text: &str) -> Option<(u32, Vec<(Oid, String)>)> {
-    let mut lines = text.lines();
-    let pid = lines
-        .next()?
-        .strip_prefix(OUTCOME_MAGIC)?
-        .trim()
-        .parse()
-        .ok()?;
-    let mut events = Vec::new();
-    for line in lines {
-        let (commit, event) = line.split_once(' ')?;
-        // Only what git-train itself would write goes into the ledger.
-        let parsed = Event::parse(event).ok()?;
-        if parsed.to_line() != event {
-            return None;
-        }
-        events.push((Oid::from_str(commit).ok()?, event.to_string()));
-    }
-    (!events.is_empty()).then_some((pid, events))
-}
-
-pub fn log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo()
-        .train_dir()
-        .join("logs")
-        .join(format!("{dep}.log"))
-}
-
-/// What a detached runner (`--no-wait`) wrote to stderr.
-fn runner_log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo()
-        .train_dir()
-        .join("logs")
-        .join(format!("{dep}.runner.log"))
-}
-
-fn running_dir(ctx: &Context) -> PathBuf {
-    ctx.repo().train_dir().join("running")
-}
-
-/// `.git/train/running/DEP`: the git-train process carrying a deployment and, once
-/// it started the run command, that command's process group (with the start time of
-/// its leader, so a reaper never signals a group whose number was given again).
-struct Running {
-    pid: u32,
-    env: EnvName,
-    commit: Oid,
-    group: Option<(u32, Option<u64>)>,
-}
-
-impl Running {
-    fn to_line(&self) -> String {
-        let mut line = format!("{} {} {}", self.pid, self.env, self.commit);
-        if let Some((pgid, start)) = self.group {
-            let start = start.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-            line.push_str(&format!(" {pgid} {start}"));
-        }
-        line.push('\n');
-        line
-    }
-
-    fn parse(text: &str) -> Option<Running> {
-        let f: Vec<&str> = text.split_whitespace().collect();
-        let (pid, env, commit) = (f.first()?, f.get(1)?, f.get(2)?);
-        let group = match (f.get(3), f.get(4)) {
-            (Some(pgid), start) => Some((pgid.parse().ok()?, start.and_then(|s| s.parse().ok()))),
-            (None, _) => None,
-        };
-        Some(Running {
-            pid: pid.parse().ok()?,
-            env: EnvName::new(env).ok()?,
-            commit: Oid::from_str(commit).ok()?,
-            group,
-        })
-    }
-}
-
-fn write_running(ctx: &Context, dep: &str, running: &Running) -> Result<()> {
-    let dir = running_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    crate::file::write_atomically(&dir.join(dep), running.to_line().as_bytes())
-}
-
-/// Writes the running file unless there is one already (the runner's own, which
-/// knows more), without a moment where it is half written.
-fn write_running_if_absent(ctx: &Context, dep: &str, running: &Running) -> Result<()> {
-    let dir = running_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    std::io::Write::write_all(&mut tmp, running.to_line().as_bytes())?;
-    match tmp.persist_noclobber(dir.join(dep)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.error.into()),
-    }
-}
-
 /// Starts the detached runner of a `--no-wait` deployment. The running file names
 /// it at once, so a runner that dies before it records anything is closed by the
 /// next command; a runner that cannot be started is recorded as `error` here.
 fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
-    let log = runner_log_path(ctx, dep);
+    let log = ctx.ledger.runner_log_path(dep);
     let stderr = log
         .parent()
         .map(fs::create_dir_all)
@@ -334,7 +116,8 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
             let _ = fs::remove_file(&log);
             let desc = format!("could not start the background run of the deployment: {e}");
             ctx.ui.warn(&desc);
-            finish(ctx, &plan.env, plan.commit, dep, State::Error, Some(desc))?;
+            ctx.ledger
+                .finish(&plan.env, plan.commit, dep, State::Error, Some(desc))?;
             return Ok(State::Error);
         }
     };
@@ -344,7 +127,7 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
         commit: plan.commit,
         group: None,
     };
-    if let Err(e) = write_running_if_absent(ctx, dep, &running) {
+    if let Err(e) = ctx.ledger.note_running_if_absent(dep, &running) {
         ctx.ui.warn(&format!(
             "could not note the background run of {dep} (pid {}): {}",
             child.id(),
@@ -386,7 +169,7 @@ pub fn run_deployment(
         }
     };
     let state = execute(&ctx, &env_name, commit, dep)?;
-    let log = runner_log_path(&ctx, dep);
+    let log = ctx.ledger.runner_log_path(dep);
     if fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
         let _ = fs::remove_file(log);
     }
@@ -408,7 +191,10 @@ fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) 
         return;
     }
     let desc = format!("the background run could not start: {}", why.message);
-    if let Err(e) = finish(ctx, &env, commit, dep, State::Error, Some(desc)) {
+    if let Err(e) = ctx
+        .ledger
+        .finish(&env, commit, dep, State::Error, Some(desc))
+    {
         ctx.ui.warn(&e.message);
     }
 }
@@ -423,7 +209,7 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
                 Some(format!("could not record its start: {e}")),
             ),
         };
-        finish(ctx, env, commit, dep, state, desc)?;
+        ctx.ledger.finish(env, commit, dep, state, desc)?;
         return Ok(state);
     };
     let interrupt = Interrupt::catch();
@@ -433,7 +219,9 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
         commit,
         group: None,
     };
-    let outcome = write_running(ctx, dep, &running)
+    let outcome = ctx
+        .ledger
+        .note_running(dep, &running)
         .and_then(|()| run_command(ctx, &running, dep, &run, &interrupt));
     let (state, desc) = match &outcome {
         Ok(RunEnd::Exited(0)) => (State::Success, None),
@@ -448,8 +236,8 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
         Ok(RunEnd::Interrupted) => (State::Error, Some("interrupted".to_string())),
         Err(e) => (State::Error, Some(format!("could not run: {e}"))),
     };
-    finish(ctx, env, commit, dep, state, desc)?;
-    let _ = fs::remove_file(running_dir(ctx).join(dep));
+    ctx.ledger.finish(env, commit, dep, state, desc)?;
+    ctx.ledger.forget_running(dep);
     outcome?;
     Ok(state)
 }
@@ -468,7 +256,7 @@ fn run_command(
     interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     let (env, commit) = (&running.env, running.commit);
-    let log = log_path(ctx, dep);
+    let log = ctx.ledger.log_path(dep);
     fs::create_dir_all(log.parent().unwrap_or(Path::new(".")))?;
     let file = fs::File::create(&log)?;
     step(ctx, env, commit, dep, State::InProgress, None)?;
@@ -493,11 +281,11 @@ fn run_command(
     let mut child = cmd.spawn()?;
     // From here a reaper can stop the whole group if this process dies.
     let with_group = Running {
-        group: Some((child.id(), process_start(child.id()))),
+        group: Some((child.id(), interrupt::process_start(child.id()))),
         env: env.clone(),
         ..*running
     };
-    if let Err(e) = write_running(ctx, dep, &with_group) {
+    if let Err(e) = ctx.ledger.note_running(dep, &with_group) {
         ctx.ui.warn(&format!(
             "could not note the run command's process group: {}",
             e.message
@@ -563,155 +351,6 @@ fn die_with_this_process(cmd: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_this_process(_cmd: &mut Command) {}
-
-/// When a process started, in clock ticks since boot (`/proc/PID/stat`, field 22).
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name (field 2) may hold spaces and parentheses: count after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// SIGKILL to the run command's process group, unless its number now belongs to
-/// another process (the group is then empty: a number is not given again while a
-/// group uses it). True when something was signalled.
-fn stop_group(pgid: u32, start: Option<u64>) -> bool {
-    if let (Some(want), Some(now)) = (start, process_start(pgid)) {
-        if want != now {
-            return false;
-        }
-    }
-    let Ok(group) = i32::try_from(pgid) else {
-        return false;
-    };
-    if group <= 1 {
-        return false;
-    }
-    // SAFETY: kill(2) on the process group this deployment's run command had.
-    unsafe { libc::kill(-group, libc::SIGKILL) == 0 }
-}
-
-/// Records outcomes kept by commands that could not write them, and closes
-/// deployments whose git-train process died (SIGKILL, power loss) as `error`,
-/// after stopping their run command, so none stays open for ever and none is
-/// `error` while its command goes on.
-pub fn reap(ctx: &Context) -> Result<Vec<String>> {
-    record_kept_outcomes(ctx)?;
-    let Ok(dir) = fs::read_dir(running_dir(ctx)) else {
-        return Ok(Vec::new());
-    };
-    let mut reaped = Vec::new();
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Some(dep) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| crate::domain::event::valid_id(n))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let Some(running) = Running::parse(&text) else {
-            let _ = fs::remove_file(&path);
-            continue;
-        };
-        if interrupt::alive(running.pid) {
-            continue;
-        }
-        let stopped = running
-            .group
-            .map(|(pgid, start)| (pgid, stop_group(pgid, start)));
-        // Finished after all (killed between recording its end and removing the
-        // file): nothing to close.
-        let open = ctx.ledger.snapshot()?;
-        if !open.open.iter().any(|o| o.dep == dep) {
-            let _ = fs::remove_file(&path);
-            continue;
-        }
-        let pid = running.pid;
-        let desc = match stopped {
-            Some((pgid, true)) => format!(
-                "the git-train process running it (pid {pid}) died; its run command was stopped (SIGKILL to process group {pgid}) before it could finish"
-            ),
-            // Its shell gets SIGKILL when git-train dies (Linux): nothing was left.
-            Some((_, false)) => format!(
-                "the git-train process running it (pid {pid}) died, and its run command was stopped with it before the outcome was recorded"
-            ),
-            None => {
-                let why = last_line(&runner_log_path(ctx, &dep))
-                    .map(|l| format!(": {l}"))
-                    .unwrap_or_default();
-                format!(
-                    "the git-train process for it (pid {pid}) stopped before it started the run command{why}"
-                )
-            }
-        };
-        let (env, commit) = (&running.env, running.commit);
-        finish(ctx, env, commit, &dep, State::Error, Some(desc))?;
-        let _ = fs::remove_file(&path);
-        ctx.ui.warn(&format!(
-            "deployment {dep} to {env} was left unfinished by a git-train process that died; marked it `error`"
-        ));
-        reaped.push(dep);
-    }
-    Ok(reaped)
-}
-
-/// Writes the outcomes kept in `.git/train/outcomes/` by processes that are gone.
-/// Writing one twice adds nothing: the same event is the same line.
-fn record_kept_outcomes(ctx: &Context) -> Result<()> {
-    let Ok(dir) = fs::read_dir(outcomes_dir(ctx)) else {
-        return Ok(());
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Some(dep) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| crate::domain::event::valid_id(n))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let Some((pid, events)) = read_outcome(&text) else {
-            ctx.ui.warn(&format!(
-                "{} is not a kept outcome git-train can read; left as it is",
-                path.display()
-            ));
-            continue;
-        };
-        if pid != std::process::id() && interrupt::alive(pid) {
-            continue;
-        }
-        let mut batch: Vec<(Oid, Vec<String>)> = Vec::new();
-        for (commit, line) in events {
-            match batch.iter_mut().find(|(c, _)| *c == commit) {
-                Some((_, lines)) => lines.push(line),
-                None => batch.push((commit, vec![line])),
-            }
-        }
-        let what = format!("git-train: kept outcome of {dep}");
-        ledger::append_many(&ctx.repo().git, ledger::DEPLOYS, &batch, &what)?;
-        let _ = fs::remove_file(&path);
-        crate::ledger::index::catch_up(ctx.repo(), ctx.clock)?;
-        ctx.ui.note(&format!(
-            "recorded the outcome of deployment {dep}, kept by a command that could not write it"
-        ));
-    }
-    Ok(())
-}
-
-fn last_line(path: &Path) -> Option<String> {
-    let text = fs::read_to_string(path).ok()?;
-    let line = text.lines().rfind(|l| !l.trim().is_empty())?;
-    Some(line.trim().chars().take(300).collect())
-}
 
 /// Words the shell runs itself, whatever PATH holds: POSIX's special built-ins, its
 /// regular built-ins, its reserved words, and the common extras of bash, ksh and zsh.

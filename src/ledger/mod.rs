@@ -11,6 +11,7 @@ pub mod notes;
 pub mod readers;
 pub mod remote;
 pub mod repo;
+pub mod runs;
 pub mod sync;
 
 use std::path::Path;
@@ -30,6 +31,7 @@ pub use notes::{
 pub use readers::{Ci, Deployments};
 pub use remote::{PushStatus, Remote};
 pub use repo::Repo;
+pub use runs::{new_id, Running};
 pub use sync::{LedgerSync, LEDGERS};
 
 /// The ledger of one repository, as one command (or one daemon round) sees it: the

@@ -545,7 +545,7 @@ impl Forge for GitHub {
 
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         let client = self.client()?;
-        let dep = super::local::new_id(ctx.now());
+        let dep = crate::ledger::new_id(ctx.now());
         let short = &plan.commit.to_string()[..7];
         let mut payload = json!({
             "dep": dep,
