@@ -122,7 +122,7 @@ impl Context {
             let shown: String = b.line.chars().take(80).collect();
             self.ui.warn(&format!(
                 "skipped a ledger line on {} ({}): {}",
-                &b.commit.to_string()[..7],
+                b.commit.short(),
                 b.reason,
                 shown.escape_debug()
             ));

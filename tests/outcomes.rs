@@ -526,7 +526,7 @@ fn a_teammate_whose_clock_is_far_ahead_pins_nothing_now_or_later() {
 mod index_agrees_with_a_rebuild {
     use git_train::clock::Clock;
     use git_train::domain::event::{Event, Fields, State};
-    use git_train::domain::Timestamp;
+    use git_train::domain::{CommitId, Timestamp};
     use git_train::ledger;
     use git_train::ledger::index;
     use git_train::ledger::repo::Repo;
@@ -534,15 +534,17 @@ mod index_agrees_with_a_rebuild {
 
     const HOUR: i64 = 3_600_000;
 
-    fn commits(git: &git2::Repository, n: usize) -> Vec<git2::Oid> {
+    fn commits(git: &git2::Repository, n: usize) -> Vec<CommitId> {
         let sig = git2::Signature::now("t", "t@example.com").unwrap();
         let tree = git
             .find_tree(git.treebuilder(None).unwrap().write().unwrap())
             .unwrap();
         (0..n)
             .map(|i| {
-                git.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
-                    .unwrap()
+                let oid = git
+                    .commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
+                    .unwrap();
+                CommitId::parse(&oid.to_string()).unwrap()
             })
             .collect()
     }
@@ -578,8 +580,8 @@ mod index_agrees_with_a_rebuild {
         clock: Clock,
         kept: &index::Snapshot,
     ) -> Result<(), TestCaseError> {
-        let dir = repo.git.path().join("train/index");
-        let aside = repo.git.path().join("train/index.kept");
+        let dir = repo.train_dir().join("index");
+        let aside = repo.train_dir().join("index.kept");
         let kept_files = files(&dir);
         std::fs::rename(&dir, &aside).unwrap();
         let (rebuilt, _) = index::catch_up(repo, clock).unwrap();
@@ -612,7 +614,7 @@ mod index_agrees_with_a_rebuild {
                     // An id belongs to one commit, as git-train makes them.
                     fields: Fields { dep: Some(format!("D{commit}x{dep}")), ..Fields::default() }.into_map(),
                 };
-                ledger::append(&repo.git, ledger::DEPLOYS, shas[commit], &[event.to_line()], "t")
+                ledger::append(&repo, ledger::DEPLOYS, shas[commit], &[event.to_line()], "t")
                     .unwrap();
                 let clock = Clock::fixed(base.plus_millis(clock * HOUR));
                 let (kept, _) = index::catch_up(&repo, clock).unwrap();

@@ -2,12 +2,11 @@
 //! a deployment would do (`prepare`), then make it (`carry_out`). The cli shows the
 //! plan and asks in between.
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::deployment::counts;
-use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
+use crate::domain::{CiState, CiSummary, CommitId, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
 
@@ -74,7 +73,7 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
         None => trunk.tip,
     };
     if !ctx.repo().contains(trunk.tip, target)? {
-        let short = &target.to_string()[..7];
+        let short = target.short();
         return Err(
             Error::usage(format!("{short} is not on trunk ({})", trunk.refname)).hint(format!(
                 "git-train deploys commits merged into {}; merge and push it first",
@@ -113,8 +112,8 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             if target == current || !ctx.repo().contains(current, target)? {
                 return Err(Error::usage(format!(
                     "{} is not older than what {env} runs ({})",
-                    short(target),
-                    short(current)
+                    target.short(),
+                    current.short()
                 ))
                 .hint(format!(
                     "to move {env} forward, use `git train deploy {env} {rev}`"
@@ -146,7 +145,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             found.ok_or_else(|| {
                 Error::refused(format!(
                     "{env} ran no older commit successfully before {}",
-                    short(current)
+                    current.short()
                 ))
                 .hint(format!(
                     "give the commit: `git train rollback {env} --to REV`"
@@ -187,14 +186,10 @@ fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn short(oid: Oid) -> String {
-    oid.to_string()[..7].to_string()
-}
-
 /// What the user asked for, checked for syntax but not yet against the ledger.
 struct Wanted {
     env: EnvName,
-    target: Oid,
+    target: CommitId,
     forced: Option<String>,
     desc: Option<String>,
     /// A rollback to a commit that ran here successfully before (skips the CI gate).
@@ -216,7 +211,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     if let Some(missing) = snapshot.unfetched.get(env.as_str()) {
         return Err(Error::usage(format!(
             "{env} runs {}, which this clone has not fetched",
-            short(*missing)
+            missing.short()
         ))
         .hint("run `git fetch`, then deploy again"));
     }
@@ -241,11 +236,11 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
             CiState::None => "has no CI status".to_string(),
             _ => format!("did not pass CI ({})", failing.join(", ")),
         };
-        overrides.push(format!("{} {why}", short(target)));
+        overrides.push(format!("{} {why}", target.short()));
         hints.push(match ci.state {
             CiState::None => format!(
                 "record CI with `git train report success --commit {}` or set `require_checks = false` for {env}",
-                short(target)
+                target.short()
             ),
             _ => "wait for CI or fix it".to_string(),
         });
@@ -260,11 +255,11 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         if !has {
             overrides.push(format!(
                 "{after} does not run {} yet; {env} comes after {after}",
-                short(target)
+                target.short()
             ));
             hints.push(format!(
                 "deploy it there first: `git train deploy {after} {}`",
-                short(target)
+                target.short()
             ));
         }
     }

@@ -1,10 +1,9 @@
 //! `git train history [ENV]`: deployments, newest first.
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{Deployment, State, Timestamp};
+use crate::domain::{CommitId, Deployment, State, Timestamp};
 use crate::error::Result;
 
 pub struct Args {
@@ -66,7 +65,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     })
 }
 
-fn item_of(ctx: &Context, commit: Oid, d: &Deployment) -> Item {
+fn item_of(ctx: &Context, commit: CommitId, d: &Deployment) -> Item {
     let subject = ctx.repo().subject(commit).unwrap_or_default();
     let local_log = ctx.ledger.log_path(&d.dep);
     Item {

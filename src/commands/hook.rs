@@ -9,10 +9,8 @@
 
 use std::time::Duration;
 
-use git2::Oid;
-
 use crate::context::Context;
-use crate::domain::CommitInfo;
+use crate::domain::{CommitId, CommitInfo};
 use crate::error::Result;
 
 /// How many undeployed commits to count, at least, before saying "N+". Walking
@@ -31,9 +29,9 @@ fn walk_limit(max_train: Option<u32>) -> usize {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushedRef {
     pub local_ref: String,
-    pub local_sha: Oid,
+    pub local_sha: CommitId,
     pub remote_ref: String,
-    pub remote_sha: Oid,
+    pub remote_sha: CommitId,
 }
 
 impl PushedRef {
@@ -52,9 +50,9 @@ pub fn parse_refs(stdin: &str) -> Vec<PushedRef> {
             match f.as_slice() {
                 [local_ref, local_sha, remote_ref, remote_sha] => Some(PushedRef {
                     local_ref: local_ref.to_string(),
-                    local_sha: Oid::from_str(local_sha).ok()?,
+                    local_sha: CommitId::parse(local_sha)?,
                     remote_ref: remote_ref.to_string(),
-                    remote_sha: Oid::from_str(remote_sha).ok()?,
+                    remote_sha: CommitId::parse(remote_sha)?,
                 }),
                 _ => None,
             }
@@ -76,7 +74,7 @@ pub struct PrePush {
     pub trunk: Option<String>,
     /// The trunk commit being pushed; `None` when the push does not move trunk on
     /// the team's remote (then there is nothing to say).
-    pub pushed: Option<Oid>,
+    pub pushed: Option<CommitId>,
     pub environments: Vec<EnvTrain>,
 }
 
@@ -92,7 +90,7 @@ impl PrePush {
 pub struct EnvTrain {
     pub name: String,
     /// The commit it runs; `None` when it was never deployed (nothing is counted).
-    pub deployed: Option<Oid>,
+    pub deployed: Option<CommitId>,
     /// Trunk commits the pushed tip has that the environment does not run.
     pub undeployed: usize,
     /// True when `undeployed` is a lower bound (the walk stopped at its limit).
@@ -191,12 +189,7 @@ fn is_team_remote(ctx: &Context, remote: &str, url: Option<&str>) -> bool {
         return true;
     }
     // `git push URL main` names no remote: compare with the team remote's URL.
-    let team_url = ctx
-        .repo()
-        .git
-        .find_remote(team)
-        .ok()
-        .and_then(|r| r.url().map(str::to_string));
+    let team_url = ctx.repo().remote_url(team);
     match (team_url, url.or(Some(remote))) {
         (Some(team_url), Some(url)) => team_url == url,
         _ => false,

@@ -3,13 +3,12 @@
 //! restore, train size). The numbers come from `domain::stats`; this gathers the
 //! deployments and walks the trains.
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::stats::{self, Change, Deploy, Outcome, Spread, Window, DAY_MS};
 use crate::domain::time::parse_duration;
-use crate::domain::Timestamp;
+use crate::domain::{CommitId, Timestamp};
 use crate::error::{Error, Result};
 use crate::ledger::{Deployments, Entry};
 
@@ -131,7 +130,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
 
     let mut missing = 0;
     let computed = stats::compute(&deploys, window, |tip, base| {
-        let (Ok(tip), Ok(base)) = (Oid::from_str(tip), Oid::from_str(base)) else {
+        let (Some(tip), Some(base)) = (CommitId::parse(tip), CommitId::parse(base)) else {
             missing += 1;
             return Ok(Vec::new());
         };

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::deployment::{counts, FUTURE_LIMIT_MS};
-use crate::domain::{CiState, CommitInfo, Deployment, Timestamp};
+use crate::domain::{CiState, CommitId, CommitInfo, Deployment, Timestamp};
 use crate::error::Result;
 use crate::ledger::{Deployments, Future, Held};
 
@@ -135,8 +134,8 @@ fn env_status(
     ctx: &Context,
     deployments: &mut Deployments,
     name: &str,
-    current: Option<Oid>,
-    tip: Oid,
+    current: Option<CommitId>,
+    tip: CommitId,
 ) -> Result<EnvStatus> {
     let mut status = EnvStatus {
         name: name.to_string(),
@@ -190,7 +189,7 @@ pub fn warn_future(ctx: &Context, future: &[Future], env: Option<&str>) {
              not counted as what {} runs (a clock far ahead, or a line written by hand); \
              the next deployment to {} supersedes it",
             f.dep,
-            &f.commit.to_string()[..7],
+            f.commit.short(),
             f.env,
             f.at,
             crate::domain::time::format_age(FUTURE_LIMIT_MS),

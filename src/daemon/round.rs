@@ -1,5 +1,5 @@
 //! One round of the daemon for one repository, synchronous (it runs in
-//! `spawn_blocking`: `git2::Repository` is not `Sync`): ask the forge for news with
+//! `spawn_blocking`: the repository handle is not `Sync`): ask the forge for news with
 //! conditional requests only, write new deployment events into the ledger, refresh
 //! the CI state of the user's trunk commits, and find what to announce by comparing
 //! with what was announced before. Nothing here runs a command from the repository's
@@ -8,14 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use git2::{Oid, Repository};
-
 use super::announced::RepoAnnounced;
 use super::config::{MineOnly, UserConfig};
 use super::notifier::Notification;
 use crate::context::{Context, Ui};
 use crate::domain::time::format_age;
-use crate::domain::{CiState, CommitInfo, Deployment, State, Timestamp};
+use crate::domain::{CiState, CommitId, CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::ledger;
 
@@ -192,36 +190,8 @@ impl News {
     }
 }
 
-/// Every ref's value, and HEAD's: what a wake compares.
-pub type Refs = BTreeMap<String, Oid>;
-
-pub fn refs_of(git: &Repository) -> Result<Refs> {
-    let mut out = Refs::new();
-    for r in git.references()? {
-        let r = r?;
-        if let (Some(name), Some(oid)) = (r.name(), r.resolve().ok().and_then(|r| r.target())) {
-            out.insert(name.to_string(), oid);
-        }
-    }
-    if let Ok(head) = git.head() {
-        if let Some(oid) = head.target() {
-            out.insert("HEAD".into(), oid);
-        }
-    }
-    Ok(out)
-}
-
-/// The refs of the repository at `path`.
-pub fn read_refs(path: &Path) -> Result<Refs> {
-    let git = Repository::open(path)?;
-    refs_of(&git)
-}
-
-/// Where git keeps the refs of the repository at `path` (the common dir).
-pub fn git_dir(path: &Path) -> Result<std::path::PathBuf> {
-    let git = Repository::open(path)?;
-    Ok(git.commondir().to_path_buf())
-}
+// What a wake compares (every ref's value, and HEAD's) is read by the ledger.
+pub use crate::ledger::repo::{git_dir, read_refs, Refs};
 
 /// The refs git-train writes itself: a change to them alone is not the user's.
 fn own_ref(name: &str) -> bool {
@@ -260,7 +230,7 @@ pub fn round(
     ui: Box<dyn Ui>,
 ) -> Result<Outcome> {
     let ctx = Context::open(path, ui)?;
-    let start = refs_of(&ctx.repo().git)?;
+    let start = ctx.repo().refs()?;
     let first = before.is_none();
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
@@ -293,7 +263,7 @@ pub fn round(
     }
     stale(&ctx, &repo, &mut announced, settings, now, &mut news)?;
 
-    let refs = refs_of(&ctx.repo().git)?;
+    let refs = ctx.repo().refs()?;
     let moved_meanwhile = start
         .iter()
         .chain(refs.iter())
@@ -321,7 +291,7 @@ fn capped(mut list: Vec<News>, repo: &str, what: &str) -> Vec<News> {
     list
 }
 
-fn commit_or_unknown(ctx: &Context, commit: Oid) -> CommitInfo {
+fn commit_or_unknown(ctx: &Context, commit: CommitId) -> CommitInfo {
     ctx.repo()
         .commit_info(commit)
         .unwrap_or_else(|_| CommitInfo {
@@ -391,8 +361,8 @@ fn deployments(
 }
 
 /// Made by the user, or bringing a commit of theirs.
-fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
-    let mine = |oid: Oid| {
+fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: CommitId) -> bool {
+    let mine = |oid: CommitId| {
         ctx.repo()
             .commit_info(oid)
             .is_ok_and(|c| same_person(&c.author_email, ctx.me()))
@@ -400,7 +370,7 @@ fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
     if same_person(d.by(), ctx.me()) || mine(commit) {
         return true;
     }
-    let from = d.from().and_then(|f| Oid::from_str(f).ok());
+    let from = d.from().and_then(CommitId::parse);
     from.and_then(|from| ctx.repo().train(commit, Some(from), 100).ok())
         .is_some_and(|walked| walked.commits.into_iter().any(mine))
 }

@@ -7,11 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git2::Oid;
-
 use super::{Forge, Plan};
 use crate::context::Context;
-use crate::domain::{CiSummary, EnvName, Fields, State};
+use crate::domain::{CiSummary, CommitId, EnvName, Fields, State};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Interrupt};
 use crate::ledger::{self, Running};
@@ -23,7 +21,7 @@ impl Forge for Local {
         "local"
     }
 
-    fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
+    fn ci(&self, ctx: &Context, commit: CommitId) -> Result<CiSummary> {
         let (ci, bad) = ctx.ledger.ci_of(commit, &ctx.config.checks.ignore)?;
         ctx.warn_bad_lines(&bad);
         Ok(ci)
@@ -63,7 +61,7 @@ impl Forge for Local {
 fn step(
     ctx: &Context,
     env: &EnvName,
-    commit: Oid,
+    commit: CommitId,
     dep: &str,
     state: State,
     desc: Option<String>,
@@ -183,7 +181,7 @@ fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) 
         .repo()
         .resolve(sha)
         .ok()
-        .or_else(|| Oid::from_str(sha).ok().filter(|_| sha.len() == 40));
+        .or_else(|| CommitId::parse(sha));
     let (Ok(env), Some(commit)) = (EnvName::new(env), commit) else {
         return;
     };
@@ -200,7 +198,7 @@ fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) 
 }
 
 /// Runs the environment's command for a deployment and records how it ended.
-pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<State> {
+pub fn execute(ctx: &Context, env: &EnvName, commit: CommitId, dep: &str) -> Result<State> {
     let Some(run) = ctx.config.env(env).run else {
         let (state, desc) = match step(ctx, env, commit, dep, State::InProgress, None) {
             Ok(()) => (State::Success, None),
@@ -292,7 +290,7 @@ fn run_command(
         ));
     }
     let started = Instant::now();
-    let short = &commit.to_string()[..7];
+    let short = commit.short();
     loop {
         if let Some(status) = child.try_wait()? {
             ctx.ui.done();

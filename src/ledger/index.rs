@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
+use crate::domain::CommitId;
+
 use crate::clock::Clock;
 use crate::domain::deployment::{counts, fold};
 use crate::domain::event::{decode_field, encode_field};
@@ -34,7 +36,7 @@ const HEAD_MAGIC: &str = "git-train-index 4";
 /// One deployment as the index keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    pub commit: Oid,
+    pub commit: CommitId,
     pub dep: String,
     pub env: String,
     pub started: Timestamp,
@@ -46,7 +48,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn of(d: &Deployment, commit: Oid) -> Entry {
+    fn of(d: &Deployment, commit: CommitId) -> Entry {
         Entry {
             commit,
             dep: d.dep.clone(),
@@ -75,7 +77,7 @@ impl Entry {
     fn parse(line: &str) -> Option<Entry> {
         let mut f = line.split(' ');
         let entry = Entry {
-            commit: Oid::from_str(f.next()?).ok()?,
+            commit: CommitId::parse(f.next()?)?,
             dep: f.next()?.to_string(),
             env: crate::domain::event::decode_field(f.next()?)?,
             started: Timestamp(f.next()?.parse().ok()?),
@@ -95,7 +97,7 @@ fn optional_ms(field: &str) -> Option<Option<Timestamp>> {
 }
 
 /// What each environment runs: its newest successful deployment.
-pub type Deployed = BTreeMap<String, Oid>;
+pub type Deployed = BTreeMap<String, CommitId>;
 
 pub struct Index {
     /// Every deployment, oldest first.
@@ -114,7 +116,7 @@ fn dir(repo: &Repo) -> PathBuf {
 pub struct Open {
     pub env: String,
     pub dep: String,
-    pub commit: Oid,
+    pub commit: CommitId,
 }
 
 /// A success dated too far after the reading clock to count (a clock far ahead, or
@@ -124,7 +126,7 @@ pub struct Future {
     pub env: String,
     pub at: Timestamp,
     pub dep: String,
-    pub commit: Oid,
+    pub commit: CommitId,
 }
 
 /// What `status` and the hook need: what each environment runs and what is under way.
@@ -144,7 +146,7 @@ pub struct Snapshot {
 /// from, what each environment ran then (with the time it succeeded, so an update
 /// needs only the changed notes), and what was under way.
 struct Head {
-    notes: Option<Oid>,
+    notes: Option<CommitId>,
     deployed: BTreeMap<String, Best>,
     open: Vec<Open>,
     /// Successes that did not count for the clock the head was made with, sorted.
@@ -172,7 +174,7 @@ impl Head {
             if crate::domain::EnvName::new(env).is_err() {
                 continue;
             }
-            if git.odb().is_ok_and(|odb| odb.exists(*oid)) {
+            if git.odb().is_ok_and(|odb| odb.exists(Oid::from(*oid))) {
                 snapshot.deployed.insert(env.clone(), *oid);
             } else {
                 snapshot.unfetched.insert(env.clone(), *oid);
@@ -190,7 +192,7 @@ fn read_head(path: &Path) -> Option<Head> {
     }
     let notes = match lines.next()?.strip_prefix("notes ")? {
         "-" => None,
-        oid => Some(Oid::from_str(oid).ok()?),
+        oid => Some(CommitId::parse(oid)?),
     };
     let mut head = Head {
         notes,
@@ -206,20 +208,20 @@ fn read_head(path: &Path) -> Option<Head> {
                     at: Timestamp(ms.parse().ok()?),
                     started: Timestamp(started.parse().ok()?),
                     dep: dep.to_string(),
-                    commit: Oid::from_str(oid).ok()?,
+                    commit: CommitId::parse(oid)?,
                 };
                 head.deployed.insert(decode_field(env)?, best);
             }
             ["open", env, dep, oid] => head.open.push(Open {
                 env: decode_field(env)?,
                 dep: dep.to_string(),
-                commit: Oid::from_str(oid).ok()?,
+                commit: CommitId::parse(oid)?,
             }),
             ["future", env, ms, dep, oid] => head.future.push(Future {
                 env: decode_field(env)?,
                 at: Timestamp(ms.parse().ok()?),
                 dep: dep.to_string(),
-                commit: Oid::from_str(oid).ok()?,
+                commit: CommitId::parse(oid)?,
             }),
             _ => return None,
         }
@@ -269,15 +271,15 @@ fn current_refs(git: &Repository) -> Result<Deployed> {
     for r in git.references_glob(&format!("{DEPLOYED_PREFIX}*"))? {
         let r = r?;
         if let (Some(name), Some(oid)) = (r.name(), r.target()) {
-            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid);
+            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid.into());
         }
     }
     Ok(out)
 }
 
-fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
+fn notes_tip(git: &Repository) -> Result<Option<CommitId>> {
     match git.refname_to_id(ledger::DEPLOYS) {
-        Ok(oid) => Ok(Some(oid)),
+        Ok(oid) => Ok(Some(oid.into())),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -406,16 +408,16 @@ pub fn catch_up(repo: &Repo, clock: Clock) -> Result<(Snapshot, Vec<BadLine>)> {
     let dir = dir(repo);
     fs::create_dir_all(&dir)?;
     let _lock = LockFile::acquire(&dir.join("lock"), std::time::Duration::from_secs(120))?;
-    let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
+    let notes = Notes::load(repo, ledger::DEPLOYS)?;
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
     let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
     let now = clock.now();
     let head = match previous {
-        Some(head) if head.notes == notes.tip && head.holds_at(now) => head,
+        Some(head) if head.notes == notes.tip() && head.holds_at(now) => head,
         // Only the clock moved past what the head was made for.
-        Some(head) if head.notes == notes.tip => recount(&dir, head, now)?,
-        Some(head) if head.notes.is_none_or(|o| repo.git.find_commit(o).is_ok()) => {
+        Some(head) if head.notes == notes.tip() => recount(&dir, head, now)?,
+        Some(head) if head.notes.is_none_or(|o| repo.has_commit(o)) => {
             update(&dir, &notes, head, now, &mut bad_lines)?
         }
         _ => rebuild(&dir, &notes, now, &mut bad_lines)?,
@@ -432,7 +434,7 @@ fn rebuild(
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
     let mut entries = Vec::new();
-    for (commit, _) in notes.all()? {
+    for commit in notes.all()? {
         entries.extend(index_note(notes, commit, bad_lines)?);
     }
     entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
@@ -442,7 +444,7 @@ fn rebuild(
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
     let head = Head {
-        notes: notes.tip,
+        notes: notes.tip(),
         deployed: newest_success(entries.iter(), now),
         open: open_of(entries.iter()),
         future: future_of(entries.iter(), now),
@@ -470,7 +472,7 @@ fn update(
     now: Timestamp,
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
-    let changed: HashSet<Oid> = notes.changed_since(old.notes)?.into_iter().collect();
+    let changed: HashSet<CommitId> = notes.changed_since(old.notes)?.into_iter().collect();
     let mut fresh = Vec::new();
     for commit in &changed {
         fresh.extend(index_note(notes, *commit, bad_lines)?);
@@ -484,7 +486,7 @@ fn update(
     let mut text = String::with_capacity(old_text.len() + fresh.len() * 110);
     let mut incoming = fresh.iter().peekable();
     // Shas compared as text: parsing every line's took a fifth of recording an event.
-    let changed_hex: HashSet<String> = changed.iter().map(Oid::to_string).collect();
+    let changed_hex: HashSet<String> = changed.iter().map(CommitId::to_string).collect();
     for line in old_text.lines() {
         if line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
             continue;
@@ -514,7 +516,7 @@ fn update(
     if !old.holds_at(now) {
         let open = open_of_update(old.open, &changed, &fresh);
         let head = Head {
-            notes: notes.tip,
+            notes: notes.tip(),
             open,
             ..old
         };
@@ -561,7 +563,7 @@ fn update(
     future.extend(future_of(fresh.iter(), now));
     future.sort();
     let head = Head {
-        notes: notes.tip,
+        notes: notes.tip(),
         deployed,
         open: open_of_update(old.open, &changed, &fresh),
         future,
@@ -571,7 +573,7 @@ fn update(
 }
 
 /// The open deployments after the notes of `changed` were indexed again as `fresh`.
-fn open_of_update(old: Vec<Open>, changed: &HashSet<Oid>, fresh: &[Entry]) -> Vec<Open> {
+fn open_of_update(old: Vec<Open>, changed: &HashSet<CommitId>, fresh: &[Entry]) -> Vec<Open> {
     let mut open: Vec<Open> = old
         .into_iter()
         .filter(|o| !changed.contains(&o.commit))
@@ -617,7 +619,7 @@ fn sort_open(open: &mut [Open]) {
     open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
 }
 
-fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
+fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
     let (deployments, bad_lines) = deployments_of(notes, commit)?;
     bad.extend(bad_lines);
     Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
@@ -626,7 +628,7 @@ fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<
 /// An environment's newest success: what it runs.
 #[derive(Clone, Debug, PartialEq)]
 struct Best {
-    commit: Oid,
+    commit: CommitId,
     at: Timestamp,
     started: Timestamp,
     dep: String,
@@ -635,7 +637,7 @@ struct Best {
 impl Best {
     /// Newest by the time of the success; ties (one clock, a fixed clock) by start,
     /// then id and commit, so that the order of reading never decides.
-    fn key(&self) -> (Timestamp, Timestamp, &str, Oid) {
+    fn key(&self) -> (Timestamp, Timestamp, &str, CommitId) {
         (self.at, self.started, &self.dep, self.commit)
     }
 }
@@ -672,7 +674,7 @@ fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
         if current.get(env) != Some(oid) {
             git.reference(
                 &format!("{DEPLOYED_PREFIX}{env}"),
-                *oid,
+                Oid::from(*oid),
                 true,
                 "git-train: index",
             )?;
@@ -696,7 +698,7 @@ fn read_entries(path: &Path) -> Option<Vec<Entry>> {
 }
 
 /// The deployments of one commit, read from the notes.
-pub fn deployments_of(notes: &Notes, commit: Oid) -> Result<(Vec<Deployment>, Vec<BadLine>)> {
+pub fn deployments_of(notes: &Notes, commit: CommitId) -> Result<(Vec<Deployment>, Vec<BadLine>)> {
     let Some(text) = notes.read(commit)? else {
         return Ok((Vec::new(), Vec::new()));
     };

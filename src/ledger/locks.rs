@@ -56,12 +56,12 @@ pub fn refname(env: &EnvName) -> String {
 }
 
 /// Makes the lock commit (not yet in any ref).
-pub fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
+pub(super) fn make(repo: &Repository, lock: &Lock) -> Result<Oid> {
     let message =
         serde_json::to_string(lock).map_err(|e| crate::error::Error::internal(e.to_string()))?;
     let tree = repo.treebuilder(None)?.write()?;
     let tree = repo.find_tree(tree)?;
-    let sig = crate::ledger::repo::signature(repo)?;
+    let sig = super::git::signature(repo)?;
     Ok(repo.commit(None, &sig, &sig, &format!("{message}\n"), &tree, &[])?)
 }
 
@@ -86,7 +86,7 @@ fn read(repo: &Repository, env: &str, oid: Oid) -> Held {
 }
 
 /// The lock on one environment, as the local refs know it.
-pub fn get(repo: &Repository, env: &EnvName) -> Result<Option<Held>> {
+pub(super) fn get(repo: &Repository, env: &EnvName) -> Result<Option<Held>> {
     match repo.refname_to_id(&refname(env)) {
         Ok(oid) => Ok(Some(read(repo, env.as_str(), oid))),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
@@ -95,7 +95,7 @@ pub fn get(repo: &Repository, env: &EnvName) -> Result<Option<Held>> {
 }
 
 /// Every lock the local refs know.
-pub fn all(repo: &Repository) -> Result<Vec<Held>> {
+pub(super) fn all(repo: &Repository) -> Result<Vec<Held>> {
     let mut out = Vec::new();
     for r in repo.references_glob(&format!("{PREFIX}*"))? {
         let r = r?;
@@ -108,7 +108,7 @@ pub fn all(repo: &Repository) -> Result<Vec<Held>> {
 
 /// Takes the lock in the local repository (no remote): creates the ref only if it
 /// does not exist. Returns the lock already there, if any.
-pub fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held>> {
+pub(super) fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held>> {
     match repo.reference(&refname(env), lock, false, "git-train: lock") {
         Ok(_) => Ok(None),
         Err(e) if e.code() == git2::ErrorCode::Exists => Ok(get(repo, env)?),
@@ -117,7 +117,7 @@ pub fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held
 }
 
 /// Releases a local lock only if it is still the one read (`id`); false otherwise.
-pub fn delete(repo: &Repository, env: &EnvName, id: &str) -> Result<bool> {
+pub(super) fn delete(repo: &Repository, env: &EnvName, id: &str) -> Result<bool> {
     let Ok(mut r) = repo.find_reference(&refname(env)) else {
         return Ok(false);
     };
@@ -130,7 +130,7 @@ pub fn delete(repo: &Repository, env: &EnvName, id: &str) -> Result<bool> {
 
 /// Mirrors what the remote now holds after a push that took (Some) or released
 /// (None) a lock, as the next fetch would.
-pub fn mirror(repo: &Repository, env: &EnvName, lock: Option<Oid>) -> Result<()> {
+pub(super) fn mirror(repo: &Repository, env: &EnvName, lock: Option<Oid>) -> Result<()> {
     match lock {
         Some(oid) => {
             repo.reference(&refname(env), oid, true, "git-train: lock")?;
@@ -280,9 +280,9 @@ impl Ledger {
             };
             let lock_commit = Oid::from_str(&held.id)?;
             notes::append(
-                git,
+                &self.repo,
                 LOCKS,
-                lock_commit,
+                lock_commit.into(),
                 &[event.to_line()],
                 "git-train: forced unlock",
             )?;

@@ -4,6 +4,7 @@
 //! [`Ledger`] is the handle the rest of git-train holds (in its context): what it
 //! records and reads goes through it. The modules below are its parts.
 
+mod git;
 pub mod index;
 pub mod lockfile;
 pub mod locks;
@@ -16,17 +17,15 @@ pub mod sync;
 
 use std::path::Path;
 
-use git2::Oid;
-
 use crate::clock::Clock;
-use crate::domain::{CiSummary, Deployment, EnvName, Event, Timestamp};
+use crate::domain::{CiSummary, CommitId, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
 pub use index::{Entry, Future, Index, Open, Snapshot};
 pub use locks::{Held, Lock, Taken};
 pub use notes::{
-    append, append_many, cat_sort_uniq, cat_sort_uniq_bytes, merge, not_a_ledger, parse_note,
-    stop_writes, write, BadLine, LedgerError, Merged, Notes, Written, CI, DEPLOYS,
+    append, append_many, cat_sort_uniq, cat_sort_uniq_bytes, parse_note, stop_writes, write,
+    BadLine, LedgerError, Merged, Notes, Written, CI, DEPLOYS, LOCKS,
 };
 pub use readers::{Ci, Deployments};
 pub use remote::{PushStatus, Remote};
@@ -71,31 +70,31 @@ impl Ledger {
     }
 
     /// Records events on a commit's deploy note and brings the index up to date.
-    pub fn record(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
+    pub fn record(&self, commit: CommitId, events: &[Event], what: &str) -> Result<()> {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        notes::append(&self.repo.git, DEPLOYS, commit, &lines, what)?;
+        notes::append(&self.repo, DEPLOYS, commit, &lines, what)?;
         index::catch_up(&self.repo, self.clock)?;
         Ok(())
     }
 
     /// Records events on many commits as one ledger commit (imports).
-    pub fn record_many(&self, batch: &[(Oid, Vec<Event>)], what: &str) -> Result<()> {
+    pub fn record_many(&self, batch: &[(CommitId, Vec<Event>)], what: &str) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let lines: Vec<(Oid, Vec<String>)> = batch
+        let lines: Vec<(CommitId, Vec<String>)> = batch
             .iter()
             .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
             .collect();
-        notes::append_many(&self.repo.git, DEPLOYS, &lines, what)?;
+        notes::append_many(&self.repo, DEPLOYS, &lines, what)?;
         index::catch_up(&self.repo, self.clock)?;
         Ok(())
     }
 
     /// Records commit statuses in the CI ledger.
-    pub fn record_ci(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
+    pub fn record_ci(&self, commit: CommitId, events: &[Event], what: &str) -> Result<()> {
         let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        notes::append(&self.repo.git, CI, commit, &lines, what)?;
+        notes::append(&self.repo, CI, commit, &lines, what)?;
         Ok(())
     }
 
@@ -125,7 +124,7 @@ impl Ledger {
     }
 
     /// The deployment `dep` recorded on `commit`.
-    pub fn deployment(&self, commit: Oid, dep: &str) -> Result<Option<Deployment>> {
+    pub fn deployment(&self, commit: CommitId, dep: &str) -> Result<Option<Deployment>> {
         Ok(self.deployments()?.find(commit, dep, None)?.cloned())
     }
 
@@ -136,7 +135,7 @@ impl Ledger {
 
     /// The CI state of a commit, leaving out the checks named in `ignore`, and the
     /// lines of its note that did not parse.
-    pub fn ci_of(&self, commit: Oid, ignore: &[String]) -> Result<(CiSummary, Vec<BadLine>)> {
+    pub fn ci_of(&self, commit: CommitId, ignore: &[String]) -> Result<(CiSummary, Vec<BadLine>)> {
         self.ci()?.of(commit, ignore)
     }
 

@@ -3,32 +3,30 @@
 
 use std::collections::HashMap;
 
-use git2::Oid;
-
 use super::index::deployments_of;
 use super::notes::{self, BadLine, Notes};
 use super::repo::Repo;
-use crate::domain::{ci, CiSummary, Deployment};
+use crate::domain::{ci, CiSummary, CommitId, Deployment};
 use crate::error::Result;
 
 /// The deploy notes as of one moment.
 pub struct Deployments<'r> {
     notes: Notes<'r>,
-    by_commit: HashMap<Oid, Vec<Deployment>>,
+    by_commit: HashMap<CommitId, Vec<Deployment>>,
     skipped: Vec<BadLine>,
 }
 
 impl<'r> Deployments<'r> {
     pub(super) fn load(repo: &'r Repo) -> Result<Deployments<'r>> {
         Ok(Deployments {
-            notes: Notes::load(&repo.git, notes::DEPLOYS)?,
+            notes: Notes::load(repo, notes::DEPLOYS)?,
             by_commit: HashMap::new(),
             skipped: Vec::new(),
         })
     }
 
     /// The deployments recorded on `commit`.
-    pub fn of(&mut self, commit: Oid) -> Result<&[Deployment]> {
+    pub fn of(&mut self, commit: CommitId) -> Result<&[Deployment]> {
         if !self.by_commit.contains_key(&commit) {
             let (deployments, bad) = deployments_of(&self.notes, commit)?;
             self.skipped.extend(bad);
@@ -40,7 +38,7 @@ impl<'r> Deployments<'r> {
     /// The deployment `dep` (to `env`, when given) recorded on `commit`.
     pub fn find(
         &mut self,
-        commit: Oid,
+        commit: CommitId,
         dep: &str,
         env: Option<&str>,
     ) -> Result<Option<&Deployment>> {
@@ -64,13 +62,13 @@ pub struct Ci<'r> {
 impl<'r> Ci<'r> {
     pub(super) fn load(repo: &'r Repo) -> Result<Ci<'r>> {
         Ok(Ci {
-            notes: Notes::load(&repo.git, notes::CI)?,
+            notes: Notes::load(repo, notes::CI)?,
         })
     }
 
     /// The CI state of a commit, leaving out the checks named in `ignore`, and the
     /// lines of its note that did not parse.
-    pub fn of(&self, commit: Oid, ignore: &[String]) -> Result<(CiSummary, Vec<BadLine>)> {
+    pub fn of(&self, commit: CommitId, ignore: &[String]) -> Result<(CiSummary, Vec<BadLine>)> {
         let Some(text) = self.notes.read(commit)? else {
             return Ok((CiSummary::none(), Vec::new()));
         };

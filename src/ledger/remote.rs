@@ -53,7 +53,9 @@ impl Remote {
     /// The repository's configured remote (`remote` in .train.toml), if it has it.
     pub fn of(repo: &Repo, config: &Config) -> Option<Remote> {
         let name = config.remote_name();
-        repo.git.find_remote(name).ok()?;
+        if !repo.has_remote(name) {
+            return None;
+        }
         Some(Remote {
             name: name.to_string(),
             workdir: repo.workdir(),

@@ -8,12 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use git2::Oid;
-
 use super::{index, notes, Ledger};
 use crate::context::Ui;
 use crate::domain::event::valid_id;
-use crate::domain::{EnvName, Event, Fields, State, Timestamp};
+use crate::domain::{CommitId, EnvName, Event, Fields, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::interrupt;
 
@@ -29,7 +27,7 @@ pub fn new_id(at: Timestamp) -> String {
 pub struct Running {
     pub pid: u32,
     pub env: EnvName,
-    pub commit: Oid,
+    pub commit: CommitId,
     pub group: Option<(u32, Option<u64>)>,
 }
 
@@ -54,7 +52,7 @@ impl Running {
         Some(Running {
             pid: pid.parse().ok()?,
             env: EnvName::new(env).ok()?,
-            commit: Oid::from_str(commit).ok()?,
+            commit: CommitId::parse(commit)?,
             group,
         })
     }
@@ -63,7 +61,7 @@ impl Running {
 const OUTCOME_MAGIC: &str = "git-train-outcome 1";
 
 /// A kept outcome: the pid of the process that kept it and its event lines.
-fn read_outcome(text: &str) -> Option<(u32, Vec<(Oid, String)>)> {
+fn read_outcome(text: &str) -> Option<(u32, Vec<(CommitId, String)>)> {
     let mut lines = text.lines();
     let pid = lines
         .next()?
@@ -79,7 +77,7 @@ fn read_outcome(text: &str) -> Option<(u32, Vec<(Oid, String)>)> {
         if parsed.to_line() != event {
             return None;
         }
-        events.push((Oid::from_str(commit).ok()?, event.to_string()));
+        events.push((CommitId::parse(commit)?, event.to_string()));
     }
     (!events.is_empty()).then_some((pid, events))
 }
@@ -178,7 +176,7 @@ impl Ledger {
     pub fn finish(
         &self,
         env: &EnvName,
-        commit: Oid,
+        commit: CommitId,
         dep: &str,
         state: State,
         desc: Option<String>,
@@ -194,12 +192,12 @@ impl Ledger {
             batch.extend(self.superseded(env, dep, at));
         }
         let kept = self.keep_outcome(dep, &batch);
-        let lines: Vec<(Oid, Vec<String>)> = batch
+        let lines: Vec<(CommitId, Vec<String>)> = batch
             .iter()
             .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
             .collect();
         let what = format!("git-train: {env} {state} {commit}");
-        if let Err(e) = notes::append_many(&self.repo.git, notes::DEPLOYS, &lines, &what) {
+        if let Err(e) = notes::append_many(&self.repo, notes::DEPLOYS, &lines, &what) {
             let e = Error::from(e);
             let message = match kept {
                 Ok(path) => format!(
@@ -226,7 +224,7 @@ impl Ledger {
     /// would outrank this success for as long as its date is ahead; it is marked
     /// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
     /// dated as its success so that the mark reads after it.
-    fn superseded(&self, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
+    fn superseded(&self, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(CommitId, Vec<Event>)> {
         let Ok(index) = self.index() else {
             return Vec::new();
         };
@@ -249,7 +247,7 @@ impl Ledger {
     }
 
     /// `.git/train/outcomes/DEP`: the pid that kept it, then one `COMMIT LINE` per event.
-    fn keep_outcome(&self, dep: &str, batch: &[(Oid, Vec<Event>)]) -> Result<PathBuf> {
+    fn keep_outcome(&self, dep: &str, batch: &[(CommitId, Vec<Event>)]) -> Result<PathBuf> {
         let dir = self.outcomes_dir();
         fs::create_dir_all(&dir)?;
         let mut text = format!("{OUTCOME_MAGIC} {}\n", std::process::id());
@@ -331,7 +329,7 @@ impl Ledger {
             if pid != std::process::id() && interrupt::alive(pid) {
                 continue;
             }
-            let mut batch: Vec<(Oid, Vec<String>)> = Vec::new();
+            let mut batch: Vec<(CommitId, Vec<String>)> = Vec::new();
             for (commit, line) in events {
                 match batch.iter_mut().find(|(c, _)| *c == commit) {
                     Some((_, lines)) => lines.push(line),
@@ -339,7 +337,7 @@ impl Ledger {
                 }
             }
             let what = format!("git-train: kept outcome of {dep}");
-            notes::append_many(&self.repo.git, notes::DEPLOYS, &batch, &what)?;
+            notes::append_many(&self.repo, notes::DEPLOYS, &batch, &what)?;
             let _ = fs::remove_file(&path);
             index::catch_up(&self.repo, self.clock)?;
             ui.note(&format!(

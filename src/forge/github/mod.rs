@@ -9,14 +9,14 @@ use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use git2::Oid;
 use serde_json::{json, Value};
 
 use super::{Forge, Imported, Plan, StatusReport};
 use crate::context::Context;
 use crate::domain::ci::{summarize, CiContext};
-use crate::domain::{CiSummary, Event, Fields, State, Timestamp};
+use crate::domain::{CiSummary, CommitId, Event, Fields, State, Timestamp};
 use crate::error::{Error, Kind, Result};
+use crate::ledger::Repo;
 use client::{ApiError, Client};
 
 /// The `task` of deployments git-train creates only to show local deployments on
@@ -49,7 +49,7 @@ impl GitHub {
             timeout: gh.timeout.unwrap_or(Duration::from_secs(30)),
             max_wait: gh.max_wait.unwrap_or(Duration::from_secs(60)),
             follow: gh.follow.unwrap_or(Duration::from_secs(3600)),
-            trusted_hosts: trusted_hosts(&ctx.repo().git),
+            trusted_hosts: trusted_hosts(ctx.repo()),
         }
     }
 
@@ -82,9 +82,9 @@ impl GitHub {
 
     /// The queued event of a deployment, from GitHub's own record of it, so that
     /// every clone that sees it writes the same bytes.
-    pub fn created_event(&self, d: &Value) -> Option<(Oid, Event)> {
+    pub fn created_event(&self, d: &Value) -> Option<(CommitId, Event)> {
         let id = d.get("id")?.as_u64()?;
-        let sha = Oid::from_str(d.get("sha")?.as_str()?).ok()?;
+        let sha = CommitId::parse(d.get("sha")?.as_str()?)?;
         let payload = d.get("payload").cloned().unwrap_or(Value::Null);
         let text = |v: &Value, k: &str| {
             v.get(k)
@@ -159,12 +159,12 @@ impl GitHub {
     }
 
     /// The deployment's commit and the events of all its statuses, oldest first.
-    fn status_events(&self, d: &Value) -> Result<(Option<Oid>, Vec<Event>)> {
+    fn status_events(&self, d: &Value) -> Result<(Option<CommitId>, Vec<Event>)> {
         let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
         let sha = d
             .get("sha")
             .and_then(Value::as_str)
-            .and_then(|s| Oid::from_str(s).ok());
+            .and_then(CommitId::parse);
         let statuses = self
             .client()?
             .get_all(
@@ -359,7 +359,7 @@ impl GitHub {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if let Ok(oid) = Oid::from_str(&sha) {
+        if let Some(oid) = CommitId::parse(&sha) {
             if ctx.repo().has_commit(oid) {
                 ctx.ledger.record(
                     oid,
@@ -405,18 +405,13 @@ impl GitHub {
 
 /// `git config train.githubHost` (any level but the repository's committed files,
 /// which git never reads): the Enterprise hosts the user trusts with a token.
-fn trusted_hosts(git: &git2::Repository) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(config) = git.config() {
-        if let Ok(mut values) = config.multivar("train.githubhost", None) {
-            while let Some(Ok(entry)) = values.next() {
-                if let Some(v) = entry.value() {
-                    out.push(v.trim().to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
+fn trusted_hosts(repo: &Repo) -> Vec<String> {
+    let values = repo.config().and_then(|c| c.values("train.githubhost"));
+    values
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .collect()
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -476,7 +471,7 @@ impl Forge for GitHub {
         "github"
     }
 
-    fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
+    fn ci(&self, ctx: &Context, commit: CommitId) -> Result<CiSummary> {
         let client = self.client()?;
         let statuses = client
             .get_all(
@@ -546,7 +541,7 @@ impl Forge for GitHub {
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         let client = self.client()?;
         let dep = crate::ledger::new_id(ctx.now());
-        let short = &plan.commit.to_string()[..7];
+        let short = plan.commit.short();
         let mut payload = json!({
             "dep": dep,
             "train": plan.train.iter().take(100).map(|c| c.sha.clone()).collect::<Vec<_>>(),
@@ -649,7 +644,7 @@ impl Forge for GitHub {
         let d = json!({"id": id, "sha": plan.commit.to_string(), "environment": plan.env.as_str(), "payload": {"dep": dep}});
         let interrupt = crate::interrupt::Interrupt::catch();
         let started = Instant::now();
-        let short = &plan.commit.to_string()[..7];
+        let short = plan.commit.short();
         loop {
             let state = self.record_statuses(ctx, &d)?.unwrap_or(State::Queued);
             if state.is_final() {
@@ -714,7 +709,7 @@ impl Forge for GitHub {
 
 impl GitHub {
     /// GitHub's id of a deployment the ledger knows.
-    fn id_of(&self, ctx: &Context, commit: Oid, dep: &str) -> Result<u64> {
+    fn id_of(&self, ctx: &Context, commit: CommitId, dep: &str) -> Result<u64> {
         ctx.ledger
             .deployment(commit, dep)?
             .as_ref()
