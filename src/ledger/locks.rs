@@ -109,9 +109,17 @@ pub(super) fn all(repo: &Repository) -> Result<Vec<Held>> {
 /// Takes the lock in the local repository (no remote): creates the ref only if it
 /// does not exist. Returns the lock already there, if any.
 pub(super) fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held>> {
-    match repo.reference(&refname(env), lock, false, "git-train: lock") {
+    // "Absent" checked under the ref's lock (see notes::swap).
+    match repo.reference_matching(&refname(env), lock, true, Oid::zero(), "git-train: lock") {
         Ok(_) => Ok(None),
-        Err(e) if e.code() == git2::ErrorCode::Exists => Ok(get(repo, env)?),
+        Err(e)
+            if matches!(
+                e.code(),
+                git2::ErrorCode::Exists | git2::ErrorCode::Modified
+            ) =>
+        {
+            Ok(get(repo, env)?)
+        }
         Err(e) => Err(e.into()),
     }
 }

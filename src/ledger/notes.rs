@@ -405,7 +405,12 @@ fn swap(
 ) -> std::result::Result<(), git2::Error> {
     let _moving = MOVING.read().unwrap_or_else(|e| e.into_inner());
     match old {
-        None => repo.reference(refname, new, false, message).map(|_| ()),
+        // "Absent" is checked under the ref's lock only this way: with `force` false,
+        // libgit2 looks before it locks, and of two first writers the second would
+        // overwrite the first.
+        None => repo
+            .reference_matching(refname, new, true, Oid::zero(), message)
+            .map(|_| ()),
         Some(old) => repo
             .reference_matching(refname, new, true, old, message)
             .map(|_| ()),
