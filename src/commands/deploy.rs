@@ -337,12 +337,10 @@ pub fn carry_out(
     let interrupt = crate::interrupt::Interrupt::catch();
     let dep = forge.create(ctx, plan)?;
     let state = if interrupt.happened() {
-        let fields = crate::domain::Fields {
-            dep: Some(dep.clone()),
-            desc: Some("interrupted".into()),
-            ..Default::default()
-        };
-        let event = ctx.ledger.event(&plan.env, State::Error, ctx.now(), fields);
+        let desc = Some("interrupted".into());
+        let event = ctx
+            .ledger
+            .state_event(&plan.env, &dep, State::Error, ctx.now(), desc);
         ctx.ledger
             .record(plan.commit, &[event], "git-train: interrupted")?;
         State::Error

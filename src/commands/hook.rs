@@ -4,7 +4,7 @@
 //! environment does not run yet, and the age of the oldest of them.
 //!
 //! It must stay within a few milliseconds and never surprise: no network, no command
-//! from the configuration, the index's fast path (`index::snapshot`), and a walk
+//! from the configuration, the index's fast path (`Ledger::snapshot`), and a walk
 //! that stops soon after it has seen enough to warn (`walk_limit`).
 
 use std::time::Duration;

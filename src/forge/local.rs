@@ -66,12 +66,7 @@ fn step(
     state: State,
     desc: Option<String>,
 ) -> Result<()> {
-    let fields = Fields {
-        dep: Some(dep.to_string()),
-        desc,
-        ..Fields::default()
-    };
-    let event = ctx.ledger.event(env, state, ctx.now(), fields);
+    let event = ctx.ledger.state_event(env, dep, state, ctx.now(), desc);
     ctx.ledger.record(
         commit,
         &[event],

@@ -119,6 +119,23 @@ impl Ledger {
         }
     }
 
+    /// A new state of deployment `dep` to `env`, by this user, and why.
+    pub fn state_event(
+        &self,
+        env: &EnvName,
+        dep: &str,
+        state: State,
+        at: Timestamp,
+        desc: Option<String>,
+    ) -> Event {
+        let fields = Fields {
+            dep: Some(dep.to_string()),
+            desc,
+            ..Fields::default()
+        };
+        self.event(env, state, at, fields)
+    }
+
     /// The log of a deployment's run command.
     pub fn log_path(&self, dep: &str) -> PathBuf {
         self.repo
@@ -181,13 +198,8 @@ impl Ledger {
         state: State,
         desc: Option<String>,
     ) -> Result<()> {
-        let fields = Fields {
-            dep: Some(dep.to_string()),
-            desc,
-            ..Fields::default()
-        };
         let at = self.now();
-        let mut batch = vec![(commit, vec![self.event(env, state, at, fields)])];
+        let mut batch = vec![(commit, vec![self.state_event(env, dep, state, at, desc)])];
         if state == State::Success {
             batch.extend(self.superseded(env, dep, at));
         }
@@ -234,14 +246,11 @@ impl Ledger {
             .filter(|e| e.env == env.as_str() && e.dep != dep)
             .filter_map(|e| {
                 let success = e.success_at.filter(|s| *s > at)?;
-                let fields = Fields {
-                    dep: Some(e.dep.clone()),
-                    desc: Some(format!(
-                        "superseded by {dep}, which succeeded at {at}: this success is dated later, by a clock ahead"
-                    )),
-                    ..Fields::default()
-                };
-                Some((e.commit, vec![self.event(env, State::Inactive, success, fields)]))
+                let desc = format!(
+                    "superseded by {dep}, which succeeded at {at}: this success is dated later, by a clock ahead"
+                );
+                let event = self.state_event(env, &e.dep, State::Inactive, success, Some(desc));
+                Some((e.commit, vec![event]))
             })
             .collect()
     }
