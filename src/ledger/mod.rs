@@ -2,7 +2,12 @@
 //! fan-out, the index of what runs where, locks, the remote, the repository itself.
 //!
 //! [`Ledger`] is the handle the rest of git-train holds (in its context): what it
-//! records and reads goes through it. The modules below are its parts.
+//! records and reads goes through it. Its parts: `notes` (reading and writing notes,
+//! the merge), `index` (what runs where, every deployment), `readers` (one notes ref
+//! loaded for many commits), `locks` (environment locks and their protocol),
+//! `remote` and `sync` (sharing through the team's remote), `runs` (the deployments
+//! this clone runs, and the reaper), `repo` (the repository itself), `lockfile`
+//! (locks between processes), `git` (where libgit2's types meet git-train's).
 
 mod git;
 pub mod index;

@@ -1,4 +1,5 @@
-//! The repository: opening it, resolving revisions, finding trunk, walking it.
+//! The repository: opening it, resolving revisions, finding trunk, walking it, its
+//! refs, remotes and git configuration.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
