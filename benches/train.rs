@@ -24,8 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git2::Oid;
-use git_train::domain::{Event, Fields, State, Timestamp};
+use git_train::domain::{CommitId, Event, Fields, State, Timestamp};
 use git_train::ledger;
 use serde_json::Value;
 
@@ -662,17 +661,17 @@ fn ulid(ms: i64, rng: &mut Rng) -> String {
 /// Writes the notes with git-train's own writer, `BATCH` notes per notes commit,
 /// oldest commits first.
 fn write_ledger(dir: &Path, notes: BTreeMap<usize, Vec<String>>, trunk: &[String]) -> Res<()> {
-    let repo = git_train::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
-    let texts: Vec<(Oid, String)> = notes
+    let repo = git_train::ledger::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
+    let texts: Vec<(CommitId, String)> = notes
         .into_iter()
         .map(|(i, lines)| {
-            let oid = Oid::from_str(&trunk[i]).expect("fast-import gives shas");
+            let oid = CommitId::parse(&trunk[i]).expect("fast-import gives shas");
             (oid, ledger::cat_sort_uniq(lines.iter().map(String::as_str)))
         })
         .collect();
     for (n, batch) in texts.chunks(BATCH).enumerate() {
         let message = format!("bench: deployments, part {}", n + 1);
-        ledger::write(&repo.git, ledger::DEPLOYS, &message, |_| Ok(batch.to_vec()))
+        ledger::write(&repo, ledger::DEPLOYS, &message, |_| Ok(batch.to_vec()))
             .map_err(|e| format!("ledger::write: {e}"))?;
     }
     Ok(())
@@ -819,11 +818,11 @@ fn check_readers(bench: &Bench, kind: Kind, dir: &Path, wrote: &Counts) -> Res<(
     }
 
     // The library: every line of every note parses.
-    let repo = git_train::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
-    let notes = ledger::Notes::load(&repo.git, ledger::DEPLOYS).map_err(|e| e.to_string())?;
+    let repo = git_train::ledger::repo::Repo::open(dir).map_err(|e| e.message.clone())?;
+    let notes = ledger::Notes::load(&repo, ledger::DEPLOYS).map_err(|e| e.to_string())?;
     let (mut events, mut bad) = (0, 0);
     let all = notes.all().map_err(|e| e.to_string())?;
-    for (commit, _) in &all {
+    for commit in &all {
         let text = notes
             .read(*commit)
             .map_err(|e| e.to_string())?

@@ -413,9 +413,7 @@ impl Config {
             }
         }
         if let Some(trunk) = &self.trunk {
-            if git2::Reference::is_valid_name(&format!("refs/heads/{trunk}"))
-                && !trunk.starts_with('-')
-            {
+            if crate::ledger::repo::is_branch_name(trunk) && !trunk.starts_with('-') {
                 return Ok(());
             }
             return Err(("trunk".into(), format!("'{trunk}' is not a branch name")));

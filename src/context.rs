@@ -1,33 +1,21 @@
-//! What every command gets: the repository, its configuration, who is acting, the
-//! clock, the user interface it may ask or tell things through, and where it hands
-//! what it recorded for notifications.
+//! What every command gets: the ledger (and through it the repository), its
+//! configuration, who is acting, the clock, the user interface it may ask or tell
+//! things through, and where it hands what it recorded for notifications.
 
+use std::cell::Cell;
 use std::path::Path;
 
-use git2::Oid;
-
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{EnvName, Event, Timestamp};
+use crate::domain::{CommitId, EnvName, Timestamp};
 use crate::error::{Error, Result};
-use crate::index;
-use crate::ledger::{self, BadLine};
+use crate::ledger::{BadLine, Ledger, Remote, Repo};
 use crate::notify;
-use crate::repo::Repo;
 
-/// A fixed clock for tests and reproducible demos, like GIT_COMMITTER_DATE.
-fn fixed_clock() -> Result<Option<Timestamp>> {
-    std::env::var("GIT_TRAIN_NOW")
-        .ok()
-        .map(|v| {
-            Timestamp::parse_loose(&v)
-                .ok_or_else(|| Error::usage(format!("GIT_TRAIN_NOW='{v}' is not an RFC 3339 time")))
-        })
-        .transpose()
-}
-
-/// Now: `GIT_TRAIN_NOW` when it is set (and parses), else the system clock.
+/// Now: `GIT_TRAIN_NOW` when it is set (and parses), else the system clock; for
+/// commands that have no repository of their own (`status --all`).
 pub fn now() -> Timestamp {
-    fixed_clock().ok().flatten().unwrap_or_else(Timestamp::now)
+    Clock::from_env().unwrap_or(Clock::system()).now()
 }
 
 /// How a command talks to the person running it. Only the cli layer implements it.
@@ -48,15 +36,17 @@ pub trait Ui {
 }
 
 pub struct Context {
-    pub repo: Repo,
+    pub ledger: Ledger,
     pub config: Config,
-    /// The acting user as recorded in `BY`: the git user email.
-    pub me: String,
+    /// Made once, here, and passed to everything that reads the time.
+    pub clock: Clock,
     pub ui: Box<dyn Ui>,
     /// Where the events a command records first-hand are told: the team channels
     /// of `.train.toml`. The desktop is not among them: the daemon raises the
     /// desktop notifications, even for your own deploys.
     pub notify: notify::Hub,
+    /// The ledger was opened for deployments (what dead processes left is reaped).
+    reaped: Cell<bool>,
 }
 
 impl Context {
@@ -72,18 +62,21 @@ impl Context {
     /// The daemon's context: it records what others did, and every teammate's daemon
     /// would post the same thing, so it posts to no channel.
     pub fn open_without_channels(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let mut repo = Repo::open(path)?;
-        let config = match repo.git.workdir() {
+        // The repository is found first: "not a git repository" comes before a bad
+        // GIT_TRAIN_NOW or configuration.
+        let repo = Repo::open(path)?;
+        let config = match repo.work_tree() {
             Some(dir) => Config::load(dir)?,
             None => Config::default(),
         };
-        repo.set_clock(fixed_clock()?);
+        let clock = Clock::from_env()?;
         Ok(Context {
-            me: repo.identity(),
-            repo,
+            ledger: Ledger::new(repo, clock),
             config,
+            clock,
             ui,
             notify: notify::Hub::default(),
+            reaped: Cell::new(false),
         })
     }
 
@@ -91,73 +84,48 @@ impl Context {
     /// `GIT_TRAIN_NOW` does not parse): enough to record that a command could not
     /// start because of either.
     pub fn bare(path: &Path, ui: Box<dyn Ui>) -> Result<Context> {
-        let mut repo = Repo::open(path)?;
-        repo.set_clock(fixed_clock().ok().flatten());
+        let repo = Repo::open(path)?;
+        let clock = Clock::from_env().unwrap_or(Clock::system());
         Ok(Context {
-            me: repo.identity(),
-            repo,
+            ledger: Ledger::new(repo, clock),
             config: Config::default(),
+            clock,
             ui,
             notify: notify::Hub::default(),
+            reaped: Cell::new(false),
         })
+    }
+
+    /// The ledger, for a command that reads or writes deployments: opening it this
+    /// way first records the outcomes kept by commands that could not write them and
+    /// closes the deployments whose git-train process died (once per context).
+    pub fn open_deployments(&self) -> Result<&Ledger> {
+        if !self.reaped.get() {
+            self.reaped.set(true);
+            // The reaper writes the `error` of a deployment whose process died: this
+            // process posts it (DESIGN.md section 8), once.
+            for dep in self.ledger.reap(self.ui.as_ref())? {
+                if let Ok(Some(entry)) = self.ledger.deployment_by_id(&dep) {
+                    self.tell_recorded(entry.commit, &dep, crate::domain::State::Error);
+                }
+            }
+        }
+        Ok(&self.ledger)
+    }
+
+    /// Tells the team channels a state this process has just recorded for a
+    /// deployment (the process that writes a state posts it, so it is posted once).
+    pub fn tell_recorded(&self, commit: CommitId, dep: &str, state: crate::domain::State) {
+        self.tell(|| {
+            Ok(notify::recorded::deployment_by_id(self, commit, dep)?
+                .filter(|d| d.state == state)
+                .map(notify::Event::Deployment))
+        });
     }
 
     /// A value of the user's git config (any level), e.g. `train.channel.NAME.url`.
     pub fn git_config(&self, key: &str) -> Option<String> {
-        self.repo.git.config().ok()?.get_string(key).ok()
-    }
-
-    /// The clock, passed on with the repository to everything that reads the ledger.
-    pub fn now(&self) -> Timestamp {
-        self.repo.now()
-    }
-
-    /// Parses an environment name the user gave, and checks it is one the team uses.
-    pub fn env(&self, name: &str) -> Result<EnvName> {
-        let env = EnvName::new(name).map_err(|m| {
-            Error::usage(m).hint("environment names use letters, digits, '.', '_' and '-'")
-        })?;
-        if !self.config.env.is_empty() && !self.config.env.contains_key(name) {
-            let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
-            let mut e = Error::usage(format!("unknown environment '{name}'"));
-            if let Some(c) = crate::config::closest(name, &known) {
-                e = e.hint(format!("did you mean {c}?"));
-            }
-            return Err(e.hint(format!(
-                "known environments: {}; add [env.{name}] to .train.toml to make a new one",
-                known.join(", ")
-            )));
-        }
-        Ok(env)
-    }
-
-    /// Records events on a commit's deploy note and brings the index up to date.
-    pub fn record(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
-        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        ledger::append(&self.repo.git, ledger::DEPLOYS, commit, &lines, what)?;
-        index::catch_up(&self.repo)?;
-        Ok(())
-    }
-
-    /// Records events on many commits as one ledger commit (imports).
-    pub fn record_many(&self, batch: &[(Oid, Vec<Event>)], what: &str) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<(Oid, Vec<String>)> = batch
-            .iter()
-            .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
-            .collect();
-        ledger::append_many(&self.repo.git, ledger::DEPLOYS, &lines, what)?;
-        index::catch_up(&self.repo)?;
-        Ok(())
-    }
-
-    /// Records commit statuses in the CI ledger.
-    pub fn record_ci(&self, commit: Oid, events: &[Event], what: &str) -> Result<()> {
-        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        ledger::append(&self.repo.git, ledger::CI, commit, &lines, what)?;
-        Ok(())
+        self.repo().config().ok()?.get(key)
     }
 
     /// Hands an event this command recorded to the notification sinks. It is only
@@ -181,13 +149,51 @@ impl Context {
         }
     }
 
+    /// The repository the ledger is kept in.
+    pub fn repo(&self) -> &Repo {
+        self.ledger.repo()
+    }
+
+    /// The acting user as recorded in `BY`: the git user email.
+    pub fn me(&self) -> &str {
+        self.ledger.me()
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The team's remote (`remote` in .train.toml), if the repository has it.
+    pub fn remote(&self) -> Option<Remote> {
+        Remote::of(self.repo(), &self.config)
+    }
+
+    /// Parses an environment name the user gave, and checks it is one the team uses.
+    pub fn env(&self, name: &str) -> Result<EnvName> {
+        let env = EnvName::new(name).map_err(|m| {
+            Error::usage(m).hint("environment names use letters, digits, '.', '_' and '-'")
+        })?;
+        if !self.config.env.is_empty() && !self.config.env.contains_key(name) {
+            let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
+            let mut e = Error::usage(format!("unknown environment '{name}'"));
+            if let Some(c) = crate::config::closest(name, &known) {
+                e = e.hint(format!("did you mean {c}?"));
+            }
+            return Err(e.hint(format!(
+                "known environments: {}; add [env.{name}] to .train.toml to make a new one",
+                known.join(", ")
+            )));
+        }
+        Ok(env)
+    }
+
     /// Tells the user about lines skipped while reading, once per line.
     pub fn warn_bad_lines(&self, bad: &[BadLine]) {
         for b in bad.iter().take(5) {
             let shown: String = b.line.chars().take(80).collect();
             self.ui.warn(&format!(
                 "skipped a ledger line on {} ({}): {}",
-                &b.commit.to_string()[..7],
+                b.commit.short(),
                 b.reason,
                 shown.escape_debug()
             ));

@@ -97,12 +97,6 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<git2::Error> for Error {
-    fn from(e: git2::Error) -> Error {
-        Error::internal(format!("git: {}", e.message())).with_source(e)
-    }
-}
-
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::internal(e.to_string()).with_source(e)

@@ -1,5 +1,6 @@
 //! Ctrl-C, SIGTERM and SIGHUP while a deployment is open: caught, so the
-//! deployment can be closed as `error` instead of being left `in_progress`.
+//! deployment can be closed as `error` instead of being left `in_progress`; and the
+//! processes a deployment runs: whether one lives, stopping its process group.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,4 +67,31 @@ pub fn signal_group(pgid: u32, signal: i32) {
             libc::kill(-pgid, signal);
         }
     }
+}
+
+/// When a process started, in clock ticks since boot (`/proc/PID/stat`, field 22).
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) may hold spaces and parentheses: count after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// SIGKILL to the run command's process group, unless its number now belongs to
+/// another process (the group is then empty: a number is not given again while a
+/// group uses it). True when something was signalled.
+pub fn stop_group(pgid: u32, start: Option<u64>) -> bool {
+    if let (Some(want), Some(now)) = (start, process_start(pgid)) {
+        if want != now {
+            return false;
+        }
+    }
+    let Ok(group) = i32::try_from(pgid) else {
+        return false;
+    };
+    if group <= 1 {
+        return false;
+    }
+    // SAFETY: kill(2) on the process group this deployment's run command had.
+    unsafe { libc::kill(-group, libc::SIGKILL) == 0 }
 }

@@ -525,7 +525,7 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
 
     // Notes written by another tool are picked up from the diff (dated after the
     // deploys above, and not beyond the clock).
-    let soon = git_train::domain::Timestamp::now().plus_millis(1000);
+    let soon = git_train::clock::Clock::system().now().plus_millis(1000);
     let line = format!("{soon} staging success bob@example.com {{\"dep\":\"OTHER1\",\"v\":1}}");
     repo.git(&[
         "notes",

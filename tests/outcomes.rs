@@ -524,24 +524,27 @@ fn a_teammate_whose_clock_is_far_ahead_pins_nothing_now_or_later() {
 // says what a rebuild from scratch says.
 
 mod index_agrees_with_a_rebuild {
+    use git_train::clock::Clock;
     use git_train::domain::event::{Event, Fields, State};
-    use git_train::domain::Timestamp;
-    use git_train::index;
+    use git_train::domain::{CommitId, Timestamp};
     use git_train::ledger;
-    use git_train::repo::Repo;
+    use git_train::ledger::index;
+    use git_train::ledger::repo::Repo;
     use proptest::prelude::*;
 
     const HOUR: i64 = 3_600_000;
 
-    fn commits(git: &git2::Repository, n: usize) -> Vec<git2::Oid> {
+    fn commits(git: &git2::Repository, n: usize) -> Vec<CommitId> {
         let sig = git2::Signature::now("t", "t@example.com").unwrap();
         let tree = git
             .find_tree(git.treebuilder(None).unwrap().write().unwrap())
             .unwrap();
         (0..n)
             .map(|i| {
-                git.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
-                    .unwrap()
+                let oid = git
+                    .commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
+                    .unwrap();
+                CommitId::parse(&oid.to_string()).unwrap()
             })
             .collect()
     }
@@ -572,12 +575,16 @@ mod index_agrees_with_a_rebuild {
 
     /// A rebuild from scratch at the same clock gives the same snapshot and files;
     /// the index kept up to date is put back afterwards.
-    fn agrees_with_a_rebuild(repo: &Repo, kept: &index::Snapshot) -> Result<(), TestCaseError> {
-        let dir = repo.git.path().join("train/index");
-        let aside = repo.git.path().join("train/index.kept");
+    fn agrees_with_a_rebuild(
+        repo: &Repo,
+        clock: Clock,
+        kept: &index::Snapshot,
+    ) -> Result<(), TestCaseError> {
+        let dir = repo.train_dir().join("index");
+        let aside = repo.train_dir().join("index.kept");
         let kept_files = files(&dir);
         std::fs::rename(&dir, &aside).unwrap();
-        let (rebuilt, _) = index::catch_up(repo).unwrap();
+        let (rebuilt, _) = index::catch_up(repo, clock).unwrap();
         let rebuilt_files = files(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::rename(&aside, &dir).unwrap();
@@ -594,7 +601,7 @@ mod index_agrees_with_a_rebuild {
             let dir = tempfile::tempdir().unwrap();
             let git = git2::Repository::init(dir.path()).unwrap();
             let shas = commits(&git, 4);
-            let mut repo = Repo::open(dir.path()).unwrap();
+            let repo = Repo::open(dir.path()).unwrap();
             let base = Timestamp::parse("2026-12-01T00:00:00.000Z").unwrap();
             let far = Timestamp::parse("9999-01-01T00:00:00.000Z").unwrap();
             for (commit, env, dep, state, hours, clock) in ops {
@@ -607,17 +614,17 @@ mod index_agrees_with_a_rebuild {
                     // An id belongs to one commit, as git-train makes them.
                     fields: Fields { dep: Some(format!("D{commit}x{dep}")), ..Fields::default() }.into_map(),
                 };
-                ledger::append(&repo.git, ledger::DEPLOYS, shas[commit], &[event.to_line()], "t")
+                ledger::append(&repo, ledger::DEPLOYS, shas[commit], &[event.to_line()], "t")
                     .unwrap();
-                repo.set_clock(Some(base.plus_millis(clock * HOUR)));
-                let (kept, _) = index::catch_up(&repo).unwrap();
-                agrees_with_a_rebuild(&repo, &kept)?;
+                let clock = Clock::fixed(base.plus_millis(clock * HOUR));
+                let (kept, _) = index::catch_up(&repo, clock).unwrap();
+                agrees_with_a_rebuild(&repo, clock, &kept)?;
             }
             for clock in [last, last + later] {
-                repo.set_clock(Some(base.plus_millis(clock * HOUR)));
-                let kept = index::snapshot(&repo).unwrap();
-                agrees_with_a_rebuild(&repo, &kept)?;
-                let now = repo.now();
+                let clock = Clock::fixed(base.plus_millis(clock * HOUR));
+                let kept = index::snapshot(&repo, clock).unwrap();
+                agrees_with_a_rebuild(&repo, clock, &kept)?;
+                let now = clock.now();
                 for f in &kept.future {
                     prop_assert!(f.at > now.plus_millis(HOUR), "{:?} at {}", f, now);
                 }

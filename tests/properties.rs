@@ -6,7 +6,7 @@ use std::path::Path;
 
 use git_train::config::Config;
 use git_train::domain::event::{Event, Fields, State};
-use git_train::domain::Timestamp;
+use git_train::domain::{CommitId, Timestamp};
 use git_train::ledger::{cat_sort_uniq, parse_note};
 use proptest::prelude::*;
 
@@ -81,7 +81,7 @@ proptest! {
     fn random_bytes_never_panic_the_parsers(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let text = String::from_utf8_lossy(&bytes);
         let _ = Event::parse(&text);
-        let _ = parse_note(git2::Oid::zero(), &text);
+        let _ = parse_note(CommitId::ZERO, &text);
         let _ = Config::parse(Path::new(".train.toml"), &bytes);
         let _ = Timestamp::parse(&text);
     }
@@ -110,7 +110,7 @@ proptest! {
         let ab = cat_sort_uniq([ta.as_str(), tb.as_str()]);
         prop_assert_eq!(&ab, &cat_sort_uniq([tb.as_str(), ta.as_str()]));
         prop_assert_eq!(&ab, &cat_sort_uniq([ab.as_str(), tb.as_str()]));
-        let (events, bad) = parse_note(git2::Oid::zero(), &ab);
+        let (events, bad) = parse_note(CommitId::ZERO, &ab);
         prop_assert!(bad.is_empty());
         for e in a.iter().chain(&b) {
             prop_assert!(events.contains(e));
@@ -148,7 +148,7 @@ fn fuzzer_findings_stay_fixed() {
         ))
         .unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        let (events, _) = parse_note(git2::Oid::zero(), &text);
+        let (events, _) = parse_note(CommitId::ZERO, &text);
         assert!(!events.is_empty(), "{name}");
         for e in events {
             let line = e.to_line();

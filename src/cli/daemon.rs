@@ -9,9 +9,9 @@ use super::args::{Cli, Command, DaemonAction};
 use super::render;
 use super::tell_result;
 use super::ui::TermUi;
+use crate::clock::Clock;
 use crate::commands::daemon;
 use crate::context::Ui;
-use crate::domain::Timestamp;
 use crate::error::Result;
 
 pub fn run(dir: &Path, cli: &Cli) -> Result<u8> {
@@ -74,7 +74,7 @@ struct StderrLog {
 }
 
 fn stamped(line: &str) -> String {
-    let now = Timestamp::now().to_string();
+    let now = Clock::system().now().to_string();
     // 2026-11-25T10:15:02.114Z -> 2026-11-25T10:15:02Z
     format!("{}Z {line}", &now[..19])
 }

@@ -37,7 +37,7 @@ pub fn test(ctx: &Context, name: &str) -> Result<Tested> {
     let event = notify::Event::Test(ChannelTest {
         repository: notify::recorded::repository(ctx),
         channel: name.to_string(),
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         at: ctx.now(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -3,7 +3,7 @@
 //! would refuse and what to do, for `deploy::plan` to refuse with (or to record as
 //! forced).
 
-use git2::Oid;
+use crate::domain::CommitId;
 
 use crate::context::Context;
 use crate::domain::trailers;
@@ -24,13 +24,13 @@ pub struct Refusal {
 pub fn rollback_safety(
     ctx: &Context,
     env: &EnvName,
-    taken_away: &[Oid],
-    target: Oid,
+    taken_away: &[CommitId],
+    target: CommitId,
 ) -> Result<Option<Refusal>> {
     for oid in taken_away {
-        let message = ctx.repo.message(*oid)?;
+        let message = ctx.repo().message(*oid)?;
         if let Some(trailer) = trailers::rollback_unsafe(&message) {
-            let info = ctx.repo.commit_info(*oid)?;
+            let info = ctx.repo().commit_info(*oid)?;
             return Ok(Some(Refusal {
                 why: format!(
                     "{} \"{}\" says `Rollback: {}`; taking {env} back to {} would undo it",
@@ -54,27 +54,27 @@ pub fn rollback_safety(
 pub fn revert_awareness(
     ctx: &Context,
     env: &EnvName,
-    train: &[Oid],
-    target: Oid,
-    tip: Oid,
+    train: &[CommitId],
+    target: CommitId,
+    tip: CommitId,
 ) -> Result<Option<Refusal>> {
     if train.is_empty() || tip == target {
         return Ok(None);
     }
-    let after = ctx.repo.train(tip, Some(target), REVERT_WINDOW)?;
+    let after = ctx.repo().train(tip, Some(target), REVERT_WINDOW)?;
     if !after.reached_base {
         // `target` is not on trunk below the window: nothing is known to revert it.
         return Ok(None);
     }
     // Oldest first, so the first revert met is the one to ship.
     for r in after.commits.iter().rev() {
-        let message = ctx.repo.message(*r)?;
+        let message = ctx.repo().message(*r)?;
         let Some(sha) = trailers::reverted(&message) else {
             continue;
         };
         if let Some(x) = train.iter().find(|x| x.to_string().starts_with(&sha)) {
-            let xi = ctx.repo.commit_info(*x)?;
-            let ri = ctx.repo.commit_info(*r)?;
+            let xi = ctx.repo().commit_info(*x)?;
+            let ri = ctx.repo().commit_info(*r)?;
             return Ok(Some(Refusal {
                 why: format!(
                     "the train brings {} \"{}\", which {} \"{}\" reverts later on trunk",

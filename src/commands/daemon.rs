@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::daemon::{self, config, Log};
 use crate::error::Result;
-use crate::repo::Repo;
+use crate::ledger::repo::Repo;
 
 pub use crate::daemon::service::Service;
 
@@ -75,7 +75,7 @@ pub fn unwatch(path: &Path) -> Result<WatchList> {
 /// (or takes it off). Returns what changed and a warning: a broken per-user config
 /// must not make `init` fail.
 pub fn follow_on_init(ctx: &Context, add: bool) -> (Option<String>, Option<String>) {
-    let dir = watch_path(&ctx.repo);
+    let dir = watch_path(ctx.repo());
     let done = if add {
         config::add_watch(&dir)
     } else {

@@ -2,15 +2,13 @@
 //! a deployment would do (`prepare`), then make it (`carry_out`). The cli shows the
 //! plan and asks in between.
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::deployment::counts;
-use crate::domain::{CiState, CiSummary, CommitInfo, EnvName, State, Timestamp};
+use crate::domain::{CiState, CiSummary, CommitId, CommitInfo, EnvName, State, Timestamp};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
-use crate::index;
 use crate::notify;
 
 pub struct Args {
@@ -69,14 +67,14 @@ const COUNTED: usize = 10_000;
 pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
-    crate::forge::local::reap(ctx)?;
-    let trunk = ctx.repo.trunk(&ctx.config)?;
+    ctx.open_deployments()?;
+    let trunk = ctx.repo().trunk(&ctx.config)?;
     let target = match &args.rev {
-        Some(rev) => ctx.repo.resolve(rev)?,
+        Some(rev) => ctx.repo().resolve(rev)?,
         None => trunk.tip,
     };
-    if !ctx.repo.contains(trunk.tip, target)? {
-        let short = &target.to_string()[..7];
+    if !ctx.repo().contains(trunk.tip, target)? {
+        let short = target.short();
         return Err(
             Error::usage(format!("{short} is not on trunk ({})", trunk.refname)).hint(format!(
                 "git-train deploys commits merged into {}; merge and push it first",
@@ -101,8 +99,8 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
 pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
     let forced = forced_reason(args.force, args.reason.as_deref())?;
-    crate::forge::local::reap(ctx)?;
-    let index = index::refresh(&ctx.repo)?;
+    ctx.open_deployments()?;
+    let index = ctx.ledger.index()?;
     let Some(current) = index.snapshot.deployed.get(env.as_str()).copied() else {
         return Err(Error::refused(format!(
             "{env} was never deployed successfully; nothing to roll back"
@@ -111,12 +109,12 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
     };
     let target = match &args.to {
         Some(rev) => {
-            let target = ctx.repo.resolve(rev)?;
-            if target == current || !ctx.repo.contains(current, target)? {
+            let target = ctx.repo().resolve(rev)?;
+            if target == current || !ctx.repo().contains(current, target)? {
                 return Err(Error::usage(format!(
                     "{} is not older than what {env} runs ({})",
-                    short(target),
-                    short(current)
+                    target.short(),
+                    current.short()
                 ))
                 .hint(format!(
                     "to move {env} forward, use `git train deploy {env} {rev}`"
@@ -140,7 +138,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             earlier.sort_by_key(|e| e.succeeded_at);
             let mut found = None;
             for e in earlier.iter().rev() {
-                if ctx.repo.contains(current, e.commit)? {
+                if ctx.repo().contains(current, e.commit)? {
                     found = Some(e.commit);
                     break;
                 }
@@ -148,7 +146,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             found.ok_or_else(|| {
                 Error::refused(format!(
                     "{env} ran no older commit successfully before {}",
-                    short(current)
+                    current.short()
                 ))
                 .hint(format!(
                     "give the commit: `git train rollback {env} --to REV`"
@@ -188,8 +186,8 @@ pub fn wait_for_green(
     offline: bool,
 ) -> Result<()> {
     let target = match rev {
-        Some(rev) => ctx.repo.resolve(rev)?,
-        None => ctx.repo.trunk(&ctx.config)?.tip,
+        Some(rev) => ctx.repo().resolve(rev)?,
+        None => ctx.repo().trunk(&ctx.config)?.tip,
     };
     let interrupt = crate::interrupt::Interrupt::catch();
     let started = std::time::Instant::now();
@@ -206,7 +204,7 @@ pub fn wait_for_green(
             CiState::Success => {
                 ctx.ui.done();
                 if said {
-                    ctx.ui.step(&format!("CI passed on {}", short(target)));
+                    ctx.ui.step(&format!("CI passed on {}", target.short()));
                 }
                 return Ok(());
             }
@@ -218,7 +216,7 @@ pub fn wait_for_green(
                     .collect();
                 return Err(Error::refused(format!(
                     "CI failed on {} ({}): not deployed",
-                    short(target),
+                    target.short(),
                     failing.join(", ")
                 ))
                 .hint("fix CI and push; nothing was recorded"));
@@ -229,7 +227,7 @@ pub fn wait_for_green(
             ctx.ui.done();
             return Err(Error::refused(format!(
                 "CI on {} did not pass within {}: not deployed",
-                short(target),
+                target.short(),
                 humantime::format_duration(timeout)
             ))
             .hint("wait longer with --timeout, e.g. --timeout 1h; nothing was recorded"));
@@ -250,7 +248,7 @@ pub fn wait_for_green(
         if !said {
             ctx.ui.step(&format!(
                 "waiting for CI on {} (at most {})",
-                short(target),
+                target.short(),
                 humantime::format_duration(timeout)
             ));
             said = true;
@@ -262,7 +260,7 @@ pub fn wait_for_green(
         };
         ctx.ui.progress(&format!(
             "waiting for CI on {}: {what} ({})",
-            short(target),
+            target.short(),
             crate::domain::time::format_age(started.elapsed().as_millis() as i64)
         ));
         let until = std::time::Instant::now() + poll;
@@ -289,14 +287,10 @@ fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn short(oid: Oid) -> String {
-    oid.to_string()[..7].to_string()
-}
-
 /// What the user asked for, checked for syntax but not yet against the ledger.
 struct Wanted {
     env: EnvName,
-    target: Oid,
+    target: CommitId,
     forced: Option<String>,
     desc: Option<String>,
     /// A rollback to a commit that ran here successfully before (skips the CI gate).
@@ -313,18 +307,18 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         rollback: asked_rollback,
         offline,
     } = wanted;
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     super::status::warn_future(ctx, &snapshot.future, Some(env.as_str()));
     if let Some(missing) = snapshot.unfetched.get(env.as_str()) {
         return Err(Error::usage(format!(
             "{env} runs {}, which this clone has not fetched",
-            short(*missing)
+            missing.short()
         ))
         .hint("run `git fetch`, then deploy again"));
     }
     let current = snapshot.deployed.get(env.as_str()).copied();
     let rollback = match current {
-        Some(c) => c != target && ctx.repo.contains(c, target)?,
+        Some(c) => c != target && ctx.repo().contains(c, target)?,
         None => false,
     };
     let env_config = ctx.config.env(&env);
@@ -343,11 +337,11 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
             CiState::None => "has no CI status".to_string(),
             _ => format!("did not pass CI ({})", failing.join(", ")),
         };
-        overrides.push(format!("{} {why}", short(target)));
+        overrides.push(format!("{} {why}", target.short()));
         hints.push(match ci.state {
             CiState::None => format!(
                 "record CI with `git train report success --commit {}` or set `require_checks = false` for {env}",
-                short(target)
+                target.short()
             ),
             _ => "wait for CI or fix it".to_string(),
         });
@@ -356,23 +350,23 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     // Order of environments: `after` must run the commit first.
     if let (Some(after), false) = (&env_config.after, rollback) {
         let has = match snapshot.deployed.get(after) {
-            Some(a) => ctx.repo.contains(*a, target)?,
+            Some(a) => ctx.repo().contains(*a, target)?,
             None => false,
         };
         if !has {
             overrides.push(format!(
                 "{after} does not run {} yet; {env} comes after {after}",
-                short(target)
+                target.short()
             ));
             hints.push(format!(
                 "deploy it there first: `git train deploy {after} {}`",
-                short(target)
+                target.short()
             ));
         }
     }
     // Locks: only the holder deploys.
-    if let Some(held) = crate::locks::get(&ctx.repo.git, &env)? {
-        if held.lock.by != ctx.me {
+    if let Some(held) = ctx.ledger.lock_of(&env)? {
+        if held.lock.by != ctx.me() {
             overrides.push(format!(
                 "{env} is {}",
                 crate::commands::lock::describe(ctx, &held)
@@ -384,20 +378,20 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         }
     }
     let (walked, first, redeploy) = match current {
-        None => (ctx.repo.train(target, None, 1)?, true, false),
-        Some(c) if c == target => (ctx.repo.train(target, Some(c), 0)?, false, true),
-        Some(c) if rollback => (ctx.repo.train(c, Some(target), COUNTED)?, false, false),
-        Some(c) => (ctx.repo.train(target, Some(c), COUNTED)?, false, false),
+        None => (ctx.repo().train(target, None, 1)?, true, false),
+        Some(c) if c == target => (ctx.repo().train(target, Some(c), 0)?, false, true),
+        Some(c) if rollback => (ctx.repo().train(c, Some(target), COUNTED)?, false, false),
+        Some(c) => (ctx.repo().train(target, Some(c), COUNTED)?, false, false),
     };
     // What a rollback takes away must allow it (`Rollback: unsafe`); what a deploy
     // brings must not be something trunk reverted since.
     let control = if rollback {
         super::controls::rollback_safety(ctx, &env, &walked.commits, target)?
     } else if !redeploy {
-        let tip = ctx.repo.trunk(&ctx.config)?.tip;
+        let tip = ctx.repo().trunk(&ctx.config)?.tip;
         let brought = if first {
             // A first deployment brings everything: the revert window bounds it.
-            ctx.repo.train(target, None, 1000)?.commits
+            ctx.repo().train(target, None, 1000)?.commits
         } else {
             walked.commits.clone()
         };
@@ -437,7 +431,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         .commits
         .iter()
         .take(SHOWN)
-        .map(|o| ctx.repo.commit_info(*o))
+        .map(|o| ctx.repo().commit_info(*o))
         .collect::<Result<Vec<_>>>()?;
     let concurrent = snapshot
         .open
@@ -484,13 +478,12 @@ pub fn carry_out(
         tell(ctx, plan.commit, &dep, false);
     }
     let state = if interrupt.happened() {
-        let fields = crate::domain::Fields {
-            dep: Some(dep.clone()),
-            desc: Some("interrupted".into()),
-            ..Default::default()
-        };
-        let event = crate::forge::local::new_event(ctx, &plan.env, State::Error, ctx.now(), fields);
-        ctx.record(plan.commit, &[event], "git-train: interrupted")?;
+        let desc = Some("interrupted".into());
+        let event = ctx
+            .ledger
+            .state_event(&plan.env, &dep, State::Error, ctx.now(), desc);
+        ctx.ledger
+            .record(plan.commit, &[event], "git-train: interrupted")?;
         tell(ctx, plan.commit, &dep, true);
         State::Error
     } else {
@@ -502,7 +495,7 @@ pub fn carry_out(
         }
         completed?
     };
-    let log = crate::forge::local::log_path(ctx, &dep);
+    let log = ctx.ledger.log_path(&dep);
     Ok(Outcome {
         version: super::JSON_VERSION,
         env: plan.env.to_string(),
@@ -524,14 +517,14 @@ pub fn carry_out(
 /// The end of a `--no-wait` deployment, told by the detached runner that recorded
 /// it (`git train run-deployment`).
 pub fn tell_detached_end(ctx: &Context, sha: &str, dep: &str) {
-    if let Ok(commit) = ctx.repo.resolve(sha) {
+    if let Ok(commit) = ctx.repo().resolve(sha) {
         tell(ctx, commit, dep, true);
     }
 }
 
 /// Tells the deployment's newest state, as the ledger has it (`end`: only when it
 /// is a final one; a run that could not start may have recorded nothing new).
-fn tell(ctx: &Context, commit: Oid, dep: &str, end: bool) {
+fn tell(ctx: &Context, commit: CommitId, dep: &str, end: bool) {
     ctx.tell(|| {
         let found = notify::recorded::deployment_by_id(ctx, commit, dep)?;
         Ok(found

@@ -1,14 +1,10 @@
 //! `git train history [ENV]`: deployments, newest first.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{State, Timestamp};
+use crate::domain::{CommitId, Deployment, State, Timestamp};
 use crate::error::Result;
-use crate::index;
-use crate::ledger::{self, Notes};
 
 pub struct Args {
     pub env: Option<String>,
@@ -49,62 +45,53 @@ pub struct GhRef {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
-    crate::forge::local::reap(ctx)?;
+    ctx.open_deployments()?;
     let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
-    let (chosen, bad) = index::recent(&ctx.repo, env.as_ref().map(|e| e.as_str()), args.count)?;
+    let (chosen, bad) = ctx
+        .ledger
+        .recent(env.as_ref().map(|e| e.as_str()), args.count)?;
     ctx.warn_bad_lines(&bad);
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
-    let mut by_commit = HashMap::new();
+    let mut notes = ctx.ledger.deployments()?;
     let mut deployments = Vec::with_capacity(chosen.len());
     for entry in &chosen {
-        if let std::collections::hash_map::Entry::Vacant(slot) = by_commit.entry(entry.commit) {
-            let (deps, bad) = index::deployments_of(&notes, entry.commit)?;
-            ctx.warn_bad_lines(&bad);
-            slot.insert(deps);
-        }
-        let Some(d) = by_commit[&entry.commit]
-            .iter()
-            .find(|d| d.dep == entry.dep && d.env == entry.env)
-        else {
-            continue;
-        };
-        let subject = ctx
-            .repo
-            .git
-            .find_commit(entry.commit)
-            .ok()
-            .and_then(|c| c.summary().map(str::to_string))
-            .unwrap_or_default();
-        let local_log = crate::forge::local::log_path(ctx, &d.dep);
-        deployments.push(Item {
-            dep: d.dep.clone(),
-            env: d.env.clone(),
-            sha: d.commit.clone(),
-            subject,
-            state: d.state(),
-            by: d.by().to_string(),
-            started_at: d.started_at(),
-            finished_at: d.finished_at(),
-            duration_s: d
-                .finished_at()
-                .map(|f| f.millis_since(d.started_at()) / 1000),
-            rollback: d.rollback(),
-            forced: d.forced().map(str::to_string),
-            from: d.from().map(str::to_string),
-            desc: d.desc().map(str::to_string),
-            log: d
-                .log()
-                .map(str::to_string)
-                .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
-            url: d.url().map(str::to_string),
-            gh: d.gh().map(|(repo, id)| GhRef {
-                repo: repo.to_string(),
-                id,
-            }),
-        });
+        let found = notes.find(entry.commit, &entry.dep, Some(&entry.env))?;
+        let item = found.map(|d| item_of(ctx, entry.commit, d));
+        ctx.warn_bad_lines(&notes.take_skipped());
+        deployments.extend(item);
     }
     Ok(History {
         version: super::JSON_VERSION,
         deployments,
     })
+}
+
+fn item_of(ctx: &Context, commit: CommitId, d: &Deployment) -> Item {
+    let subject = ctx.repo().subject(commit).unwrap_or_default();
+    let local_log = ctx.ledger.log_path(&d.dep);
+    Item {
+        dep: d.dep.clone(),
+        env: d.env.clone(),
+        sha: d.commit.clone(),
+        subject,
+        state: d.state(),
+        by: d.by().to_string(),
+        started_at: d.started_at(),
+        finished_at: d.finished_at(),
+        duration_s: d
+            .finished_at()
+            .map(|f| f.millis_since(d.started_at()) / 1000),
+        rollback: d.rollback(),
+        forced: d.forced().map(str::to_string),
+        from: d.from().map(str::to_string),
+        desc: d.desc().map(str::to_string),
+        log: d
+            .log()
+            .map(str::to_string)
+            .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
+        url: d.url().map(str::to_string),
+        gh: d.gh().map(|(repo, id)| GhRef {
+            repo: repo.to_string(),
+            id,
+        }),
+    }
 }

@@ -4,17 +4,14 @@
 //! environment does not run yet, and the age of the oldest of them.
 //!
 //! It must stay within a few milliseconds and never surprise: no network, no command
-//! from the configuration, the index's fast path (`index::snapshot`), and a walk
+//! from the configuration, the index's fast path (`Ledger::snapshot`), and a walk
 //! that stops soon after it has seen enough to warn (`walk_limit`).
 
 use std::time::Duration;
 
-use git2::Oid;
-
 use crate::context::Context;
-use crate::domain::CommitInfo;
+use crate::domain::{CommitId, CommitInfo};
 use crate::error::Result;
-use crate::index;
 
 /// How many undeployed commits to count, at least, before saying "N+". Walking
 /// 10,000 commits takes about 150 ms on a 100k-commit repository; 1,000 about 15.
@@ -32,9 +29,9 @@ fn walk_limit(max_train: Option<u32>) -> usize {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushedRef {
     pub local_ref: String,
-    pub local_sha: Oid,
+    pub local_sha: CommitId,
     pub remote_ref: String,
-    pub remote_sha: Oid,
+    pub remote_sha: CommitId,
 }
 
 impl PushedRef {
@@ -53,9 +50,9 @@ pub fn parse_refs(stdin: &str) -> Vec<PushedRef> {
             match f.as_slice() {
                 [local_ref, local_sha, remote_ref, remote_sha] => Some(PushedRef {
                     local_ref: local_ref.to_string(),
-                    local_sha: Oid::from_str(local_sha).ok()?,
+                    local_sha: CommitId::parse(local_sha)?,
                     remote_ref: remote_ref.to_string(),
-                    remote_sha: Oid::from_str(remote_sha).ok()?,
+                    remote_sha: CommitId::parse(remote_sha)?,
                 }),
                 _ => None,
             }
@@ -77,7 +74,7 @@ pub struct PrePush {
     pub trunk: Option<String>,
     /// The trunk commit being pushed; `None` when the push does not move trunk on
     /// the team's remote (then there is nothing to say).
-    pub pushed: Option<Oid>,
+    pub pushed: Option<CommitId>,
     pub environments: Vec<EnvTrain>,
 }
 
@@ -93,7 +90,7 @@ impl PrePush {
 pub struct EnvTrain {
     pub name: String,
     /// The commit it runs; `None` when it was never deployed (nothing is counted).
-    pub deployed: Option<Oid>,
+    pub deployed: Option<CommitId>,
     /// Trunk commits the pushed tip has that the environment does not run.
     pub undeployed: usize,
     /// True when `undeployed` is a lower bound (the walk stopped at its limit).
@@ -128,7 +125,7 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
     if branches.is_empty() || !is_team_remote(ctx, args.remote, args.url) {
         return Ok(out);
     }
-    let trunk = ctx.repo.trunk(&ctx.config)?.name;
+    let trunk = ctx.repo().trunk(&ctx.config)?.name;
     let trunk_ref = format!("refs/heads/{trunk}");
     out.trunk = Some(trunk);
     let Some(pushed) = branches.iter().find(|r| r.remote_ref == trunk_ref) else {
@@ -146,7 +143,7 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
     if watched.is_empty() {
         return Ok(out);
     }
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     let now = ctx.now();
     for (name, config) in watched {
         let mut env = EnvTrain {
@@ -164,11 +161,11 @@ pub fn pre_push(ctx: &Context, args: &Args) -> Result<PrePush> {
         };
         if let Some(deployed) = env.deployed {
             let limit = walk_limit(config.max_train);
-            let walked = ctx.repo.train(pushed, Some(deployed), limit)?;
+            let walked = ctx.repo().train(pushed, Some(deployed), limit)?;
             env.undeployed = walked.commits.len();
             env.more = !walked.complete;
             if let Some(&oldest) = walked.commits.last() {
-                let info = ctx.repo.commit_info(oldest)?;
+                let info = ctx.repo().commit_info(oldest)?;
                 env.waited_ms = Some(now.millis_since(info.at));
                 env.oldest = Some(info);
             }
@@ -192,12 +189,7 @@ fn is_team_remote(ctx: &Context, remote: &str, url: Option<&str>) -> bool {
         return true;
     }
     // `git push URL main` names no remote: compare with the team remote's URL.
-    let team_url = ctx
-        .repo
-        .git
-        .find_remote(team)
-        .ok()
-        .and_then(|r| r.url().map(str::to_string));
+    let team_url = ctx.repo().remote_url(team);
     match (team_url, url.or(Some(remote))) {
         (Some(team_url), Some(url)) => team_url == url,
         _ => false,

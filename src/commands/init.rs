@@ -41,31 +41,26 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
     }
     let mut changed = Vec::new();
     let mut warnings = Vec::new();
-    let mut config = ctx
-        .repo
-        .git
-        .config()?
-        .open_level(git2::ConfigLevel::Local)?;
+    let mut config = ctx.repo().local_config()?;
 
     // `git log` shows the deploy notes.
-    let display = multivar(&config, "notes.displayRef")?;
+    let display = config.values("notes.displayRef")?;
     if !display.iter().any(|v| v == ledger::DEPLOYS) {
-        // An always-failing pattern makes libgit2 add a value instead of replacing one.
-        config.set_multivar("notes.displayRef", "^$a", ledger::DEPLOYS)?;
+        config.add("notes.displayRef", ledger::DEPLOYS)?;
         changed.push(format!("set notes.displayRef = {}", ledger::DEPLOYS));
     }
     // `git notes merge` of the ledgers is the sorted union of their lines.
     for name in ["deploys", "ci"] {
         let key = format!("notes.{name}.mergeStrategy");
-        if config.get_string(&key).ok().as_deref() != Some("cat_sort_uniq") {
-            config.set_str(&key, "cat_sort_uniq")?;
+        if config.get(&key).as_deref() != Some("cat_sort_uniq") {
+            config.set(&key, "cat_sort_uniq")?;
             changed.push(format!("set {key} = cat_sort_uniq"));
         }
     }
     // Deploy records must not follow commits through rebase: a rebased commit was
     // never deployed.
-    let all = ctx.repo.git.config()?;
-    for value in multivar(&all, "notes.rewriteRef")? {
+    let all = ctx.repo().config()?;
+    for value in all.values("notes.rewriteRef")? {
         if value == ledger::DEPLOYS || value == "refs/notes/*" {
             warnings.push(format!(
                 "notes.rewriteRef = {value} copies deploy records onto rebased commits that were never deployed; \
@@ -75,7 +70,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Initialized> {
     }
     // A bare repository (a server's copy) is pushed to, never pushed from, and no
     // one deploys out of it: no hook, no watch.
-    let hooks = if ctx.repo.git.is_bare() {
+    let hooks = if ctx.repo().work_tree().is_none() {
         changed.push("a bare repository: no pre-push hook, not added to the watch list".into());
         Vec::new()
     } else {
@@ -99,7 +94,7 @@ fn install_hooks(
     changed: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<HookReport>> {
-    let workdir = ctx.repo.workdir();
+    let workdir = ctx.repo().workdir();
     let dir = hooks::dir(&workdir)?;
     let mut reports = Vec::new();
     for (name, shim) in hooks::HOOKS {
@@ -139,7 +134,7 @@ fn install_hooks(
 /// settings, where they still have the values `init` gave them.
 fn uninstall(ctx: &Context) -> Result<Initialized> {
     let mut changed = Vec::new();
-    let workdir = ctx.repo.workdir();
+    let workdir = ctx.repo().workdir();
     let dir = hooks::dir(&workdir)?;
     let mut reports = Vec::new();
     for (name, _) in hooks::HOOKS {
@@ -161,21 +156,18 @@ fn uninstall(ctx: &Context) -> Result<Initialized> {
             action,
         });
     }
-    let mut config = ctx
-        .repo
-        .git
-        .config()?
-        .open_level(git2::ConfigLevel::Local)?;
-    if multivar(&config, "notes.displayRef")?
+    let mut config = ctx.repo().local_config()?;
+    if config
+        .values("notes.displayRef")?
         .iter()
         .any(|v| v == ledger::DEPLOYS)
     {
-        config.remove_multivar("notes.displayRef", &format!("^{}$", ledger::DEPLOYS))?;
+        config.remove_matching("notes.displayRef", &format!("^{}$", ledger::DEPLOYS))?;
         changed.push(format!("unset notes.displayRef = {}", ledger::DEPLOYS));
     }
     for name in ["deploys", "ci"] {
         let key = format!("notes.{name}.mergeStrategy");
-        if config.get_string(&key).ok().as_deref() == Some("cat_sort_uniq") {
+        if config.get(&key).as_deref() == Some("cat_sort_uniq") {
             config.remove(&key)?;
             changed.push(format!("unset {key}"));
         }
@@ -196,17 +188,4 @@ fn shown_path(workdir: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
-}
-
-fn multivar(config: &git2::Config, name: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if let Ok(entries) = config.multivar(name, None) {
-        let mut entries = entries;
-        while let Some(entry) = entries.next() {
-            if let Some(v) = entry?.value() {
-                out.push(v.to_string());
-            }
-        }
-    }
-    Ok(out)
 }

@@ -1,16 +1,13 @@
-//! `git train lock ENV`, `unlock ENV`, `locks`. A lock taken or released is told to
-//! the notify hub.
+//! `git train lock ENV`, `unlock ENV`, `locks`.
 
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::time::format_age;
-use crate::domain::{EnvName, Event, Fields, State};
+use crate::domain::EnvName;
 use crate::error::{Error, Result};
-use crate::ledger;
-use crate::locks::{self, Held, Lock};
+use crate::ledger::{Held, Lock, Remote, Taken};
 use crate::notify::{self, LockAction};
-use crate::remote::{PushStatus, Remote};
 
 #[derive(Serialize)]
 pub struct LockOutcome {
@@ -33,14 +30,14 @@ fn remote(ctx: &Context, offline: bool) -> Option<Remote> {
     if offline {
         return None;
     }
-    Remote::of(ctx)
+    ctx.remote()
 }
 
 /// Locks live on the remote when there is one: taking or releasing one offline
 /// would be undone by the next fetch.
 fn shared_remote(ctx: &Context, offline: bool, verb: &str) -> Result<Option<Remote>> {
     let name = ctx.config.remote_name();
-    match Remote::of(ctx) {
+    match ctx.remote() {
         Some(_) if offline => Err(Error::usage(format!(
             "locks are shared through {name}; they cannot be {verb} offline"
         ))
@@ -75,72 +72,24 @@ pub fn lock(
 ) -> Result<LockOutcome> {
     let env = ctx.env(env)?;
     let remote = shared_remote(ctx, offline, "taken")?;
-    if let Some(remote) = &remote {
-        remote.fetch(&super::sync::LEDGERS)?;
-    }
-    if let Some(held) = locks::get(&ctx.repo.git, &env)? {
-        return already_locked(ctx, &env, held, remote.is_some());
-    }
-    let lock = Lock {
-        env: env.to_string(),
-        by: ctx.me.clone(),
-        reason: reason.filter(|r| !r.trim().is_empty()),
-        at: ctx.now().to_string(),
-    };
-    let git = &ctx.repo.git;
-    let oid = locks::make(git, &lock)?;
-    let refname = locks::refname(&env);
-    match &remote {
-        Some(r) => {
-            // Create-only: the push carries "expect absent", so of two people locking
-            // at once exactly one wins.
-            let status = r.push(&[format!("{oid}:{refname}")], &[format!("{refname}:")])?;
-            if let Some(refusal @ (PushStatus::Rejected(_) | PushStatus::Refused { .. })) =
-                status.first()
-            {
-                r.fetch(&super::sync::LEDGERS)?;
-                return match (locks::get(git, &env)?, refusal) {
-                    (Some(held), _) => already_locked(ctx, &env, held, true),
-                    (None, PushStatus::Refused { reason, said }) => {
-                        Err(Error::refused(PushStatus::refusal(
-                            &format!("could not lock {env}: {} refused ({reason})", r.name),
-                            said,
-                        ))
-                        .hint(format!(
-                            "the server's hooks or permissions decide what {} accepts",
-                            r.name
-                        )))
-                    }
-                    (None, _) => Err(Error::refused(format!(
-                        "could not lock {env}: the lock changed while it was taken"
-                    ))
-                    .hint("try again")),
-                };
-            }
-            locks::mirror(git, &env, Some(oid))?;
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    match ctx.ledger.lock(&env, reason, remote.as_ref())? {
+        Taken::Now(held) => {
+            tell(ctx, &env, LockAction::Taken, &held.lock, None);
+            Ok(LockOutcome {
+                version: super::JSON_VERSION,
+                env: env.to_string(),
+                action: "taken",
+                lock: held,
+                shared: remote.is_some(),
+            })
         }
-        None => {
-            if let Some(held) = locks::create(git, &env, oid)? {
-                return already_locked(ctx, &env, held, false);
-            }
-        }
+        Taken::Already(held) => already_locked(ctx, &env, held, remote.is_some()),
     }
-    tell(ctx, &env, LockAction::Taken, &lock, None);
-    Ok(LockOutcome {
-        version: super::JSON_VERSION,
-        env: env.to_string(),
-        action: "taken",
-        lock: Held {
-            lock,
-            id: oid.to_string(),
-            recorded_env: None,
-        },
-        shared: remote.is_some(),
-    })
 }
 
 fn already_locked(ctx: &Context, env: &EnvName, held: Held, shared: bool) -> Result<LockOutcome> {
-    if held.lock.by == ctx.me {
+    if held.lock.by == ctx.me() {
         return Ok(LockOutcome {
             version: super::JSON_VERSION,
             env: env.to_string(),
@@ -167,14 +116,13 @@ pub fn unlock(
     let env = ctx.env(env)?;
     let remote = shared_remote(ctx, offline, "released")?;
     if let Some(remote) = &remote {
-        remote.fetch(&super::sync::LEDGERS)?;
+        ctx.ledger.fetch(remote)?;
     }
-    let git = &ctx.repo.git;
-    let Some(held) = locks::get(git, &env)? else {
+    let Some(held) = ctx.ledger.lock_of(&env)? else {
         return Err(Error::refused(format!("{env} is not locked"))
             .hint("`git train locks` lists the locks"));
     };
-    let someone_else = held.lock.by != ctx.me;
+    let someone_else = held.lock.by != ctx.me();
     if someone_else && !force {
         return Err(
             Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
@@ -183,66 +131,9 @@ pub fn unlock(
         )),
         );
     }
-    let refname = locks::refname(&env);
-    let changed = || {
-        Error::refused(format!("the lock on {env} changed since it was read"))
-            .hint("look again with `git train locks`")
-    };
-    match &remote {
-        Some(r) => {
-            // Delete only the lock that was read (a lease): a new lock taken meanwhile stays.
-            let status = r.push(
-                &[format!(":{refname}")],
-                &[format!("{refname}:{}", held.id)],
-            )?;
-            match status.first() {
-                Some(PushStatus::Rejected(_)) => return Err(changed()),
-                Some(PushStatus::Refused { reason, said }) => {
-                    return Err(Error::refused(PushStatus::refusal(
-                        &format!("could not unlock {env}: {} refused ({reason})", r.name),
-                        said,
-                    ))
-                    .hint(format!(
-                        "the server's hooks or permissions decide what {} accepts",
-                        r.name
-                    )))
-                }
-                _ => {}
-            }
-            locks::mirror(git, &env, None)?;
-        }
-        None => {
-            if !locks::delete(git, &env, &held.id)? {
-                return Err(changed());
-            }
-        }
-    }
     let forced = someone_else.then(|| reason.unwrap_or_else(|| "unlock --force".into()));
-    if let Some(forced) = &forced {
-        let event = Event {
-            at: ctx.now(),
-            subject: env.to_string(),
-            state: State::Inactive,
-            by: ctx.me.clone(),
-            fields: Fields {
-                desc: Some(format!(
-                    "released by force the lock of {} taken {}",
-                    held.lock.by, held.lock.at
-                )),
-                forced: Some(forced.clone()),
-                ..Fields::default()
-            }
-            .into_map(),
-        };
-        let lock_commit = git2::Oid::from_str(&held.id)?;
-        ledger::append(
-            git,
-            "refs/notes/locks",
-            lock_commit,
-            &[event.to_line()],
-            "git-train: forced unlock",
-        )?;
-    }
+    ctx.ledger
+        .release(&env, &held, forced.clone(), remote.as_ref())?;
     tell(ctx, &env, LockAction::Released, &held.lock, forced);
     Ok(LockOutcome {
         version: super::JSON_VERSION,
@@ -253,27 +144,28 @@ pub fn unlock(
     })
 }
 
+pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {
+    if let Some(remote) = remote(ctx, offline) {
+        ctx.ledger.fetch(&remote)?;
+    }
+    Ok(LockList {
+        version: super::JSON_VERSION,
+        locks: ctx.ledger.locks()?,
+    })
+}
+
+/// Tells the team channels who took or released a lock.
 fn tell(ctx: &Context, env: &EnvName, action: LockAction, lock: &Lock, forced: Option<String>) {
     ctx.tell(|| {
         Ok(Some(notify::Event::Lock(notify::LockChanged {
             repository: notify::recorded::repository(ctx),
             environment: env.to_string(),
             action,
-            by: ctx.me.clone(),
+            by: ctx.me().to_string(),
             holder: lock.by.clone(),
             reason: lock.reason.clone(),
             forced,
             at: ctx.now(),
         })))
     });
-}
-
-pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {
-    if let Some(remote) = remote(ctx, offline) {
-        remote.fetch(&super::sync::LEDGERS)?;
-    }
-    Ok(LockList {
-        version: super::JSON_VERSION,
-        locks: locks::all(&ctx.repo.git)?,
-    })
 }

@@ -5,10 +5,10 @@
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::domain::CommitId;
 use crate::domain::{EnvName, Event, Fields, State};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
-use crate::index;
 use crate::notify::{self, recorded};
 
 pub struct Args {
@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Reported> {
             description: args.description.clone(),
         };
         if let Some((sha, event)) = forge.report(ctx, target, state, &report)? {
-            if let (Ok(commit), Some(dep)) = (git2::Oid::from_str(&sha), event.dep()) {
+            if let (Some(commit), Some(dep)) = (CommitId::parse(&sha), event.dep()) {
                 tell_deployment(ctx, commit, dep);
             }
             return Ok(Reported {
@@ -87,7 +87,7 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
             "--context must be a short name without control characters",
         ));
     }
-    let commit = ctx.repo.resolve(rev)?;
+    let commit = ctx.repo().resolve(rev)?;
     // Only a change is told: what CI said before is read when someone listens.
     let before = if ctx.notify.is_empty() {
         None
@@ -98,7 +98,7 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         at: ctx.now(),
         subject: context.to_string(),
         state,
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         fields: Fields {
             desc: args.description.clone(),
             url: args.url.clone().or_else(|| args.log_url.clone()),
@@ -106,7 +106,7 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         }
         .into_map(),
     };
-    ctx.record_ci(
+    ctx.ledger.record_ci(
         commit,
         &[event],
         &format!("git-train: {context} {state} {commit}"),
@@ -131,7 +131,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
                 .hint("`git train history --json` lists deployments and their ids"),
         );
     }
-    let entry = index::find(&ctx.repo, dep)?.ok_or_else(|| {
+    let entry = ctx.ledger.deployment_by_id(dep)?.ok_or_else(|| {
         Error::usage(format!("no deployment '{dep}' in the ledger"))
             .hint("`git train history` lists deployments and their ids")
     })?;
@@ -140,7 +140,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         at: ctx.now(),
         subject: env.to_string(),
         state,
-        by: ctx.me.clone(),
+        by: ctx.me().to_string(),
         fields: Fields {
             dep: Some(dep.to_string()),
             desc: args.description.clone(),
@@ -150,7 +150,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         }
         .into_map(),
     };
-    ctx.record(
+    ctx.ledger.record(
         entry.commit,
         &[event],
         &format!("git-train: {env} {state} {}", entry.commit),
@@ -166,7 +166,7 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
     })
 }
 
-fn tell_deployment(ctx: &Context, commit: git2::Oid, dep: &str) {
+fn tell_deployment(ctx: &Context, commit: CommitId, dep: &str) {
     ctx.tell(|| Ok(recorded::deployment_by_id(ctx, commit, dep)?.map(notify::Event::Deployment)));
 }
 

@@ -3,18 +3,14 @@
 //! restore, train size). The numbers come from `domain::stats`; this gathers the
 //! deployments and walks the trains.
 
-use std::collections::HashMap;
-
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::stats::{self, Change, Deploy, Outcome, Spread, Window, DAY_MS};
 use crate::domain::time::parse_duration;
-use crate::domain::{Deployment, Timestamp};
+use crate::domain::{CommitId, Timestamp};
 use crate::error::{Error, Result};
-use crate::index::{self, Entry};
-use crate::ledger::{self, Notes};
+use crate::ledger::{Deployments, Entry};
 
 pub struct Args {
     pub env: Option<String>,
@@ -103,19 +99,17 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
         Some(name) => ctx.env(name)?.as_str().to_string(),
         None => ctx.config.production_env(),
     };
-    crate::forge::local::reap(ctx)?;
-    let index = index::refresh(&ctx.repo)?;
+    ctx.open_deployments()?;
+    let index = ctx.ledger.index()?;
     ctx.warn_bad_lines(&index.bad_lines);
     let entries: Vec<&Entry> = index.entries.iter().filter(|e| e.env == env).collect();
     if entries.is_empty() && args.env.is_some() && ctx.config.env.is_empty() {
         return Err(unknown_env(&env, &index.entries));
     }
 
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
     let mut loader = Loader {
         ctx,
-        notes: &notes,
-        by_commit: HashMap::new(),
+        notes: ctx.ledger.deployments()?,
     };
     // Everything from the window on, and before it back to the newest successful
     // non-rollback deployment: the base of the first train.
@@ -136,23 +130,22 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
 
     let mut missing = 0;
     let computed = stats::compute(&deploys, window, |tip, base| {
-        let (Ok(tip), Ok(base)) = (Oid::from_str(tip), Oid::from_str(base)) else {
+        let (Some(tip), Some(base)) = (CommitId::parse(tip), CommitId::parse(base)) else {
             missing += 1;
             return Ok(Vec::new());
         };
-        let git = &ctx.repo.git;
-        if git.find_commit(tip).is_err() || git.find_commit(base).is_err() {
+        if !ctx.repo().has_commit(tip) || !ctx.repo().has_commit(base) {
             missing += 1;
             return Ok(Vec::new());
         }
-        let walked = ctx.repo.train(tip, Some(base), TRAIN_LIMIT)?;
+        let walked = ctx.repo().train(tip, Some(base), TRAIN_LIMIT)?;
         walked
             .commits
             .iter()
             .map(|oid| {
                 Ok(Change {
                     sha: oid.to_string(),
-                    committed: ctx.repo.commit_info(*oid)?.at,
+                    committed: ctx.repo().commit_info(*oid)?.at,
                 })
             })
             .collect::<Result<Vec<_>>>()
@@ -169,21 +162,17 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
 /// Deployments read from the notes, each commit's note once.
 struct Loader<'a> {
     ctx: &'a Context,
-    notes: &'a Notes<'a>,
-    by_commit: HashMap<Oid, Vec<Deployment>>,
+    notes: Deployments<'a>,
 }
 
 impl Loader<'_> {
     fn deploy(&mut self, entry: &Entry) -> Result<Option<Deploy>> {
-        if !self.by_commit.contains_key(&entry.commit) {
-            let (deployments, bad) = index::deployments_of(self.notes, entry.commit)?;
-            self.ctx.warn_bad_lines(&bad);
-            self.by_commit.insert(entry.commit, deployments);
-        }
-        Ok(self.by_commit[&entry.commit]
-            .iter()
-            .find(|d| d.dep == entry.dep && d.env == entry.env)
-            .map(Deploy::of))
+        let found = self
+            .notes
+            .find(entry.commit, &entry.dep, Some(&entry.env))?
+            .map(Deploy::of);
+        self.ctx.warn_bad_lines(&self.notes.take_skipped());
+        Ok(found)
     }
 }
 

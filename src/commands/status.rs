@@ -2,16 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use git2::Oid;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::deployment::{counts, FUTURE_LIMIT_MS};
-use crate::domain::{CiState, CommitInfo, Deployment, Timestamp};
+use crate::domain::{CiState, CommitId, CommitInfo, Deployment, Timestamp};
 use crate::error::Result;
-use crate::forge::local::ci_of;
-use crate::index;
-use crate::ledger::{self, Notes};
+use crate::ledger::{Deployments, Future, Held};
 
 #[derive(Serialize)]
 pub struct Status {
@@ -35,7 +32,7 @@ pub struct EnvStatus {
     pub oldest_undeployed_at: Option<Timestamp>,
     /// The deployment in progress, if any.
     pub in_progress: Option<String>,
-    pub lock: Option<crate::locks::Held>,
+    pub lock: Option<Held>,
     /// A freeze window holds the environment now.
     pub frozen: Option<crate::domain::freeze::Frozen>,
     /// The commit it runs, when this clone has not fetched it yet.
@@ -69,22 +66,23 @@ pub struct Args {
 const TRAIN_WALK_LIMIT: usize = 10_000;
 
 pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
-    crate::forge::local::reap(ctx)?;
-    let trunk = ctx.repo.trunk(&ctx.config)?;
+    ctx.open_deployments()?;
+    let trunk = ctx.repo().trunk(&ctx.config)?;
     let only = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     warn_future(ctx, &snapshot.future, only.as_ref().map(|e| e.as_str()));
     let deployed = &snapshot.deployed;
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let mut deployments = ctx.ledger.deployments()?;
 
     let mut names: BTreeSet<String> = ctx.config.env.keys().cloned().collect();
     names.extend(deployed.keys().cloned());
     names.extend(snapshot.unfetched.keys().cloned());
-    let locks: std::collections::BTreeMap<String, crate::locks::Held> =
-        crate::locks::all(&ctx.repo.git)?
-            .into_iter()
-            .map(|h| (h.lock.env.clone(), h))
-            .collect();
+    let locks: std::collections::BTreeMap<String, Held> = ctx
+        .ledger
+        .locks()?
+        .into_iter()
+        .map(|h| (h.lock.env.clone(), h))
+        .collect();
     names.extend(locks.keys().cloned());
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());
@@ -93,7 +91,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     let mut environments = Vec::new();
     for name in names {
         let current = deployed.get(&name).copied();
-        let mut status = env_status(ctx, &notes, &name, current, trunk.tip)?;
+        let mut status = env_status(ctx, &mut deployments, &name, current, trunk.tip)?;
         status.in_progress = snapshot
             .open
             .iter()
@@ -104,9 +102,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         environments.push(status);
     }
 
-    let ci_notes = Notes::load(&ctx.repo.git, ledger::CI)?;
+    let ci = ctx.ledger.ci()?;
     let mut commits = Vec::new();
-    for oid in ctx.repo.first_parent(trunk.tip, args.count)? {
+    for oid in ctx.repo().first_parent(trunk.tip, args.count)? {
         let deployed_to = environments
             .iter()
             .filter(|e| {
@@ -116,9 +114,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
             })
             .map(|e| e.name.clone())
             .collect();
+        let commit = ctx.repo().commit_info(oid)?;
+        let (ci, bad) = ci.of(oid, &ctx.config.checks.ignore)?;
+        ctx.warn_bad_lines(&bad);
         commits.push(CommitStatus {
-            commit: ctx.repo.commit_info(oid)?,
-            ci: ci_of(ctx, &ci_notes, oid)?.state,
+            commit,
+            ci: ci.state,
             deployed_to,
         });
     }
@@ -133,10 +134,10 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
 
 fn env_status(
     ctx: &Context,
-    notes: &Notes,
+    deployments: &mut Deployments,
     name: &str,
-    current: Option<Oid>,
-    tip: Oid,
+    current: Option<CommitId>,
+    tip: CommitId,
 ) -> Result<EnvStatus> {
     let mut status = EnvStatus {
         name: name.to_string(),
@@ -152,22 +153,21 @@ fn env_status(
     let Some(current) = current else {
         return Ok(status);
     };
-    let walked = ctx.repo.train(tip, Some(current), TRAIN_WALK_LIMIT)?;
-    let (deployments, _) = index::deployments_of(notes, current)?;
-    if let Some(d) = newest_success(&deployments, name, ctx.now()) {
+    let walked = ctx.repo().train(tip, Some(current), TRAIN_WALK_LIMIT)?;
+    if let Some(d) = newest_success(deployments.of(current)?, name, ctx.now()) {
         status.deployed = Some(DeployedInfo {
             sha: current.to_string(),
             dep: d.dep.clone(),
             by: d.by().to_string(),
             at: d.success_at().unwrap_or(d.started_at()),
             // The walk usually answers this; ask git only when it could not.
-            on_trunk: walked.reached_base || ctx.repo.contains(tip, current)?,
+            on_trunk: walked.reached_base || ctx.repo().contains(tip, current)?,
         });
     }
     status.behind = Some(walked.commits.len());
     status.behind_more = !walked.complete;
     if let Some(oldest) = walked.commits.last() {
-        status.oldest_undeployed_at = Some(ctx.repo.commit_info(*oldest)?.at);
+        status.oldest_undeployed_at = Some(ctx.repo().commit_info(*oldest)?.at);
     }
     Ok(status)
 }
@@ -185,14 +185,14 @@ fn newest_success<'a>(
 
 /// Names each success left out of what an environment runs because it is dated too
 /// far after this machine's clock (of one environment, or all).
-pub fn warn_future(ctx: &Context, future: &[index::Future], env: Option<&str>) {
+pub fn warn_future(ctx: &Context, future: &[Future], env: Option<&str>) {
     for f in future.iter().filter(|f| env.is_none_or(|e| e == f.env)) {
         ctx.ui.warn(&format!(
             "deployment {} of {} to {} is dated {}, more than {} after this machine's clock: \
              not counted as what {} runs (a clock far ahead, or a line written by hand); \
              the next deployment to {} supersedes it",
             f.dep,
-            &f.commit.to_string()[..7],
+            f.commit.short(),
             f.env,
             f.at,
             crate::domain::time::format_age(FUTURE_LIMIT_MS),

@@ -90,7 +90,7 @@ impl Announced {
             std::fs::create_dir_all(dir)?;
         }
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
-        crate::index::write_atomically(path, &bytes)
+        crate::file::write_atomically(path, &bytes)
     }
 }
 

@@ -246,7 +246,7 @@ fn edit_watch(repo: &Path, add: bool) -> Result<(bool, PathBuf)> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::index::write_atomically(&path, out.as_bytes())?;
+    crate::file::write_atomically(&path, out.as_bytes())?;
     Ok((true, path))
 }
 

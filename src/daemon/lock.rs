@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::lockfile::LockFile;
+use crate::ledger::lockfile::LockFile;
 
 pub struct DaemonLock {
     /// Held: dropping it releases the lock.

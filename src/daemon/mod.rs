@@ -6,7 +6,7 @@
 //! theirs waits too long for an environment.
 //!
 //! A tokio multi-thread runtime drives it; each repository's round runs in
-//! `spawn_blocking` (`git2::Repository` is not `Sync`, and the GitHub client blocks).
+//! `spawn_blocking` (the repository handle is not `Sync`, and the GitHub client blocks).
 //! Repositories are polled independently: what one round finds is announced when
 //! that round ends, whatever the others do, and a round that runs longer than
 //! `ROUND_TIMEOUT` (a forge that never answers) is reported and no longer holds back

@@ -1,5 +1,5 @@
 //! One round of the daemon for one repository, synchronous (it runs in
-//! `spawn_blocking`: `git2::Repository` is not `Sync`): ask the forge for news with
+//! `spawn_blocking`: the repository handle is not `Sync`): ask the forge for news with
 //! conditional requests only, write new deployment events into the ledger, refresh
 //! the CI state of the user's trunk commits, and find what to announce by comparing
 //! with what was announced before. Nothing here runs a command from the repository's
@@ -9,15 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use git2::{Oid, Repository};
-
 use super::announced::RepoAnnounced;
 use super::config::{MineOnly, UserConfig};
 use crate::context::{Context, Ui};
-use crate::domain::{CiState, Deployment, State, Timestamp};
+use crate::domain::{CiState, CommitId, Deployment, State, Timestamp};
 use crate::error::Result;
-use crate::index;
-use crate::ledger::{self, Notes};
+use crate::ledger;
 use crate::notify::{self, recorded, Event, Summarized};
 
 /// Recent deployments compared with what was announced.
@@ -56,36 +53,8 @@ impl Settings {
     }
 }
 
-/// Every ref's value, and HEAD's: what a wake compares.
-pub type Refs = BTreeMap<String, Oid>;
-
-pub fn refs_of(git: &Repository) -> Result<Refs> {
-    let mut out = Refs::new();
-    for r in git.references()? {
-        let r = r?;
-        if let (Some(name), Some(oid)) = (r.name(), r.resolve().ok().and_then(|r| r.target())) {
-            out.insert(name.to_string(), oid);
-        }
-    }
-    if let Ok(head) = git.head() {
-        if let Some(oid) = head.target() {
-            out.insert("HEAD".into(), oid);
-        }
-    }
-    Ok(out)
-}
-
-/// The refs of the repository at `path`.
-pub fn read_refs(path: &Path) -> Result<Refs> {
-    let git = Repository::open(path)?;
-    refs_of(&git)
-}
-
-/// Where git keeps the refs of the repository at `path` (the common dir).
-pub fn git_dir(path: &Path) -> Result<std::path::PathBuf> {
-    let git = Repository::open(path)?;
-    Ok(git.commondir().to_path_buf())
-}
+// What a wake compares (every ref's value, and HEAD's) is read by the ledger.
+pub use crate::ledger::repo::{git_dir, read_refs, Refs};
 
 /// The refs git-train writes itself: a change to them alone is not the user's.
 fn own_ref(name: &str) -> bool {
@@ -118,7 +87,7 @@ pub fn round(
 ) -> Result<Outcome> {
     // Posts to no team channel: the process that recorded an event posted it.
     let ctx = Context::open_without_channels(path, ui)?;
-    let start = refs_of(&ctx.repo.git)?;
+    let start = ctx.repo().refs()?;
     let first = before.is_none();
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
@@ -151,7 +120,7 @@ pub fn round(
     }
     stale(&ctx, &repo, &mut announced, settings, now, &mut news)?;
 
-    let refs = refs_of(&ctx.repo.git)?;
+    let refs = ctx.repo().refs()?;
     let moved_meanwhile = start
         .iter()
         .chain(refs.iter())
@@ -195,7 +164,7 @@ fn deployments(
     now: Timestamp,
     news: &mut Vec<Event>,
 ) -> Result<()> {
-    let (entries, _) = index::recent(&ctx.repo, None, RECENT_DEPLOYMENTS)?;
+    let (entries, _) = ctx.ledger.recent(None, RECENT_DEPLOYMENTS)?;
     let mut seen = BTreeMap::new();
     let mut changed = Vec::new();
     for e in &entries {
@@ -215,11 +184,10 @@ fn deployments(
     if changed.is_empty() {
         return Ok(());
     }
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let mut notes = ctx.ledger.deployments()?;
     let mut found = Vec::new();
     for e in changed {
-        let (deps, _) = index::deployments_of(&notes, e.commit)?;
-        let Some(d) = deps.iter().find(|d| d.dep == e.dep && d.env == e.env) else {
+        let Some(d) = notes.find(e.commit, &e.dep, Some(&e.env))? else {
             continue;
         };
         let newest = d.events.last().map(|ev| ev.at).unwrap_or(d.started_at());
@@ -238,17 +206,17 @@ fn deployments(
 }
 
 /// Made by the user, or bringing a commit of theirs.
-fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: Oid) -> bool {
-    let mine = |oid: Oid| {
-        ctx.repo
+fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: CommitId) -> bool {
+    let mine = |oid: CommitId| {
+        ctx.repo()
             .commit_info(oid)
-            .is_ok_and(|c| same_person(&c.author_email, &ctx.me))
+            .is_ok_and(|c| same_person(&c.author_email, ctx.me()))
     };
-    if same_person(d.by(), &ctx.me) || mine(commit) {
+    if same_person(d.by(), ctx.me()) || mine(commit) {
         return true;
     }
-    let from = d.from().and_then(|f| Oid::from_str(f).ok());
-    from.and_then(|from| ctx.repo.train(commit, Some(from), 100).ok())
+    let from = d.from().and_then(CommitId::parse);
+    from.and_then(|from| ctx.repo().train(commit, Some(from), 100).ok())
         .is_some_and(|walked| walked.commits.into_iter().any(mine))
 }
 
@@ -263,7 +231,7 @@ fn ci(
     settings: &Settings,
     news: &mut Vec<Event>,
 ) -> Result<()> {
-    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+    let Ok(trunk) = ctx.repo().trunk(&ctx.config) else {
         // No commits yet, or no trunk: nothing to follow.
         return Ok(());
     };
@@ -271,9 +239,9 @@ fn ci(
     let mut found = Vec::new();
     let mut asked = 0;
     let mut failed = Ok(());
-    for oid in ctx.repo.first_parent(trunk.tip, CI_WINDOW)? {
-        let info = ctx.repo.commit_info(oid)?;
-        if settings.mine_only.ci && !same_person(&info.author_email, &ctx.me) {
+    for oid in ctx.repo().first_parent(trunk.tip, CI_WINDOW)? {
+        let info = ctx.repo().commit_info(oid)?;
+        if settings.mine_only.ci && !same_person(&info.author_email, ctx.me()) {
             continue;
         }
         let sha = oid.to_string();
@@ -329,10 +297,10 @@ fn stale(
     announced
         .stale
         .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
-    let Ok(trunk) = ctx.repo.trunk(&ctx.config) else {
+    let Ok(trunk) = ctx.repo().trunk(&ctx.config) else {
         return Ok(());
     };
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     for (env, config) in &ctx.config.env {
         let Some(after) = config.stale_after else {
             continue;
@@ -344,15 +312,15 @@ fn stale(
             continue;
         }
         let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-        let walked = ctx.repo.train(trunk.tip, Some(*deployed), STALE_WALK)?;
+        let walked = ctx.repo().train(trunk.tip, Some(*deployed), STALE_WALK)?;
         let mut found = Vec::new();
         for oid in walked.commits {
-            let info = ctx.repo.commit_info(oid)?;
+            let info = ctx.repo().commit_info(oid)?;
             let waited = now.millis_since(info.at);
             if waited <= after_ms {
                 continue;
             }
-            if settings.mine_only.stale && !same_person(&info.author_email, &ctx.me) {
+            if settings.mine_only.stale && !same_person(&info.author_email, ctx.me()) {
                 continue;
             }
             let key = format!("{env} {oid}");

@@ -153,7 +153,7 @@ pub fn install() -> Result<Service> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::index::write_atomically(&path, text.as_bytes())?;
+        crate::file::write_atomically(&path, text.as_bytes())?;
     }
     let path_text = path.to_string_lossy().to_string();
     let enabled = match manager.kind {

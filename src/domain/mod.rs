@@ -1,7 +1,8 @@
-//! Plain data of the domain: events, deployments, CI rollups, environment names and
-//! time. No I/O here; the clock is passed in.
+//! Plain data of the domain: events, deployments, CI rollups, environment names,
+//! commit ids and time. No I/O here; the clock is passed in.
 
 pub mod ci;
+pub mod commit;
 pub mod deployment;
 pub mod env;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod time;
 pub mod trailers;
 
 pub use ci::{CiState, CiSummary};
+pub use commit::CommitId;
 pub use deployment::Deployment;
 pub use env::EnvName;
 pub use event::{Event, Fields, State};

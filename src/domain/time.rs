@@ -2,7 +2,7 @@
 //! so that the byte order of event lines is their time order.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -45,14 +45,6 @@ impl Timestamp {
         let time = humantime::parse_rfc3339_weak(text).ok()?;
         let ms = time.duration_since(UNIX_EPOCH).ok()?.as_millis();
         i64::try_from(ms).ok().map(Timestamp)
-    }
-
-    pub fn now() -> Timestamp {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
     pub fn plus_millis(self, ms: i64) -> Timestamp {

@@ -3,18 +3,16 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git2::Oid;
-
 use super::{Forge, Plan};
 use crate::context::Context;
-use crate::domain::{ci, CiSummary, EnvName, Event, Fields, State, Timestamp};
+use crate::domain::{CiSummary, CommitId, EnvName, Fields, State};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Interrupt};
-use crate::ledger::{self, Notes};
+use crate::ledger::{self, Running};
 
 pub struct Local;
 
@@ -27,17 +25,18 @@ impl Forge for Local {
         true
     }
 
-    fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
-        let notes = Notes::load(&ctx.repo.git, ledger::CI)?;
-        ci_of(ctx, &notes, commit)
+    fn ci(&self, ctx: &Context, commit: CommitId) -> Result<CiSummary> {
+        let (ci, bad) = ctx.ledger.ci_of(commit, &ctx.config.checks.ignore)?;
+        ctx.warn_bad_lines(&bad);
+        Ok(ci)
     }
 
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         if let Some(run) = ctx.config.env(&plan.env).run {
-            check_command(&run, &ctx.repo.workdir())?;
+            check_command(&run, &ctx.repo().workdir())?;
         }
         let now = ctx.now();
-        let dep = new_id(now);
+        let dep = ledger::new_id(now);
         let fields = Fields {
             dep: Some(dep.clone()),
             desc: plan.desc.clone(),
@@ -46,8 +45,8 @@ impl Forge for Local {
             forced: plan.forced.clone(),
             ..Fields::default()
         };
-        let event = new_event(ctx, &plan.env, State::Queued, now, fields);
-        ctx.record(
+        let event = ctx.ledger.event(&plan.env, State::Queued, now, fields);
+        ctx.ledger.record(
             plan.commit,
             &[event],
             &format!("git-train: deploy {} to {}", plan.commit, plan.env),
@@ -63,257 +62,27 @@ impl Forge for Local {
     }
 }
 
-/// The CI state of a commit from an already loaded CI ledger.
-pub fn ci_of(ctx: &Context, notes: &Notes, commit: Oid) -> Result<CiSummary> {
-    let Some(text) = notes.read(commit)? else {
-        return Ok(CiSummary::none());
-    };
-    let (events, bad) = ledger::parse_note(commit, &text);
-    ctx.warn_bad_lines(&bad);
-    Ok(ci::rollup(&events, &ctx.config.checks.ignore))
-}
-
-/// A new deployment id: a ULID of the given instant.
-pub fn new_id(at: Timestamp) -> String {
-    let ms = u64::try_from(at.0).unwrap_or(0);
-    ulid::Ulid::from_datetime(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
-pub fn new_event(
-    ctx: &Context,
-    env: &EnvName,
-    state: State,
-    at: Timestamp,
-    fields: Fields,
-) -> Event {
-    Event {
-        at,
-        subject: env.as_str().to_string(),
-        state,
-        by: ctx.me.clone(),
-        fields: fields.into_map(),
-    }
-}
-
 fn step(
     ctx: &Context,
     env: &EnvName,
-    commit: Oid,
+    commit: CommitId,
     dep: &str,
     state: State,
     desc: Option<String>,
 ) -> Result<()> {
-    let fields = Fields {
-        dep: Some(dep.to_string()),
-        desc,
-        ..Fields::default()
-    };
-    let event = new_event(ctx, env, state, ctx.now(), fields);
-    ctx.record(
+    let event = ctx.ledger.state_event(env, dep, state, ctx.now(), desc);
+    ctx.ledger.record(
         commit,
         &[event],
         &format!("git-train: {env} {state} {commit}"),
     )
 }
 
-/// Records how a deployment ended. The outcome is kept in `.git/train/outcomes/DEP`
-/// first and removed once it is in the ledger, so an outcome that cannot be written
-/// now (`.git` read-only, disk full) is recorded by the next command instead of
-/// being taken for a process that died.
-fn finish(
-    ctx: &Context,
-    env: &EnvName,
-    commit: Oid,
-    dep: &str,
-    state: State,
-    desc: Option<String>,
-) -> Result<()> {
-    let fields = Fields {
-        dep: Some(dep.to_string()),
-        desc,
-        ..Fields::default()
-    };
-    let at = ctx.now();
-    let mut batch = vec![(commit, vec![new_event(ctx, env, state, at, fields)])];
-    if state == State::Success {
-        batch.extend(superseded(ctx, env, dep, at));
-    }
-    let kept = keep_outcome(ctx, dep, &batch);
-    let lines: Vec<(Oid, Vec<String>)> = batch
-        .iter()
-        .map(|(c, events)| (*c, events.iter().map(Event::to_line).collect()))
-        .collect();
-    let what = format!("git-train: {env} {state} {commit}");
-    if let Err(e) = ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &lines, &what) {
-        let e = Error::from(e);
-        let message = match kept {
-            Ok(path) => format!(
-                "could not record that deployment {dep} to {env} ended in {state} ({}); the outcome is kept in {} and the next git-train command records it",
-                e.message,
-                path.display()
-            ),
-            Err(keep) => format!(
-                "could not record that deployment {dep} to {env} ended in {state} ({}), nor keep it ({})",
-                e.message, keep.message
-            ),
-        };
-        return Err(Error { message, ..e });
-    }
-    if let Ok(path) = kept {
-        let _ = fs::remove_file(path);
-    }
-    crate::index::catch_up(&ctx.repo)?;
-    Ok(())
-}
-
-/// The successes of `env` dated after this one's `at`: by a clock ahead of this one,
-/// since this process saw them in the ledger, so they happened before it. Each
-/// would outrank this success for as long as its date is ahead; it is marked
-/// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
-/// dated as its success so that the mark reads after it.
-fn superseded(ctx: &Context, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(Oid, Vec<Event>)> {
-    let Ok(index) = crate::index::refresh(&ctx.repo) else {
-        return Vec::new();
-    };
-    index
-        .entries
-        .iter()
-        .filter(|e| e.env == env.as_str() && e.dep != dep)
-        .filter_map(|e| {
-            let success = e.success_at.filter(|s| *s > at)?;
-            let fields = Fields {
-                dep: Some(e.dep.clone()),
-                desc: Some(format!(
-                    "superseded by {dep}, which succeeded at {at}: this success is dated later, by a clock ahead"
-                )),
-                ..Fields::default()
-            };
-            Some((e.commit, vec![new_event(ctx, env, State::Inactive, success, fields)]))
-        })
-        .collect()
-}
-
-fn outcomes_dir(ctx: &Context) -> PathBuf {
-    ctx.repo.train_dir().join("outcomes")
-}
-
-const OUTCOME_MAGIC: &str = "git-train-outcome 1";
-
-/// `.git/train/outcomes/DEP`: the pid that kept it, then one `COMMIT LINE` per event.
-fn keep_outcome(ctx: &Context, dep: &str, batch: &[(Oid, Vec<Event>)]) -> Result<PathBuf> {
-    let dir = outcomes_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    let mut text = format!("{OUTCOME_MAGIC} {}\n", std::process::id());
-    for (commit, events) in batch {
-        for e in events {
-            text.push_str(&format!("{commit} {}\n", e.to_line()));
-        }
-    }
-    let path = dir.join(dep);
-    crate::index::write_atomically(&path, text.as_bytes())?;
-    Ok(path)
-}
-
-/// A kept outcome: the pid of the process that kept it and its event lines.
-fn read_outcome(text: &str) -> Option<(u32, Vec<(Oid, String)>)> {
-    let mut lines = text.lines();
-    let pid = lines
-        .next()?
-        .strip_prefix(OUTCOME_MAGIC)?
-        .trim()
-        .parse()
-        .ok()?;
-    let mut events = Vec::new();
-    for line in lines {
-        let (commit, event) = line.split_once(' ')?;
-        // Only what git-train itself would write goes into the ledger.
-        let parsed = Event::parse(event).ok()?;
-        if parsed.to_line() != event {
-            return None;
-        }
-        events.push((Oid::from_str(commit).ok()?, event.to_string()));
-    }
-    (!events.is_empty()).then_some((pid, events))
-}
-
-pub fn log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo.train_dir().join("logs").join(format!("{dep}.log"))
-}
-
-/// What a detached runner (`--no-wait`) wrote to stderr.
-fn runner_log_path(ctx: &Context, dep: &str) -> PathBuf {
-    ctx.repo
-        .train_dir()
-        .join("logs")
-        .join(format!("{dep}.runner.log"))
-}
-
-fn running_dir(ctx: &Context) -> PathBuf {
-    ctx.repo.train_dir().join("running")
-}
-
-/// `.git/train/running/DEP`: the git-train process carrying a deployment and, once
-/// it started the run command, that command's process group (with the start time of
-/// its leader, so a reaper never signals a group whose number was given again).
-struct Running {
-    pid: u32,
-    env: EnvName,
-    commit: Oid,
-    group: Option<(u32, Option<u64>)>,
-}
-
-impl Running {
-    fn to_line(&self) -> String {
-        let mut line = format!("{} {} {}", self.pid, self.env, self.commit);
-        if let Some((pgid, start)) = self.group {
-            let start = start.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-            line.push_str(&format!(" {pgid} {start}"));
-        }
-        line.push('\n');
-        line
-    }
-
-    fn parse(text: &str) -> Option<Running> {
-        let f: Vec<&str> = text.split_whitespace().collect();
-        let (pid, env, commit) = (f.first()?, f.get(1)?, f.get(2)?);
-        let group = match (f.get(3), f.get(4)) {
-            (Some(pgid), start) => Some((pgid.parse().ok()?, start.and_then(|s| s.parse().ok()))),
-            (None, _) => None,
-        };
-        Some(Running {
-            pid: pid.parse().ok()?,
-            env: EnvName::new(env).ok()?,
-            commit: Oid::from_str(commit).ok()?,
-            group,
-        })
-    }
-}
-
-fn write_running(ctx: &Context, dep: &str, running: &Running) -> Result<()> {
-    let dir = running_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    crate::index::write_atomically(&dir.join(dep), running.to_line().as_bytes())
-}
-
-/// Writes the running file unless there is one already (the runner's own, which
-/// knows more), without a moment where it is half written.
-fn write_running_if_absent(ctx: &Context, dep: &str, running: &Running) -> Result<()> {
-    let dir = running_dir(ctx);
-    fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    std::io::Write::write_all(&mut tmp, running.to_line().as_bytes())?;
-    match tmp.persist_noclobber(dir.join(dep)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.error.into()),
-    }
-}
-
 /// Starts the detached runner of a `--no-wait` deployment. The running file names
 /// it at once, so a runner that dies before it records anything is closed by the
 /// next command; a runner that cannot be started is recorded as `error` here.
 fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
-    let log = runner_log_path(ctx, dep);
+    let log = ctx.ledger.runner_log_path(dep);
     let stderr = log
         .parent()
         .map(fs::create_dir_all)
@@ -323,7 +92,7 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
         .unwrap_or_else(|_| Stdio::null());
     let spawned = std::env::current_exe().and_then(|exe| {
         let mut cmd = Command::new(exe);
-        cmd.arg("-C").arg(ctx.repo.workdir()).args([
+        cmd.arg("-C").arg(ctx.repo().workdir()).args([
             "run-deployment",
             plan.env.as_str(),
             &plan.commit.to_string(),
@@ -344,7 +113,8 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
             let _ = fs::remove_file(&log);
             let desc = format!("could not start the background run of the deployment: {e}");
             ctx.ui.warn(&desc);
-            finish(ctx, &plan.env, plan.commit, dep, State::Error, Some(desc))?;
+            ctx.ledger
+                .finish(&plan.env, plan.commit, dep, State::Error, Some(desc))?;
             return Ok(State::Error);
         }
     };
@@ -354,7 +124,7 @@ fn start_runner(ctx: &Context, plan: &Plan, dep: &str) -> Result<State> {
         commit: plan.commit,
         group: None,
     };
-    if let Err(e) = write_running_if_absent(ctx, dep, &running) {
+    if let Err(e) = ctx.ledger.note_running_if_absent(dep, &running) {
         ctx.ui.warn(&format!(
             "could not note the background run of {dep} (pid {}): {}",
             child.id(),
@@ -387,7 +157,7 @@ pub fn run_deployment(
     };
     let target = ctx
         .env(env)
-        .and_then(|env| Ok((env, ctx.repo.resolve(sha)?)));
+        .and_then(|env| Ok((env, ctx.repo().resolve(sha)?)));
     let (env_name, commit) = match target {
         Ok(target) => target,
         Err(e) => {
@@ -396,7 +166,7 @@ pub fn run_deployment(
         }
     };
     let state = execute(&ctx, &env_name, commit, dep)?;
-    let log = runner_log_path(&ctx, dep);
+    let log = ctx.ledger.runner_log_path(dep);
     if fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
         let _ = fs::remove_file(log);
     }
@@ -407,10 +177,10 @@ pub fn run_deployment(
 /// environment name to record it on.
 fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) {
     let commit = ctx
-        .repo
+        .repo()
         .resolve(sha)
         .ok()
-        .or_else(|| Oid::from_str(sha).ok().filter(|_| sha.len() == 40));
+        .or_else(|| CommitId::parse(sha));
     let (Ok(env), Some(commit)) = (EnvName::new(env), commit) else {
         return;
     };
@@ -418,28 +188,21 @@ fn could_not_start(ctx: &Context, env: &str, sha: &str, dep: &str, why: &Error) 
         return;
     }
     let desc = format!("the background run could not start: {}", why.message);
-    match finish(ctx, &env, commit, dep, State::Error, Some(desc)) {
-        Ok(()) => tell(ctx, commit, dep, State::Error),
+    match ctx
+        .ledger
+        .finish(&env, commit, dep, State::Error, Some(desc))
+    {
+        Ok(()) => ctx.tell_recorded(commit, dep, State::Error),
         Err(e) => ctx.ui.warn(&e.message),
     }
 }
 
-/// Tells the team channels a state this process has just recorded (DESIGN.md
-/// section 8: the process that writes a state posts it, so it is posted once).
-fn tell(ctx: &Context, commit: Oid, dep: &str, state: State) {
-    ctx.tell(|| {
-        Ok(crate::notify::recorded::deployment_by_id(ctx, commit, dep)?
-            .filter(|d| d.state == state)
-            .map(crate::notify::Event::Deployment))
-    });
-}
-
 /// Runs the environment's command for a deployment and records how it ended.
-pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<State> {
+pub fn execute(ctx: &Context, env: &EnvName, commit: CommitId, dep: &str) -> Result<State> {
     let Some(run) = ctx.config.env(env).run else {
         let (state, desc) = match step(ctx, env, commit, dep, State::InProgress, None) {
             Ok(()) => {
-                tell(ctx, commit, dep, State::InProgress);
+                ctx.tell_recorded(commit, dep, State::InProgress);
                 (State::Success, None)
             }
             Err(e) => (
@@ -447,7 +210,7 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
                 Some(format!("could not record its start: {e}")),
             ),
         };
-        finish(ctx, env, commit, dep, state, desc)?;
+        ctx.ledger.finish(env, commit, dep, state, desc)?;
         return Ok(state);
     };
     let interrupt = Interrupt::catch();
@@ -457,7 +220,9 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
         commit,
         group: None,
     };
-    let outcome = write_running(ctx, dep, &running)
+    let outcome = ctx
+        .ledger
+        .note_running(dep, &running)
         .and_then(|()| run_command(ctx, &running, dep, &run, &interrupt));
     let (state, desc) = match &outcome {
         Ok(RunEnd::Exited(0)) => (State::Success, None),
@@ -472,8 +237,8 @@ pub fn execute(ctx: &Context, env: &EnvName, commit: Oid, dep: &str) -> Result<S
         Ok(RunEnd::Interrupted) => (State::Error, Some("interrupted".to_string())),
         Err(e) => (State::Error, Some(format!("could not run: {e}"))),
     };
-    finish(ctx, env, commit, dep, state, desc)?;
-    let _ = fs::remove_file(running_dir(ctx).join(dep));
+    ctx.ledger.finish(env, commit, dep, state, desc)?;
+    ctx.ledger.forget_running(dep);
     outcome?;
     Ok(state)
 }
@@ -492,11 +257,11 @@ fn run_command(
     interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     let (env, commit) = (&running.env, running.commit);
-    let log = log_path(ctx, dep);
+    let log = ctx.ledger.log_path(dep);
     fs::create_dir_all(log.parent().unwrap_or(Path::new(".")))?;
     let file = fs::File::create(&log)?;
     step(ctx, env, commit, dep, State::InProgress, None)?;
-    tell(ctx, commit, dep, State::InProgress);
+    ctx.tell_recorded(commit, dep, State::InProgress);
     if interrupt.happened() {
         return Ok(RunEnd::Interrupted);
     }
@@ -504,7 +269,7 @@ fn run_command(
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(run)
-        .current_dir(ctx.repo.workdir())
+        .current_dir(ctx.repo().workdir())
         .env("GIT_TRAIN_ENV", env.as_str())
         .env("GIT_TRAIN_SHA", commit.to_string())
         .env("GIT_TRAIN_DEPLOYMENT", dep)
@@ -518,20 +283,20 @@ fn run_command(
     let mut child = cmd.spawn()?;
     // From here a reaper can stop the whole group if this process dies.
     let with_group = Running {
-        group: Some((child.id(), process_start(child.id()))),
+        group: Some((child.id(), interrupt::process_start(child.id()))),
         env: env.clone(),
         ..*running
     };
-    if let Err(e) = write_running(ctx, dep, &with_group) {
+    if let Err(e) = ctx.ledger.note_running(dep, &with_group) {
         ctx.ui.warn(&format!(
             "could not note the run command's process group: {}",
             e.message
         ));
     }
     let started = Instant::now();
-    let short = &commit.to_string()[..7];
+    let short = commit.short();
     let shown_log = log
-        .strip_prefix(ctx.repo.workdir())
+        .strip_prefix(ctx.repo().workdir())
         .unwrap_or(&log)
         .display()
         .to_string();
@@ -595,156 +360,6 @@ fn die_with_this_process(cmd: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_this_process(_cmd: &mut Command) {}
-
-/// When a process started, in clock ticks since boot (`/proc/PID/stat`, field 22).
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name (field 2) may hold spaces and parentheses: count after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// SIGKILL to the run command's process group, unless its number now belongs to
-/// another process (the group is then empty: a number is not given again while a
-/// group uses it). True when something was signalled.
-fn stop_group(pgid: u32, start: Option<u64>) -> bool {
-    if let (Some(want), Some(now)) = (start, process_start(pgid)) {
-        if want != now {
-            return false;
-        }
-    }
-    let Ok(group) = i32::try_from(pgid) else {
-        return false;
-    };
-    if group <= 1 {
-        return false;
-    }
-    // SAFETY: kill(2) on the process group this deployment's run command had.
-    unsafe { libc::kill(-group, libc::SIGKILL) == 0 }
-}
-
-/// Records outcomes kept by commands that could not write them, and closes
-/// deployments whose git-train process died (SIGKILL, power loss) as `error`,
-/// after stopping their run command, so none stays open for ever and none is
-/// `error` while its command goes on.
-pub fn reap(ctx: &Context) -> Result<Vec<String>> {
-    record_kept_outcomes(ctx)?;
-    let Ok(dir) = fs::read_dir(running_dir(ctx)) else {
-        return Ok(Vec::new());
-    };
-    let mut reaped = Vec::new();
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Some(dep) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| crate::domain::event::valid_id(n))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let Some(running) = Running::parse(&text) else {
-            let _ = fs::remove_file(&path);
-            continue;
-        };
-        if interrupt::alive(running.pid) {
-            continue;
-        }
-        let stopped = running
-            .group
-            .map(|(pgid, start)| (pgid, stop_group(pgid, start)));
-        // Finished after all (killed between recording its end and removing the
-        // file): nothing to close.
-        let open = crate::index::snapshot(&ctx.repo)?;
-        if !open.open.iter().any(|o| o.dep == dep) {
-            let _ = fs::remove_file(&path);
-            continue;
-        }
-        let pid = running.pid;
-        let desc = match stopped {
-            Some((pgid, true)) => format!(
-                "the git-train process running it (pid {pid}) died; its run command was stopped (SIGKILL to process group {pgid}) before it could finish"
-            ),
-            // Its shell gets SIGKILL when git-train dies (Linux): nothing was left.
-            Some((_, false)) => format!(
-                "the git-train process running it (pid {pid}) died, and its run command was stopped with it before the outcome was recorded"
-            ),
-            None => {
-                let why = last_line(&runner_log_path(ctx, &dep))
-                    .map(|l| format!(": {l}"))
-                    .unwrap_or_default();
-                format!(
-                    "the git-train process for it (pid {pid}) stopped before it started the run command{why}"
-                )
-            }
-        };
-        let (env, commit) = (&running.env, running.commit);
-        finish(ctx, env, commit, &dep, State::Error, Some(desc))?;
-        tell(ctx, commit, &dep, State::Error);
-        let _ = fs::remove_file(&path);
-        ctx.ui.warn(&format!(
-            "deployment {dep} to {env} was left unfinished by a git-train process that died; marked it `error`"
-        ));
-        reaped.push(dep);
-    }
-    Ok(reaped)
-}
-
-/// Writes the outcomes kept in `.git/train/outcomes/` by processes that are gone.
-/// Writing one twice adds nothing: the same event is the same line.
-fn record_kept_outcomes(ctx: &Context) -> Result<()> {
-    let Ok(dir) = fs::read_dir(outcomes_dir(ctx)) else {
-        return Ok(());
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Some(dep) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| crate::domain::event::valid_id(n))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let Some((pid, events)) = read_outcome(&text) else {
-            ctx.ui.warn(&format!(
-                "{} is not a kept outcome git-train can read; left as it is",
-                path.display()
-            ));
-            continue;
-        };
-        if pid != std::process::id() && interrupt::alive(pid) {
-            continue;
-        }
-        let mut batch: Vec<(Oid, Vec<String>)> = Vec::new();
-        for (commit, line) in events {
-            match batch.iter_mut().find(|(c, _)| *c == commit) {
-                Some((_, lines)) => lines.push(line),
-                None => batch.push((commit, vec![line])),
-            }
-        }
-        let what = format!("git-train: kept outcome of {dep}");
-        ledger::append_many(&ctx.repo.git, ledger::DEPLOYS, &batch, &what)?;
-        let _ = fs::remove_file(&path);
-        crate::index::catch_up(&ctx.repo)?;
-        ctx.ui.note(&format!(
-            "recorded the outcome of deployment {dep}, kept by a command that could not write it"
-        ));
-    }
-    Ok(())
-}
-
-fn last_line(path: &Path) -> Option<String> {
-    let text = fs::read_to_string(path).ok()?;
-    let line = text.lines().rfind(|l| !l.trim().is_empty())?;
-    Some(line.trim().chars().take(300).collect())
-}
 
 /// Words the shell runs itself, whatever PATH holds: POSIX's special built-ins, its
 /// regular built-ins, its reserved words, and the common extras of bash, ksh and zsh.

@@ -4,19 +4,17 @@
 pub mod github;
 pub mod local;
 
-use git2::Oid;
-
 use crate::context::Context;
-use crate::domain::{CiSummary, CommitInfo, EnvName, Event, State};
+use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, Event, State};
 use crate::error::Result;
 
 /// A deployment about to be made: everything decided, nothing recorded yet.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub env: EnvName,
-    pub commit: Oid,
+    pub commit: CommitId,
     /// What the environment ran before.
-    pub from: Option<Oid>,
+    pub from: Option<CommitId>,
     pub rollback: bool,
     /// Why CI or a lock was overridden.
     pub forced: Option<String>,
@@ -31,7 +29,7 @@ pub trait Forge {
     fn name(&self) -> &'static str;
 
     /// The CI state of a commit.
-    fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary>;
+    fn ci(&self, ctx: &Context, commit: CommitId) -> Result<CiSummary>;
 
     /// Creates the deployment and records it as `queued`; returns its id.
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String>;
@@ -108,7 +106,7 @@ impl Forge for Unavailable {
     fn name(&self) -> &'static str {
         "unavailable"
     }
-    fn ci(&self, _ctx: &Context, _commit: Oid) -> Result<CiSummary> {
+    fn ci(&self, _ctx: &Context, _commit: CommitId) -> Result<CiSummary> {
         Err(self.0.clone())
     }
     fn create(&self, _ctx: &Context, _plan: &Plan) -> Result<String> {
@@ -145,12 +143,7 @@ pub fn github_web(ctx: &Context) -> Option<String> {
                 .filter(|v| !v.is_empty())
         })
         .and_then(|text| github::auth::ApiUrl::parse(&text).ok());
-    let remote_url = ctx
-        .repo
-        .git
-        .find_remote(ctx.config.remote_name())
-        .ok()
-        .and_then(|r| r.url().map(str::to_string));
+    let remote_url = ctx.repo().remote_url(ctx.config.remote_name());
     let repo = ctx
         .config
         .github
@@ -167,12 +160,7 @@ pub fn github_web(ctx: &Context) -> Option<String> {
 /// the remote is on github.com or the configured API's host, else `local`.
 pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
     use crate::config::ForgeKind;
-    let remote_url = ctx
-        .repo
-        .git
-        .find_remote(ctx.config.remote_name())
-        .ok()
-        .and_then(|r| r.url().map(str::to_string));
+    let remote_url = ctx.repo().remote_url(ctx.config.remote_name());
     // Inside GitHub Actions the workflow's own repository and API are the defaults.
     let actions = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
     let api = match ctx

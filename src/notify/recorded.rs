@@ -2,22 +2,20 @@
 //! deployment's new state in the ledger) and the commands (which have just written
 //! it) tell the same thing the same way.
 
-use git2::Oid;
+use crate::domain::CommitId;
 
 use super::{CiFinished, Commit, DeploymentChanged, Links, Repository, Train, TRAIN_LISTED};
 use crate::context::Context;
 use crate::domain::{CiState, CiSummary, CommitInfo, Deployment, EnvName, Timestamp};
 use crate::error::Result;
 use crate::forge::Forge;
-use crate::index;
-use crate::ledger::{self, Notes};
 
 /// How far a train is counted.
 const TRAIN_COUNTED: usize = 1_000;
 
 /// The repository of a command's context: its work tree.
 pub fn repository(ctx: &Context) -> Repository {
-    let dir = ctx.repo.workdir();
+    let dir = ctx.repo().workdir();
     Repository {
         web: crate::forge::github_web(ctx),
         ..Repository::at(&std::fs::canonicalize(&dir).unwrap_or(dir))
@@ -25,21 +23,23 @@ pub fn repository(ctx: &Context) -> Repository {
 }
 
 /// A commit by its id; one this clone does not have yet is named so.
-pub fn commit(ctx: &Context, commit: Oid) -> CommitInfo {
-    ctx.repo.commit_info(commit).unwrap_or_else(|_| CommitInfo {
-        sha: commit.to_string(),
-        subject: "(not in this clone yet)".into(),
-        author: String::new(),
-        author_email: String::new(),
-        at: Timestamp::default(),
-    })
+pub fn commit(ctx: &Context, commit: CommitId) -> CommitInfo {
+    ctx.repo()
+        .commit_info(commit)
+        .unwrap_or_else(|_| CommitInfo {
+            sha: commit.to_string(),
+            subject: "(not in this clone yet)".into(),
+            author: String::new(),
+            author_email: String::new(),
+            at: Timestamp::default(),
+        })
 }
 
 /// A deployment of `commit` as the ledger has it now: its newest state.
 pub fn deployment(
     ctx: &Context,
     repository: &Repository,
-    commit: Oid,
+    commit: CommitId,
     d: &Deployment,
 ) -> DeploymentChanged {
     let state = d.state();
@@ -75,34 +75,32 @@ pub fn deployment(
 /// such deployment.
 pub fn deployment_by_id(
     ctx: &Context,
-    commit: Oid,
+    commit: CommitId,
     dep: &str,
 ) -> Result<Option<DeploymentChanged>> {
-    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
-    let (deployments, _) = index::deployments_of(&notes, commit)?;
-    Ok(deployments
-        .iter()
-        .find(|d| d.dep == dep)
-        .map(|d| deployment(ctx, &repository(ctx), commit, d)))
+    Ok(ctx
+        .ledger
+        .deployment(commit, dep)?
+        .map(|d| deployment(ctx, &repository(ctx), commit, &d)))
 }
 
 /// The CI state of `commit` as the CI ledger has it.
-pub fn ci(ctx: &Context, commit: Oid) -> Result<CiSummary> {
+pub fn ci(ctx: &Context, commit: CommitId) -> Result<CiSummary> {
     crate::forge::local::Local.ci(ctx, commit)
 }
 
 /// CI finished on `commit`: None unless the CI ledger now says passed or failed,
 /// and said otherwise `before`.
-pub fn ci_finished(ctx: &Context, commit: Oid, before: CiState) -> Result<Option<CiFinished>> {
+pub fn ci_finished(ctx: &Context, commit: CommitId, before: CiState) -> Result<Option<CiFinished>> {
     let now = self::ci(ctx, commit)?;
     if !matches!(now.state, CiState::Success | CiState::Failure) || now.state == before {
         return Ok(None);
     }
     let trunk = ctx
-        .repo
+        .repo()
         .trunk(&ctx.config)
         .ok()
-        .filter(|t| ctx.repo.contains(t.tip, commit).unwrap_or(false))
+        .filter(|t| ctx.repo().contains(t.tip, commit).unwrap_or(false))
         .map(|t| t.name);
     Ok(Some(CiFinished {
         repository: repository(ctx),
@@ -115,12 +113,12 @@ pub fn ci_finished(ctx: &Context, commit: Oid, before: CiState) -> Result<Option
 
 /// What the deployment brings: the commits between what the environment ran before
 /// and `commit` (a rollback: those it takes away; a first deployment: the commit).
-fn train(ctx: &Context, commit: Oid, d: &Deployment) -> Train {
-    let from = d.from().and_then(|f| Oid::from_str(f).ok());
+fn train(ctx: &Context, commit: CommitId, d: &Deployment) -> Train {
+    let from = d.from().and_then(CommitId::parse);
     let walked = match from {
-        None => ctx.repo.train(commit, None, 1),
-        Some(from) if d.rollback() => ctx.repo.train(from, Some(commit), TRAIN_COUNTED),
-        Some(from) => ctx.repo.train(commit, Some(from), TRAIN_COUNTED),
+        None => ctx.repo().train(commit, None, 1),
+        Some(from) if d.rollback() => ctx.repo().train(from, Some(commit), TRAIN_COUNTED),
+        Some(from) => ctx.repo().train(commit, Some(from), TRAIN_COUNTED),
     };
     let Ok(walked) = walked else {
         // What it ran before is not in this clone: the train is unknown.
@@ -131,7 +129,7 @@ fn train(ctx: &Context, commit: Oid, d: &Deployment) -> Train {
             .commits
             .iter()
             .take(TRAIN_LISTED)
-            .filter_map(|oid| ctx.repo.commit_info(*oid).ok())
+            .filter_map(|oid| ctx.repo().commit_info(*oid).ok())
             .map(|c| Commit::from(&c))
             .collect(),
         total: walked.commits.len(),

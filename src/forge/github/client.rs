@@ -404,7 +404,7 @@ impl Client {
                 let _ = std::fs::create_dir_all(dir);
             }
             if let Ok(bytes) = serde_json::to_vec(&*self.etags.borrow()) {
-                let _ = crate::index::write_atomically(path, &bytes);
+                let _ = crate::file::write_atomically(path, &bytes);
             }
         }
     }

@@ -9,14 +9,14 @@ use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use git2::Oid;
 use serde_json::{json, Value};
 
 use super::{Forge, Imported, Plan, StatusReport};
 use crate::context::Context;
 use crate::domain::ci::{summarize, CiContext};
-use crate::domain::{CiSummary, Event, Fields, State, Timestamp};
+use crate::domain::{CiSummary, CommitId, Event, Fields, State, Timestamp};
 use crate::error::{Error, Kind, Result};
+use crate::ledger::Repo;
 use client::{ApiError, Client};
 
 /// The `task` of deployments git-train creates only to show local deployments on
@@ -44,12 +44,12 @@ impl GitHub {
             repo,
             api,
             client: OnceCell::new(),
-            cache_dir: ctx.repo.train_dir().join("github"),
+            cache_dir: ctx.repo().train_dir().join("github"),
             poll: gh.poll.unwrap_or(Duration::from_secs(5)),
             timeout: gh.timeout.unwrap_or(Duration::from_secs(30)),
             max_wait: gh.max_wait.unwrap_or(Duration::from_secs(60)),
             follow: gh.follow.unwrap_or(Duration::from_secs(3600)),
-            trusted_hosts: trusted_hosts(&ctx.repo.git),
+            trusted_hosts: trusted_hosts(ctx.repo()),
         }
     }
 
@@ -82,9 +82,9 @@ impl GitHub {
 
     /// The queued event of a deployment, from GitHub's own record of it, so that
     /// every clone that sees it writes the same bytes.
-    pub fn created_event(&self, d: &Value) -> Option<(Oid, Event)> {
+    pub fn created_event(&self, d: &Value) -> Option<(CommitId, Event)> {
         let id = d.get("id")?.as_u64()?;
-        let sha = Oid::from_str(d.get("sha")?.as_str()?).ok()?;
+        let sha = CommitId::parse(d.get("sha")?.as_str()?)?;
         let payload = d.get("payload").cloned().unwrap_or(Value::Null);
         let text = |v: &Value, k: &str| {
             v.get(k)
@@ -149,7 +149,7 @@ impl GitHub {
         let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
         let (sha, events) = self.status_events(d)?;
         if let (Some(sha), false) = (sha, events.is_empty()) {
-            ctx.record(
+            ctx.ledger.record(
                 sha,
                 &events,
                 &format!("git-train: statuses of GitHub deployment {id}"),
@@ -159,12 +159,12 @@ impl GitHub {
     }
 
     /// The deployment's commit and the events of all its statuses, oldest first.
-    fn status_events(&self, d: &Value) -> Result<(Option<Oid>, Vec<Event>)> {
+    fn status_events(&self, d: &Value) -> Result<(Option<CommitId>, Vec<Event>)> {
         let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
         let sha = d
             .get("sha")
             .and_then(Value::as_str)
-            .and_then(|s| Oid::from_str(s).ok());
+            .and_then(CommitId::parse);
         let statuses = self
             .client()?
             .get_all(
@@ -220,7 +220,8 @@ impl GitHub {
             }
             // The page's events in one ledger commit, then the cursor: an interruption
             // loses at most this page's work, which the next run does again.
-            ctx.record_many(&batch, "git-train: import GitHub deployments")?;
+            ctx.ledger
+                .record_many(&batch, "git-train: import GitHub deployments")?;
             save_cursor(&path, &cursor)?;
             next = if list.is_empty() || reached_imported {
                 None
@@ -236,11 +237,10 @@ impl GitHub {
 
         // Deployments still under way: ask for their new statuses (conditional: a
         // deployment that did not change costs nothing).
-        let snapshot = crate::index::snapshot(&ctx.repo)?;
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
+        let snapshot = ctx.ledger.snapshot()?;
+        let mut notes = ctx.ledger.deployments()?;
         for open in &snapshot.open {
-            let (deps, _) = crate::index::deployments_of(&notes, open.commit)?;
-            let Some(dep) = deps.iter().find(|d| d.dep == open.dep) else {
+            let Some(dep) = notes.find(open.commit, &open.dep, None)? else {
                 continue;
             };
             let Some((repo, id)) = dep.gh() else { continue };
@@ -261,8 +261,8 @@ impl GitHub {
     pub fn export(&self, ctx: &Context) -> Result<usize> {
         const PER_SYNC: usize = 20;
         let client = self.client()?;
-        let index = crate::index::refresh(&ctx.repo)?;
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
+        let index = ctx.ledger.index()?;
+        let mut notes = ctx.ledger.deployments()?;
         let since = ctx.now().plus_millis(-30 * 86_400_000);
         let mut exported = 0;
         for entry in index
@@ -274,8 +274,7 @@ impl GitHub {
             if exported >= PER_SYNC {
                 break;
             }
-            let (deps, _) = crate::index::deployments_of(&notes, entry.commit)?;
-            let Some(dep) = deps.iter().find(|d| d.dep == entry.dep) else {
+            let Some(dep) = notes.find(entry.commit, &entry.dep, None)? else {
                 continue;
             };
             if dep.gh().is_some() || dep.dep.starts_with("gh") {
@@ -360,8 +359,8 @@ impl GitHub {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if let Ok(oid) = Oid::from_str(&sha) {
-            if ctx.repo.git.find_commit(oid).is_ok() {
+        if let Some(oid) = CommitId::parse(&sha) {
+            if ctx.repo().has_commit(oid) {
                 // With the deployment's queued event, as every clone writes it: a
                 // checkout that never synced (the deploy workflow's) then knows who
                 // asked for it and what it brings, for the team channels.
@@ -372,7 +371,8 @@ impl GitHub {
                     .into_iter()
                     .collect();
                 events.push(event.clone());
-                ctx.record(oid, &events, "git-train: deployment status")?;
+                ctx.ledger
+                    .record(oid, &events, "git-train: deployment status")?;
             }
         }
         Ok((sha, event))
@@ -412,18 +412,13 @@ impl GitHub {
 
 /// `git config train.githubHost` (any level but the repository's committed files,
 /// which git never reads): the Enterprise hosts the user trusts with a token.
-fn trusted_hosts(git: &git2::Repository) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(config) = git.config() {
-        if let Ok(mut values) = config.multivar("train.githubhost", None) {
-            while let Some(Ok(entry)) = values.next() {
-                if let Some(v) = entry.value() {
-                    out.push(v.trim().to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
+fn trusted_hosts(repo: &Repo) -> Vec<String> {
+    let values = repo.config().and_then(|c| c.values("train.githubhost"));
+    values
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .collect()
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -440,7 +435,7 @@ fn save_cursor(path: &std::path::Path, cursor: &Cursor) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let bytes = serde_json::to_vec(cursor).map_err(|e| Error::internal(e.to_string()))?;
-    crate::index::write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)
 }
 
 /// The deployment id of a GitHub Deployment: git-train's own from the payload, or
@@ -483,7 +478,7 @@ impl Forge for GitHub {
         "github"
     }
 
-    fn ci(&self, ctx: &Context, commit: Oid) -> Result<CiSummary> {
+    fn ci(&self, ctx: &Context, commit: CommitId) -> Result<CiSummary> {
         let client = self.client()?;
         let statuses = client
             .get_all(
@@ -552,8 +547,8 @@ impl Forge for GitHub {
 
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         let client = self.client()?;
-        let dep = super::local::new_id(ctx.now());
-        let short = &plan.commit.to_string()[..7];
+        let dep = crate::ledger::new_id(ctx.now());
+        let short = plan.commit.short();
         let mut payload = json!({
             "dep": dep,
             "train": plan.train.iter().take(100).map(|c| c.sha.clone()).collect::<Vec<_>>(),
@@ -574,7 +569,7 @@ impl Forge for GitHub {
             "auto_merge": false,
             "required_contexts": [],
             "production_environment": ctx.config.env(&plan.env).production,
-            "description": plan.desc.clone().unwrap_or_else(|| format!("git-train: {short} to {} by {}", plan.env, ctx.me)),
+            "description": plan.desc.clone().unwrap_or_else(|| format!("git-train: {short} to {} by {}", plan.env, ctx.me())),
             "payload": payload,
         });
         let deployment =
@@ -640,7 +635,7 @@ impl Forge for GitHub {
             Error::new(Kind::Forge, "GitHub's answer is not a deployment")
                 .hint("nothing was recorded")
         })?;
-        ctx.record(
+        ctx.ledger.record(
             sha,
             &[event],
             &format!("git-train: deploy {} to {}", plan.commit, plan.env),
@@ -656,7 +651,7 @@ impl Forge for GitHub {
         let d = json!({"id": id, "sha": plan.commit.to_string(), "environment": plan.env.as_str(), "payload": {"dep": dep}});
         let interrupt = crate::interrupt::Interrupt::catch();
         let started = Instant::now();
-        let short = &plan.commit.to_string()[..7];
+        let short = plan.commit.short();
         let mut last = None;
         loop {
             let state = self.record_statuses(ctx, &d)?.unwrap_or(State::Queued);
@@ -712,7 +707,7 @@ impl Forge for GitHub {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {
-                let entry = crate::index::find(&ctx.repo, target)?.ok_or_else(|| {
+                let entry = ctx.ledger.deployment_by_id(target)?.ok_or_else(|| {
                     Error::usage(format!("no deployment '{target}' in the ledger"))
                         .hint("give GitHub's deployment id, or run `git train sync` first")
                 })?;
@@ -729,11 +724,10 @@ impl Forge for GitHub {
 
 impl GitHub {
     /// GitHub's id of a deployment the ledger knows.
-    fn id_of(&self, ctx: &Context, commit: Oid, dep: &str) -> Result<u64> {
-        let notes = crate::ledger::Notes::load(&ctx.repo.git, crate::ledger::DEPLOYS)?;
-        let (deps, _) = crate::index::deployments_of(&notes, commit)?;
-        deps.iter()
-            .find(|d| d.dep == dep)
+    fn id_of(&self, ctx: &Context, commit: CommitId, dep: &str) -> Result<u64> {
+        ctx.ledger
+            .deployment(commit, dep)?
+            .as_ref()
             .and_then(|d| d.gh())
             .map(|(_, id)| id)
             .ok_or_else(|| {

@@ -13,7 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::context::Context;
+use super::repo::Repo;
+use crate::config::Config;
 use crate::error::{Error, Kind, Result};
 
 pub struct Remote {
@@ -50,13 +51,15 @@ impl PushStatus {
 
 impl Remote {
     /// The repository's configured remote (`remote` in .train.toml), if it has it.
-    pub fn of(ctx: &Context) -> Option<Remote> {
-        let name = ctx.config.remote_name();
-        ctx.repo.git.find_remote(name).ok()?;
+    pub fn of(repo: &Repo, config: &Config) -> Option<Remote> {
+        let name = config.remote_name();
+        if !repo.has_remote(name) {
+            return None;
+        }
         Some(Remote {
             name: name.to_string(),
-            workdir: ctx.repo.workdir(),
-            timeout: ctx.config.remote_timeout(),
+            workdir: repo.workdir(),
+            timeout: config.remote_timeout(),
         })
     }
 

@@ -13,18 +13,22 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
+use crate::domain::CommitId;
+
+use crate::clock::Clock;
 use crate::domain::deployment::{counts, fold};
 use crate::domain::event::{decode_field, encode_field};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
+use crate::file::write_atomically;
+use crate::ledger::lockfile::LockFile;
+use crate::ledger::repo::Repo;
 use crate::ledger::{self, BadLine, Notes};
-use crate::lockfile::LockFile;
-use crate::repo::Repo;
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
 const HEAD_MAGIC: &str = "git-train-index 4";
@@ -32,7 +36,7 @@ const HEAD_MAGIC: &str = "git-train-index 4";
 /// One deployment as the index keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    pub commit: Oid,
+    pub commit: CommitId,
     pub dep: String,
     pub env: String,
     pub started: Timestamp,
@@ -44,7 +48,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn of(d: &Deployment, commit: Oid) -> Entry {
+    fn of(d: &Deployment, commit: CommitId) -> Entry {
         Entry {
             commit,
             dep: d.dep.clone(),
@@ -73,7 +77,7 @@ impl Entry {
     fn parse(line: &str) -> Option<Entry> {
         let mut f = line.split(' ');
         let entry = Entry {
-            commit: Oid::from_str(f.next()?).ok()?,
+            commit: CommitId::parse(f.next()?)?,
             dep: f.next()?.to_string(),
             env: crate::domain::event::decode_field(f.next()?)?,
             started: Timestamp(f.next()?.parse().ok()?),
@@ -93,7 +97,7 @@ fn optional_ms(field: &str) -> Option<Option<Timestamp>> {
 }
 
 /// What each environment runs: its newest successful deployment.
-pub type Deployed = BTreeMap<String, Oid>;
+pub type Deployed = BTreeMap<String, CommitId>;
 
 pub struct Index {
     /// Every deployment, oldest first.
@@ -112,7 +116,7 @@ fn dir(repo: &Repo) -> PathBuf {
 pub struct Open {
     pub env: String,
     pub dep: String,
-    pub commit: Oid,
+    pub commit: CommitId,
 }
 
 /// A success dated too far after the reading clock to count (a clock far ahead, or
@@ -122,7 +126,7 @@ pub struct Future {
     pub env: String,
     pub at: Timestamp,
     pub dep: String,
-    pub commit: Oid,
+    pub commit: CommitId,
 }
 
 /// What `status` and the hook need: what each environment runs and what is under way.
@@ -142,7 +146,7 @@ pub struct Snapshot {
 /// from, what each environment ran then (with the time it succeeded, so an update
 /// needs only the changed notes), and what was under way.
 struct Head {
-    notes: Option<Oid>,
+    notes: Option<CommitId>,
     deployed: BTreeMap<String, Best>,
     open: Vec<Open>,
     /// Successes that did not count for the clock the head was made with, sorted.
@@ -170,7 +174,7 @@ impl Head {
             if crate::domain::EnvName::new(env).is_err() {
                 continue;
             }
-            if git.odb().is_ok_and(|odb| odb.exists(*oid)) {
+            if git.odb().is_ok_and(|odb| odb.exists(Oid::from(*oid))) {
                 snapshot.deployed.insert(env.clone(), *oid);
             } else {
                 snapshot.unfetched.insert(env.clone(), *oid);
@@ -188,7 +192,7 @@ fn read_head(path: &Path) -> Option<Head> {
     }
     let notes = match lines.next()?.strip_prefix("notes ")? {
         "-" => None,
-        oid => Some(Oid::from_str(oid).ok()?),
+        oid => Some(CommitId::parse(oid)?),
     };
     let mut head = Head {
         notes,
@@ -204,20 +208,20 @@ fn read_head(path: &Path) -> Option<Head> {
                     at: Timestamp(ms.parse().ok()?),
                     started: Timestamp(started.parse().ok()?),
                     dep: dep.to_string(),
-                    commit: Oid::from_str(oid).ok()?,
+                    commit: CommitId::parse(oid)?,
                 };
                 head.deployed.insert(decode_field(env)?, best);
             }
             ["open", env, dep, oid] => head.open.push(Open {
                 env: decode_field(env)?,
                 dep: dep.to_string(),
-                commit: Oid::from_str(oid).ok()?,
+                commit: CommitId::parse(oid)?,
             }),
             ["future", env, ms, dep, oid] => head.future.push(Future {
                 env: decode_field(env)?,
                 at: Timestamp(ms.parse().ok()?),
                 dep: dep.to_string(),
-                commit: Oid::from_str(oid).ok()?,
+                commit: CommitId::parse(oid)?,
             }),
             _ => return None,
         }
@@ -267,15 +271,15 @@ fn current_refs(git: &Repository) -> Result<Deployed> {
     for r in git.references_glob(&format!("{DEPLOYED_PREFIX}*"))? {
         let r = r?;
         if let (Some(name), Some(oid)) = (r.name(), r.target()) {
-            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid);
+            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid.into());
         }
     }
     Ok(out)
 }
 
-fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
+fn notes_tip(git: &Repository) -> Result<Option<CommitId>> {
     match git.refname_to_id(ledger::DEPLOYS) {
-        Ok(oid) => Ok(Some(oid)),
+        Ok(oid) => Ok(Some(oid.into())),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -284,16 +288,16 @@ fn notes_tip(git: &Repository) -> Result<Option<Oid>> {
 /// What each environment runs, bringing the index up to date first if the notes
 /// moved or the refs were changed by hand. This is the fast path of `status` and
 /// the pre-push hook: when nothing changed it reads one small file and the refs.
-pub fn snapshot(repo: &Repo) -> Result<Snapshot> {
-    match up_to_date(repo)? {
+pub fn snapshot(repo: &Repo, clock: Clock) -> Result<Snapshot> {
+    match up_to_date(repo, clock)? {
         Some(snapshot) => Ok(snapshot),
-        None => Ok(catch_up(repo)?.0),
+        None => Ok(catch_up(repo, clock)?.0),
     }
 }
 
 /// The whole index, up to date, with every deployment oldest first.
-pub fn refresh(repo: &Repo) -> Result<Index> {
-    let (snapshot, bad_lines) = catch_up(repo)?;
+pub fn refresh(repo: &Repo, clock: Clock) -> Result<Index> {
+    let (snapshot, bad_lines) = catch_up(repo, clock)?;
     let entries = read_entries(&dir(repo).join("deployments")).unwrap_or_default();
     Ok(Index {
         entries,
@@ -304,10 +308,15 @@ pub fn refresh(repo: &Repo) -> Result<Index> {
 
 /// The newest `n` deployments, of one environment or all, newest first. Reads the
 /// index file backwards from its end and parses only what it returns.
-pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
-    let bad = match up_to_date(repo)? {
+pub fn recent(
+    repo: &Repo,
+    clock: Clock,
+    env: Option<&str>,
+    n: usize,
+) -> Result<(Vec<Entry>, Vec<BadLine>)> {
+    let bad = match up_to_date(repo, clock)? {
         Some(_) => Vec::new(),
-        None => catch_up(repo)?.1,
+        None => catch_up(repo, clock)?.1,
     };
     let wanted = env.map(encode_field);
     let mut out = Vec::new();
@@ -360,9 +369,9 @@ pub fn recent(repo: &Repo, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, V
 
 /// The deployment with id `dep`, from the index brought up to date. Parses only its
 /// line: `report --deployment` parsing all 14,000 lines took a fifth of its time.
-pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
-    if up_to_date(repo)?.is_none() {
-        catch_up(repo)?;
+pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
+    if up_to_date(repo, clock)?.is_none() {
+        catch_up(repo, clock)?;
     }
     let text = match fs::read_to_string(dir(repo).join("deployments")) {
         Ok(text) => text,
@@ -377,12 +386,12 @@ pub fn find(repo: &Repo, dep: &str) -> Result<Option<Entry>> {
 }
 
 /// The snapshot, when the index is current (nothing to catch up).
-fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
+fn up_to_date(repo: &Repo, clock: Clock) -> Result<Option<Snapshot>> {
     let notes_tip = notes_tip(&repo.git)?;
     if let Some(head) = read_head(&dir(repo).join("head")) {
         let snapshot = head.snapshot(&repo.git);
         if head.notes == notes_tip
-            && head.holds_at(repo.now())
+            && head.holds_at(clock.now())
             && current_refs(&repo.git)? == snapshot.deployed
         {
             return Ok(Some(snapshot));
@@ -395,20 +404,20 @@ fn up_to_date(repo: &Repo) -> Result<Option<Snapshot>> {
 /// from the diff of the two notes versions when the old one is known (only the
 /// changed notes are read, the index file is rewritten without parsing it); from
 /// scratch otherwise.
-pub fn catch_up(repo: &Repo) -> Result<(Snapshot, Vec<BadLine>)> {
+pub fn catch_up(repo: &Repo, clock: Clock) -> Result<(Snapshot, Vec<BadLine>)> {
     let dir = dir(repo);
     fs::create_dir_all(&dir)?;
     let _lock = LockFile::acquire(&dir.join("lock"), std::time::Duration::from_secs(120))?;
-    let notes = Notes::load(&repo.git, ledger::DEPLOYS)?;
+    let notes = Notes::load(repo, ledger::DEPLOYS)?;
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
     let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
-    let now = repo.now();
+    let now = clock.now();
     let head = match previous {
-        Some(head) if head.notes == notes.tip && head.holds_at(now) => head,
+        Some(head) if head.notes == notes.tip() && head.holds_at(now) => head,
         // Only the clock moved past what the head was made for.
-        Some(head) if head.notes == notes.tip => recount(&dir, head, now)?,
-        Some(head) if head.notes.is_none_or(|o| repo.git.find_commit(o).is_ok()) => {
+        Some(head) if head.notes == notes.tip() => recount(&dir, head, now)?,
+        Some(head) if head.notes.is_none_or(|o| repo.has_commit(o)) => {
             update(&dir, &notes, head, now, &mut bad_lines)?
         }
         _ => rebuild(&dir, &notes, now, &mut bad_lines)?,
@@ -425,7 +434,7 @@ fn rebuild(
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
     let mut entries = Vec::new();
-    for (commit, _) in notes.all()? {
+    for commit in notes.all()? {
         entries.extend(index_note(notes, commit, bad_lines)?);
     }
     entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
@@ -435,7 +444,7 @@ fn rebuild(
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
     let head = Head {
-        notes: notes.tip,
+        notes: notes.tip(),
         deployed: newest_success(entries.iter(), now),
         open: open_of(entries.iter()),
         future: future_of(entries.iter(), now),
@@ -463,7 +472,7 @@ fn update(
     now: Timestamp,
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
-    let changed: HashSet<Oid> = notes.changed_since(old.notes)?.into_iter().collect();
+    let changed: HashSet<CommitId> = notes.changed_since(old.notes)?.into_iter().collect();
     let mut fresh = Vec::new();
     for commit in &changed {
         fresh.extend(index_note(notes, *commit, bad_lines)?);
@@ -477,7 +486,7 @@ fn update(
     let mut text = String::with_capacity(old_text.len() + fresh.len() * 110);
     let mut incoming = fresh.iter().peekable();
     // Shas compared as text: parsing every line's took a fifth of recording an event.
-    let changed_hex: HashSet<String> = changed.iter().map(Oid::to_string).collect();
+    let changed_hex: HashSet<String> = changed.iter().map(CommitId::to_string).collect();
     for line in old_text.lines() {
         if line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
             continue;
@@ -507,7 +516,7 @@ fn update(
     if !old.holds_at(now) {
         let open = open_of_update(old.open, &changed, &fresh);
         let head = Head {
-            notes: notes.tip,
+            notes: notes.tip(),
             open,
             ..old
         };
@@ -554,7 +563,7 @@ fn update(
     future.extend(future_of(fresh.iter(), now));
     future.sort();
     let head = Head {
-        notes: notes.tip,
+        notes: notes.tip(),
         deployed,
         open: open_of_update(old.open, &changed, &fresh),
         future,
@@ -564,7 +573,7 @@ fn update(
 }
 
 /// The open deployments after the notes of `changed` were indexed again as `fresh`.
-fn open_of_update(old: Vec<Open>, changed: &HashSet<Oid>, fresh: &[Entry]) -> Vec<Open> {
+fn open_of_update(old: Vec<Open>, changed: &HashSet<CommitId>, fresh: &[Entry]) -> Vec<Open> {
     let mut open: Vec<Open> = old
         .into_iter()
         .filter(|o| !changed.contains(&o.commit))
@@ -610,20 +619,16 @@ fn sort_open(open: &mut [Open]) {
     open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
 }
 
-fn index_note(notes: &Notes, commit: Oid, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
-    let Some(text) = notes.read(commit)? else {
-        return Ok(Vec::new());
-    };
-    let (events, bad_lines) = ledger::parse_note(commit, &text);
+fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
+    let (deployments, bad_lines) = deployments_of(notes, commit)?;
     bad.extend(bad_lines);
-    let (deployments, _) = fold(&commit.to_string(), events);
     Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
 }
 
 /// An environment's newest success: what it runs.
 #[derive(Clone, Debug, PartialEq)]
 struct Best {
-    commit: Oid,
+    commit: CommitId,
     at: Timestamp,
     started: Timestamp,
     dep: String,
@@ -632,7 +637,7 @@ struct Best {
 impl Best {
     /// Newest by the time of the success; ties (one clock, a fixed clock) by start,
     /// then id and commit, so that the order of reading never decides.
-    fn key(&self) -> (Timestamp, Timestamp, &str, Oid) {
+    fn key(&self) -> (Timestamp, Timestamp, &str, CommitId) {
         (self.at, self.started, &self.dep, self.commit)
     }
 }
@@ -669,7 +674,7 @@ fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
         if current.get(env) != Some(oid) {
             git.reference(
                 &format!("{DEPLOYED_PREFIX}{env}"),
-                *oid,
+                Oid::from(*oid),
                 true,
                 "git-train: index",
             )?;
@@ -692,17 +697,8 @@ fn read_entries(path: &Path) -> Option<Vec<Entry>> {
     Some(out)
 }
 
-/// Writes through a temporary file and a rename, so readers never see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 /// The deployments of one commit, read from the notes.
-pub fn deployments_of(notes: &Notes, commit: Oid) -> Result<(Vec<Deployment>, Vec<BadLine>)> {
+pub fn deployments_of(notes: &Notes, commit: CommitId) -> Result<(Vec<Deployment>, Vec<BadLine>)> {
     let Some(text) = notes.read(commit)? else {
         return Ok((Vec::new(), Vec::new()));
     };

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use git2::{ErrorCode, FileMode, Oid, Repository, Tree, TreeBuilder};
 
+use super::repo::Repo;
 use crate::domain::event::LineError;
-use crate::domain::Event;
+use crate::domain::{CommitId, Event};
 
 pub const DEPLOYS: &str = "refs/notes/deploys";
 pub const CI: &str = "refs/notes/ci";
+/// Locks released by force, each recorded on its lock commit.
+pub const LOCKS: &str = "refs/notes/locks";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -35,13 +38,13 @@ type Result<T> = std::result::Result<T, LedgerError>;
 /// A line of a note that did not parse: kept in the note, skipped by readers.
 #[derive(Debug, Clone)]
 pub struct BadLine {
-    pub commit: Oid,
+    pub commit: CommitId,
     pub line: String,
     pub reason: LineError,
 }
 
 /// Splits a note into events and the lines that did not parse.
-pub fn parse_note(commit: Oid, text: &str) -> (Vec<Event>, Vec<BadLine>) {
+pub fn parse_note(commit: CommitId, text: &str) -> (Vec<Event>, Vec<BadLine>) {
     let mut events = Vec::new();
     let mut bad = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -85,7 +88,7 @@ pub fn cat_sort_uniq_bytes<'a>(texts: impl IntoIterator<Item = &'a [u8]>) -> Vec
 /// commit's tree holds notes named by hex object ids (at any fan-out); git keeps
 /// other files beside them, so only a tree without a single note counts as
 /// something else (a branch pushed there).
-pub fn not_a_ledger(repo: &Repository, oid: Oid) -> Option<String> {
+pub(super) fn not_a_ledger(repo: &Repository, oid: Oid) -> Option<String> {
     let object = match repo.find_object(oid, None) {
         Ok(o) => o,
         Err(e) => return Some(format!("unreadable ({})", e.message())),
@@ -112,19 +115,23 @@ pub fn not_a_ledger(repo: &Repository, oid: Oid) -> Option<String> {
     if tree.is_empty() || tree.iter().any(|e| is_note(&e)) {
         return None;
     }
-    let id = commit.id().to_string();
-    Some(format!("a commit of files, not of notes ({})", &id[..7]))
+    let id = CommitId::from(commit.id());
+    Some(format!("a commit of files, not of notes ({})", id.short()))
 }
 
 /// One notes ref as of one commit, loaded once; lookups use the tree directly.
 pub struct Notes<'r> {
     repo: &'r Repository,
-    pub tip: Option<Oid>,
+    tip: Option<Oid>,
     tree: Option<Tree<'r>>,
 }
 
 impl<'r> Notes<'r> {
-    pub fn load(repo: &'r Repository, refname: &str) -> Result<Notes<'r>> {
+    pub fn load(repo: &'r Repo, refname: &str) -> Result<Notes<'r>> {
+        Notes::load_in(&repo.git, refname)
+    }
+
+    fn load_in(repo: &'r Repository, refname: &str) -> Result<Notes<'r>> {
         let tip = match repo.refname_to_id(refname) {
             Ok(oid) => Some(oid),
             Err(e) if e.code() == ErrorCode::NotFound => None,
@@ -133,7 +140,7 @@ impl<'r> Notes<'r> {
         Notes::at(repo, tip)
     }
 
-    pub fn at(repo: &'r Repository, tip: Option<Oid>) -> Result<Notes<'r>> {
+    fn at(repo: &'r Repository, tip: Option<Oid>) -> Result<Notes<'r>> {
         let tree = match tip {
             Some(oid) => Some(repo.find_commit(oid)?.tree()?),
             None => None,
@@ -141,12 +148,17 @@ impl<'r> Notes<'r> {
         Ok(Notes { repo, tip, tree })
     }
 
-    pub fn tree(&self) -> Option<&Tree<'r>> {
+    /// The notes commit this is (None: the ref does not exist yet).
+    pub fn tip(&self) -> Option<CommitId> {
+        self.tip.map(CommitId::from)
+    }
+
+    fn tree(&self) -> Option<&Tree<'r>> {
         self.tree.as_ref()
     }
 
     /// Where the note of `commit` is in the tree (2/38, flat or 2/2/36), and its blob.
-    fn locate(&self, commit: Oid) -> Option<(String, Oid)> {
+    fn locate(&self, commit: CommitId) -> Option<(String, Oid)> {
         let tree = self.tree.as_ref()?;
         let hex = commit.to_string();
         let candidates = [
@@ -162,32 +174,32 @@ impl<'r> Notes<'r> {
 
     /// A note as text to read events from (bytes that are not UTF-8 shown as U+FFFD;
     /// such a line does not parse and is skipped).
-    pub fn read(&self, commit: Oid) -> Result<Option<String>> {
+    pub fn read(&self, commit: CommitId) -> Result<Option<String>> {
         Ok(self
             .read_raw(commit)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// A note's bytes, as stored: what writes start from, so no byte is changed.
-    pub fn read_raw(&self, commit: Oid) -> Result<Option<Vec<u8>>> {
+    pub fn read_raw(&self, commit: CommitId) -> Result<Option<Vec<u8>>> {
         match self.locate(commit) {
             Some((_, blob)) => Ok(Some(self.repo.find_blob(blob)?.content().to_vec())),
             None => Ok(None),
         }
     }
 
-    /// Every note: annotated object and note blob, at whatever fan-out it was written.
-    pub fn all(&self) -> Result<Vec<(Oid, Oid)>> {
+    /// The annotated object of every note, at whatever fan-out it was written.
+    pub fn all(&self) -> Result<Vec<CommitId>> {
         let mut out = Vec::new();
         if let Some(tree) = &self.tree {
             collect(self.repo, tree, String::new(), &mut out)?;
         }
-        Ok(out)
+        Ok(out.into_iter().map(|(commit, _)| commit.into()).collect())
     }
 
     /// The annotated objects whose notes differ between `older` and this version.
-    pub fn changed_since(&self, older: Option<Oid>) -> Result<Vec<Oid>> {
-        let old = Notes::at(self.repo, older)?;
+    pub fn changed_since(&self, older: Option<CommitId>) -> Result<Vec<CommitId>> {
+        let old = Notes::at(self.repo, older.map(Oid::from))?;
         let mut notes = Vec::new();
         diff(
             self.repo,
@@ -196,7 +208,7 @@ impl<'r> Notes<'r> {
             "",
             &mut notes,
         )?;
-        let mut out: Vec<Oid> = notes.into_iter().map(|(commit, _)| commit).collect();
+        let mut out: Vec<CommitId> = notes.into_iter().map(|(commit, _)| commit.into()).collect();
         out.sort_unstable();
         out.dedup();
         Ok(out)
@@ -284,19 +296,19 @@ fn collect(
 /// The outcome of a write.
 pub struct Written {
     /// The notes commit before and after; equal when nothing changed.
-    pub old: Option<Oid>,
-    pub new: Option<Oid>,
+    pub old: Option<CommitId>,
+    pub new: Option<CommitId>,
 }
 
 /// Writes notes as one commit on top of the current tip, retrying from the new tip
 /// whenever another writer moved the ref in between. `change` gets the current notes
 /// and returns the new full text of each note to change; it may run several times.
-pub fn write<F>(repo: &Repository, refname: &str, message: &str, change: F) -> Result<Written>
+pub fn write<F>(repo: &Repo, refname: &str, message: &str, change: F) -> Result<Written>
 where
-    F: FnMut(&Notes) -> Result<Vec<(Oid, String)>>,
+    F: FnMut(&Notes) -> Result<Vec<(CommitId, String)>>,
 {
     let mut change = change;
-    commit_notes(repo, refname, message, None, |notes| {
+    commit_notes(&repo.git, refname, message, None, |notes| {
         Ok(change(notes)?
             .into_iter()
             .map(|(c, t)| (c, t.into_bytes()))
@@ -312,20 +324,20 @@ fn commit_notes<F>(
     mut change: F,
 ) -> Result<Written>
 where
-    F: FnMut(&Notes) -> Result<Vec<(Oid, Vec<u8>)>>,
+    F: FnMut(&Notes) -> Result<Vec<(CommitId, Vec<u8>)>>,
 {
     const ATTEMPTS: u32 = 200;
-    let sig = crate::repo::signature(repo)?;
+    let sig = super::git::signature(repo)?;
     for attempt in 0..ATTEMPTS {
-        let notes = Notes::load(repo, refname)?;
+        let notes = Notes::load_in(repo, refname)?;
         let mut changes = change(&notes)?;
         changes.retain(|(commit, text)| {
             notes.read_raw(*commit).ok().flatten().as_deref() != Some(text.as_slice())
         });
         if changes.is_empty() && merged.is_none() {
             return Ok(Written {
-                old: notes.tip,
-                new: notes.tip,
+                old: notes.tip(),
+                new: notes.tip(),
             });
         }
         let tree = build_tree(repo, &notes, &changes)?;
@@ -342,8 +354,8 @@ where
         match swap(repo, refname, notes.tip, commit, message) {
             Ok(()) => {
                 return Ok(Written {
-                    old: notes.tip,
-                    new: Some(commit),
+                    old: notes.tip(),
+                    new: Some(commit.into()),
                 })
             }
             Err(e) if is_contention(&e) => backoff(attempt),
@@ -393,7 +405,12 @@ fn swap(
 ) -> std::result::Result<(), git2::Error> {
     let _moving = MOVING.read().unwrap_or_else(|e| e.into_inner());
     match old {
-        None => repo.reference(refname, new, false, message).map(|_| ()),
+        // "Absent" is checked under the ref's lock only this way: with `force` false,
+        // libgit2 looks before it locks, and of two first writers the second would
+        // overwrite the first.
+        None => repo
+            .reference_matching(refname, new, true, Oid::zero(), message)
+            .map(|_| ()),
         Some(old) => repo
             .reference_matching(refname, new, true, old, message)
             .map(|_| ()),
@@ -412,9 +429,14 @@ pub enum Merged {
 /// Merges another copy of a notes ref into `refname`: the sorted union of lines per
 /// note (git's `cat_sort_uniq`), as a merge commit, or a fast-forward when one
 /// contains the other. Nothing of either side is lost.
-pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Result<Merged> {
+pub(super) fn merge(
+    repo: &Repository,
+    refname: &str,
+    theirs: Oid,
+    message: &str,
+) -> Result<Merged> {
     for attempt in 0..200 {
-        let ours = Notes::load(repo, refname)?;
+        let ours = Notes::load_in(repo, refname)?;
         let outcome = match ours.tip {
             Some(o) if o == theirs || repo.graph_descendant_of(o, theirs)? => {
                 return Ok(Merged::UpToDate)
@@ -426,7 +448,7 @@ pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Re
             Some(o) => {
                 let base = repo.merge_base(o, theirs).ok();
                 let their_notes = Notes::at(repo, Some(theirs))?;
-                let changed = their_notes.changed_since(base)?;
+                let changed = their_notes.changed_since(base.map(CommitId::from))?;
                 let written = commit_notes(repo, refname, message, Some(theirs), |current| {
                     if current.tip != Some(o) {
                         // Moved under us: start over with the new tip.
@@ -465,9 +487,9 @@ pub fn merge(repo: &Repository, refname: &str, theirs: Oid, message: &str) -> Re
 
 /// Appends event lines to the note of `commit`, keeping every line already there.
 pub fn append(
-    repo: &Repository,
+    repo: &Repo,
     refname: &str,
-    commit: Oid,
+    commit: CommitId,
     lines: &[String],
     message: &str,
 ) -> Result<Written> {
@@ -477,19 +499,19 @@ pub fn append(
 /// Appends event lines to the notes of many commits, as one ledger commit, keeping
 /// every byte already there.
 pub fn append_many(
-    repo: &Repository,
+    repo: &Repo,
     refname: &str,
-    batch: &[(Oid, Vec<String>)],
+    batch: &[(CommitId, Vec<String>)],
     message: &str,
 ) -> Result<Written> {
-    let mut by_commit: BTreeMap<Oid, Vec<&[u8]>> = BTreeMap::new();
+    let mut by_commit: BTreeMap<CommitId, Vec<&[u8]>> = BTreeMap::new();
     for (commit, lines) in batch {
         by_commit
             .entry(*commit)
             .or_default()
             .extend(lines.iter().map(|l| l.as_bytes()));
     }
-    commit_notes(repo, refname, message, None, |notes| {
+    commit_notes(&repo.git, refname, message, None, |notes| {
         let mut changes = Vec::with_capacity(by_commit.len());
         for (commit, lines) in &by_commit {
             let old = notes.read_raw(*commit)?.unwrap_or_default();
@@ -518,7 +540,7 @@ fn backoff(attempt: u32) {
 }
 
 /// The new root tree: each changed note at `xx/38`, any copy at another fan-out removed.
-fn build_tree(repo: &Repository, notes: &Notes, changes: &[(Oid, Vec<u8>)]) -> Result<Oid> {
+fn build_tree(repo: &Repository, notes: &Notes, changes: &[(CommitId, Vec<u8>)]) -> Result<Oid> {
     let mut root = repo.treebuilder(notes.tree())?;
     let mut by_prefix: BTreeMap<String, Vec<(String, Oid, Option<String>)>> = BTreeMap::new();
     for (commit, text) in changes {
@@ -584,19 +606,21 @@ mod tests {
     #[test]
     fn changed_since_finds_notes_at_every_fan_out_and_only_those() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init(dir.path()).unwrap();
+        let git = Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
         let sig = git2::Signature::now("t", "t@example.com").unwrap();
-        let tree = repo
-            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+        let tree = git
+            .find_tree(git.treebuilder(None).unwrap().write().unwrap())
             .unwrap();
-        let commits: Vec<Oid> = (0..40)
+        let commits: Vec<CommitId> = (0..40)
             .map(|i| {
-                repo.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
+                git.commit(None, &sig, &sig, &format!("c{i}"), &tree, &[])
                     .unwrap()
+                    .into()
             })
             .collect();
         let note = |i: usize, text: &str| (commits[i], text.to_string());
-        let tip = |repo: &Repository| repo.refname_to_id(DEPLOYS).ok();
+        let tip = |repo: &Repo| repo.git.refname_to_id(DEPLOYS).ok().map(CommitId::from);
         let changed = |older| {
             let mut out = Notes::load(&repo, DEPLOYS)
                 .unwrap()
@@ -605,24 +629,31 @@ mod tests {
             out.sort();
             out
         };
-        let sorted = |mut v: Vec<Oid>| {
+        let sorted = |mut v: Vec<CommitId>| {
             v.sort();
             v
         };
 
-        let all: Vec<(Oid, String)> = (0..30).map(|i| note(i, "a\n")).collect();
+        let all: Vec<(CommitId, String)> = (0..30).map(|i| note(i, "a\n")).collect();
         write(&repo, DEPLOYS, "all", |_| Ok(all.clone())).unwrap();
         assert_eq!(changed(None), sorted(commits[..30].to_vec()));
         let first = tip(&repo);
-        assert_eq!(changed(first), Vec::<Oid>::new());
+        assert_eq!(changed(first), Vec::<CommitId>::new());
 
         // Changed, added, and one written flat by libgit2 (another tool's writer).
         write(&repo, DEPLOYS, "more", |_| {
             Ok(vec![note(3, "a\nb\n"), note(31, "x\n")])
         })
         .unwrap();
-        repo.note(&sig, &sig, Some(DEPLOYS), commits[35], "flat\n", false)
-            .unwrap();
+        git.note(
+            &sig,
+            &sig,
+            Some(DEPLOYS),
+            commits[35].into(),
+            "flat\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(
             changed(first),
             sorted(vec![commits[3], commits[31], commits[35]])

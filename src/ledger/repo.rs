@@ -1,17 +1,17 @@
-//! The repository: opening it, resolving revisions, finding trunk, walking it.
+//! The repository: opening it, resolving revisions, finding trunk, walking it, its
+//! refs, remotes and git configuration.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
 use crate::config::Config;
-use crate::domain::{CommitInfo, Timestamp};
+use crate::domain::{CommitId, CommitInfo, Timestamp};
 use crate::error::{Error, Result};
 
 pub struct Repo {
-    pub git: Repository,
-    /// A fixed clock (`GIT_TRAIN_NOW`), set by whoever opened the repository.
-    clock: Option<Timestamp>,
+    pub(super) git: Repository,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -22,7 +22,7 @@ pub struct Trunk {
     /// The ref its tip was read from: the remote-tracking branch when there is one,
     /// because that is what is merged.
     pub refname: String,
-    pub tip: Oid,
+    pub tip: CommitId,
 }
 
 impl Repo {
@@ -45,23 +45,17 @@ impl Repo {
                 Error::from(e)
             }
         })?;
-        Ok(Repo { git, clock: None })
-    }
-
-    /// The clock every reading of the ledger uses (what counts as the future):
-    /// the fixed one when it was set, the system's otherwise.
-    pub fn now(&self) -> Timestamp {
-        self.clock.unwrap_or_else(Timestamp::now)
-    }
-
-    /// Fixes the clock (tests, reproducible demos), or unfixes it with `None`.
-    pub fn set_clock(&mut self, fixed: Option<Timestamp>) {
-        self.clock = fixed;
+        Ok(Repo { git })
     }
 
     /// `.git/train/`: caches and logs, safe to delete.
     pub fn train_dir(&self) -> PathBuf {
         self.git.commondir().join("train")
+    }
+
+    /// The work tree, if the repository has one (not a bare repository).
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.git.workdir()
     }
 
     pub fn workdir(&self) -> PathBuf {
@@ -72,7 +66,7 @@ impl Repo {
     }
 
     /// Resolves a revision the user typed to a commit.
-    pub fn resolve(&self, rev: &str) -> Result<Oid> {
+    pub fn resolve(&self, rev: &str) -> Result<CommitId> {
         if rev.starts_with('-') || rev.is_empty() || rev.chars().any(char::is_control) {
             return Err(
                 Error::usage(format!("'{}' is not a revision", rev.escape_debug()))
@@ -88,7 +82,7 @@ impl Repo {
         let commit = obj
             .peel_to_commit()
             .map_err(|_| Error::usage(format!("'{rev}' is not a commit")))?;
-        Ok(commit.id())
+        Ok(commit.id().into())
     }
 
     pub fn trunk(&self, config: &Config) -> Result<Trunk> {
@@ -106,7 +100,7 @@ impl Repo {
             format!("refs/heads/{name}"),
         ] {
             if let Ok(oid) = self.git.refname_to_id(&refname) {
-                let tip = self.git.find_commit(oid)?.id();
+                let tip = self.git.find_commit(oid)?.id().into();
                 return Ok(Trunk { name, refname, tip });
             }
         }
@@ -142,6 +136,35 @@ impl Repo {
         }
     }
 
+    /// What git reads for this repository, at every level.
+    pub fn config(&self) -> Result<GitConfig> {
+        Ok(GitConfig {
+            config: self.git.config()?,
+        })
+    }
+
+    /// The repository's own configuration file (`.git/config`), to change it.
+    pub fn local_config(&self) -> Result<GitConfig> {
+        Ok(GitConfig {
+            config: self.git.config()?.open_level(git2::ConfigLevel::Local)?,
+        })
+    }
+
+    pub fn has_remote(&self, name: &str) -> bool {
+        self.git.find_remote(name).is_ok()
+    }
+
+    /// The URL of a remote, if the repository has the remote.
+    pub fn remote_url(&self, name: &str) -> Option<String> {
+        let remote = self.git.find_remote(name).ok()?;
+        remote.url().map(str::to_string)
+    }
+
+    /// Every ref's value, and HEAD's.
+    pub fn refs(&self) -> Result<Refs> {
+        refs_of(&self.git)
+    }
+
     /// Who is acting: the git user email, else the name, without spaces.
     pub fn identity(&self) -> String {
         let config = self.git.config().ok();
@@ -155,8 +178,8 @@ impl Repo {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo> {
-        let commit = self.git.find_commit(oid)?;
+    pub fn commit_info(&self, oid: CommitId) -> Result<CommitInfo> {
+        let commit = self.git.find_commit(oid.into())?;
         let author = commit.author();
         Ok(CommitInfo {
             sha: oid.to_string(),
@@ -168,25 +191,39 @@ impl Repo {
     }
 
     /// The commit's whole message (subject, body, trailers).
-    pub fn message(&self, oid: Oid) -> Result<String> {
-        let commit = self.git.find_commit(oid)?;
+    pub fn message(&self, commit: CommitId) -> Result<String> {
+        let commit = self.git.find_commit(commit.into())?;
         Ok(String::from_utf8_lossy(commit.message_bytes()).into_owned())
     }
 
+    /// Whether this clone has the commit.
+    pub fn has_commit(&self, commit: CommitId) -> bool {
+        self.git.find_commit(commit.into()).is_ok()
+    }
+
+    /// A commit's subject, if this clone has the commit.
+    pub fn subject(&self, commit: CommitId) -> Option<String> {
+        let commit = self.git.find_commit(commit.into()).ok()?;
+        commit.summary().map(str::to_string)
+    }
+
     /// `ancestor` is `descendant` or one of its ancestors.
-    pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool> {
-        Ok(descendant == ancestor || self.git.graph_descendant_of(descendant, ancestor)?)
+    pub fn contains(&self, descendant: CommitId, ancestor: CommitId) -> Result<bool> {
+        Ok(descendant == ancestor
+            || self
+                .git
+                .graph_descendant_of(descendant.into(), ancestor.into())?)
     }
 
     /// First-parent commits from `tip`, newest first, at most `limit`.
-    pub fn first_parent(&self, tip: Oid, limit: usize) -> Result<Vec<Oid>> {
+    pub fn first_parent(&self, tip: CommitId, limit: usize) -> Result<Vec<CommitId>> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        let mut next = Some(tip);
+        let mut next = Some(Oid::from(tip));
         while let Some(oid) = next {
             if out.len() >= limit {
                 break;
             }
-            out.push(oid);
+            out.push(oid.into());
             let commit = self.git.find_commit(oid)?;
             next = commit.parent_ids().next();
         }
@@ -195,7 +232,7 @@ impl Repo {
 
     /// The first-parent commits of `tip` that `base` does not contain, newest first:
     /// the train from `base` to `tip`. Walks at most `limit` commits.
-    pub fn train(&self, tip: Oid, base: Option<Oid>, limit: usize) -> Result<Walked> {
+    pub fn train(&self, tip: CommitId, base: Option<CommitId>, limit: usize) -> Result<Walked> {
         if let Some(base) = base {
             if let Some(walked) = self.train_down_to(tip, base, limit)? {
                 return Ok(walked);
@@ -205,9 +242,9 @@ impl Repo {
         // Unsorted with first-parent returns at once; a sorted walk reads all history.
         walk.set_sorting(git2::Sort::NONE)?;
         walk.simplify_first_parent()?;
-        walk.push(tip)?;
+        walk.push(tip.into())?;
         if let Some(base) = base {
-            walk.hide(base)?;
+            walk.hide(base.into())?;
         }
         let mut commits = Vec::new();
         let mut complete = true;
@@ -216,7 +253,7 @@ impl Repo {
                 complete = false;
                 break;
             }
-            commits.push(oid?);
+            commits.push(oid?.into());
         }
         Ok(Walked {
             commits,
@@ -231,7 +268,8 @@ impl Repo {
     /// 30,000 commits, where this takes microseconds for a short train). `None` when
     /// the line goes below `base`'s commit time or ends without meeting it: `base`
     /// is elsewhere, and the revwalk decides.
-    fn train_down_to(&self, tip: Oid, base: Oid, limit: usize) -> Result<Option<Walked>> {
+    fn train_down_to(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<Option<Walked>> {
+        let (tip, base) = (Oid::from(tip), Oid::from(base));
         let base_time = self.git.find_commit(base)?.time().seconds();
         let mut commits = Vec::new();
         let mut next = Some(tip);
@@ -254,22 +292,95 @@ impl Repo {
             if commit.time().seconds() < base_time {
                 return Ok(None);
             }
-            commits.push(oid);
+            commits.push(oid.into());
             next = commit.parent_ids().next();
         }
         Ok(None)
     }
 }
 
-/// Who git-train commits notes and locks as: the git user, else itself.
-pub fn signature(git: &Repository) -> std::result::Result<git2::Signature<'static>, git2::Error> {
-    git.signature()
-        .map(|s| s.to_owned())
-        .or_else(|_| git2::Signature::now("git-train", "git-train@localhost"))
+/// Whether `name` can be a branch (`refs/heads/NAME` is a valid ref name).
+pub fn is_branch_name(name: &str) -> bool {
+    git2::Reference::is_valid_name(&format!("refs/heads/{name}"))
+}
+
+/// Every ref's value, and HEAD's.
+pub type Refs = BTreeMap<String, CommitId>;
+
+/// The refs of the repository at `path`.
+pub fn read_refs(path: &Path) -> Result<Refs> {
+    let git = Repository::open(path)?;
+    refs_of(&git)
+}
+
+/// Where git keeps the refs of the repository at `path` (the common dir).
+pub fn git_dir(path: &Path) -> Result<PathBuf> {
+    let git = Repository::open(path)?;
+    Ok(git.commondir().to_path_buf())
+}
+
+fn refs_of(git: &Repository) -> Result<Refs> {
+    let mut out = Refs::new();
+    for r in git.references()? {
+        let r = r?;
+        if let (Some(name), Some(oid)) = (r.name(), r.resolve().ok().and_then(|r| r.target())) {
+            out.insert(name.to_string(), oid.into());
+        }
+    }
+    if let Ok(head) = git.head() {
+        if let Some(oid) = head.target() {
+            out.insert("HEAD".into(), oid.into());
+        }
+    }
+    Ok(out)
+}
+
+/// A git configuration: the repository's own file, or what git reads at every level.
+pub struct GitConfig {
+    config: git2::Config,
+}
+
+impl GitConfig {
+    /// Every value of a key that may have several.
+    pub fn values(&self, name: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let Ok(entries) = self.config.multivar(name, None) {
+            let mut entries = entries;
+            while let Some(entry) = entries.next() {
+                if let Some(v) = entry?.value() {
+                    out.push(v.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.config.get_string(name).ok()
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        Ok(self.config.set_str(name, value)?)
+    }
+
+    /// Adds a value to a key that may have several.
+    pub fn add(&mut self, name: &str, value: &str) -> Result<()> {
+        // An always-failing pattern makes libgit2 add a value instead of replacing one.
+        Ok(self.config.set_multivar(name, "^$a", value)?)
+    }
+
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        Ok(self.config.remove(name)?)
+    }
+
+    /// Removes the values of a key that match the regular expression `pattern`.
+    pub fn remove_matching(&mut self, name: &str, pattern: &str) -> Result<()> {
+        Ok(self.config.remove_multivar(name, pattern)?)
+    }
 }
 
 pub struct Walked {
-    pub commits: Vec<Oid>,
+    pub commits: Vec<CommitId>,
     /// False when the walk stopped at its limit.
     pub complete: bool,
     /// The walk met `base` on tip's first-parent line (so `base` is on trunk).
