@@ -270,6 +270,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 &history::Args {
                     env: a.env,
                     count: a.count,
+                    skip: 0,
                 },
             )?;
             // `-n 0` asks for no lines, which is not "no deployments yet".

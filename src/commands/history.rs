@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use git2::Oid;
+
 use crate::context::Context;
-use crate::domain::{State, Timestamp};
+use crate::domain::{CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::index;
 use crate::ledger::{self, Notes};
@@ -13,6 +15,8 @@ use crate::ledger::{self, Notes};
 pub struct Args {
     pub env: Option<String>,
     pub count: usize,
+    /// Newest deployments left out before the `count` shown (a page further back).
+    pub skip: usize,
 }
 
 #[derive(Serialize)]
@@ -21,7 +25,7 @@ pub struct History {
     pub deployments: Vec<Item>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Item {
     pub dep: String,
     pub env: String,
@@ -42,7 +46,7 @@ pub struct Item {
     pub gh: Option<GhRef>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct GhRef {
     pub repo: String,
     pub id: u64,
@@ -51,12 +55,13 @@ pub struct GhRef {
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     crate::forge::local::reap(ctx)?;
     let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
-    let (chosen, bad) = index::recent(&ctx.repo, env.as_ref().map(|e| e.as_str()), args.count)?;
+    let wanted = args.count.saturating_add(args.skip);
+    let (chosen, bad) = index::recent(&ctx.repo, env.as_ref().map(|e| e.as_str()), wanted)?;
     ctx.warn_bad_lines(&bad);
     let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
     let mut by_commit = HashMap::new();
-    let mut deployments = Vec::with_capacity(chosen.len());
-    for entry in &chosen {
+    let mut deployments = Vec::with_capacity(chosen.len().saturating_sub(args.skip));
+    for entry in chosen.iter().skip(args.skip) {
         if let std::collections::hash_map::Entry::Vacant(slot) = by_commit.entry(entry.commit) {
             let (deps, bad) = index::deployments_of(&notes, entry.commit)?;
             ctx.warn_bad_lines(&bad);
@@ -68,43 +73,121 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
         else {
             continue;
         };
-        let subject = ctx
-            .repo
-            .git
-            .find_commit(entry.commit)
-            .ok()
-            .and_then(|c| c.summary().map(str::to_string))
-            .unwrap_or_default();
-        let local_log = crate::forge::local::log_path(ctx, &d.dep);
-        deployments.push(Item {
-            dep: d.dep.clone(),
-            env: d.env.clone(),
-            sha: d.commit.clone(),
-            subject,
-            state: d.state(),
-            by: d.by().to_string(),
-            started_at: d.started_at(),
-            finished_at: d.finished_at(),
-            duration_s: d
-                .finished_at()
-                .map(|f| f.millis_since(d.started_at()) / 1000),
-            rollback: d.rollback(),
-            forced: d.forced().map(str::to_string),
-            from: d.from().map(str::to_string),
-            desc: d.desc().map(str::to_string),
-            log: d
-                .log()
-                .map(str::to_string)
-                .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
-            url: d.url().map(str::to_string),
-            gh: d.gh().map(|(repo, id)| GhRef {
-                repo: repo.to_string(),
-                id,
-            }),
-        });
+        deployments.push(item(ctx, d, entry.commit));
     }
     Ok(History {
         version: super::JSON_VERSION,
         deployments,
     })
+}
+
+/// One deployment with every event of it, and the train it brought.
+#[derive(Serialize)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub item: Item,
+    /// Its events, oldest first.
+    pub events: Vec<EventItem>,
+    /// The first-parent commits from `from` (not included) to its commit, newest
+    /// first, at most `train_limit`; None when `from` is unknown (a first deployment)
+    /// or this clone lacks one of the two.
+    pub train: Option<Vec<CommitInfo>>,
+    /// True when the train is longer than what `train` holds.
+    pub train_more: bool,
+}
+
+#[derive(Serialize)]
+pub struct EventItem {
+    pub at: Timestamp,
+    pub state: State,
+    pub by: String,
+    pub desc: Option<String>,
+    pub log: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The deployment with id `dep`, or None when the ledger has none.
+pub fn one(ctx: &Context, dep: &str, train_limit: usize) -> Result<Option<Detail>> {
+    crate::forge::local::reap(ctx)?;
+    let Some(entry) = index::find(&ctx.repo, dep)? else {
+        return Ok(None);
+    };
+    let notes = Notes::load(&ctx.repo.git, ledger::DEPLOYS)?;
+    let (deps, bad) = index::deployments_of(&notes, entry.commit)?;
+    ctx.warn_bad_lines(&bad);
+    let Some(d) = deps
+        .iter()
+        .find(|d| d.dep == entry.dep && d.env == entry.env)
+    else {
+        return Ok(None);
+    };
+    let events = d
+        .events
+        .iter()
+        .map(|e| EventItem {
+            at: e.at,
+            state: e.state,
+            by: e.by.clone(),
+            desc: e.desc().map(str::to_string),
+            log: e.log().map(str::to_string),
+            url: e.url().map(str::to_string),
+        })
+        .collect();
+    let base = d.from().and_then(|f| Oid::from_str(f).ok());
+    let git = &ctx.repo.git;
+    let (train, train_more) = match base {
+        Some(base) if git.find_commit(entry.commit).is_ok() && git.find_commit(base).is_ok() => {
+            let walked = ctx.repo.train(entry.commit, Some(base), train_limit)?;
+            let commits = walked
+                .commits
+                .iter()
+                .map(|oid| ctx.repo.commit_info(*oid))
+                .collect::<Result<Vec<_>>>()?;
+            (Some(commits), !walked.complete)
+        }
+        _ => (None, false),
+    };
+    Ok(Some(Detail {
+        item: item(ctx, d, entry.commit),
+        events,
+        train,
+        train_more,
+    }))
+}
+
+fn item(ctx: &Context, d: &Deployment, commit: Oid) -> Item {
+    let subject = ctx
+        .repo
+        .git
+        .find_commit(commit)
+        .ok()
+        .and_then(|c| c.summary().map(str::to_string))
+        .unwrap_or_default();
+    let local_log = crate::forge::local::log_path(ctx, &d.dep);
+    Item {
+        dep: d.dep.clone(),
+        env: d.env.clone(),
+        sha: d.commit.clone(),
+        subject,
+        state: d.state(),
+        by: d.by().to_string(),
+        started_at: d.started_at(),
+        finished_at: d.finished_at(),
+        duration_s: d
+            .finished_at()
+            .map(|f| f.millis_since(d.started_at()) / 1000),
+        rollback: d.rollback(),
+        forced: d.forced().map(str::to_string),
+        from: d.from().map(str::to_string),
+        desc: d.desc().map(str::to_string),
+        log: d
+            .log()
+            .map(str::to_string)
+            .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
+        url: d.url().map(str::to_string),
+        gh: d.gh().map(|(repo, id)| GhRef {
+            repo: repo.to_string(),
+            id,
+        }),
+    }
 }

@@ -22,7 +22,7 @@ pub struct Status {
     pub commits: Vec<CommitStatus>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct EnvStatus {
     pub name: String,
     /// The commit it runs, if it was ever deployed.
@@ -40,7 +40,7 @@ pub struct EnvStatus {
     pub unfetched: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct DeployedInfo {
     pub sha: String,
     pub dep: String,
