@@ -3,6 +3,7 @@
 //! Layers, each depending only on those below it (DESIGN.md section 8):
 //! `cli` -> `commands` -> `forge`, `ledger`, `index`, `config`, `repo` -> `domain`.
 
+pub mod board;
 pub mod cli;
 pub mod commands;
 pub mod config;

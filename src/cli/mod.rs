@@ -1,6 +1,7 @@
 //! The command line: parse, run, render, map the outcome to an exit status.
 
 pub mod args;
+pub mod board;
 pub mod completions;
 pub mod daemon;
 pub mod hook;
@@ -150,6 +151,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Daemon(_) | Command::Watch(_) | Command::Unwatch(_) => {
             return daemon::run(&dir, &cli)
         }
+        Command::Board(a) => return board::run(&dir, &cli, a),
         // A detached runner records even a failure to open its configuration.
         Command::RunDeployment(a) => {
             let ui = || Box::new(TermUi::new(cli.quiet, cli.color)) as Box<dyn crate::context::Ui>;
@@ -321,7 +323,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         | Command::Hook(_)
         | Command::Daemon(_)
         | Command::Watch(_)
-        | Command::Unwatch(_) => Ok(0),
+        | Command::Unwatch(_)
+        | Command::Board(_) => Ok(0),
         Command::Sync(a) => {
             let synced = commands::sync::run(ctx, forge)?;
             if a.output.json || !cli.quiet {
