@@ -899,8 +899,9 @@ pub fn stats(site: &Site, s: &StatsPage) -> String {
             .map(|r| format!("{:.1}%", r * 100.0))
             .unwrap_or_else(|| "–".into()),
         &format!(
-            "{} of {} finished deployments",
-            cfr.failed_changes, cfr.deployments
+            "{} of {}",
+            cfr.failed_changes,
+            plural(cfr.deployments, "finished deployment")
         ),
     );
     let ttr = &o.time_to_restore;
@@ -928,7 +929,10 @@ pub fn stats(site: &Site, s: &StatsPage) -> String {
             .map(|m| format!("{m:.0} commits"))
             .unwrap_or_else(|| "–".into()),
         &match tr.max {
-            Some(max) => format!("median; at most {max}, over {} deployments", tr.deployments),
+            Some(max) => format!(
+                "median; at most {max}, over {}",
+                plural(tr.deployments, "deployment")
+            ),
             None => "no trains known".into(),
         },
     );
@@ -1000,6 +1004,10 @@ pub fn stats(site: &Site, s: &StatsPage) -> String {
     }
     out.push_str("</dl></details></section>");
     out
+}
+
+fn plural(n: usize, one: &str) -> String {
+    format!("{n} {one}{}", if n == 1 { "" } else { "s" })
 }
 
 fn card(out: &mut String, title: &str, big: &str, small: &str) {
