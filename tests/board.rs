@@ -309,27 +309,29 @@ fn demo(world: &World) -> Demo<'_> {
     std::fs::remove_file(repo.dir.join(".git/fail-next")).unwrap();
     let xss = commit(&repo, "2026-11-24T13:10:00Z", "Grace Hopper", XSS);
     ci(&repo, "success", &xss);
-    let c = commit(
-        &repo,
-        "2026-11-24T16:00:00Z",
-        "Heidi Lamarr",
-        "Speed up order search with a trigram index (#110)",
-    );
-    ci(&repo, "success", &c);
-    let c = commit(
-        &repo,
-        "2026-11-25T09:30:00Z",
-        "Carol Danvers",
-        "Log request ids on every response (#111)",
-    );
-    ci(&repo, "failure", &c);
-    let c = commit(
-        &repo,
-        "2026-11-25T13:15:00Z",
-        "Dave Grohl",
-        "Drop the legacy v1 endpoints (#112)",
-    );
-    ci(&repo, "pending", &c);
+    for (at, who, subject, state) in [
+        (
+            "2026-11-24T16:00:00Z",
+            "Heidi Lamarr",
+            "Speed up order search with a trigram index (#110)",
+            "success",
+        ),
+        (
+            "2026-11-25T09:30:00Z",
+            "Carol Danvers",
+            "Log request ids on every response (#111)",
+            "failure",
+        ),
+        (
+            "2026-11-25T13:15:00Z",
+            "Dave Grohl",
+            "Drop the legacy v1 endpoints (#112)",
+            "pending",
+        ),
+    ] {
+        let c = commit(&repo, at, who, subject);
+        ci(&repo, state, &c);
+    }
     train_as(
         &repo,
         "dave",

@@ -618,18 +618,12 @@ impl Server {
                 }
             }
         });
-        let mut r = Response::new(Body::Stream(rx));
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        r
+        response(
+            StatusCode::OK,
+            "text/event-stream",
+            "no-store",
+            Body::Stream(rx),
+        )
     }
 }
 
@@ -675,49 +669,42 @@ fn host_allowed(host: &str, local: SocketAddr) -> bool {
     allowed.contains(&host)
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut r = Response::new(Body::Full(Some(Bytes::from_static(text.as_bytes()))));
+/// A response with the headers every answer of the board carries.
+fn response(
+    status: StatusCode,
+    kind: &'static str,
+    cache: &'static str,
+    body: Body,
+) -> Response<Body> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let body = Body::Full(Some(Bytes::from_static(text.as_bytes())));
+    response(status, "text/plain; charset=utf-8", "no-store", body)
 }
 
 fn asset(kind: &'static str, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Body::Full(Some(Bytes::from_static(body.as_bytes()))));
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=300"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
+    let body = Body::Full(Some(Bytes::from_static(body.as_bytes())));
+    response(StatusCode::OK, kind, "max-age=300", body)
 }
 
 fn html_response(status: StatusCode, html: Bytes, took: Option<Duration>) -> Response<Body> {
-    let mut r = Response::new(Body::Full(Some(html)));
-    *r.status_mut() = status;
+    let body = Body::Full(Some(html));
+    let mut r = response(status, "text/html; charset=utf-8", "no-store", body);
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
