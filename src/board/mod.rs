@@ -747,13 +747,21 @@ impl Ui for PageUi {
 }
 
 /// Opens the repository for one page: the context is made where it is used
-/// (`git2::Repository` is not `Sync`).
+/// (`git2::Repository` is not `Sync`). Why it cannot be opened is not shown: a
+/// configuration error may quote a value (a webhook URL, a token) from the file.
 fn open(site: &Site) -> (Result<Context>, Rc<RefCell<Vec<String>>>) {
     let warnings = Rc::new(RefCell::new(Vec::new()));
     let ui = Box::new(PageUi {
         warnings: Rc::clone(&warnings),
     });
-    (Context::open(&site.path, ui), warnings)
+    let ctx = Context::open(&site.path, ui).map_err(|e| {
+        Error::new(
+            e.kind,
+            "this repository or its configuration cannot be read right now",
+        )
+        .hint("`git train status` in it says why; the board shows no configuration text")
+    });
+    (ctx, warnings)
 }
 
 fn web_url(ctx: &Context) -> Option<String> {
