@@ -4,6 +4,7 @@
 //! `cli` -> `commands` -> `forge` -> `ledger` (the one layer that touches git), `config`
 //! -> `domain`.
 
+pub mod board;
 pub mod cli;
 pub mod clock;
 pub mod commands;

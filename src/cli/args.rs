@@ -71,6 +71,7 @@ impl Cli {
                 ChannelsAction::Test(t) => t.output.json,
             },
             Command::Watch(a) | Command::Unwatch(a) => a.output.json,
+            Command::Board(_) => false,
             Command::Daemon(a) => match &a.action {
                 Some(DaemonAction::Install(s)) | Some(DaemonAction::Uninstall(s)) => s.output.json,
                 None => false,
@@ -141,6 +142,22 @@ pub enum Command {
     /// For CI jobs: `git train report success --commit HEAD --context build`.
     /// For deploy jobs: `git train report success --deployment ID`.
     Report(ReportArgs),
+
+    /// Serve a live web page of every environment's train (read-only, on this machine)
+    ///
+    /// The overview shows each environment in pipeline order (`after`): the commit
+    /// it runs, who deployed it and when, a deployment under way, a failed one, its
+    /// lock; and between them the train, the trunk commits not yet in the next
+    /// environment, with CI, authors, ages and pull-request links (GitHub); stale
+    /// ones (`stale_after`) stand out. History lists deployments (by environment,
+    /// paged), each with its own page of events and its train; Stats draws the
+    /// `stats` numbers week by week. An open page updates within a second of a
+    /// change to the ledger, trunk or a lock; without JavaScript a reload shows it.
+    /// It listens on 127.0.0.1:7878 unless --listen names another address (then
+    /// anyone who can reach that address can read the page), answers only GET and
+    /// HEAD, refuses requests whose Host is not its address or localhost, and prints
+    /// its URL. Ctrl-C stops it.
+    Board(BoardArgs),
 
     /// Fetch, merge and push the ledger and the locks through the remote
     ///
@@ -363,6 +380,19 @@ pub struct OfflineFlag {
     /// Do not sync with the remote before and after (says so)
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BoardArgs {
+    /// The address to listen on (default 127.0.0.1:7878; port 0 takes a free one)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Open the page in the default browser
+    #[arg(long)]
+    pub open: bool,
+    /// Serve every repository on the daemon's watch list, one section each
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! The command line: parse, run, render, map the outcome to an exit status.
 
 pub mod args;
+pub mod board;
 pub mod completions;
 pub mod daemon;
 pub mod hook;
@@ -206,6 +207,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Daemon(_) | Command::Watch(_) | Command::Unwatch(_) => {
             return daemon::run(&dir, &cli)
         }
+        Command::Board(a) => return board::run(&dir, &cli, a),
         // A detached runner records even a failure to open its configuration.
         Command::RunDeployment(a) => {
             let ui = || Box::new(TermUi::new(cli.quiet, cli.color)) as Box<dyn crate::context::Ui>;
@@ -329,6 +331,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 &history::Args {
                     env: a.env,
                     count: a.count,
+                    skip: 0,
                 },
             )?;
             // `-n 0` asks for no lines, which is not "no deployments yet".
@@ -380,7 +383,8 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         | Command::Complete(_)
         | Command::Daemon(_)
         | Command::Watch(_)
-        | Command::Unwatch(_) => Ok(0),
+        | Command::Unwatch(_)
+        | Command::Board(_) => Ok(0),
         Command::Sync(a) => {
             let synced = commands::sync::run(ctx, forge)?;
             if a.output.json || !cli.quiet {

@@ -178,6 +178,7 @@ fn repo_status(w: &Watched, env: Option<&str>, ui: Box<dyn Ui>) -> Result<RepoSt
         &history::Args {
             env: env.map(str::to_string),
             count: RECENT,
+            skip: 0,
         },
     )?;
     let environments = st
@@ -244,6 +245,7 @@ pub fn history_all(
                     &history::Args {
                         env: env.map(str::to_string),
                         count,
+                        skip: 0,
                     },
                 )
             })

@@ -3,12 +3,14 @@
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{CommitId, Deployment, State, Timestamp};
+use crate::domain::{CommitId, CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
 
 pub struct Args {
     pub env: Option<String>,
     pub count: usize,
+    /// Newest deployments left out before the `count` shown (a page further back).
+    pub skip: usize,
 }
 
 #[derive(Serialize)]
@@ -17,7 +19,7 @@ pub struct History {
     pub deployments: Vec<Item>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Item {
     pub dep: String,
     pub env: String,
@@ -38,7 +40,7 @@ pub struct Item {
     pub gh: Option<GhRef>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct GhRef {
     pub repo: String,
     pub id: u64,
@@ -47,13 +49,14 @@ pub struct GhRef {
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     ctx.open_deployments()?;
     let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
+    let wanted = args.count.saturating_add(args.skip);
     let (chosen, bad) = ctx
         .ledger
-        .recent(env.as_ref().map(|e| e.as_str()), args.count)?;
+        .recent(env.as_ref().map(|e| e.as_str()), wanted)?;
     ctx.warn_bad_lines(&bad);
     let mut notes = ctx.ledger.deployments()?;
-    let mut deployments = Vec::with_capacity(chosen.len());
-    for entry in &chosen {
+    let mut deployments = Vec::with_capacity(chosen.len().saturating_sub(args.skip));
+    for entry in chosen.iter().skip(args.skip) {
         let found = notes.find(entry.commit, &entry.dep, Some(&entry.env))?;
         let item = found.map(|d| item_of(ctx, entry.commit, d));
         ctx.warn_bad_lines(&notes.take_skipped());
@@ -63,6 +66,74 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
         version: super::JSON_VERSION,
         deployments,
     })
+}
+
+/// One deployment with every event of it, and the train it brought.
+#[derive(Serialize)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub item: Item,
+    /// Its events, oldest first.
+    pub events: Vec<EventItem>,
+    /// The first-parent commits from `from` (not included) to its commit, newest
+    /// first, at most `train_limit`; None when `from` is unknown (a first deployment)
+    /// or this clone lacks one of the two.
+    pub train: Option<Vec<CommitInfo>>,
+    /// True when the train is longer than what `train` holds.
+    pub train_more: bool,
+}
+
+#[derive(Serialize)]
+pub struct EventItem {
+    pub at: Timestamp,
+    pub state: State,
+    pub by: String,
+    pub desc: Option<String>,
+    pub log: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The deployment with id `dep`, or None when the ledger has none.
+pub fn one(ctx: &Context, dep: &str, train_limit: usize) -> Result<Option<Detail>> {
+    let ledger = ctx.open_deployments()?;
+    let Some(entry) = ledger.deployment_by_id(dep)? else {
+        return Ok(None);
+    };
+    let Some(d) = ledger.deployment(entry.commit, &entry.dep)? else {
+        return Ok(None);
+    };
+    let events = d
+        .events
+        .iter()
+        .map(|e| EventItem {
+            at: e.at,
+            state: e.state,
+            by: e.by.clone(),
+            desc: e.desc().map(str::to_string),
+            log: e.log().map(str::to_string),
+            url: e.url().map(str::to_string),
+        })
+        .collect();
+    let base = d.from().and_then(CommitId::parse);
+    let repo = ctx.repo();
+    let (train, train_more) = match base {
+        Some(base) if repo.has_commit(entry.commit) && repo.has_commit(base) => {
+            let walked = repo.train(entry.commit, Some(base), train_limit)?;
+            let commits = walked
+                .commits
+                .iter()
+                .map(|oid| repo.commit_info(*oid))
+                .collect::<Result<Vec<_>>>()?;
+            (Some(commits), !walked.complete)
+        }
+        _ => (None, false),
+    };
+    Ok(Some(Detail {
+        item: item_of(ctx, entry.commit, &d),
+        events,
+        train,
+        train_more,
+    }))
 }
 
 fn item_of(ctx: &Context, commit: CommitId, d: &Deployment) -> Item {

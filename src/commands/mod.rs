@@ -1,6 +1,7 @@
 //! The commands. Each takes the context and its arguments and returns data; the cli
 //! layer renders it.
 
+pub mod board;
 pub mod channels;
 pub mod complete;
 pub mod controls;

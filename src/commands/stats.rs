@@ -3,6 +3,8 @@
 //! restore, train size). The numbers come from `domain::stats`; this gathers the
 //! deployments and walks the trains.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::context::Context;
@@ -94,6 +96,38 @@ pub const DEFINITIONS: Definitions = Definitions {
 };
 
 pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
+    let (env, window, deploys) = gather(ctx, args)?;
+    let computed = measure(ctx, &deploys, window, &mut HashMap::new())?;
+    Ok(report(env, window, &computed))
+}
+
+/// The window's numbers, and the same numbers for each week of it, oldest first
+/// (weeks counted back from `until`, the oldest may be partial): the board's charts.
+/// The ledger is read and each train walked once.
+pub fn run_weekly(ctx: &Context, args: &Args) -> Result<(Stats, Vec<Stats>)> {
+    let (env, window, deploys) = gather(ctx, args)?;
+    let mut trains = HashMap::new();
+    let computed = measure(ctx, &deploys, window, &mut trains)?;
+    let mut weeks = Vec::new();
+    let mut until = window.until;
+    while until > window.since {
+        let since = Timestamp(until.plus_millis(-stats::WEEK_MS).0.max(window.since.0));
+        let week = Window { since, until };
+        weeks.push(report(
+            env.clone(),
+            week,
+            &measure(ctx, &deploys, week, &mut trains)?,
+        ));
+        until = since;
+    }
+    weeks.reverse();
+    Ok((report(env, window, &computed), weeks))
+}
+
+/// The environment, the window, and its deployments: every one from the window
+/// on, and before it back to the newest successful non-rollback deployment (the
+/// base of the first train).
+fn gather(ctx: &Context, args: &Args) -> Result<(String, Window, Vec<Deploy>)> {
     let window = window(ctx.now(), args.since.as_deref(), args.until.as_deref())?;
     let env = match &args.env {
         Some(name) => ctx.env(name)?.as_str().to_string(),
@@ -127,9 +161,24 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
     for entry in &entries[first..] {
         deploys.extend(loader.deploy(entry)?);
     }
+    Ok((env, window, deploys))
+}
 
+/// Trains already walked, by (tip, base).
+type Trains = HashMap<(String, String), Vec<Change>>;
+
+fn measure(
+    ctx: &Context,
+    deploys: &[Deploy],
+    window: Window,
+    trains: &mut Trains,
+) -> Result<stats::Stats> {
     let mut missing = 0;
-    let computed = stats::compute(&deploys, window, |tip, base| {
+    let computed = stats::compute(deploys, window, |tip, base| -> Result<Vec<Change>> {
+        let key = (tip.to_string(), base.to_string());
+        if let Some(known) = trains.get(&key) {
+            return Ok(known.clone());
+        }
         let (Some(tip), Some(base)) = (CommitId::parse(tip), CommitId::parse(base)) else {
             missing += 1;
             return Ok(Vec::new());
@@ -139,7 +188,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
             return Ok(Vec::new());
         }
         let walked = ctx.repo().train(tip, Some(base), TRAIN_LIMIT)?;
-        walked
+        let changes = walked
             .commits
             .iter()
             .map(|oid| {
@@ -148,7 +197,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
                     committed: ctx.repo().commit_info(*oid)?.at,
                 })
             })
-            .collect::<Result<Vec<_>>>()
+            .collect::<Result<Vec<_>>>()?;
+        trains.insert(key, changes.clone());
+        Ok(changes)
     })?;
     if missing > 0 {
         ctx.ui.warn(&format!(
@@ -156,7 +207,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stats> {
             if missing == 1 { "" } else { "s" }
         ));
     }
-    Ok(report(env, window, &computed))
+    Ok(computed)
 }
 
 /// Deployments read from the notes, each commit's note once.

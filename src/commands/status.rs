@@ -19,7 +19,7 @@ pub struct Status {
     pub commits: Vec<CommitStatus>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct EnvStatus {
     pub name: String,
     /// The commit it runs, if it was ever deployed.
@@ -39,7 +39,7 @@ pub struct EnvStatus {
     pub unfetched: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct DeployedInfo {
     pub sha: String,
     pub dep: String,

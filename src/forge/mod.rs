@@ -129,37 +129,14 @@ impl Forge for Unavailable {
     }
 }
 
-/// The repository's page on GitHub (`https://github.com/owner/name`), when it is
-/// there, whichever forge deploys: team channels link its commits and pull requests.
-pub fn github_web(ctx: &Context) -> Option<String> {
-    let api = ctx
-        .config
-        .github
-        .api
-        .clone()
-        .or_else(|| {
-            std::env::var("GITHUB_API_URL")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .and_then(|text| github::auth::ApiUrl::parse(&text).ok());
-    let remote_url = ctx.repo().remote_url(ctx.config.remote_name());
-    let repo = ctx
-        .config
-        .github
-        .repo
-        .clone()
-        .or_else(|| github::auth::repo_from_url(remote_url.as_deref(), api.as_ref()))
-        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
-        .filter(|r| github::auth::valid_repo(r))?;
-    let web = api.unwrap_or_else(github::auth::ApiUrl::github).web();
-    Some(format!("{web}/{repo}"))
+/// The GitHub repository (`owner/name`) and API this clone's configuration, remote
+/// or GitHub Actions name, whichever forge deploys.
+struct GithubTarget {
+    repo: Option<String>,
+    api: Option<github::auth::ApiUrl>,
 }
 
-/// The forge the configuration asks for: `forge` in .train.toml, else `github` when
-/// the remote is on github.com or the configured API's host, else `local`.
-pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
-    use crate::config::ForgeKind;
+fn github_target(ctx: &Context) -> Result<GithubTarget> {
     let remote_url = ctx.repo().remote_url(ctx.config.remote_name());
     // Inside GitHub Actions the workflow's own repository and API are the defaults.
     let actions = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
@@ -175,15 +152,36 @@ pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
     };
     let detected = github::auth::repo_from_url(remote_url.as_deref(), api.as_ref())
         .or_else(|| actions("GITHUB_REPOSITORY"));
+    Ok(GithubTarget {
+        repo: ctx.config.github.repo.clone().or(detected),
+        api,
+    })
+}
+
+/// The repository's web page on GitHub (`https://github.com/owner/name`), when it
+/// is there, whichever forge deploys: the board and the team channels link its
+/// commits and pull requests.
+pub fn github_web(ctx: &Context) -> Option<String> {
+    let target = github_target(ctx).ok()?;
+    let repo = target.repo.filter(|r| github::auth::valid_repo(r))?;
+    let api = target.api.unwrap_or_else(github::auth::ApiUrl::github);
+    Some(format!("{}/{repo}", api.web()))
+}
+
+/// The forge the configuration asks for: `forge` in .train.toml, else `github` when
+/// the remote is on github.com or the configured API's host, else `local`.
+pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
+    use crate::config::ForgeKind;
+    let target = github_target(ctx)?;
     let kind = match ctx.config.forge {
         Some(kind) => kind,
-        None if ctx.config.github.repo.is_some() || detected.is_some() => ForgeKind::Github,
+        None if target.repo.is_some() => ForgeKind::Github,
         None => ForgeKind::Local,
     };
     match kind {
         ForgeKind::Local => Ok(Box::new(local::Local)),
         ForgeKind::Github => {
-            let repo = ctx.config.github.repo.clone().or(detected).ok_or_else(|| {
+            let repo = target.repo.ok_or_else(|| {
                 crate::error::Error::usage("cannot tell which GitHub repository this is")
                     .hint("set `[github] repo = \"owner/name\"` in .train.toml")
             })?;
@@ -193,7 +191,7 @@ pub fn open(ctx: &Context) -> Result<Box<dyn Forge>> {
                 ))
                 .hint("write it as `[github] repo = \"owner/name\"`"));
             }
-            let api = api.unwrap_or_else(github::auth::ApiUrl::github);
+            let api = target.api.unwrap_or_else(github::auth::ApiUrl::github);
             Ok(Box::new(github::GitHub::new(ctx, repo, api)))
         }
     }

@@ -121,6 +121,16 @@ impl ApiUrl {
         self.url.as_str().trim_end_matches('/')
     }
 
+    /// The web side of this API: `https://github.com` for api.github.com, the
+    /// Enterprise host itself for `https://HOST/api/v3`.
+    pub fn web(&self) -> String {
+        let host = self.authority();
+        if host == "api.github.com" {
+            return "https://github.com".to_string();
+        }
+        format!("{}://{host}", self.url.scheme())
+    }
+
     /// The host alone: `api.github.com`, `ghe.corp`, `127.0.0.1`, `[::1]`.
     pub fn host(&self) -> String {
         self.url.host_str().unwrap_or_default().to_ascii_lowercase()
@@ -132,15 +142,6 @@ impl ApiUrl {
             Some(p) => format!("{}:{p}", self.host()),
             None => self.host(),
         }
-    }
-
-    /// Where GitHub's web pages are: https://github.com for api.github.com, else the
-    /// API's own scheme and host (Enterprise serves both).
-    pub fn web(&self) -> String {
-        if self.authority() == "api.github.com" {
-            return "https://github.com".into();
-        }
-        format!("{}://{}", self.url.scheme(), self.authority())
     }
 
     pub fn is_loopback(&self) -> bool {
@@ -250,6 +251,15 @@ pub fn valid_repo(repo: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_pages_of_apis() {
+        assert_eq!(ApiUrl::github().web(), "https://github.com");
+        let ghe = ApiUrl::parse("https://ghe.corp/api/v3").unwrap();
+        assert_eq!(ghe.web(), "https://ghe.corp");
+        let local = ApiUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(local.web(), "http://127.0.0.1:8080");
+    }
 
     #[test]
     fn repositories_from_remote_urls() {
