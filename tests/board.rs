@@ -89,7 +89,9 @@ impl Board {
 
     fn send(&self, request: &str) -> Reply {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        // Generous: the hostile ledger's first page rebuilds an index of 100,000
+        // deployments in a debug build, on a machine shared with other builds.
+        s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
         s.write_all(request.as_bytes()).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
