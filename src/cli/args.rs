@@ -62,6 +62,7 @@ impl Cli {
             Command::Rollback(a) => a.output.json,
             Command::History(a) => a.output.json,
             Command::Stats(a) => a.output.json,
+            Command::Stale(a) => a.output.json,
             Command::Report(a) => a.output.json,
             Command::Sync(a) => a.output.json,
             Command::Lock(a) => a.output.json,
@@ -136,6 +137,24 @@ pub enum Command {
     /// deployment a rollback replaced, to the next success; median) and the train
     /// (commits per deployment). --json carries the definitions with the numbers.
     Stats(StatsArgs),
+
+    /// List the trunk commits that wait longest for each environment; --post tells
+    /// the team
+    ///
+    /// For each environment (default: those with `stale_after`; when none has it,
+    /// all), the first-parent trunk commits it does not run yet that were committed
+    /// (merged) longer ago than --older-than (default: the environment's
+    /// `stale_after`, else 24h), oldest first: sha, subject, author, age and
+    /// pull-request number, under what the environment runs and who deployed it.
+    /// Offline, from the ledger; an environment never deployed is not counted.
+    /// "nothing waits" when none waits. --post sends one digest per environment
+    /// where commits wait to its team channels (`[env.X] channels`): how many wait
+    /// and the oldest, the authors (Slack mentions through `[people]`), the oldest
+    /// ten, the command that ships them. Each channel gets an environment's digest
+    /// once a day (UTC; .git/train/digests.json remembers it), so a retried
+    /// workflow does not post twice; --again posts anyway. A channel that fails is
+    /// a warning and exit status 1, and is tried again by the next run.
+    Stale(StaleArgs),
 
     /// Record a CI status on a commit, or a new state of a deployment
     ///
@@ -331,6 +350,24 @@ pub struct StatsArgs {
     /// End of the window (not included), as for --since; default: now
     #[arg(long, value_name = "DURATION|DATE")]
     pub until: Option<String>,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
+#[derive(Args, Debug)]
+pub struct StaleArgs {
+    /// Only this environment (repeat for more)
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// List the commits that have waited longer than this (30m, 24h, 2d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub older_than: Option<std::time::Duration>,
+    /// Post each environment's digest to its team channels, once a day per channel
+    #[arg(long)]
+    pub post: bool,
+    /// With --post: post even to the channels that got today's digest already
+    #[arg(long, requires = "post")]
+    pub again: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }

@@ -63,7 +63,7 @@ _git_train_words() {
         fi
         case "$w" in
             -R|--repo) skip=1; repo_next=1 ;;
-            -C|--color|--reason|-m|--description|--to|--env|--since|--until|-n|--count|--context|--url|--environment-url|--log-url|--commit|--deployment) skip=1 ;;
+            -C|--color|--reason|-m|--description|--to|--env|--since|--until|--older-than|-n|--count|--context|--url|--environment-url|--log-url|--commit|--deployment) skip=1 ;;
             -*) ;;
             *) if [ -z "$sub" ]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac

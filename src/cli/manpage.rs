@@ -336,6 +336,15 @@ nothing is posted twice (after a timeout, a command posts no more to that
 channel). The URL is never printed or stored; \fB\-v\fR shows the channel's name
 and the answer's status. Only https is used, except to a loopback address.
 \fBgit train channels test NAME\fR posts a test message.
+.PP
+\fBgit train stale \-\-post\fR (a scheduled workflow) posts each environment's
+digest of the commits that wait longer than its \fBstale_after\fR to its channels:
+how many and the oldest, what it runs and who deployed it, the authors (mentioned
+through \fB[people]\fR), the oldest ten commits and the command that ships them;
+nothing where nothing waits. Each channel gets an environment's digest once a UTC
+day (\fI.git/train/digests.json\fR remembers it; \fB\-\-again\fR posts anyway); a
+channel that fails is a warning and exit status 1, and the next run posts to it.
+Webhooks get the digest as JSON of kind \fBdigest\fR.
 .SH DAEMON
 \fBgit train daemon\fR (one per user; \fBgit train daemon install\fR runs it at
 login) watches the repositories of the watch list. Each round it asks each one's
@@ -388,7 +397,9 @@ deleted on the remote atomically.
 The remote's ledgers as last fetched, before they are merged.
 .TP
 \fI.git/train/\fR
-Local cache: the index, logs of deploy commands (\fI.git/train/logs/\fR). Safe to delete.
+Local cache: the index, logs of deploy commands (\fI.git/train/logs/\fR), the day
+each digest of \fBstale \-\-post\fR was posted to each channel
+(\fIdigests.json\fR). Safe to delete.
 .TP
 \fIHOOKS/pre\-push\fR
 The pre\-push hook, in the folder git runs hooks from (\fBgit rev\-parse

@@ -357,6 +357,39 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             show(a.output.json, &st, |v| render::stats(&style, v))?;
             Ok(0)
         }
+        Command::Stale(a) => {
+            let mut found = commands::stale::run(
+                ctx,
+                &commands::stale::Args {
+                    envs: a.envs,
+                    older_than: a.older_than,
+                },
+            )?;
+            if !a.post {
+                show(a.output.json, &found, |v| render::stale(&style, v))?;
+                return Ok(0);
+            }
+            commands::stale::post(ctx, &mut found, a.again)?;
+            if cli.verbose {
+                for line in &found.log {
+                    ctx.ui.note(line);
+                }
+            }
+            for env in &found.environments {
+                for d in env.digest.iter().flatten() {
+                    if let Some(why) = &d.why {
+                        ctx.ui.warn(&format!(
+                            "could not post the digest of {} to channel {}: {why}",
+                            env.name, d.channel
+                        ));
+                    }
+                }
+            }
+            if a.output.json || !cli.quiet {
+                tell_result(a.output.json, &found, |v| render::stale(&style, v));
+            }
+            Ok(if found.failed() { 1 } else { 0 })
+        }
         Command::Report(a) => {
             let r = report::run(
                 ctx,

@@ -13,6 +13,7 @@ pub mod hook;
 pub mod init;
 pub mod lock;
 pub mod report;
+pub mod stale;
 pub mod stats;
 pub mod status;
 pub mod sync;

@@ -92,6 +92,18 @@ pub fn format_age(ms: i64) -> String {
     }
 }
 
+/// A threshold as it is written, exact, in its largest whole unit: `45s`, `90m`,
+/// `24h`, `36h`, `2d`, `20d` (a day only from two, as `24h` reads better than `1d`).
+pub fn format_exact(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        s if s >= 2 * 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// The longest duration anything takes: beyond it a typo (`18446744073709551615s`)
 /// would overflow every clock it is added to.
 pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
@@ -106,6 +118,18 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_show_exactly() {
+        let h = 3_600_000;
+        assert_eq!(format_exact(24 * h), "24h");
+        assert_eq!(format_exact(48 * h), "2d");
+        assert_eq!(format_exact(20 * 24 * h), "20d");
+        assert_eq!(format_exact(36 * h), "36h");
+        assert_eq!(format_exact(90 * 60_000), "90m");
+        assert_eq!(format_exact(45_000), "45s");
+        assert_eq!(format_exact(61_000), "61s");
+    }
 
     #[test]
     fn round_trips_the_ledger_form() {

@@ -142,6 +142,34 @@ pub fn render(event: &Event) -> Text {
                 critical: false,
             }
         }
+        Event::Digest(d) => {
+            let env = &d.environment;
+            let n = d.waiting;
+            let mut body = match d.commits.first() {
+                Some(c) => format!(
+                    "oldest: {} {} by {}, {}",
+                    c.commit().short(),
+                    c.subject,
+                    c.author,
+                    format_age(c.waited_ms)
+                ),
+                None => String::new(),
+            };
+            body.push_str(&format!("\n`{}` ships them", d.command));
+            Text {
+                summary: format!(
+                    "{repo}: {n}{} {} for {env}",
+                    if d.complete { "" } else { "+" },
+                    if n == 1 {
+                        "commit waits"
+                    } else {
+                        "commits wait"
+                    }
+                ),
+                body,
+                critical: false,
+            }
+        }
         Event::Test(t) => Text {
             summary: format!("{repo}: a test message for channel {}", t.channel),
             body: format!("sent by {}", t.by),

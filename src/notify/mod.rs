@@ -48,6 +48,9 @@ pub enum Event {
     Lock(LockChanged),
     /// `git train channels test NAME`: a message to check that a channel works.
     Test(ChannelTest),
+    /// `git train stale --post`: the commits that have waited long for an
+    /// environment, for the team.
+    Digest(StaleDigest),
 }
 
 impl Event {
@@ -59,6 +62,7 @@ impl Event {
             Event::Summary(e) => &e.repository,
             Event::Lock(e) => &e.repository,
             Event::Test(e) => &e.repository,
+            Event::Digest(e) => &e.repository,
         }
     }
 
@@ -68,6 +72,7 @@ impl Event {
             Event::Deployment(e) => Some(&e.environment),
             Event::Stale(e) => Some(&e.environment),
             Event::Lock(e) => Some(&e.environment),
+            Event::Digest(e) => Some(&e.environment),
             Event::Summary(e) => e.environment.as_deref(),
             Event::Ci(_) | Event::Test(_) => None,
         }
@@ -237,6 +242,78 @@ pub struct ChannelTest {
     pub channel: String,
     /// Who sent it.
     pub by: String,
+    pub at: Timestamp,
+}
+
+/// The commits listed in a digest; the rest are counted.
+pub const DIGEST_LISTED: usize = 20;
+
+/// The trunk commits that have waited longer than a threshold for an environment,
+/// oldest first, and what the environment runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StaleDigest {
+    pub repository: Repository,
+    pub environment: String,
+    /// When it was made.
+    pub at: Timestamp,
+    /// How long a commit waits before it is listed.
+    pub older_than_ms: i64,
+    /// How many commits wait longer.
+    pub waiting: usize,
+    /// False when counting stopped at a limit: more wait than `waiting`.
+    pub complete: bool,
+    /// The oldest `DIGEST_LISTED` of them, oldest first.
+    pub commits: Vec<WaitingCommit>,
+    /// Every author of a waiting commit, once, oldest commit first.
+    pub authors: Vec<Person>,
+    /// Undeployed trunk commits younger than the threshold, which a deploy of the
+    /// tip ships too.
+    pub newer: usize,
+    /// What the environment runs: its newest successful deployment.
+    pub deployed: Option<LastDeployment>,
+    /// The command that ships them.
+    pub command: String,
+}
+
+/// A commit that waits, as a digest lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WaitingCommit {
+    pub sha: String,
+    pub subject: String,
+    /// The author's name and email.
+    pub author: String,
+    pub email: String,
+    /// Its commit time: when it was merged.
+    pub at: Timestamp,
+    pub waited_ms: i64,
+    /// The `(#123)` at the end of its subject, as a squash merge writes it.
+    pub pull_request: Option<u64>,
+}
+
+impl WaitingCommit {
+    pub fn commit(&self) -> Commit {
+        Commit {
+            sha: self.sha.clone(),
+            subject: self.subject.clone(),
+            author: self.author.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LastDeployment {
+    pub sha: String,
+    /// The ledger's deployment id.
+    pub deployment: String,
+    /// Who deployed: git email or GitHub login.
+    pub by: String,
+    /// When it succeeded.
     pub at: Timestamp,
 }
 

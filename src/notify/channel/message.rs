@@ -7,11 +7,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::domain::time::format_age;
 use crate::domain::State;
-use crate::notify::{ChannelTest, Commit, DeploymentChanged, Event, LockAction, LockChanged};
+use crate::notify::{
+    ChannelTest, Commit, DeploymentChanged, Event, LockAction, LockChanged, StaleDigest,
+    WaitingCommit,
+};
 
 /// The commits of a train a message lists; the rest are counted.
 pub const TRAIN_SHOWN: usize = 10;
+/// The authors a digest names; the rest are counted.
+const AUTHORS_SHOWN: usize = 20;
 /// The longest subject a message shows, in characters.
 const SUBJECT_SHOWN: usize = 120;
 
@@ -74,6 +80,7 @@ pub fn render(
         Event::Deployment(d) => Some(m.deployment(d)),
         Event::Lock(l) => Some(m.lock(&event.repository().name, l)),
         Event::Test(t) => Some(m.test(t)),
+        Event::Digest(d) => Some(m.digest(d)),
         Event::Ci(_) | Event::Stale(_) | Event::Summary(_) => None,
     }
 }
@@ -260,6 +267,137 @@ impl Markup<'_> {
         }
     }
 
+    /// `stale --post`: how many commits wait and the oldest, what the environment
+    /// runs and who deployed it, the authors (mentioned), the oldest commits, and the
+    /// command that ships them.
+    fn digest(&self, d: &StaleDigest) -> Message {
+        let repo = self.escape(&d.repository.name);
+        let env = self.escape(&d.environment);
+        let web = d.repository.web.as_deref();
+        let more = if d.complete { "" } else { "+" };
+        let count = match d.waiting {
+            1 if d.complete => "1 commit waits".to_string(),
+            n => format!("{n}{more} commits wait"),
+        };
+        let (headline, plain) = match d.commits.first() {
+            Some(c) => {
+                let age = format_age(c.waited_ms);
+                (
+                    format!(
+                        "⏳ {} · {}: {count}, oldest {age}: {} by {}",
+                        self.bold(&repo),
+                        self.bold(&env),
+                        self.commit(web, &c.commit()),
+                        self.author(c)
+                    ),
+                    format!(
+                        "⏳ {repo} · {env}: {count}, oldest {age}: {} {} by {}",
+                        c.commit().short(),
+                        self.escape(&one_line(&c.subject, SUBJECT_SHOWN)),
+                        self.escape(&one_line(name_of(c), 60))
+                    ),
+                )
+            }
+            None => (
+                format!(
+                    "⏳ {} · {}: nothing waits",
+                    self.bold(&repo),
+                    self.bold(&env)
+                ),
+                format!("⏳ {repo} · {env}: nothing waits"),
+            ),
+        };
+
+        let mut details = Vec::new();
+        if let Some(last) = &d.deployed {
+            let runs = Commit {
+                sha: last.sha.clone(),
+                subject: String::new(),
+                author: String::new(),
+            };
+            let sha = self.commit(web, &runs);
+            let ago = format_age(d.at.millis_since(last.at));
+            details.push(format!(
+                "{env} runs {}, deployed by {} {ago} ago",
+                sha.trim_end(),
+                self.who(&last.by)
+            ));
+        }
+        if !d.authors.is_empty() {
+            let mut names: Vec<String> = d
+                .authors
+                .iter()
+                .take(AUTHORS_SHOWN)
+                .map(|p| self.person(&p.name, &p.email))
+                .collect();
+            if d.authors.len() > AUTHORS_SHOWN {
+                names.push(format!("and {} more", d.authors.len() - AUTHORS_SHOWN));
+            }
+            details.push(format!("{}: {}", self.bold("authors"), names.join(", ")));
+        }
+
+        let mut train = Vec::new();
+        if !d.commits.is_empty() {
+            train.push(format!(
+                "waiting longer than {}, oldest first:",
+                crate::domain::time::format_exact(d.older_than_ms)
+            ));
+            for c in d.commits.iter().take(TRAIN_SHOWN) {
+                train.push(format!(
+                    "• {} ({}, {})",
+                    self.commit(web, &c.commit()),
+                    self.author(c),
+                    format_age(c.waited_ms)
+                ));
+            }
+            let listed = d.commits.len().min(TRAIN_SHOWN);
+            if d.waiting > listed || !d.complete {
+                let than = if d.complete { "" } else { "more than " };
+                train.push(format!(
+                    "… and {than}{} more",
+                    d.waiting.saturating_sub(listed)
+                ));
+            }
+        }
+
+        // An environment's name is letters, digits, '.', '_' and '-': safe in code.
+        let command: String = d
+            .command
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || " ._-".contains(*c))
+            .collect();
+        let mut ship = format!("ship them: `{command}`");
+        if d.newer > 0 {
+            let commits = if d.newer == 1 { "commit" } else { "commits" };
+            ship.push_str(&format!(" (with {} newer {commits})", d.newer));
+        }
+        Message {
+            headline,
+            plain,
+            details,
+            train,
+            footer: vec![ship],
+            tone: Tone::Warning,
+        }
+    }
+
+    /// A commit's author: a Slack mention when `[people]` knows their email.
+    fn author(&self, c: &WaitingCommit) -> String {
+        self.person(&c.author, &c.email)
+    }
+
+    fn person(&self, name: &str, email: &str) -> String {
+        let id = [email, name]
+            .iter()
+            .filter(|key| !key.is_empty())
+            .find_map(|key| self.people.get(&key.to_lowercase()));
+        match (self.flavour, id) {
+            (Flavour::Slack, Some(id)) => format!("<@{id}>"),
+            _ if name.is_empty() => self.escape(&one_line(email, 60)),
+            _ => self.escape(&one_line(name, 60)),
+        }
+    }
+
     /// A commit: its short sha (linked on GitHub) and its subject, whose `(#123)`
     /// pull-request numbers are linked on GitHub.
     fn commit(&self, web: Option<&str>, c: &Commit) -> String {
@@ -356,6 +494,15 @@ impl Markup<'_> {
                     .replace(' ', "%20")
             ),
         })
+    }
+}
+
+/// A waiting commit's author as text: the name, else the email.
+fn name_of(c: &WaitingCommit) -> &str {
+    if c.author.is_empty() {
+        &c.email
+    } else {
+        &c.author
     }
 }
 

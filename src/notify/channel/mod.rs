@@ -189,6 +189,7 @@ fn describe(event: &Event) -> String {
         Event::Deployment(d) => format!("deployment {} to {}", d.state, d.environment),
         Event::Lock(l) => format!("lock of {}", l.environment),
         Event::Test(_) => "a test message".into(),
+        Event::Digest(d) => format!("the digest of {}", d.environment),
         Event::Ci(_) => "CI".into(),
         Event::Stale(_) => "a stale commit".into(),
         Event::Summary(_) => "a summary".into(),
@@ -204,10 +205,11 @@ impl Sink for Channel {
         Box::pin(self.post(event))
     }
 
-    /// The deployments and locks of its environments, and a test message for it.
+    /// The deployments, locks and digests of its environments, and a test message
+    /// for it.
     fn wants(&self, event: &Event) -> bool {
         match event {
-            Event::Deployment(_) | Event::Lock(_) => event
+            Event::Deployment(_) | Event::Lock(_) | Event::Digest(_) => event
                 .environment()
                 .is_some_and(|env| self.environments.iter().any(|e| e == env)),
             Event::Test(t) => t.channel == self.channel,

@@ -224,6 +224,114 @@ mod tests {
         );
     }
 
+    fn digest(waiting: usize) -> crate::notify::StaleDigest {
+        use crate::domain::Timestamp;
+        use crate::notify::{LastDeployment, Person, StaleDigest, WaitingCommit};
+        let day = 86_400_000;
+        let commits: Vec<WaitingCommit> = (0..waiting.min(crate::notify::DIGEST_LISTED))
+            .map(|i| WaitingCommit {
+                sha: format!("{:040x}", i + 1),
+                subject: format!("change {i} (#{})", 100 + i),
+                author: if i % 2 == 0 { "Alice" } else { "Bob" }.into(),
+                email: if i % 2 == 0 {
+                    "alice@example.com"
+                } else {
+                    "bob@example.com"
+                }
+                .into(),
+                at: Timestamp(1_790_000_000_000 - (30 - i as i64) * day),
+                waited_ms: (30 - i as i64) * day,
+                pull_request: Some(100 + i as u64),
+            })
+            .collect();
+        StaleDigest {
+            repository: crate::notify::Repository {
+                web: Some("https://github.com/acme/api".into()),
+                ..crate::notify::Repository::at(std::path::Path::new("/src/api"))
+            },
+            environment: "production".into(),
+            at: Timestamp(1_790_000_000_000),
+            older_than_ms: day,
+            waiting,
+            complete: true,
+            commits,
+            authors: vec![
+                Person {
+                    name: "Alice".into(),
+                    email: "alice@example.com".into(),
+                },
+                Person {
+                    name: "Bob".into(),
+                    email: "bob@example.com".into(),
+                },
+            ],
+            newer: 0,
+            deployed: Some(LastDeployment {
+                sha: "1111111111111111111111111111111111111111".into(),
+                deployment: "01JNM8K3Q4ZC8R1E5V3T7Y9B2D".into(),
+                by: "alice@example.com".into(),
+                at: Timestamp(1_790_000_000_000 - 31 * day),
+            }),
+            command: "git train deploy production".into(),
+        }
+    }
+
+    #[test]
+    fn a_digest_lists_ten_commits_mentions_authors_and_says_how_to_ship_them() {
+        let body = body(ChannelKind::Slack, &Event::Digest(digest(14)), &people()).unwrap();
+        let top = body["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            top.starts_with("⏳ *api* · *production*: 14 commits wait, oldest 4w: <https://github.com/acme/api/commit/0000000000000000000000000000000000000001|0000000> change 0 (<https://github.com/acme/api/pull/100|#100>) by <@U024BE7LH>\n"),
+            "{top}"
+        );
+        assert!(
+            top.contains("production runs <https://github.com/acme/api/commit/1111111111111111111111111111111111111111|1111111>, deployed by <@U024BE7LH> 4w ago"),
+            "{top}"
+        );
+        assert!(top.ends_with("*authors*: <@U024BE7LH>, Bob"), "{top}");
+        let attachment = &body["attachments"][0];
+        assert_eq!(attachment["color"], "#daa038");
+        let train = attachment["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            train.starts_with("waiting longer than 24h, oldest first:\n• "),
+            "{train}"
+        );
+        assert_eq!(train.matches("\n• ").count(), 10, "{train}");
+        assert!(train.contains("(Bob, 3w)"), "{train}");
+        assert!(train.ends_with("\n… and 4 more"), "{train}");
+        let footer = attachment["blocks"][1]["elements"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert_eq!(footer, "ship them: `git train deploy production`");
+        assert!(body["text"].as_str().unwrap().starts_with(
+            "⏳ api · production: 14 commits wait, oldest 4w: 0000000 change 0 (#100) by Alice"
+        ));
+
+        let one = body_of(ChannelKind::Discord, digest(1));
+        assert!(
+            one["content"]
+                .as_str()
+                .unwrap()
+                .contains("**production**: 1 commit waits, oldest 4w"),
+            "{one}"
+        );
+        let description = one["embeds"][0]["description"].as_str().unwrap();
+        assert!(!description.contains("more"), "{description}");
+        assert!(
+            description.contains("ship them: `git train deploy production`"),
+            "{description}"
+        );
+
+        let webhook = body_of(ChannelKind::Webhook, digest(14));
+        assert_eq!(webhook["kind"], "digest");
+        assert_eq!(webhook["commits"].as_array().unwrap().len(), 14);
+        assert_eq!(webhook["commits"][0]["pull_request"], 100);
+    }
+
+    fn body_of(kind: ChannelKind, d: crate::notify::StaleDigest) -> Value {
+        body(kind, &Event::Digest(d), &people()).unwrap()
+    }
+
     #[test]
     fn a_rollback_says_what_it_takes_away() {
         let mut d = deployment();
