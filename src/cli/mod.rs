@@ -272,7 +272,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             // A bad name is refused before the network is asked anything.
             ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
-            commands::sync::around(ctx, forge, off)?;
+            commands::sync::around_deploy(ctx, forge, off)?;
             if a.when_green {
                 deploy::wait_for_green(ctx, forge, a.rev.as_deref(), a.timeout, off)?;
             }
@@ -301,7 +301,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::Rollback(a) => {
             ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
-            commands::sync::around(ctx, forge, off)?;
+            commands::sync::around_deploy(ctx, forge, off)?;
             let prepared = deploy::prepare_rollback(
                 ctx,
                 forge,

@@ -110,6 +110,15 @@ impl Repo {
         )
     }
 
+    /// The name of the trunk branch (`trunk` in .train.toml, else the remote's HEAD,
+    /// else main, master or trunk), whether or not this clone has it yet.
+    pub fn trunk_name(&self, config: &Config) -> Result<String> {
+        match &config.trunk {
+            Some(name) => Ok(name.clone()),
+            None => self.default_trunk_name(config.remote_name()),
+        }
+    }
+
     fn default_trunk_name(&self, remote: &str) -> Result<String> {
         let remote_head = format!("refs/remotes/{remote}/HEAD");
         if let Ok(r) = self.git.find_reference(&remote_head) {

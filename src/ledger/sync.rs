@@ -44,6 +44,12 @@ impl Ledger {
     /// Shares the ledgers through the remote: rounds of fetch, merge and push until
     /// a push goes through (or the remote keeps moving, or refuses).
     pub fn sync(&self, remote: &Remote, ui: &dyn Ui) -> Result<Shared> {
+        self.sync_also(remote, ui, &[])
+    }
+
+    /// `sync`, fetching the refspecs in `also` in the same fetch as the ledgers
+    /// (trunk, before a deploy).
+    pub fn sync_also(&self, remote: &Remote, ui: &dyn Ui, also: &[String]) -> Result<Shared> {
         // One sync at a time per repository: two fetches would race on the same refs.
         std::fs::create_dir_all(self.repo.train_dir())?;
         let _lock = LockFile::acquire(
@@ -62,7 +68,7 @@ impl Ledger {
             .collect();
         for round in 1..=ROUNDS {
             ui.progress(&format!("syncing the ledger with {}…", remote.name));
-            remote.fetch(&LEDGERS)?;
+            remote.fetch_also(&LEDGERS, also)?;
             let mut refspecs = Vec::new();
             for state in ledgers.iter_mut() {
                 let local = format!("refs/notes/{}", state.name);
