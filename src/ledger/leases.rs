@@ -146,7 +146,10 @@ impl Ledger {
     ) -> Result<Leased> {
         let git = &self.repo.git;
         let name = refname(env);
-        for _ in 0..5 {
+        for attempt in 0..50u64 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(5 + attempt % 7 * 3));
+            }
             if let Some(r) = remote {
                 r.fetch(&[])?;
             }
@@ -206,10 +209,13 @@ impl Ledger {
                     };
                     match git.reference_matching(&name, oid, true, old, "git-train: lease") {
                         Ok(_) => true,
+                        // Another process holds the ref's lock file this moment.
                         Err(e)
                             if matches!(
                                 e.code(),
-                                git2::ErrorCode::Exists | git2::ErrorCode::Modified
+                                git2::ErrorCode::Exists
+                                    | git2::ErrorCode::Modified
+                                    | git2::ErrorCode::Locked
                             ) =>
                         {
                             false
@@ -260,7 +266,15 @@ impl Ledger {
                 if reference.target().map(|o| o.to_string()) != Some(held.id.clone()) {
                     return Ok(false);
                 }
-                reference.delete()?;
+                // The ref's lock file may be held by a process reading to take it.
+                let mut tries = 0;
+                while let Err(e) = reference.delete() {
+                    tries += 1;
+                    if e.code() != git2::ErrorCode::Locked || tries > 100 {
+                        return Err(e.into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
             }
         }
         Ok(true)
