@@ -187,6 +187,68 @@ impl Context {
         Ok(env)
     }
 
+    /// The environments the team uses: `[env.*]` of .train.toml and those the ledger
+    /// has deployments to.
+    pub fn known_envs(&self) -> Result<Vec<String>> {
+        let mut known: std::collections::BTreeSet<String> =
+            self.config.env.keys().cloned().collect();
+        known.extend(self.ledger.index()?.entries.into_iter().map(|e| e.env));
+        Ok(known.into_iter().collect())
+    }
+
+    /// The environment of a deploy or rollback: a known one, or (with `new_env`) a
+    /// new one. A name that is a revision (`main`, `HEAD`, a sha) is never taken for
+    /// a new environment, and once environments are known a new name needs
+    /// `--new-env`: a typo does not become a permanent environment.
+    pub fn deploy_env(&self, name: &str, new_env: bool) -> Result<EnvName> {
+        let env = self.env(name)?;
+        let known = self.known_envs()?;
+        if known.iter().any(|k| k == name) {
+            return Ok(env);
+        }
+        let names: Vec<&str> = known.iter().map(String::as_str).collect();
+        let closest = crate::config::closest(name, &names);
+        if self.repo().resolve(name).is_ok() {
+            let example = closest.or(names.first().copied()).unwrap_or("staging");
+            return Err(
+                Error::usage(format!("'{name}' is a revision, not an environment"))
+                    .hint(format!("did you mean `git train deploy {example} {name}`?")),
+            );
+        }
+        if !known.is_empty() && !new_env {
+            let mut e = Error::usage(format!(
+                "no environment '{name}' yet: nothing was deployed there"
+            ));
+            if let Some(c) = closest {
+                e = e.hint(format!("did you mean {c}?"));
+            }
+            return Err(e.hint(format!(
+                "known environments: {}; to make a new one, add --new-env (or [env.{name}] in .train.toml)",
+                names.join(", ")
+            )));
+        }
+        Ok(env)
+    }
+
+    /// An environment a read command was asked about (`status --env`, `history ENV`):
+    /// one the team uses, else exit 2 naming the closest. With an empty ledger and
+    /// no `[env.*]`, any name passes (there is nothing to compare it with yet).
+    pub fn known_env(&self, name: &str) -> Result<EnvName> {
+        let env = self.env(name)?;
+        let known = self.known_envs()?;
+        if known.is_empty() || known.iter().any(|k| k == name) {
+            return Ok(env);
+        }
+        let names: Vec<&str> = known.iter().map(String::as_str).collect();
+        let mut e = Error::usage(format!(
+            "unknown environment '{name}': the ledger has no deployment to it"
+        ));
+        if let Some(c) = crate::config::closest(name, &names) {
+            e = e.hint(format!("did you mean {c}?"));
+        }
+        Err(e.hint(format!("known environments: {}", names.join(", "))))
+    }
+
     /// Tells the user about lines skipped while reading, once per line.
     pub fn warn_bad_lines(&self, bad: &[BadLine]) {
         for b in bad.iter().take(5) {

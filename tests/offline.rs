@@ -169,6 +169,7 @@ fn rollback_is_marked_and_moves_the_index_back() {
 
 #[test]
 fn ten_concurrent_deploys_keep_every_event() {
+    // One deployment per environment at a time: they queue (issue 14).
     let w = World::new();
     let repo = w.repo("r", 10);
     repo.write(".train.toml", "[checks]\nrequire = false\n");
@@ -176,7 +177,15 @@ fn ten_concurrent_deploys_keep_every_event() {
         .map(|i| {
             let env = if i % 2 == 0 { "staging" } else { "production" };
             repo.cmd(common::BIN)
-                .args(["deploy", env, &format!("HEAD~{i}"), "--yes", "-q"])
+                .args([
+                    "deploy",
+                    env,
+                    &format!("HEAD~{i}"),
+                    "--yes",
+                    "-q",
+                    "--queue",
+                    "--new-env",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -222,7 +231,7 @@ fn notes_use_fanout_and_git_merges_them_as_we_read_them() {
     a.train(&["deploy", "staging", "HEAD~1"]).ok();
     a.train(&["deploy", "staging", "HEAD"]).ok();
     b.train(&["deploy", "staging", "HEAD"]).ok();
-    b.train(&["deploy", "production", "HEAD"]).ok();
+    b.train(&["deploy", "production", "HEAD", "--new-env"]).ok();
 
     let tree = a.git(&["ls-tree", "-r", "--name-only", "refs/notes/deploys"]);
     for path in tree.lines() {

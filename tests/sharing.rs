@@ -26,7 +26,7 @@ fn three_clones_syncing_in_any_order_converge_without_losing_events() {
             let rev = format!("HEAD~{}", (round + i) % 6);
             c.train(&["deploy", "staging", &rev, "--offline", "-q"])
                 .ok();
-            c.train(&["deploy", "production", &rev, "--offline", "-q"])
+            c.train(&["deploy", "production", &rev, "--offline", "-q", "--new-env"])
                 .ok();
             recorded += 6;
         }
@@ -115,8 +115,15 @@ fn a_push_rejected_mid_sync_loses_nothing_and_converges() {
     a.train(&["deploy", "staging", "HEAD~2", "-q"]).ok();
     b.train(&["sync"]).ok();
     // b records more and parks its notes on the origin under another name.
-    b.train(&["deploy", "production", "HEAD~1", "--offline", "-q"])
-        .ok();
+    b.train(&[
+        "deploy",
+        "production",
+        "HEAD~1",
+        "--offline",
+        "-q",
+        "--new-env",
+    ])
+    .ok();
     b.git(&[
         "push",
         "-q",
@@ -379,7 +386,8 @@ fn a_deployed_commit_this_clone_has_not_fetched_is_named_not_fatal() {
     assert_eq!(st["environments"][0]["unfetched"], new.as_str());
     assert!(b.train(&["status"]).ok().stdout.contains("not fetched yet"));
     b.train(&["history"]).ok();
-    let out = b.train(&["deploy", "staging", "HEAD"]).code(2);
+    // Offline (a deploy otherwise fetches trunk first).
+    let out = b.train(&["deploy", "staging", "HEAD", "--offline"]).code(2);
     assert!(out.stderr.contains("git fetch"), "{}", out.stderr);
     b.git(&["fetch", "-q", "origin"]);
     b.train(&["status"]).ok();

@@ -288,7 +288,8 @@ pub struct ConfirmFlags {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub yes: bool,
-    /// Override a refusal (CI not passed, environment order); needs --reason
+    /// Override a refusal (CI not passed, environment order, a deployment under
+    /// way); needs --reason
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the refusal is overridden; recorded in the ledger
@@ -297,6 +298,10 @@ pub struct ConfirmFlags {
     /// Return once the deployment is created; do not follow it to its end
     #[arg(long)]
     pub no_wait: bool,
+    /// While another deployment of ENV is under way, wait for it to end, then deploy
+    /// (CI, locks and the rest are checked again then)
+    #[arg(long)]
+    pub queue: bool,
 }
 
 #[derive(Args, Debug)]
@@ -315,6 +320,9 @@ pub struct DeployArgs {
     /// How long --when-green waits
     #[arg(long, value_name = "DURATION", default_value = "30m", requires = "when_green", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
+    /// ENV is a new environment (needed once the ledger or .train.toml knows others)
+    #[arg(long)]
+    pub new_env: bool,
     #[command(flatten)]
     pub confirm: ConfirmFlags,
     #[command(flatten)]

@@ -214,6 +214,9 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
             let (ctx, state) =
                 crate::forge::local::run_deployment(&dir, &a.env, &a.sha, &a.dep, ui)?;
             deploy::tell_detached_end(&ctx, &a.sha, &a.dep);
+            if let Ok(env) = crate::domain::EnvName::new(&a.env) {
+                deploy::release_lease(&ctx, &env, &a.dep, a.offline.offline);
+            }
             let forge = crate::forge::open_or_unavailable(&ctx);
             sync_after(&ctx, forge.as_ref(), a.offline.offline);
             return Ok(if state == State::Success { 0 } else { 1 });
@@ -274,22 +277,24 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             // A bad name is refused before the network is asked anything.
             ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
-            commands::sync::around(ctx, forge, off)?;
+            commands::sync::around_deploy(ctx, forge, off)?;
+            ctx.deploy_env(&a.env, a.new_env)?;
             if a.when_green {
                 deploy::wait_for_green(ctx, forge, a.rev.as_deref(), a.timeout, off)?;
             }
-            let prepared = deploy::prepare(
-                ctx,
-                forge,
-                &deploy::Args {
-                    env: a.env,
-                    rev: a.rev,
-                    force: a.confirm.force,
-                    reason: a.confirm.reason.clone(),
-                    desc: a.description,
-                    offline: off,
-                },
-            )?;
+            let args = |rev: Option<String>| deploy::Args {
+                env: a.env.clone(),
+                rev,
+                force: a.confirm.force,
+                reason: a.confirm.reason.clone(),
+                desc: a.description.clone(),
+                offline: off,
+            };
+            let prepared = deploy::prepare(ctx, forge, &args(a.rev.clone()))?;
+            let again = |sha: &str| {
+                commands::sync::around_deploy(ctx, forge, off)?;
+                deploy::prepare(ctx, forge, &args(Some(sha.to_string())))
+            };
             finish_deploy(
                 ctx,
                 forge,
@@ -298,23 +303,26 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 &a.confirm,
                 a.output.json,
                 cli.quiet,
+                &again,
             )
         }
         Command::Rollback(a) => {
             ctx.env(&a.env)?;
             let off = offline(ctx, a.offline.offline);
-            commands::sync::around(ctx, forge, off)?;
-            let prepared = deploy::prepare_rollback(
-                ctx,
-                forge,
-                &deploy::RollbackArgs {
-                    env: a.env,
-                    to: a.to,
-                    force: a.confirm.force,
-                    reason: a.confirm.reason.clone(),
-                    offline: off,
-                },
-            )?;
+            commands::sync::around_deploy(ctx, forge, off)?;
+            ctx.deploy_env(&a.env, false)?;
+            let args = |to: Option<String>| deploy::RollbackArgs {
+                env: a.env.clone(),
+                to,
+                force: a.confirm.force,
+                reason: a.confirm.reason.clone(),
+                offline: off,
+            };
+            let prepared = deploy::prepare_rollback(ctx, forge, &args(a.to.clone()))?;
+            let again = |sha: &str| {
+                commands::sync::around_deploy(ctx, forge, off)?;
+                deploy::prepare_rollback(ctx, forge, &args(Some(sha.to_string())))
+            };
             finish_deploy(
                 ctx,
                 forge,
@@ -323,6 +331,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 &a.confirm,
                 a.output.json,
                 cli.quiet,
+                &again,
             )
         }
         Command::History(a) => {
@@ -340,7 +349,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
                 if count == 0 {
                     String::new()
                 } else {
-                    render::history(&style, v)
+                    render::history(&style, v, ctx.now())
                 }
             })?;
             Ok(0)
@@ -487,6 +496,7 @@ fn sync_after(ctx: &Context, forge: &dyn crate::forge::Forge, offline: bool) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish_deploy(
     ctx: &Context,
     forge: &dyn crate::forge::Forge,
@@ -495,6 +505,7 @@ fn finish_deploy(
     confirm: &args::ConfirmFlags,
     json: bool,
     quiet: bool,
+    again: &dyn Fn(&str) -> Result<deploy::Prepared>,
 ) -> Result<u8> {
     for dep in &prepared.concurrent {
         ctx.ui.warn(&format!(
@@ -527,8 +538,20 @@ fn finish_deploy(
             return Err(Error::refused("not deployed").hint("nothing was recorded"));
         }
     }
+    // One deployment of an environment at a time, across clones.
+    let lease = deploy::LeaseArgs {
+        queue: confirm.queue,
+        forced: confirm.force.then(|| confirm.reason.clone()).flatten(),
+    };
+    let (prepared, _) = deploy::take_lease(ctx, forge, prepared, &lease, again)?;
     let offline = prepared.plan.offline;
-    let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait)?;
+    let (env, dep) = (prepared.plan.env.clone(), prepared.plan.dep.clone());
+    let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait);
+    // A `--no-wait` deployment's runner releases the lease at its end.
+    if outcome.as_ref().map_or(true, |o| o.state.is_final()) {
+        deploy::release_lease(ctx, &env, &dep, offline);
+    }
+    let outcome = outcome?;
     sync_after(ctx, forge, offline);
     if json {
         tell_result(true, &outcome, |_| String::new());

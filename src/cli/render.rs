@@ -71,15 +71,49 @@ fn when(t: Timestamp) -> String {
     format!("{} {}Z", &full[..10], &full[11..16])
 }
 
+/// How fresh the ledger is, for people: "ledger synced 3m ago", "ledger never
+/// synced: `git train sync`".
+pub fn freshness(s: &Style, f: &crate::commands::Freshness, now: Timestamp) -> String {
+    match f.synced_at {
+        Some(at) => s.dim(&format!(
+            "ledger synced {} ago",
+            format_age(now.millis_since(at))
+        )),
+        None => s.yellow("ledger never synced: `git train sync`"),
+    }
+}
+
+/// A clone that never synced and has no ledger: say so, not "never deployed".
+fn no_ledger_yet(f: Option<&crate::commands::Freshness>) -> Option<String> {
+    let f = f?;
+    (f.synced_at.is_none() && !f.ledger).then(|| {
+        format!(
+            "no ledger here yet: `git train sync` brings the team's from {}\n",
+            clean(&f.remote)
+        )
+    })
+}
+
 pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
     let mut out = String::new();
+    let synced = st
+        .synced
+        .as_ref()
+        .map(|f| format!("  {}", freshness(s, f, now)))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} {} at {}",
+        "{} {} at {}{synced}",
         s.bold("trunk"),
         st.trunk,
         short(&st.tip)
     );
+    if st.environments.is_empty() {
+        if let Some(text) = no_ledger_yet(st.synced.as_ref()) {
+            out.push('\n');
+            out.push_str(&text);
+        }
+    }
     if !st.environments.is_empty() {
         out.push('\n');
         let width = st
@@ -133,6 +167,23 @@ pub fn status(s: &Style, st: &Status, now: Timestamp) -> String {
             }
             if let Some(dep) = &e.in_progress {
                 let _ = write!(out, "  {}", s.yellow(&format!("deploying ({dep})")));
+            }
+            if let Some(f) = &e.failed {
+                let why = f
+                    .desc
+                    .as_deref()
+                    .map(|d| format!(": {}", clean(d)))
+                    .unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "  {}",
+                    s.red(&format!(
+                        "last deployment {} {} ago ({}{why})",
+                        f.state,
+                        format_age(now.millis_since(f.at)),
+                        short(&f.sha)
+                    ))
+                );
             }
             out.push('\n');
             if let Some(f) = &e.frozen {
@@ -326,12 +377,24 @@ pub fn outcome(s: &Style, o: &Outcome) -> String {
     line
 }
 
-pub fn history(s: &Style, h: &History) -> String {
+pub fn history(s: &Style, h: &History, now: Timestamp) -> String {
     let mut out = String::new();
     if h.deployments.is_empty() {
-        out.push_str("no deployments yet\n");
+        match no_ledger_yet(h.synced.as_ref()) {
+            Some(text) => out.push_str(&text),
+            None => out.push_str("no deployments yet\n"),
+        }
+        if let Some(f) = &h.synced {
+            let _ = writeln!(out, "{}", freshness(s, f, now));
+        }
         return out;
     }
+    let id_w = h
+        .deployments
+        .iter()
+        .map(|d| d.short_id.len())
+        .max()
+        .unwrap_or(8);
     let env_w = h
         .deployments
         .iter()
@@ -366,7 +429,11 @@ pub fn history(s: &Style, h: &History) -> String {
             format!("  {}", marks.join(" "))
         };
         // when, environment, sha, state, duration, who: fixed; the subject gives way.
-        let fixed = when_w + 1 + env_w + 1 + 7 + 1 + 11 + 1 + 6 + 1 + by_w + 1;
+        let fixed = when_w + 1 + env_w + 1 + 7 + 1 + id_w + 1 + 11 + 1 + 6 + 1 + by_w + 1;
+        let marks = match &d.desc {
+            Some(desc) => format!("{marks}  {}", s.dim(&clean(&format!("\"{desc}\"")))),
+            None => marks,
+        };
         let started = when(d.started_at);
         let started = if narrow {
             // 2026-11-25 10:15Z -> 11-25 10:15
@@ -380,10 +447,11 @@ pub fn history(s: &Style, h: &History) -> String {
         };
         let subject_w = flexible(s, fixed + super::width::of(&marks), 10, natural);
         let mut line = format!(
-            "{} {} {} {} {} {} {}{marks}",
+            "{} {} {} {} {} {} {} {}{marks}",
             s.dim(&started),
             s.cyan(&truncate(&d.env, env_w)),
             s.yellow(short(&d.sha)),
+            s.dim(&format!("{:<id_w$}", d.short_id)),
             state(s, d.state),
             super::width::pad_left(&took, 6),
             truncate(by, by_w),
@@ -401,6 +469,9 @@ pub fn history(s: &Style, h: &History) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    if let Some(f) = &h.synced {
+        let _ = writeln!(out, "{}", freshness(s, f, now));
     }
     fit(s, out)
 }
@@ -885,8 +956,13 @@ pub fn lock_outcome(o: &crate::commands::lock::LockOutcome) -> String {
 }
 
 pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> String {
+    let synced = l
+        .synced
+        .as_ref()
+        .map(|f| format!("{}\n", freshness(s, f, now)))
+        .unwrap_or_default();
     if l.locks.is_empty() {
-        return "no locks\n".into();
+        return format!("no locks\n{synced}");
     }
     let mut out = String::new();
     for h in &l.locks {
@@ -909,6 +985,7 @@ pub fn locks(s: &Style, l: &crate::commands::lock::LockList, now: Timestamp) -> 
                 .unwrap_or_default()
         );
     }
+    out.push_str(&synced);
     out
 }
 
@@ -965,7 +1042,14 @@ pub fn status_all(s: &Style, all: &crate::commands::fleet::AllStatus, now: Times
         }
         let head = match (&r.error, &r.trunk) {
             (Some(e), _) => format!("{}  {}", s.bold(&clean(&r.name)), s.red(&clean(e))),
-            (None, Some(t)) => format!("{}  {}", s.bold(&clean(&r.name)), s.dim(&clean(t))),
+            (None, Some(t)) => {
+                let synced = r
+                    .synced
+                    .as_ref()
+                    .map(|f| format!("  {}", freshness(s, f, now)))
+                    .unwrap_or_default();
+                format!("{}  {}{synced}", s.bold(&clean(&r.name)), s.dim(&clean(t)))
+            }
             (None, None) => s.bold(&clean(&r.name)),
         };
         let _ = writeln!(out, "{head}");

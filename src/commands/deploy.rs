@@ -447,6 +447,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         ci,
         concurrent,
         plan: Plan {
+            dep: crate::ledger::new_id(ctx.now()),
             env,
             commit: target,
             from: current,
@@ -457,6 +458,141 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
             offline,
         },
     })
+}
+
+/// How a deploy meets a deployment of the same environment under way.
+pub struct LeaseArgs {
+    /// Wait for it to end (`--queue`), then plan again.
+    pub queue: bool,
+    /// Take the lease over (`--force --reason`), recorded.
+    pub forced: Option<String>,
+}
+
+/// Takes the environment's deploy lease for `prepared` (DESIGN.md section 8, deploy
+/// leases): refused while another deployment of the environment is under way, unless
+/// `--queue` (wait, then plan again with `again`, re-checking CI, locks and the rest)
+/// or `--force --reason` (take it over, recorded).
+pub fn take_lease(
+    ctx: &Context,
+    forge: &dyn Forge,
+    mut prepared: Prepared,
+    args: &LeaseArgs,
+    again: &dyn Fn(&str) -> Result<Prepared>,
+) -> Result<(Prepared, Option<crate::ledger::Remote>)> {
+    let remote = if prepared.plan.offline {
+        None
+    } else {
+        ctx.remote()
+    };
+    let env = prepared.plan.env.clone();
+    let interrupt = crate::interrupt::Interrupt::catch();
+    let started = std::time::Instant::now();
+    let mut take_over = None;
+    let mut waited = false;
+    loop {
+        let taken = ctx.ledger.take_lease(
+            &env,
+            &prepared.plan.dep,
+            prepared.plan.commit,
+            remote.as_ref(),
+            take_over.as_ref(),
+        )?;
+        let held = match taken {
+            crate::ledger::Leased::Now(_) => break,
+            crate::ledger::Leased::Busy(held) => held,
+        };
+        let who = under_way(ctx, &held);
+        if let Some(reason) = &args.forced {
+            ctx.ui.warn(&format!("taking over the deploy lease: {who}"));
+            let why = format!("{reason} (took over the deploy lease of {})", held.lease.by);
+            prepared.plan.forced = Some(match prepared.plan.forced.take() {
+                Some(f) if f != *reason => format!("{f}; {why}"),
+                _ => why,
+            });
+            take_over = Some(held);
+            continue;
+        }
+        if !args.queue {
+            ctx.ui.done();
+            return Err(Error::refused(format!("not deployed: {who}")).hint(format!(
+                "wait for it with --queue, or take over with --force --reason TEXT (recorded); `git train history {env}` shows it"
+            )));
+        }
+        if !waited {
+            ctx.ui.step(&format!("waiting: {who}"));
+            waited = true;
+        }
+        if interrupt.happened() {
+            ctx.ui.done();
+            return Err(Error::refused("interrupted while queued: not deployed")
+                .hint("nothing was recorded"));
+        }
+        ctx.ui.progress(&format!(
+            "queued behind {}'s deployment of {} to {env} ({})",
+            held.lease.by,
+            short_sha(&held.lease.sha),
+            crate::domain::time::format_age(started.elapsed().as_millis() as i64)
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // Its end reaches this clone through the remote's ledger.
+        if let Err(e) = super::sync::around(ctx, forge, prepared.plan.offline) {
+            ctx.ui
+                .warn(&format!("could not sync while queued: {}", e.message));
+        }
+    }
+    ctx.ui.done();
+    if waited {
+        ctx.ui.step(&format!("{env} is free: planning again"));
+        let dep = prepared.plan.dep.clone();
+        match again(&prepared.plan.commit.to_string()) {
+            Ok(mut fresh) => {
+                fresh.plan.dep = dep;
+                prepared = fresh;
+            }
+            Err(e) => {
+                let _ = ctx.ledger.release_lease(&env, &dep, remote.as_ref());
+                return Err(e);
+            }
+        }
+    }
+    Ok((prepared, remote))
+}
+
+/// Releases the deploy lease of a deployment that ended here, or never started; a
+/// failure is a warning (the next deploy takes it over once the ledger shows the end).
+pub fn release_lease(ctx: &Context, env: &EnvName, dep: &str, offline: bool) {
+    let remote = if offline { None } else { ctx.remote() };
+    if let Err(e) = ctx.ledger.release_lease(env, dep, remote.as_ref()) {
+        ctx.ui.warn(&format!(
+            "could not release the deploy lease on {env}: {}; the next deploy takes it over once this deployment's end is synced",
+            e.message
+        ));
+    }
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// "staging is being deployed by bob@example.com: 1a2b3c4 since 10:15:02 (deployment ...)"
+pub fn under_way(ctx: &Context, held: &crate::ledger::HeldLease) -> String {
+    let since = held
+        .since()
+        .map(|at| {
+            format!(
+                " since {} ({} ago)",
+                at,
+                crate::domain::time::format_age(ctx.now().0 - at.0)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} is being deployed by {}: {}{since}, deployment {}",
+        held.lease.env,
+        held.lease.by,
+        short_sha(&held.lease.sha),
+        held.lease.dep
+    )
 }
 
 /// Makes the deployment: creates it at the forge and carries it to its end (or,

@@ -118,6 +118,8 @@ pub struct RepoStatus {
     /// Why it could not be read (missing from disk, not a repository, bad config).
     pub error: Option<String>,
     pub trunk: Option<String>,
+    /// When its ledger was last synced with the remote (none without a remote).
+    pub synced: Option<super::Freshness>,
     pub environments: Vec<EnvLine>,
 }
 
@@ -151,6 +153,7 @@ pub fn status_all(env: Option<&str>, ui: &dyn Fn() -> Box<dyn Ui>) -> Result<All
                 path: w.path,
                 error: Some(e.message),
                 trunk: None,
+                synced: None,
                 environments: Vec::new(),
             },
         })
@@ -204,6 +207,7 @@ fn repo_status(w: &Watched, env: Option<&str>, ui: Box<dyn Ui>) -> Result<RepoSt
         path: w.path.clone(),
         error: None,
         trunk: Some(st.trunk),
+        synced: st.synced,
         environments,
     })
 }

@@ -16,12 +16,16 @@ pub struct Args {
 #[derive(Serialize)]
 pub struct History {
     pub version: u32,
+    /// When the ledger was last synced with the remote (none without a remote).
+    pub synced: Option<super::Freshness>,
     pub deployments: Vec<Item>,
 }
 
 #[derive(Clone, Serialize)]
 pub struct Item {
     pub dep: String,
+    /// The shortest prefix of `dep`, at least 8 characters, no other id has.
+    pub short_id: String,
     pub env: String,
     pub sha: String,
     pub subject: String,
@@ -48,22 +52,32 @@ pub struct GhRef {
 
 pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     ctx.open_deployments()?;
-    let env = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
+    let env = args.env.as_deref().map(|e| ctx.known_env(e)).transpose()?;
     let wanted = args.count.saturating_add(args.skip);
     let (chosen, bad) = ctx
         .ledger
         .recent(env.as_ref().map(|e| e.as_str()), wanted)?;
     ctx.warn_bad_lines(&bad);
+    let mut ids: Vec<String> = ctx
+        .ledger
+        .index()?
+        .entries
+        .into_iter()
+        .map(|e| e.dep)
+        .collect();
+    ids.sort();
+    ids.dedup();
     let mut notes = ctx.ledger.deployments()?;
     let mut deployments = Vec::with_capacity(chosen.len().saturating_sub(args.skip));
     for entry in chosen.iter().skip(args.skip) {
         let found = notes.find(entry.commit, &entry.dep, Some(&entry.env))?;
-        let item = found.map(|d| item_of(ctx, entry.commit, d));
+        let item = found.map(|d| item_of(ctx, entry.commit, d, short_id(&ids, &d.dep)));
         ctx.warn_bad_lines(&notes.take_skipped());
         deployments.extend(item);
     }
     Ok(History {
         version: super::JSON_VERSION,
+        synced: super::freshness(ctx),
         deployments,
     })
 }
@@ -129,18 +143,44 @@ pub fn one(ctx: &Context, dep: &str, train_limit: usize) -> Result<Option<Detail
         _ => (None, false),
     };
     Ok(Some(Detail {
-        item: item_of(ctx, entry.commit, &d),
+        item: item_of(ctx, entry.commit, &d, d.dep.clone()),
         events,
         train,
         train_more,
     }))
 }
 
-fn item_of(ctx: &Context, commit: CommitId, d: &Deployment) -> Item {
+/// The shortest prefix of `dep` (at least 8 characters) that no other id in the
+/// sorted `ids` starts with. ULIDs made in the same second share 10 characters.
+pub fn short_id(ids: &[String], dep: &str) -> String {
+    let common = |other: &str| {
+        dep.bytes()
+            .zip(other.bytes())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let at = ids.partition_point(|i| i.as_str() < dep);
+    let mut need = 0;
+    for other in [
+        at.checked_sub(1).and_then(|i| ids.get(i)),
+        ids.get(at),
+        ids.get(at + 1),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|o| o.as_str() != dep)
+    {
+        need = need.max(common(other) + 1);
+    }
+    dep.chars().take(need.max(8)).collect()
+}
+
+fn item_of(ctx: &Context, commit: CommitId, d: &Deployment, short_id: String) -> Item {
     let subject = ctx.repo().subject(commit).unwrap_or_default();
     let local_log = ctx.ledger.log_path(&d.dep);
     Item {
         dep: d.dep.clone(),
+        short_id,
         env: d.env.clone(),
         sha: d.commit.clone(),
         subject,
@@ -164,5 +204,26 @@ fn item_of(ctx: &Context, commit: CommitId, d: &Deployment) -> Item {
             repo: repo.to_string(),
             id,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn short_ids_are_unique_prefixes_of_at_least_eight() {
+        let ids: Vec<String> = [
+            "01JNM8K3Q4AAAAAAAAAAAAAAAA",
+            "01JNM8K3Q4ZC8R1E5V3T7Y9B2D",
+            "01JNM8K3Q4ZD8R1E5V3T7Y9B2D",
+            "01JPAAAAAAAAAAAAAAAAAAAAAA",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(short_id(&ids, &ids[0]), "01JNM8K3Q4A");
+        assert_eq!(short_id(&ids, &ids[1]), "01JNM8K3Q4ZC");
+        assert_eq!(short_id(&ids, &ids[2]), "01JNM8K3Q4ZD");
+        assert_eq!(short_id(&ids, &ids[3]), "01JPAAAA");
     }
 }

@@ -23,6 +23,8 @@ pub struct LockOutcome {
 #[derive(Serialize)]
 pub struct LockList {
     pub version: u32,
+    /// When the ledger was last synced with the remote (none without a remote).
+    pub synced: Option<super::Freshness>,
     pub locks: Vec<Held>,
 }
 
@@ -150,6 +152,7 @@ pub fn list(ctx: &Context, offline: bool) -> Result<LockList> {
     }
     Ok(LockList {
         version: super::JSON_VERSION,
+        synced: super::freshness(ctx),
         locks: ctx.ledger.locks()?,
     })
 }

@@ -20,3 +20,23 @@ pub mod sync;
 
 /// Version of every `--json` document.
 pub const JSON_VERSION: u32 = 1;
+
+/// How fresh the ledger is: when it was last synced with the remote. Only said when
+/// there is a remote (without one the local ledger is the whole ledger).
+#[derive(serde::Serialize, Clone, Debug)]
+pub struct Freshness {
+    pub remote: String,
+    /// The last sync whose fetch and merge went through; None: never.
+    pub synced_at: Option<crate::domain::Timestamp>,
+    /// This clone has a deploy ledger (`refs/notes/deploys`).
+    pub ledger: bool,
+}
+
+pub fn freshness(ctx: &crate::context::Context) -> Option<Freshness> {
+    let remote = ctx.remote()?;
+    Some(Freshness {
+        remote: remote.name,
+        synced_at: ctx.ledger.last_synced(),
+        ledger: ctx.ledger.has_ledger(),
+    })
+}

@@ -131,10 +131,32 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
                 .hint("`git train history --json` lists deployments and their ids"),
         );
     }
-    let entry = ctx.ledger.deployment_by_id(dep)?.ok_or_else(|| {
-        Error::usage(format!("no deployment '{dep}' in the ledger"))
-            .hint("`git train history` lists deployments and their ids")
-    })?;
+    let entry = match ctx.ledger.deployment_by_id(dep)? {
+        Some(entry) => entry,
+        None => {
+            // A prefix, as `history` shows them: it must name one deployment.
+            let found = ctx.ledger.deployments_with_prefix(dep)?;
+            match found.as_slice() {
+                [one] => ctx.ledger.deployment_by_id(one)?.ok_or_else(|| {
+                    Error::internal(format!("deployment {one} vanished from the index"))
+                })?,
+                [] => {
+                    return Err(Error::usage(format!("no deployment '{dep}' in the ledger"))
+                        .hint("`git train history` lists deployments and their ids"))
+                }
+                many => {
+                    return Err(Error::usage(format!(
+                        "'{dep}' is the start of {} deployment ids: {}",
+                        many.len(),
+                        many.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                    .hint("give more characters of the id"))
+                }
+            }
+        }
+    };
+    let dep = entry.dep.clone();
+    let dep = dep.as_str();
     let env = EnvName::new(&entry.env).map_err(Error::usage)?;
     let event = Event {
         at: ctx.now(),

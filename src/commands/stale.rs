@@ -14,8 +14,7 @@ use super::status::{self, DeployedInfo};
 use crate::context::Context;
 use crate::domain::{CommitInfo, Timestamp};
 use crate::error::Result;
-use crate::index;
-use crate::lockfile::LockFile;
+use crate::ledger::lockfile::LockFile;
 use crate::notify::{self, channel, Event, Hub, Sink};
 
 pub struct Args {
@@ -115,7 +114,7 @@ pub struct Delivery {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<Stale> {
-    let trunk = ctx.repo.trunk(&ctx.config)?;
+    let trunk = ctx.repo().trunk(&ctx.config)?;
     let now = ctx.now();
     let st = status::run(
         ctx,
@@ -130,7 +129,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stale> {
         .into_iter()
         .map(|e| (e.name.clone(), e))
         .collect();
-    let snapshot = index::snapshot(&ctx.repo)?;
+    let snapshot = ctx.ledger.snapshot()?;
     let mut environments = Vec::new();
     for name in names {
         let status = statuses.remove(&name);
@@ -154,12 +153,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stale> {
             digest: None,
         };
         if let Some(&runs) = snapshot.deployed.get(&name) {
-            let walked = ctx.repo.train(trunk.tip, Some(runs), WALK_LIMIT)?;
+            let walked = ctx.repo().train(trunk.tip, Some(runs), WALK_LIMIT)?;
             env.undeployed = Some(walked.commits.len());
             env.complete = walked.complete;
             // Newest first: the oldest are at the end.
             for commit in walked.commits.into_iter().rev() {
-                let info = ctx.repo.commit_info(commit)?;
+                let info = ctx.repo().commit_info(commit)?;
                 let waited_ms = now.millis_since(info.at);
                 if waited_ms > older_than_ms {
                     env.waiting.push(Waiting {
@@ -234,7 +233,7 @@ pub fn pull_request(subject: &str) -> Option<u64> {
 pub fn post(ctx: &Context, stale: &mut Stale, again: bool) -> Result<()> {
     stale.posting = true;
     let day = stale.at.to_string()[..10].to_string();
-    let dir = ctx.repo.train_dir();
+    let dir = ctx.repo().train_dir();
     std::fs::create_dir_all(&dir)?;
     // Two runs at once (a workflow retried while the first still runs) post once.
     let _lock = LockFile::acquire(&dir.join("digests.lock"), Duration::from_secs(120))?;
@@ -398,7 +397,7 @@ impl Memory {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| crate::error::Error::internal(e.to_string()))?;
         text.push('\n');
-        index::write_atomically(path, text.as_bytes())
+        crate::file::write_atomically(path, text.as_bytes())
     }
 }
 

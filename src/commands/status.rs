@@ -13,6 +13,8 @@ use crate::ledger::{Deployments, Future, Held};
 #[derive(Serialize)]
 pub struct Status {
     pub version: u32,
+    /// When the ledger was last synced with the remote (none without a remote).
+    pub synced: Option<super::Freshness>,
     pub trunk: String,
     pub tip: String,
     pub environments: Vec<EnvStatus>,
@@ -37,6 +39,17 @@ pub struct EnvStatus {
     pub frozen: Option<crate::domain::freeze::Frozen>,
     /// The commit it runs, when this clone has not fetched it yet.
     pub unfetched: Option<String>,
+    /// Its newest deployment ended in failure or error.
+    pub failed: Option<FailedInfo>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct FailedInfo {
+    pub dep: String,
+    pub state: crate::domain::State,
+    pub sha: String,
+    pub desc: Option<String>,
+    pub at: Timestamp,
 }
 
 #[derive(Clone, Serialize)]
@@ -68,7 +81,7 @@ const TRAIN_WALK_LIMIT: usize = 10_000;
 pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     ctx.open_deployments()?;
     let trunk = ctx.repo().trunk(&ctx.config)?;
-    let only = args.env.as_deref().map(|e| ctx.env(e)).transpose()?;
+    let only = args.env.as_deref().map(|e| ctx.known_env(e)).transpose()?;
     let snapshot = ctx.ledger.snapshot()?;
     warn_future(ctx, &snapshot.future, only.as_ref().map(|e| e.as_str()));
     let deployed = &snapshot.deployed;
@@ -84,6 +97,17 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         .map(|h| (h.lock.env.clone(), h))
         .collect();
     names.extend(locks.keys().cloned());
+    // The newest deployment of each environment, to say when it failed.
+    let mut newest: std::collections::BTreeMap<String, crate::ledger::Entry> = Default::default();
+    for e in ctx.ledger.index()?.entries {
+        match newest.get(&e.env) {
+            Some(n) if n.started > e.started => {}
+            _ => {
+                newest.insert(e.env.clone(), e);
+            }
+        }
+    }
+    names.extend(newest.keys().cloned());
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());
         names.insert(env.to_string());
@@ -99,6 +123,21 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
             .map(|o| o.dep.clone());
         status.lock = locks.get(&name).cloned();
         status.unfetched = snapshot.unfetched.get(&name).map(|o| o.to_string());
+        if let Some(n) = newest.get(&name).filter(|n| {
+            matches!(
+                n.state,
+                crate::domain::State::Failure | crate::domain::State::Error
+            )
+        }) {
+            let found = deployments.find(n.commit, &n.dep, Some(&name))?;
+            status.failed = Some(FailedInfo {
+                dep: n.dep.clone(),
+                state: n.state,
+                sha: n.commit.to_string(),
+                desc: found.and_then(|d| d.desc().map(str::to_string)),
+                at: found.and_then(|d| d.finished_at()).unwrap_or(n.started),
+            });
+        }
         environments.push(status);
     }
 
@@ -125,6 +164,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     }
     Ok(Status {
         version: super::JSON_VERSION,
+        synced: super::freshness(ctx),
         trunk: trunk.name,
         tip: trunk.tip.to_string(),
         environments,
@@ -149,6 +189,7 @@ fn env_status(
         lock: None,
         frozen: crate::domain::freeze::frozen(&ctx.config.freeze, name, ctx.now()),
         unfetched: None,
+        failed: None,
     };
     let Some(current) = current else {
         return Ok(status);

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
     let imported = forge.import(ctx)?;
     let name = ctx.config.remote_name();
     match ctx.remote() {
-        Some(remote) => shared(ctx, &remote).map(|s| Synced { imported, ..s }),
+        Some(remote) => shared(ctx, &remote, &[]).map(|s| Synced { imported, ..s }),
         None if imported.is_some() => Ok(Synced {
             version: super::JSON_VERSION,
             remote: None,
@@ -48,12 +48,37 @@ pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
 /// The sync around `deploy`, `lock` and friends: none offline; the forge's import
 /// and the remote's ledger where there are.
 pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<Synced>> {
+    around_also(ctx, forge, offline, &[])
+}
+
+/// The sync before `deploy` and `rollback`: the trunk branch is fetched with the
+/// ledger, in the same fetch, so the remote's tip is what is deployed by default.
+pub fn around_deploy(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<Synced>> {
+    let also = match ctx.remote() {
+        Some(remote) if !offline => {
+            let name = ctx.repo().trunk_name(&ctx.config)?;
+            vec![format!(
+                "+refs/heads/{name}:refs/remotes/{}/{name}",
+                remote.name
+            )]
+        }
+        _ => Vec::new(),
+    };
+    around_also(ctx, forge, offline, &also)
+}
+
+fn around_also(
+    ctx: &Context,
+    forge: &dyn Forge,
+    offline: bool,
+    also: &[String],
+) -> Result<Option<Synced>> {
     if offline {
         return Ok(None);
     }
     let imported = forge.import(ctx)?;
     match ctx.remote() {
-        Some(remote) => match shared(ctx, &remote) {
+        Some(remote) => match shared(ctx, &remote, also) {
             Ok(s) => Ok(Some(Synced { imported, ..s })),
             // Fetched and merged, but others kept pushing first, or the server
             // refused the push: the local view is fresh, and the events wait in the
@@ -68,8 +93,8 @@ pub fn around(ctx: &Context, forge: &dyn Forge, offline: bool) -> Result<Option<
     }
 }
 
-fn shared(ctx: &Context, remote: &Remote) -> Result<Synced> {
-    let shared = ctx.ledger.sync(remote, ctx.ui.as_ref())?;
+fn shared(ctx: &Context, remote: &Remote, also: &[String]) -> Result<Synced> {
+    let shared = ctx.ledger.sync_also(remote, ctx.ui.as_ref(), also)?;
     Ok(Synced {
         version: super::JSON_VERSION,
         remote: Some(remote.name.clone()),

@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::domain::{CiSummary, CommitId, EnvName, Fields, State};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Interrupt};
-use crate::ledger::{self, Running};
+use crate::ledger::Running;
 
 pub struct Local;
 
@@ -36,7 +36,7 @@ impl Forge for Local {
             check_command(&run, &ctx.repo().workdir())?;
         }
         let now = ctx.now();
-        let dep = ledger::new_id(now);
+        let dep = plan.dep.clone();
         let fields = Fields {
             dep: Some(dep.clone()),
             desc: plan.desc.clone(),

@@ -11,6 +11,8 @@ use crate::error::Result;
 /// A deployment about to be made: everything decided, nothing recorded yet.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The deployment's id, made when it is planned: its deploy lease names it.
+    pub dep: String,
     pub env: EnvName,
     pub commit: CommitId,
     /// What the environment ran before.

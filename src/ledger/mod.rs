@@ -4,13 +4,15 @@
 //! [`Ledger`] is the handle the rest of git-train holds (in its context): what it
 //! records and reads goes through it. Its parts: `notes` (reading and writing notes,
 //! the merge), `index` (what runs where, every deployment), `readers` (one notes ref
-//! loaded for many commits), `locks` (environment locks and their protocol),
+//! loaded for many commits), `locks` (environment locks and their protocol), `leases` (one deployment per
+//! environment at a time),
 //! `remote` and `sync` (sharing through the team's remote), `runs` (the deployments
 //! this clone runs, and the reaper), `repo` (the repository itself), `lockfile`
 //! (locks between processes), `git` (where libgit2's types meet git-train's).
 
 mod git;
 pub mod index;
+pub mod leases;
 pub mod lockfile;
 pub mod locks;
 pub mod notes;
@@ -27,6 +29,7 @@ use crate::domain::{CiSummary, CommitId, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
 pub use index::{Entry, Future, Index, Open, Snapshot};
+pub use leases::{HeldLease, Lease, Leased};
 pub use locks::{Held, Lock, Taken};
 pub use notes::{
     append, append_many, cat_sort_uniq, cat_sort_uniq_bytes, parse_note, stop_writes, write,
@@ -121,6 +124,21 @@ impl Ledger {
     /// The deployment with id `dep`, as the index knows it.
     pub fn deployment_by_id(&self, dep: &str) -> Result<Option<Entry>> {
         index::find(&self.repo, self.clock, dep)
+    }
+
+    /// The ids of the deployments that start with `prefix` (any case), sorted.
+    pub fn deployments_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.to_ascii_uppercase();
+        let mut ids: Vec<String> = self
+            .index()?
+            .entries
+            .into_iter()
+            .map(|e| e.dep)
+            .filter(|d| d.to_ascii_uppercase().starts_with(&prefix))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// The deploy notes, loaded once, to read the deployments of many commits.

@@ -157,6 +157,12 @@ impl Remote {
     /// Fetches the remote's ledgers into `refs/train/remotes/REMOTE/*` and mirrors its
     /// locks into `refs/train/locks/*`. Never force-fetches into `refs/notes/*`.
     pub fn fetch(&self, ledgers: &[&str]) -> Result<()> {
+        self.fetch_also(ledgers, &[])
+    }
+
+    /// `fetch`, and in the same `git fetch` the refspecs in `also` (trunk before a
+    /// deploy: `+refs/heads/main:refs/remotes/origin/main`).
+    pub fn fetch_also(&self, ledgers: &[&str], also: &[String]) -> Result<()> {
         let mut cmd = self.git();
         cmd.args([
             "fetch",
@@ -172,6 +178,8 @@ impl Remote {
             cmd.arg(format!("+refs/notes/{ledger}*:{}*", self.tracking(ledger)));
         }
         cmd.arg("+refs/train/locks/*:refs/train/locks/*");
+        cmd.arg("+refs/train/leases/*:refs/train/leases/*");
+        cmd.args(also);
         let out = self.run("fetch from", cmd)?;
         if out.status.success() {
             Ok(())

@@ -37,12 +37,19 @@ impl Repo {
             // a quarter of `history` and a fifth of an index rebuild went to SHA-1.
             git2::opts::strict_hash_verification(false);
         });
-        let git = Repository::discover(path).map_err(|e| {
+        // Found as git finds it: `git --git-dir=X train`, GIT_DIR and GIT_WORK_TREE
+        // apply to the repository of the current directory (not to one named by path).
+        let opened = if path == Path::new(".") {
+            Repository::open_from_env()
+        } else {
+            Repository::discover(path)
+        };
+        let git = opened.map_err(|e| {
             if e.code() == ErrorCode::NotFound {
                 Error::usage(format!("not a git repository: {}", path.display()))
                     .hint("run git train inside a repository, or pass -C PATH")
             } else {
-                Error::from(e)
+                unsupported_format(&e).unwrap_or_else(|| Error::from(e))
             }
         })?;
         Ok(Repo { git })
@@ -110,6 +117,15 @@ impl Repo {
         )
     }
 
+    /// The name of the trunk branch (`trunk` in .train.toml, else the remote's HEAD,
+    /// else main, master or trunk), whether or not this clone has it yet.
+    pub fn trunk_name(&self, config: &Config) -> Result<String> {
+        match &config.trunk {
+            Some(name) => Ok(name.clone()),
+            None => self.default_trunk_name(config.remote_name()),
+        }
+    }
+
     fn default_trunk_name(&self, remote: &str) -> Result<String> {
         let remote_head = format!("refs/remotes/{remote}/HEAD");
         if let Ok(r) = self.git.find_reference(&remote_head) {
@@ -140,6 +156,7 @@ impl Repo {
     pub fn config(&self) -> Result<GitConfig> {
         Ok(GitConfig {
             config: self.git.config()?,
+            command_line: command_line_config(),
         })
     }
 
@@ -147,6 +164,7 @@ impl Repo {
     pub fn local_config(&self) -> Result<GitConfig> {
         Ok(GitConfig {
             config: self.git.config()?.open_level(git2::ConfigLevel::Local)?,
+            command_line: Vec::new(),
         })
     }
 
@@ -165,11 +183,15 @@ impl Repo {
         refs_of(&self.git)
     }
 
-    /// Who is acting: the git user email, else the name, without spaces.
+    /// Who is acting, as git's committer identity: `GIT_COMMITTER_EMAIL`, else the
+    /// git user email (`git -c user.email=...` first), else the name, without spaces.
     pub fn identity(&self) -> String {
-        let config = self.git.config().ok();
-        let get = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
-        get("user.email")
+        let config = self.config().ok();
+        let get = |key: &str| config.as_ref().and_then(|c| c.get(key));
+        std::env::var("GIT_COMMITTER_EMAIL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| get("user.email"))
             .filter(|s| !s.trim().is_empty())
             .or_else(|| get("user.name"))
             .or_else(|| std::env::var("USER").ok())
@@ -335,15 +357,134 @@ fn refs_of(git: &Repository) -> Result<Refs> {
     Ok(out)
 }
 
-/// A git configuration: the repository's own file, or what git reads at every level.
+/// What libgit2 says when it cannot open a repository of a newer format, said for
+/// people (exit 2).
+fn unsupported_format(e: &git2::Error) -> Option<Error> {
+    let m = e.message();
+    if m.contains("refstorage") || m.contains("reftable") {
+        return Some(
+            Error::usage("this repository keeps its refs in the reftable format, which git-train (libgit2) cannot read")
+                .hint("convert it to the files format with `git refs migrate --ref-format=files` (git 2.46 or newer), then run git train again"),
+        );
+    }
+    if m.contains("objectformat") || m.contains("sha256") {
+        return Some(
+            Error::usage("this repository uses SHA-256 object ids, which git-train (libgit2) cannot read")
+                .hint("git-train works with SHA-1 repositories (`git init --object-format=sha1`, git's default)"),
+        );
+    }
+    None
+}
+
+/// Configuration given on git's command line (`git -c key=value train`): git passes
+/// it in `GIT_CONFIG_PARAMETERS` (and `GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_n`,
+/// `GIT_CONFIG_VALUE_n`), which libgit2 ignores. Later entries win.
+pub fn command_line_config() -> Vec<(String, String)> {
+    let mut out =
+        parse_config_parameters(&std::env::var("GIT_CONFIG_PARAMETERS").unwrap_or_default());
+    let count: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0);
+    for i in 0..count.min(10_000) {
+        if let (Ok(k), Ok(v)) = (
+            std::env::var(format!("GIT_CONFIG_KEY_{i}")),
+            std::env::var(format!("GIT_CONFIG_VALUE_{i}")),
+        ) {
+            out.push((canonical_key(&k), v));
+        }
+    }
+    out
+}
+
+/// `section.key` with section and key in lower case (a subsection keeps its case).
+fn canonical_key(key: &str) -> String {
+    let key = key.trim();
+    match (key.find('.'), key.rfind('.')) {
+        (Some(first), Some(last)) => format!(
+            "{}{}{}",
+            key[..first].to_ascii_lowercase(),
+            &key[first..last],
+            key[last..].to_ascii_lowercase()
+        ),
+        _ => key.to_ascii_lowercase(),
+    }
+}
+
+/// git's quoting: each entry `'key=value'` or `'key'='value'`, single-quoted (a
+/// quote inside is `'\''`), entries separated by spaces. A key without `=` is true.
+fn parse_config_parameters(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let quoted = |chars: &mut std::iter::Peekable<std::str::Chars>| -> Option<String> {
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '\'' => {
+                    // `'\''`: the quote ends, an escaped quote, the quote goes on.
+                    if chars.peek() == Some(&'\\') {
+                        chars.next();
+                        if chars.next() == Some('\'') && chars.next() == Some('\'') {
+                            s.push('\'');
+                            continue;
+                        }
+                        return None;
+                    }
+                    return Some(s);
+                }
+                c => s.push(c),
+            }
+        }
+    };
+    loop {
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        if chars.next() != Some('\'') {
+            break;
+        }
+        let Some(first) = quoted(&mut chars) else {
+            break;
+        };
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            let value = if chars.peek() == Some(&'\'') {
+                chars.next();
+                quoted(&mut chars).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            out.push((canonical_key(&first), value));
+        } else {
+            match first.split_once('=') {
+                Some((k, v)) => out.push((canonical_key(k), v.to_string())),
+                None => out.push((canonical_key(&first), "true".into())),
+            }
+        }
+    }
+    out
+}
+
+/// A git configuration: the repository's own file, or what git reads at every level
+/// (then with what git's command line gave, which wins).
 pub struct GitConfig {
     config: git2::Config,
+    command_line: Vec<(String, String)>,
 }
 
 impl GitConfig {
+    fn given(&self, name: &str) -> impl Iterator<Item = &String> {
+        let key = canonical_key(name);
+        self.command_line
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
     /// Every value of a key that may have several.
     pub fn values(&self, name: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
+        let given: Vec<String> = self.given(name).cloned().collect();
         if let Ok(entries) = self.config.multivar(name, None) {
             let mut entries = entries;
             while let Some(entry) = entries.next() {
@@ -352,10 +493,14 @@ impl GitConfig {
                 }
             }
         }
+        out.extend(given);
         Ok(out)
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.given(name).last() {
+            return Some(v.clone());
+        }
         self.config.get_string(name).ok()
     }
 
@@ -385,4 +530,29 @@ pub struct Walked {
     pub complete: bool,
     /// The walk met `base` on tip's first-parent line (so `base` is on trunk).
     pub reached_base: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config_parameters;
+
+    #[test]
+    fn git_command_line_config_is_read_in_either_quoting() {
+        let pairs = |t: &str| parse_config_parameters(t);
+        assert_eq!(
+            pairs("'user.email=x@example.com'"),
+            vec![("user.email".to_string(), "x@example.com".to_string())]
+        );
+        assert_eq!(
+            pairs("'User.Email'='x@example.com' 'core.bare'"),
+            vec![
+                ("user.email".to_string(), "x@example.com".to_string()),
+                ("core.bare".to_string(), "true".to_string())
+            ]
+        );
+        assert_eq!(
+            pairs("'user.name'='O'\\''Neil'"),
+            vec![("user.name".to_string(), "O'Neil".to_string())]
+        );
+    }
 }

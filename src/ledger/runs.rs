@@ -152,6 +152,12 @@ impl Ledger {
             .join(format!("{dep}.runner.log"))
     }
 
+    /// The pid of the git-train process carrying deployment `dep` in this clone.
+    pub fn running_pid(&self, dep: &str) -> Option<u32> {
+        let text = fs::read_to_string(self.running_dir().join(dep)).ok()?;
+        Running::parse(&text).map(|r| r.pid)
+    }
+
     fn running_dir(&self) -> PathBuf {
         self.repo.train_dir().join("running")
     }

@@ -44,6 +44,12 @@ impl Ledger {
     /// Shares the ledgers through the remote: rounds of fetch, merge and push until
     /// a push goes through (or the remote keeps moving, or refuses).
     pub fn sync(&self, remote: &Remote, ui: &dyn Ui) -> Result<Shared> {
+        self.sync_also(remote, ui, &[])
+    }
+
+    /// `sync`, fetching the refspecs in `also` in the same fetch as the ledgers
+    /// (trunk, before a deploy).
+    pub fn sync_also(&self, remote: &Remote, ui: &dyn Ui, also: &[String]) -> Result<Shared> {
         // One sync at a time per repository: two fetches would race on the same refs.
         std::fs::create_dir_all(self.repo.train_dir())?;
         let _lock = LockFile::acquire(
@@ -62,7 +68,7 @@ impl Ledger {
             .collect();
         for round in 1..=ROUNDS {
             ui.progress(&format!("syncing the ledger with {}…", remote.name));
-            remote.fetch(&LEDGERS)?;
+            remote.fetch_also(&LEDGERS, also)?;
             let mut refspecs = Vec::new();
             for state in ledgers.iter_mut() {
                 let local = format!("refs/notes/{}", state.name);
@@ -98,6 +104,8 @@ impl Ledger {
                 }
             }
             index::catch_up(&self.repo, self.clock)?;
+            // What the remote had is in this clone now: the ledger is fresh.
+            self.note_synced();
             if refspecs.is_empty() {
                 ui.done();
                 return Ok(Shared {
@@ -166,5 +174,32 @@ impl Ledger {
             ),
         )
         .hint("nothing is lost locally; run `git train sync` again"))
+    }
+}
+
+impl Ledger {
+    fn synced_path(&self) -> std::path::PathBuf {
+        self.repo.train_dir().join("synced")
+    }
+
+    /// Notes the time of a sync whose fetch and merge went through
+    /// (`.git/train/synced`); read commands say how fresh the ledger is.
+    fn note_synced(&self) {
+        let _ = std::fs::create_dir_all(self.repo.train_dir());
+        let _ = crate::file::write_atomically(
+            &self.synced_path(),
+            format!("{}\n", self.now()).as_bytes(),
+        );
+    }
+
+    /// When this clone last synced its ledger with the remote, if ever.
+    pub fn last_synced(&self) -> Option<crate::domain::Timestamp> {
+        let text = std::fs::read_to_string(self.synced_path()).ok()?;
+        crate::domain::Timestamp::parse(text.trim())
+    }
+
+    /// Whether this clone has a deploy ledger at all (`refs/notes/deploys`).
+    pub fn has_ledger(&self) -> bool {
+        self.repo.git.refname_to_id(notes::DEPLOYS).is_ok()
     }
 }

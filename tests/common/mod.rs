@@ -43,8 +43,8 @@ impl World {
             .env("LANG", "C")
             .env("GIT_AUTHOR_NAME", "Alice")
             .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-            .env("GIT_COMMITTER_NAME", "Alice")
-            .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+            // No GIT_COMMITTER_NAME/EMAIL: like git, git-train takes them before
+            // the configured user, and each clone has its own user.
             .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
             .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
             .env("NO_COLOR", "1");

@@ -547,7 +547,7 @@ impl Forge for GitHub {
 
     fn create(&self, ctx: &Context, plan: &Plan) -> Result<String> {
         let client = self.client()?;
-        let dep = crate::ledger::new_id(ctx.now());
+        let dep = plan.dep.clone();
         let short = plan.commit.short();
         let mut payload = json!({
             "dep": dep,

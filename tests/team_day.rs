@@ -1,0 +1,333 @@
+//! An ordinary team day (issue 14): a bare origin and clones, deploying what is
+//! meant, one deployment per environment at a time, with answers that say how fresh
+//! they are.
+
+mod common;
+
+use common::{Repo, World};
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+fn no_ci(repo: &Repo) {
+    repo.write(".train.toml", "[checks]\nrequire = false\n");
+}
+
+#[test]
+fn a_stale_clone_deploys_the_remotes_tip() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 3);
+    let (alice, bob) = (&clones[0], &clones[1]);
+    no_ci(alice);
+    no_ci(bob);
+    alice.train(&["deploy", "staging", "--yes", "-q"]).ok();
+    let old = alice.rev("HEAD");
+    let new = alice.commit("change 4");
+    alice.git(&["push", "-q", "origin", "main"]);
+    // Bob has not fetched since: his origin/main is the old tip.
+    assert_eq!(bob.rev("origin/main"), old);
+    let run = bob.train(&["deploy", "staging", "--yes", "--json"]).ok();
+    assert_eq!(run.json()["sha"], new.as_str(), "{}", run.stderr);
+    assert!(!run.stderr.contains("already runs"), "{}", run.stderr);
+    assert_eq!(bob.rev("origin/main"), new);
+    // Offline, nothing is fetched.
+    let newer = alice.commit("change 5");
+    alice.git(&["push", "-q", "origin", "main"]);
+    let run = bob
+        .train(&["deploy", "staging", "--yes", "--json", "--offline"])
+        .ok();
+    assert_eq!(run.json()["sha"], new.as_str());
+    assert_ne!(bob.rev("origin/main"), newer);
+}
+
+fn run_config(repo: &Repo, count: &std::path::Path) {
+    repo.write(
+        ".train.toml",
+        &format!(
+            "[checks]\nrequire = false\n\n[env.staging]\nrun = \"echo x >> {}; sleep 2\"\n",
+            count.display()
+        ),
+    );
+}
+
+fn both(a: &Repo, b: &Repo, args: &[&str]) -> (common::Run, common::Run) {
+    let spawn = |r: &Repo| {
+        r.cmd(common::BIN)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (ca, cb) = (spawn(a), spawn(b));
+    (
+        common::Run::of(ca.wait_with_output().unwrap()),
+        common::Run::of(cb.wait_with_output().unwrap()),
+    )
+}
+
+#[test]
+fn two_clones_deploying_one_environment_at_once_run_it_once() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 3);
+    let count = w.path("count");
+    for c in &clones {
+        run_config(c, &count);
+    }
+    let (a, b) = both(&clones[0], &clones[1], &["deploy", "staging", "--yes"]);
+    let runs = std::fs::read_to_string(&count).unwrap_or_default();
+    assert_eq!(runs.lines().count(), 1, "{}\n{}", a.stderr, b.stderr);
+    let (winner, loser, who) = if a.code == 0 {
+        (a, b, "user0@example.com")
+    } else {
+        (b, a, "user1@example.com")
+    };
+    let winner = winner.ok();
+    let loser = loser.code(1);
+    assert!(
+        loser
+            .stderr
+            .contains(&format!("staging is being deployed by {who}")),
+        "{}",
+        loser.stderr
+    );
+    assert!(loser.stderr.contains("--queue"), "{}", loser.stderr);
+    assert!(!winner.stderr.contains("being deployed"));
+    // Released at its end: the next deploy goes.
+    clones[0].train(&["deploy", "staging", "--yes", "-q"]).ok();
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn queued_deploys_run_one_after_the_other() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 3);
+    let count = w.path("count");
+    for c in &clones {
+        run_config(c, &count);
+    }
+    let (a, b) = both(
+        &clones[0],
+        &clones[1],
+        &["deploy", "staging", "--yes", "--queue"],
+    );
+    let (a, b) = (a.ok(), b.ok());
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2);
+    assert!(
+        a.stderr.contains("waiting") || b.stderr.contains("waiting"),
+        "{}\n{}",
+        a.stderr,
+        b.stderr
+    );
+}
+
+#[test]
+fn mistyped_revision_like_and_unknown_environments_are_refused() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(1, 3);
+    let c = &clones[0];
+    no_ci(c);
+    // With nothing known yet, a revision is still no environment.
+    let run = c.train(&["deploy", "main", "--yes"]).code(2);
+    assert!(
+        run.stderr.contains("git train deploy staging main"),
+        "{}",
+        run.stderr
+    );
+    c.train(&["deploy", "staging", "--yes", "-q"]).ok();
+    let before = c.all_lines();
+    let short = c.rev("HEAD")[..7].to_string();
+    for name in ["main", "HEAD", short.as_str()] {
+        let run = c.train(&["deploy", name, "--yes"]).code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("did you mean `git train deploy staging {name}`?")),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = c.train(&["deploy", "stagign", "--yes"]).code(2);
+    assert!(
+        run.stderr.contains("did you mean staging?"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--new-env"), "{}", run.stderr);
+    assert_eq!(c.all_lines(), before, "nothing was recorded");
+    let run = c.train(&["status", "--env", "stagign"]).code(2);
+    assert!(run.stderr.contains("unknown environment"), "{}", run.stderr);
+    c.train(&["history", "prod"]).code(2);
+    c.train(&["deploy", "qa", "--new-env", "--yes", "-q"]).ok();
+    c.train(&["history", "qa"]).ok();
+}
+
+#[test]
+fn a_fresh_clone_says_it_has_not_synced() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 3);
+    no_ci(&clones[0]);
+    clones[0].train(&["deploy", "staging", "--yes", "-q"]).ok();
+    let fresh = &clones[1];
+    let run = fresh.train_at(NOW, &["status"]).ok();
+    assert!(
+        run.stdout.contains("ledger never synced: `git train sync`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("no ledger here yet"), "{}", run.stdout);
+    assert!(!run.stdout.contains("never deployed"), "{}", run.stdout);
+    let run = fresh.train_at(NOW, &["history"]).ok();
+    assert!(run.stdout.contains("no ledger here yet"), "{}", run.stdout);
+    assert!(
+        fresh.train_at(NOW, &["status", "--json"]).ok().json()["synced"]["synced_at"].is_null()
+    );
+    fresh.train_at(NOW, &["sync", "-q"]).ok();
+    let run = fresh.train_at("2026-11-20T12:03:00Z", &["status"]).ok();
+    assert!(
+        run.stdout.contains("ledger synced 3m ago"),
+        "{}",
+        run.stdout
+    );
+    let json = fresh.train_at(NOW, &["status", "--json"]).ok().json();
+    assert_eq!(json["synced"]["synced_at"], "2026-11-20T12:00:00.000Z");
+    let run = fresh.train_at("2026-11-20T12:03:00Z", &["locks"]).ok();
+    assert!(
+        run.stdout.contains("ledger synced 3m ago"),
+        "{}",
+        run.stdout
+    );
+    // History shows the short id and the description.
+    no_ci(fresh);
+    fresh
+        .train(&[
+            "deploy",
+            "staging",
+            "HEAD~1",
+            "--yes",
+            "-q",
+            "-m",
+            "try the old one",
+        ])
+        .ok();
+    let run = fresh.train(&["history"]).ok();
+    assert!(run.stdout.contains("\"try the old one\""), "{}", run.stdout);
+    let json = fresh.train(&["history", "--json"]).ok().json();
+    let short = json["deployments"][0]["short_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        short.len() >= 8 && run.stdout.contains(&short),
+        "{}",
+        run.stdout
+    );
+    let dep = json["deployments"][0]["dep"].as_str().unwrap();
+    assert!(dep.starts_with(&short));
+    fresh
+        .train(&["report", "success", "--deployment", &short])
+        .ok();
+    fresh
+        .train(&["report", "success", "--deployment", "0"])
+        .code(2);
+}
+
+#[test]
+fn a_failed_deployment_shows_in_status() {
+    let w = World::new();
+    let c = w.repo("r", 2);
+    c.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n\n[env.staging]\nrun = \"exit 3\"\n",
+    );
+    c.train(&["deploy", "staging", "--yes", "-q"]).code(1);
+    let run = c.train(&["status"]).ok();
+    assert!(
+        run.stdout.contains("last deployment failure")
+            && run.stdout.contains("exited with status 3"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn git_dir_command_line_config_and_committer_decide_as_in_git() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(1, 3);
+    let c = &clones[0];
+    let git_dir = c.dir.join(".git");
+    // GIT_DIR and GIT_WORK_TREE, from elsewhere.
+    let out = c
+        .cmd(common::BIN)
+        .current_dir(w.root.path())
+        .env("GIT_DIR", &git_dir)
+        .env("GIT_WORK_TREE", &c.dir)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let run = common::Run::of(out).ok();
+    assert_eq!(run.json()["trunk"], "main");
+    // git --git-dir=... train
+    let out = c
+        .cmd("git")
+        .current_dir(w.root.path())
+        .arg(format!("--git-dir={}", git_dir.display()))
+        .args(["train", "status", "--json"])
+        .output()
+        .unwrap();
+    common::Run::of(out).ok();
+    // git -c user.email=... train
+    let out = c
+        .cmd("git")
+        .args([
+            "-c",
+            "user.email=x@example.com",
+            "train",
+            "lock",
+            "production",
+        ])
+        .output()
+        .unwrap();
+    common::Run::of(out).ok();
+    let locks = c.train(&["locks", "--json"]).ok().json();
+    assert_eq!(locks["locks"][0]["by"], "x@example.com");
+    // GIT_COMMITTER_EMAIL comes first.
+    let out = c
+        .cmd(common::BIN)
+        .env("GIT_COMMITTER_EMAIL", "c@example.com")
+        .args(["lock", "staging"])
+        .output()
+        .unwrap();
+    common::Run::of(out).ok();
+    let locks = c.train(&["locks", "--json"]).ok().json();
+    let by: Vec<&str> = locks["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["by"].as_str().unwrap())
+        .collect();
+    assert!(by.contains(&"c@example.com"), "{by:?}");
+}
+
+#[test]
+fn repositories_libgit2_cannot_open_are_exit_2_naming_the_format() {
+    let w = World::new();
+    let dir = w.path("rt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = Repo { dir, world: &w };
+    let mut init = r.cmd("git");
+    if !init
+        .args(["init", "-q", "--ref-format=reftable"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        return; // this git predates reftable
+    }
+    let run = r.train(&["status"]).code(2);
+    assert!(run.stderr.contains("reftable"), "{}", run.stderr);
+    let dir = w.path("sha");
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = Repo { dir, world: &w };
+    r.git(&["init", "-q", "--object-format=sha256"]);
+    let run = r.train(&["status"]).code(2);
+    assert!(run.stderr.contains("SHA-256"), "{}", run.stderr);
+}
