@@ -1042,3 +1042,37 @@ fn a_deployment_is_one_popup_that_changes_and_a_failure_stays() {
     assert_eq!(arrived[3].expire, 0, "shown until dismissed");
     assert_eq!(daemon.stop(), Some(0));
 }
+
+#[test]
+fn a_newly_watched_repository_with_a_backlog_of_stale_commits_is_one_notification() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "stale_after = \"1d\"\n");
+    repo.train_at(
+        "2026-11-20T11:00:00Z",
+        &["deploy", "production", "HEAD", "--yes"],
+    )
+    .ok();
+    for i in 0..4 {
+        repo.commit(&format!("waiting {i}"));
+    }
+    repo.train(&["watch"]).ok();
+    let now = [("GIT_TRAIN_NOW", "2026-11-23T10:00:00Z")];
+    let out = once(&w, Some(&bus.address), &now).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "api: 4 commits wait for production");
+    once(&w, Some(&bus.address), &now).ok();
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+
+    // Later, one more is told as itself.
+    let sha = repo.commit("one more");
+    once(&w, Some(&bus.address), &now).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 2, "{arrived:?}");
+    assert_eq!(
+        arrived[1].summary,
+        format!("api: {} waits for production", short(&sha))
+    );
+}

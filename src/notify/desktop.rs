@@ -329,10 +329,10 @@ pub fn render(event: &Event) -> Text {
                 (Summarized::Deployments, _) => "deployments changed state".to_string(),
                 (Summarized::Ci, _) => "CI results".to_string(),
                 (Summarized::Stale, Some(env)) => format!("commits wait for {env}"),
-                (Summarized::Stale, None) => "commits wait".to_string(),
+                (Summarized::Stale, None) => "commits wait for their environments".to_string(),
             };
             Text {
-                summary: format!("{repo}: {} more {what}", s.count),
+                summary: format!("{repo}: {} {what}", s.count),
                 body: "`git train status` and `git train history` show them".into(),
                 critical: false,
             }
@@ -443,6 +443,6 @@ mod tests {
             of: Summarized::Stale,
             environment: Some("production".into()),
         }));
-        assert_eq!(n.summary, "api: 4 more commits wait for production");
+        assert_eq!(n.summary, "api: 4 commits wait for production");
     }
 }
