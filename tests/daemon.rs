@@ -1076,3 +1076,49 @@ fn a_newly_watched_repository_with_a_backlog_of_stale_commits_is_one_notificatio
         format!("api: {} waits for production", short(&sha))
     );
 }
+
+#[test]
+fn two_work_trees_of_one_repository_are_told_once() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "web", "");
+    repo.git(&["add", ".train.toml"]);
+    repo.git(&["commit", "-q", "-m", "train config"]);
+    let tree = w.root.path().join("web-second");
+    repo.git(&["worktree", "add", "-q", tree.to_str().unwrap()]);
+    repo.train(&["watch"]).ok();
+    Run::of(
+        daemon_cmd(&w, None, &["watch", tree.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    assert_eq!(text.matches("web").count(), 2, "{text}");
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    assert!(
+        out.stderr.contains("another work tree of"),
+        "{}",
+        out.stderr
+    );
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+    assert_eq!(out.stderr.matches("notify: ").count(), 1, "{}", out.stderr);
+
+    // The entry that watched it taken off the list: the other work tree takes over.
+    let main = std::fs::canonicalize(&repo.dir).unwrap();
+    Run::of(
+        daemon_cmd(&w, None, &["unwatch", main.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    // Its first round there: the starting point.
+    assert_eq!(server.arrived().len(), 1, "{}", out.stderr);
+}

@@ -97,6 +97,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         memory,
         memory_path,
         repos: BTreeMap::new(),
+        aliases: BTreeMap::new(),
         watcher: None,
         verbose: options.verbose,
         done_tx,
@@ -141,6 +142,8 @@ struct Watched {
     woken: bool,
     /// Rounds run again at once, in a row (refs moving during each round).
     repeats: u32,
+    /// Its common git folder: two work trees of one repository share it.
+    git_dir: Option<PathBuf>,
 }
 
 /// What a round tells the loop.
@@ -172,6 +175,9 @@ struct Daemon {
     memory: Announced,
     memory_path: PathBuf,
     repos: BTreeMap<String, Watched>,
+    /// Watch-list entries that are another work tree of a watched repository: the
+    /// repository is watched once, by the entry they name.
+    aliases: BTreeMap<String, String>,
     watcher: Option<RefWatcher>,
     verbose: bool,
     done_tx: tokio::sync::mpsc::UnboundedSender<RoundEvent>,
@@ -482,20 +488,41 @@ impl Daemon {
             }
             self.log.info(&format!("{key}: no longer watched"));
         }
+        // Work trees of a repository no longer watched by that entry are looked at
+        // again: one of them may watch it now.
+        let repos = &self.repos;
+        self.aliases
+            .retain(|alias, of| wanted.contains(alias) && repos.contains_key(of));
         if wanted.is_empty() && self.repos.is_empty() {
             self.log.info(
                 "nothing to watch yet: run `git train watch` (or `git train init`) in a repository",
             );
         }
         for key in wanted {
-            if self.repos.contains_key(&key) {
+            if self.repos.contains_key(&key) || self.aliases.contains_key(&key) {
                 continue;
             }
             let path = PathBuf::from(&key);
-            let found = tokio::task::spawn_blocking(move || round::git_dir(&path)).await;
+            let found = tokio::task::spawn_blocking(move || {
+                round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+            })
+            .await;
             let mut watched = Watched::default();
             match found {
                 Ok(Ok(git_dir)) => {
+                    let same = self
+                        .repos
+                        .iter()
+                        .find(|(_, w)| w.git_dir.as_ref() == Some(&git_dir))
+                        .map(|(k, _)| k.clone());
+                    if let Some(of) = same {
+                        self.log.info(&format!(
+                            "{key}: another work tree of {of}, which is watched already: told once"
+                        ));
+                        self.aliases.insert(key, of);
+                        continue;
+                    }
+                    watched.git_dir = Some(git_dir.clone());
                     if let Some(w) = &mut self.watcher {
                         if let Err(e) = w.add(&key, &git_dir) {
                             self.log.warn(&format!("{key}: {e}; polling it only"));
