@@ -1122,3 +1122,43 @@ fn two_work_trees_of_one_repository_are_told_once() {
     // Its first round there: the starting point.
     assert_eq!(server.arrived().len(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn a_notification_sent_while_the_server_is_away_is_shown_when_it_is_back() {
+    let w = World::new();
+    let bus = Bus::start();
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    let daemon = Running::start(daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+
+    // No notification server yet: a failure, critical.
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"exit 3\"\n[env.production]\n",
+    );
+    repo.train(&["deploy", "staging", "--yes"]);
+    daemon.wait_for("notify: web: staging failed", 1, READY);
+    daemon.wait_for("cannot show desktop notifications", 1, READY);
+    // Rounds go on; the cause is said once.
+    let rounds = daemon.count("round:");
+    daemon.wait_for("round:", rounds + 2, READY);
+    assert_eq!(daemon.count("cannot show desktop notifications"), 1);
+
+    let server = Notifications::start(&bus, false);
+    let arrived = server.wait_for(1, READY);
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[0].summary, "web: staging failed");
+    assert_eq!(
+        arrived[0].hints.get("urgency").map(String::as_str),
+        Some("2")
+    );
+    daemon.wait_for("desktop notifications work again", 1, READY);
+    // Shown once: not again at the next rounds.
+    let rounds = daemon.count("round:");
+    daemon.wait_for("round:", rounds + 2, READY);
+    assert_eq!(server.arrived().len(), 1);
+    assert_eq!(daemon.stop(), Some(0));
+}

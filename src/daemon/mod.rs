@@ -38,8 +38,8 @@ use crate::context::Ui;
 use crate::error::{Error, Result};
 use crate::notify::{self, Hub};
 
-/// After a notification could not be shown, the next ones are only logged for this long.
-const SEND_PAUSE: Duration = Duration::from_secs(60);
+/// Notifications kept for another try when they could not be shown (the oldest go).
+const PENDING_MAX: usize = 20;
 /// Ref events closer together than this are one wake.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 /// A stream of events that never pauses still wakes the daemon after this long.
@@ -86,11 +86,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot start the daemon's runtime: {e}")))?;
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Daemon {
-        announcer: Announcer {
-            hub,
-            failing: None,
-            paused_until: None,
-        },
+        announcer: Announcer::new(hub),
         log: Arc::clone(&log),
         config,
         config_path,
@@ -223,6 +219,9 @@ impl Daemon {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    // What could not be shown is tried again, news or not.
+                    self.announcer.next_round();
+                    self.announcer.flush(self.log.as_ref()).await;
                     self.reload_config().await;
                     if self.config.poll() != poll {
                         poll = self.config.poll();
@@ -270,6 +269,7 @@ impl Daemon {
     /// Starts a round of each repository given, as one batch. One already in a
     /// round gets another when it ends.
     fn start(&mut self, keys: Vec<String>) {
+        self.announcer.next_round();
         let mut batch = Batch {
             first: self.ready.is_some() && self.batches.iter().all(|b| !b.first),
             started: Instant::now(),
@@ -615,16 +615,33 @@ pub(crate) fn say(e: &Error) -> String {
 
 /// Hands events to the hub (each send under its timeout) and logs them as the
 /// desktop shows them. When one cannot be shown (no session bus, no notification
-/// server, a server that does not answer) it says so once, and for a while only logs
-/// the next ones, so a round never waits on a dead server.
+/// server, a server that does not answer) it says why (again only when the cause
+/// changes), keeps it, and sends nothing more in that round, so a round waits on a
+/// dead server at most once; the next round (a poll, a wake) tries the kept ones
+/// again, oldest first, each once however often it was told (a deployment's newest
+/// state replaces its older ones), at most `PENDING_MAX`.
 struct Announcer {
     hub: Hub,
     /// Why the last notification could not be shown.
     failing: Option<String>,
-    paused_until: Option<Instant>,
+    /// A send failed in this round: the rest wait for the next.
+    blocked: bool,
+    pending: std::collections::VecDeque<notify::Event>,
+    /// Kept ones given up (the list was full), not yet logged.
+    dropped: usize,
 }
 
 impl Announcer {
+    fn new(hub: Hub) -> Announcer {
+        Announcer {
+            hub,
+            failing: None,
+            blocked: false,
+            pending: std::collections::VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
     async fn announce(&mut self, event: &notify::Event, log: &dyn Log) {
         let n = notify::desktop::render(event);
         log.info(&format!(
@@ -632,29 +649,67 @@ impl Announcer {
             n.summary,
             n.body.replace('\n', " | ")
         ));
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
-            return;
+        self.keep(event);
+        self.flush(log).await;
+    }
+
+    fn keep(&mut self, event: &notify::Event) {
+        if let Some(tag) = notify::desktop::stack_tag(event) {
+            self.pending
+                .retain(|e| notify::desktop::stack_tag(e).as_ref() != Some(&tag));
         }
-        let failed = self.hub.send(event).await;
-        if failed.is_empty() {
-            if self.failing.take().is_some() {
-                log.info("desktop notifications work again");
-            }
-            self.paused_until = None;
-            return;
+        self.pending.retain(|e| e != event);
+        self.pending.push_back(event.clone());
+        while self.pending.len() > PENDING_MAX {
+            self.pending.pop_front();
+            self.dropped += 1;
         }
-        let why: Vec<&str> = failed.iter().map(|f| f.why.as_str()).collect();
-        let why = why.join("; ");
-        if self.failing.is_none() {
+    }
+
+    /// A new round: what could not be shown may be tried again.
+    fn next_round(&mut self) {
+        self.blocked = false;
+    }
+
+    /// Sends the kept notifications, oldest first, until one fails.
+    async fn flush(&mut self, log: &dyn Log) {
+        if self.dropped > 0 {
             log.warn(&format!(
-                "cannot show desktop notifications: {why}; going on, logging them here"
+                "{} not shown and given up (more than {PENDING_MAX} waited)",
+                count(self.dropped, "notification was", "notifications were")
             ));
+            self.dropped = 0;
         }
-        self.failing = Some(why);
-        self.paused_until = Some(Instant::now() + SEND_PAUSE);
+        let mut late = 0;
+        while !self.blocked {
+            let Some(event) = self.pending.front().cloned() else {
+                break;
+            };
+            let failed = self.hub.send(&event).await;
+            if failed.is_empty() {
+                self.pending.pop_front();
+                if self.failing.take().is_some() {
+                    log.info("desktop notifications work again");
+                    late = self.pending.len();
+                    let n = notify::desktop::render(&event);
+                    log.info(&format!("shown late: {}", n.summary));
+                } else if late > 0 {
+                    late -= 1;
+                    let n = notify::desktop::render(&event);
+                    log.info(&format!("shown late: {}", n.summary));
+                }
+                continue;
+            }
+            let why: Vec<&str> = failed.iter().map(|f| f.why.as_str()).collect();
+            let why = why.join("; ");
+            if self.failing.as_deref() != Some(why.as_str()) {
+                log.warn(&format!(
+                    "cannot show desktop notifications: {why}; going on, logging them here and trying again at the next round"
+                ));
+            }
+            self.failing = Some(why);
+            self.blocked = true;
+        }
     }
 }
 
@@ -712,11 +767,8 @@ mod tests {
     #[tokio::test]
     async fn a_server_that_never_answers_is_waited_for_once_then_logged_around() {
         let log = Lines::default();
-        let mut a = Announcer {
-            hub: Hub::new(vec![Box::new(Silent)]).timeout(Duration::from_millis(50)),
-            failing: None,
-            paused_until: None,
-        };
+        let mut a =
+            Announcer::new(Hub::new(vec![Box::new(Silent)]).timeout(Duration::from_millis(50)));
         let n = crate::notify::tests::event();
         a.announce(&n, &log).await;
         a.announce(&n, &log).await;
