@@ -1162,3 +1162,19 @@ fn a_notification_sent_while_the_server_is_away_is_shown_when_it_is_back() {
     assert_eq!(server.arrived().len(), 1);
     assert_eq!(daemon.stop(), Some(0));
 }
+
+#[test]
+fn a_new_poll_setting_applies_at_once() {
+    let w = World::new();
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1h\"\n"));
+    let daemon = Running::start(daemon_cmd(&w, None, &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+    let rounds = daemon.count("round:");
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    daemon.wait_for("polling every 1s from now", 1, Duration::from_secs(5));
+    daemon.wait_for("round:", rounds + 3, Duration::from_secs(8));
+    assert_eq!(daemon.stop(), Some(0));
+}

@@ -223,10 +223,7 @@ impl Daemon {
                     self.announcer.next_round();
                     self.announcer.flush(self.log.as_ref()).await;
                     self.reload_config().await;
-                    if self.config.poll() != poll {
-                        poll = self.config.poll();
-                        tick = ticker(poll);
-                    }
+                    self.repoll(&mut poll, &mut tick);
                     // A repository still in its round is polled at the next tick.
                     let idle = self
                         .repos
@@ -248,6 +245,8 @@ impl Daemon {
                     let mut due = Vec::new();
                     if woken.remove(&Wake::Config) {
                         due.extend(self.reload_config().await);
+                        // A new `poll` counts from now, not from the old tick.
+                        self.repoll(&mut poll, &mut tick);
                     }
                     let keys = woken.into_iter().filter_map(|w| match w {
                         Wake::Repo(key) => Some(key),
@@ -263,6 +262,17 @@ impl Daemon {
                 }
                 Some(event) = self.done_rx.recv() => self.finished(event).await,
             }
+        }
+    }
+
+    /// Follows a changed `poll` setting: the next poll is one new period from now.
+    fn repoll(&self, poll: &mut Duration, tick: &mut tokio::time::Interval) {
+        let now = self.config.poll();
+        if now != *poll {
+            *poll = now;
+            *tick = ticker(now);
+            self.log
+                .info(&format!("polling every {}s from now", now.as_secs()));
         }
     }
 
