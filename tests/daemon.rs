@@ -392,7 +392,7 @@ fn a_deployment_status_change_notifies_once_and_an_idle_round_gets_only_304s() {
     assert_eq!(
         arrived[0].body,
         format!(
-            "{} change 2\ndeployment to production: success, by octocat\nlog: https://ci.example/7",
+            "{} change 2\ndeployment to production succeeded, by octocat\nlog: https://ci.example/7",
             short(&sha)
         )
     );
@@ -658,10 +658,7 @@ fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     );
     assert_eq!(
         arrived[0].body,
-        format!(
-            "{} change 2\nnot deployed to production after 3d (stale_after 1d)",
-            short(&mine)
-        )
+        "change 2\nnot deployed to production after 3d (stale_after 1d)"
     );
 
     once(&w, Some(&bus.address), &now).ok();
@@ -1177,4 +1174,42 @@ fn a_new_poll_setting_applies_at_once() {
     daemon.wait_for("polling every 1s from now", 1, Duration::from_secs(5));
     daemon.wait_for("round:", rounds + 3, Duration::from_secs(8));
     assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
+fn notifications_use_words_give_the_local_log_and_tell_clones_of_one_name_apart() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let first = w.repo("work/api", 2);
+    first.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"echo deployed\"\n",
+    );
+    let second = local_repo(&w, "forks/api", "");
+    first.train(&["watch"]).ok();
+    second.train(&["watch"]).ok();
+    once(&w, Some(&bus.address), &[]).ok();
+    first.train(&["deploy", "staging", "--yes"]).ok();
+    second.train(&["deploy", "production", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let mut arrived = server.arrived();
+    arrived.sort_by(|a, b| a.summary.cmp(&b.summary));
+    assert_eq!(arrived.len(), 2, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "forks/api: production succeeded");
+    assert_eq!(arrived[1].summary, "work/api: staging succeeded");
+    assert!(
+        arrived[1]
+            .body
+            .contains("\ndeployment to staging succeeded, by "),
+        "{}",
+        arrived[1].body
+    );
+    let log = arrived[1].body.lines().last().unwrap().to_string();
+    assert!(log.starts_with("log: /"), "{}", arrived[1].body);
+    let path = log.trim_start_matches("log: ");
+    assert!(
+        std::fs::read_to_string(path).unwrap().contains("deployed"),
+        "{path}"
+    );
 }

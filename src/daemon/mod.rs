@@ -309,8 +309,27 @@ impl Daemon {
         }
     }
 
+    /// How notifications name a watched repository: its folder's name, with the
+    /// folder above when another watched one has the same name (`work/api`,
+    /// `forks/api`).
+    fn display_name(&self, key: &str) -> String {
+        let name = |k: &str| {
+            Path::new(k)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| k.to_string())
+        };
+        let mine = name(key);
+        let clash = self.repos.keys().any(|k| k != key && name(k) == mine);
+        match Path::new(key).parent().and_then(|p| p.file_name()) {
+            Some(parent) if clash => format!("{}/{mine}", parent.to_string_lossy()),
+            _ => mine,
+        }
+    }
+
     fn spawn_round(&self, key: String, settings: Arc<Settings>) {
         let before = self.memory.repos.get(&key).cloned();
+        let name = self.display_name(&key);
         let limit = Arc::clone(&self.limit);
         let log = Arc::clone(&self.log);
         let tx = self.done_tx.clone();
@@ -323,7 +342,7 @@ impl Daemon {
                     log,
                     repo: path.clone(),
                 });
-                round::round(Path::new(&path), before.as_ref(), &settings, ui)
+                round::round(Path::new(&path), &name, before.as_ref(), &settings, ui)
             });
             let result = tokio::select! {
                 done = &mut round => done,

@@ -78,12 +78,13 @@ fn same_person(a: &str, b: &str) -> bool {
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
 
-/// One round. `before` is what was announced for this repository; None on its
+/// One round. `name` is how notifications name the repository; `before` is what was announced for this repository; None on its
 /// first round, whose findings are the starting point and not news (stale commits
 /// excepted: they are a state, not an event, and still worth knowing; more than one
 /// is told as one summary for the repository, never as a flood).
 pub fn round(
     path: &Path,
+    name: &str,
     before: Option<&RepoAnnounced>,
     settings: &Settings,
     ui: Box<dyn Ui>,
@@ -95,7 +96,10 @@ pub fn round(
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
     let mut problems = Vec::new();
-    let repo = notify::Repository::at(path);
+    let repo = notify::Repository {
+        name: name.to_string(),
+        ..notify::Repository::at(path)
+    };
     let now = ctx.now();
 
     match crate::forge::open(&ctx) {
@@ -208,9 +212,15 @@ fn deployments(
         if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
             continue;
         }
-        found.push(Event::Deployment(recorded::deployment(
-            ctx, repo, e.commit, d,
-        )));
+        let mut event = recorded::deployment(ctx, repo, e.commit, d);
+        if event.links.log.is_none() {
+            // A local deployment's log is a file of the repository's.
+            let log = ctx.ledger.log_path(&d.dep);
+            if log.is_file() {
+                event.links.log = Some(log.display().to_string());
+            }
+        }
+        found.push(Event::Deployment(event));
     }
     news.extend(capped(found, repo, Summarized::Deployments, None));
     Ok(())

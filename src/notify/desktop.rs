@@ -266,10 +266,9 @@ pub fn render(event: &Event) -> Text {
             };
             let what = if d.rollback { "rollback" } else { "deployment" };
             let mut body = format!(
-                "{} {}\n{what} to {env}: {}, by {}",
+                "{} {}\n{what} to {env} {word}, by {}",
                 d.commit.short(),
                 d.commit.subject,
-                d.state,
                 d.by
             );
             if let Some(log) = &d.links.log {
@@ -314,9 +313,9 @@ pub fn render(event: &Event) -> Text {
             let env = &s.environment;
             Text {
                 summary: format!("{repo}: {} waits for {env}", s.commit.short()),
+                // The title names the commit; the body does not repeat its sha.
                 body: format!(
-                    "{} {}\nnot deployed to {env} after {} (stale_after {})",
-                    s.commit.short(),
+                    "{}\nnot deployed to {env} after {} (stale_after {})",
                     s.commit.subject,
                     format_age(s.waited_ms),
                     format_age(s.stale_after_ms)
@@ -410,7 +409,7 @@ mod tests {
         assert_eq!(n.summary, "api: production succeeded");
         assert_eq!(
             n.body,
-            "0377e3c Fix typo in README (#130)\ndeployment to production: success, by octocat"
+            "0377e3c Fix typo in README (#130)\ndeployment to production succeeded, by octocat"
         );
         let n = render(&Event::Ci(CiFinished {
             repository: api(),
