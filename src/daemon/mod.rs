@@ -75,6 +75,8 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
     let (config, config_path) = config::load()?;
     let memory_path = announced::path()?;
     let (memory, warning) = Announced::load(&memory_path);
+    // After a warning the file is written again at the first round.
+    let saved = warning.is_none().then(|| memory.clone());
     if let Some(w) = warning {
         log.warn(&w);
     }
@@ -90,8 +92,10 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         log: Arc::clone(&log),
         config,
         config_path,
+        saved,
         memory,
         memory_path,
+        save_failed: None,
         repos: BTreeMap::new(),
         aliases: BTreeMap::new(),
         watcher: None,
@@ -170,6 +174,10 @@ struct Daemon {
     config_path: PathBuf,
     memory: Announced,
     memory_path: PathBuf,
+    /// What was last written to `memory_path`.
+    saved: Option<Announced>,
+    /// Why the last save failed, said once.
+    save_failed: Option<String>,
     repos: BTreeMap<String, Watched>,
     /// Watch-list entries that are another work tree of a watched repository: the
     /// repository is watched once, by the entry they name.
@@ -600,14 +608,30 @@ impl Daemon {
         // Repositories no longer watched are forgotten.
         let watched: BTreeSet<&String> = self.repos.keys().collect();
         self.memory.repos.retain(|k, _| watched.contains(k));
+        // Written only when it changed (an idle round writes nothing).
+        if self.saved.as_ref() == Some(&self.memory) {
+            return;
+        }
         let memory = self.memory.clone();
         let path = self.memory_path.clone();
         let saved = tokio::task::spawn_blocking(move || memory.save(&path)).await;
-        if let Ok(Err(e)) = saved {
-            self.log.warn(&format!(
-                "cannot save what was announced ({}): a restart may repeat it",
-                e.message
-            ));
+        match saved {
+            Ok(Ok(())) => {
+                self.saved = Some(self.memory.clone());
+                self.save_failed = None;
+            }
+            Ok(Err(e)) => {
+                // Said once, and again only when the reason changes.
+                if self.save_failed.as_ref() != Some(&e.message) {
+                    self.log.warn(&format!(
+                        "cannot save what was announced to {} ({}): a restart may repeat it",
+                        self.memory_path.display(),
+                        e.message
+                    ));
+                    self.save_failed = Some(e.message);
+                }
+            }
+            Err(_) => {}
         }
     }
 
