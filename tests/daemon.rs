@@ -88,6 +88,13 @@ struct Arrived {
     app: String,
     summary: String,
     body: String,
+    /// The id the server gave it.
+    id: u32,
+    /// The popup it replaces (0: none).
+    replaces: u32,
+    /// Its hints, each value as text.
+    hints: HashMap<String, String>,
+    expire: i32,
 }
 
 struct Server {
@@ -95,6 +102,20 @@ struct Server {
     /// Take the call and never answer it.
     hang: bool,
     next: AtomicU32,
+    /// What GetCapabilities answers.
+    capabilities: Vec<String>,
+}
+
+/// A hint's value as text.
+fn hint_text(value: &zbus::OwnedVariant) -> String {
+    use zbus::Variant;
+    match &**value {
+        Variant::Str(s) => s.to_string(),
+        Variant::U8(n) => n.to_string(),
+        Variant::I32(n) => n.to_string(),
+        Variant::Bool(b) => b.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
@@ -103,27 +124,40 @@ impl Server {
     async fn notify(
         &self,
         app_name: String,
-        _replaces_id: u32,
+        replaces_id: u32,
         _app_icon: String,
         summary: String,
         body: String,
         _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
-        _expire_timeout: i32,
+        hints: HashMap<String, zbus::OwnedVariant>,
+        expire_timeout: i32,
     ) -> u32 {
+        // As servers do: a popup replaced keeps its id.
+        let id = if replaces_id != 0 {
+            replaces_id
+        } else {
+            self.next.fetch_add(1, Ordering::SeqCst) + 1
+        };
         self.arrived.lock().unwrap().push(Arrived {
             app: app_name,
             summary,
             body,
+            id,
+            replaces: replaces_id,
+            hints: hints
+                .iter()
+                .map(|(k, v)| (k.clone(), hint_text(v)))
+                .collect(),
+            expire: expire_timeout,
         });
         if self.hang {
             std::future::pending::<()>().await;
         }
-        self.next.fetch_add(1, Ordering::SeqCst) + 1
+        id
     }
 
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
+        self.capabilities.clone()
     }
 
     #[zbus(out_args("name", "vendor", "version", "spec_version"))]
@@ -148,12 +182,18 @@ struct Notifications {
 
 impl Notifications {
     fn start(bus: &Bus, hang: bool) -> Notifications {
+        Notifications::advertising(bus, hang, &["body"])
+    }
+
+    /// A server whose GetCapabilities answers `capabilities` (dunst: `body-markup`).
+    fn advertising(bus: &Bus, hang: bool, capabilities: &[&str]) -> Notifications {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let arrived: Arc<Mutex<Vec<Arrived>>> = Arc::default();
         let server = Server {
             arrived: Arc::clone(&arrived),
             hang,
             next: AtomicU32::new(0),
+            capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
         };
         let connection = runtime
             .block_on(async {
@@ -352,7 +392,7 @@ fn a_deployment_status_change_notifies_once_and_an_idle_round_gets_only_304s() {
     assert_eq!(
         arrived[0].body,
         format!(
-            "{} change 2\ndeployment to production: success, by octocat\nlog: https://ci.example/7",
+            "{} change 2\ndeployment to production succeeded, by octocat\nlog: https://ci.example/7",
             short(&sha)
         )
     );
@@ -618,10 +658,7 @@ fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     );
     assert_eq!(
         arrived[0].body,
-        format!(
-            "{} change 2\nnot deployed to production after 3d (stale_after 1d)",
-            short(&mine)
-        )
+        "change 2\nnot deployed to production after 3d (stale_after 1d)"
     );
 
     once(&w, Some(&bus.address), &now).ok();
@@ -914,5 +951,265 @@ fn the_daemon_never_runs_commands_from_a_watched_repository() {
     assert!(
         !repo.dir.join("pwned").exists(),
         "the daemon ran a command from .train.toml"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Issue 21: the daemon as a desktop user lives with it.
+
+#[test]
+fn a_server_that_reads_markup_gets_the_subject_escaped_and_the_summary_plain() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::advertising(&bus, false, &["body", "body-markup"]);
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    once(&w, Some(&bus.address), &[]).ok();
+    let sha = repo.commit("Add retries <fast path> & <b>bold</b> (#131)");
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+    assert!(
+        arrived[0].body.starts_with(&format!(
+            "{} Add retries &lt;fast path&gt; &amp; &lt;b&gt;bold&lt;/b&gt; (#131)\n",
+            short(&sha)
+        )),
+        "{}",
+        arrived[0].body
+    );
+    // The log shows it as it reads.
+    assert!(
+        out.stderr.contains("Add retries <fast path> & <b>bold</b>"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_deployment_is_one_popup_that_changes_and_a_failure_stays() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let gh = GitHub::start("acme/api");
+    let repo = github_repo(&w, &gh, "api");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
+    cmd.env("GH_TOKEN", gh.token());
+    let daemon = Running::start(cmd);
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+
+    let sha = repo.rev("HEAD~1");
+    let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "queued", None);
+    let all = || daemon.lines().join("\n");
+    assert_eq!(server.wait_for(1, READY).len(), 1, "{}", all());
+    gh.add_deployment_status(id, "in_progress", None);
+    assert_eq!(server.wait_for(2, READY).len(), 2, "{}", all());
+    gh.add_deployment_status(id, "success", None);
+    let arrived = server.wait_for(3, READY);
+    assert_eq!(arrived.len(), 3, "{}", all());
+    let first = arrived[0].id;
+    assert_eq!(arrived[0].replaces, 0);
+    assert_eq!(arrived[1].replaces, first, "{arrived:?}");
+    assert_eq!(arrived[2].replaces, first, "{arrived:?}");
+    assert_eq!(arrived[2].summary, "api: production succeeded");
+    let tag = arrived[0].hints.get("x-dunst-stack-tag").cloned();
+    assert!(tag.is_some(), "{arrived:?}");
+    for a in &arrived {
+        assert_eq!(a.hints.get("x-dunst-stack-tag"), tag.as_ref());
+        assert_eq!(a.hints.get("x-canonical-private-synchronous"), tag.as_ref());
+    }
+
+    // Another deployment is another popup; its failure is critical and stays.
+    let other = gh.add_deployment(&sha, "production", "octocat", json!({}));
+    gh.add_deployment_status(other, "failure", None);
+    let arrived = server.wait_for(4, READY);
+    assert_eq!(arrived.len(), 4, "{}", all());
+    assert_eq!(arrived[3].summary, "api: production failed");
+    assert_eq!(arrived[3].replaces, 0);
+    assert_ne!(arrived[3].hints.get("x-dunst-stack-tag"), tag.as_ref());
+    assert_eq!(
+        arrived[3].hints.get("urgency").map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(arrived[3].expire, 0, "shown until dismissed");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
+fn a_newly_watched_repository_with_a_backlog_of_stale_commits_is_one_notification() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "stale_after = \"1d\"\n");
+    repo.train_at(
+        "2026-11-20T11:00:00Z",
+        &["deploy", "production", "HEAD", "--yes"],
+    )
+    .ok();
+    for i in 0..4 {
+        repo.commit(&format!("waiting {i}"));
+    }
+    repo.train(&["watch"]).ok();
+    let now = [("GIT_TRAIN_NOW", "2026-11-23T10:00:00Z")];
+    let out = once(&w, Some(&bus.address), &now).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "api: 4 commits wait for production");
+    once(&w, Some(&bus.address), &now).ok();
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+
+    // Later, one more is told as itself.
+    let sha = repo.commit("one more");
+    once(&w, Some(&bus.address), &now).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 2, "{arrived:?}");
+    assert_eq!(
+        arrived[1].summary,
+        format!("api: {} waits for production", short(&sha))
+    );
+}
+
+#[test]
+fn two_work_trees_of_one_repository_are_told_once() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "web", "");
+    repo.git(&["add", ".train.toml"]);
+    repo.git(&["commit", "-q", "-m", "train config"]);
+    let tree = w.root.path().join("web-second");
+    repo.git(&["worktree", "add", "-q", tree.to_str().unwrap()]);
+    repo.train(&["watch"]).ok();
+    Run::of(
+        daemon_cmd(&w, None, &["watch", tree.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    assert_eq!(text.matches("web").count(), 2, "{text}");
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    assert!(
+        out.stderr.contains("another work tree of"),
+        "{}",
+        out.stderr
+    );
+    repo.train(&["deploy", "staging", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let arrived = server.arrived();
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+    assert_eq!(out.stderr.matches("notify: ").count(), 1, "{}", out.stderr);
+
+    // The entry that watched it taken off the list: the other work tree takes over.
+    let main = std::fs::canonicalize(&repo.dir).unwrap();
+    Run::of(
+        daemon_cmd(&w, None, &["unwatch", main.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    // Its first round there: the starting point.
+    assert_eq!(server.arrived().len(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn a_notification_sent_while_the_server_is_away_is_shown_when_it_is_back() {
+    let w = World::new();
+    let bus = Bus::start();
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    let daemon = Running::start(daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+
+    // No notification server yet: a failure, critical.
+    repo.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"exit 3\"\n[env.production]\n",
+    );
+    repo.train(&["deploy", "staging", "--yes"]);
+    daemon.wait_for("notify: web: staging failed", 1, READY);
+    daemon.wait_for("cannot show desktop notifications", 1, READY);
+    // Rounds go on; the cause is said once.
+    let rounds = daemon.count("round:");
+    daemon.wait_for("round:", rounds + 2, READY);
+    assert_eq!(daemon.count("cannot show desktop notifications"), 1);
+
+    let server = Notifications::start(&bus, false);
+    let arrived = server.wait_for(1, READY);
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[0].summary, "web: staging failed");
+    assert_eq!(
+        arrived[0].hints.get("urgency").map(String::as_str),
+        Some("2")
+    );
+    daemon.wait_for("desktop notifications work again", 1, READY);
+    // Shown once: not again at the next rounds.
+    let rounds = daemon.count("round:");
+    daemon.wait_for("round:", rounds + 2, READY);
+    assert_eq!(server.arrived().len(), 1);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
+fn a_new_poll_setting_applies_at_once() {
+    let w = World::new();
+    let repo = local_repo(&w, "web", "");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1h\"\n"));
+    let daemon = Running::start(daemon_cmd(&w, None, &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+    let rounds = daemon.count("round:");
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    daemon.wait_for("polling every 1s from now", 1, Duration::from_secs(5));
+    daemon.wait_for("round:", rounds + 3, Duration::from_secs(8));
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
+fn notifications_use_words_give_the_local_log_and_tell_clones_of_one_name_apart() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let first = w.repo("work/api", 2);
+    first.write(
+        ".train.toml",
+        "[checks]\nrequire = false\n[env.staging]\nrun = \"echo deployed\"\n",
+    );
+    let second = local_repo(&w, "forks/api", "");
+    first.train(&["watch"]).ok();
+    second.train(&["watch"]).ok();
+    once(&w, Some(&bus.address), &[]).ok();
+    first.train(&["deploy", "staging", "--yes"]).ok();
+    second.train(&["deploy", "production", "--yes"]).ok();
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let mut arrived = server.arrived();
+    arrived.sort_by(|a, b| a.summary.cmp(&b.summary));
+    assert_eq!(arrived.len(), 2, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(arrived[0].summary, "forks/api: production succeeded");
+    assert_eq!(arrived[1].summary, "work/api: staging succeeded");
+    assert!(
+        arrived[1]
+            .body
+            .contains("\ndeployment to staging succeeded, by "),
+        "{}",
+        arrived[1].body
+    );
+    let log = arrived[1].body.lines().last().unwrap().to_string();
+    assert!(log.starts_with("log: /"), "{}", arrived[1].body);
+    let path = log.trim_start_matches("log: ");
+    assert!(
+        std::fs::read_to_string(path).unwrap().contains("deployed"),
+        "{path}"
     );
 }

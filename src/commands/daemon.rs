@@ -110,7 +110,7 @@ pub fn follow_on_init(ctx: &Context, add: bool) -> (Option<String>, Option<Strin
 /// Runs the daemon in the foreground (`once`: one round, then exit; `verbose`: log
 /// every round).
 pub fn run(once: bool, verbose: bool, log: Arc<dyn Log>) -> Result<()> {
-    let hub = crate::notify::Hub::new(vec![Box::new(crate::notify::desktop::Desktop)]);
+    let hub = crate::notify::Hub::new(vec![Box::new(crate::notify::desktop::Desktop::new())]);
     daemon::run(daemon::Options { once, verbose }, log, hub)
 }
 

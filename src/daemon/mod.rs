@@ -38,8 +38,8 @@ use crate::context::Ui;
 use crate::error::{Error, Result};
 use crate::notify::{self, Hub};
 
-/// After a notification could not be shown, the next ones are only logged for this long.
-const SEND_PAUSE: Duration = Duration::from_secs(60);
+/// Notifications kept for another try when they could not be shown (the oldest go).
+const PENDING_MAX: usize = 20;
 /// Ref events closer together than this are one wake.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 /// A stream of events that never pauses still wakes the daemon after this long.
@@ -75,6 +75,8 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
     let (config, config_path) = config::load()?;
     let memory_path = announced::path()?;
     let (memory, warning) = Announced::load(&memory_path);
+    // After a warning the file is written again at the first round.
+    let saved = warning.is_none().then(|| memory.clone());
     if let Some(w) = warning {
         log.warn(&w);
     }
@@ -86,17 +88,16 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot start the daemon's runtime: {e}")))?;
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Daemon {
-        announcer: Announcer {
-            hub,
-            failing: None,
-            paused_until: None,
-        },
+        announcer: Announcer::new(hub),
         log: Arc::clone(&log),
         config,
         config_path,
+        saved,
         memory,
         memory_path,
+        save_failed: None,
         repos: BTreeMap::new(),
+        aliases: BTreeMap::new(),
         watcher: None,
         verbose: options.verbose,
         done_tx,
@@ -141,6 +142,8 @@ struct Watched {
     woken: bool,
     /// Rounds run again at once, in a row (refs moving during each round).
     repeats: u32,
+    /// Its common git folder: two work trees of one repository share it.
+    git_dir: Option<PathBuf>,
 }
 
 /// What a round tells the loop.
@@ -171,7 +174,14 @@ struct Daemon {
     config_path: PathBuf,
     memory: Announced,
     memory_path: PathBuf,
+    /// What was last written to `memory_path`.
+    saved: Option<Announced>,
+    /// Why the last save failed, said once.
+    save_failed: Option<String>,
     repos: BTreeMap<String, Watched>,
+    /// Watch-list entries that are another work tree of a watched repository: the
+    /// repository is watched once, by the entry they name.
+    aliases: BTreeMap<String, String>,
     watcher: Option<RefWatcher>,
     verbose: bool,
     done_tx: tokio::sync::mpsc::UnboundedSender<RoundEvent>,
@@ -217,11 +227,11 @@ impl Daemon {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    // What could not be shown is tried again, news or not.
+                    self.announcer.next_round();
+                    self.announcer.flush(self.log.as_ref()).await;
                     self.reload_config().await;
-                    if self.config.poll() != poll {
-                        poll = self.config.poll();
-                        tick = ticker(poll);
-                    }
+                    self.repoll(&mut poll, &mut tick);
                     // A repository still in its round is polled at the next tick.
                     let idle = self
                         .repos
@@ -243,6 +253,8 @@ impl Daemon {
                     let mut due = Vec::new();
                     if woken.remove(&Wake::Config) {
                         due.extend(self.reload_config().await);
+                        // A new `poll` counts from now, not from the old tick.
+                        self.repoll(&mut poll, &mut tick);
                     }
                     let keys = woken.into_iter().filter_map(|w| match w {
                         Wake::Repo(key) => Some(key),
@@ -261,9 +273,21 @@ impl Daemon {
         }
     }
 
+    /// Follows a changed `poll` setting: the next poll is one new period from now.
+    fn repoll(&self, poll: &mut Duration, tick: &mut tokio::time::Interval) {
+        let now = self.config.poll();
+        if now != *poll {
+            *poll = now;
+            *tick = ticker(now);
+            self.log
+                .info(&format!("polling every {}s from now", now.as_secs()));
+        }
+    }
+
     /// Starts a round of each repository given, as one batch. One already in a
     /// round gets another when it ends.
     fn start(&mut self, keys: Vec<String>) {
+        self.announcer.next_round();
         let mut batch = Batch {
             first: self.ready.is_some() && self.batches.iter().all(|b| !b.first),
             started: Instant::now(),
@@ -293,8 +317,27 @@ impl Daemon {
         }
     }
 
+    /// How notifications name a watched repository: its folder's name, with the
+    /// folder above when another watched one has the same name (`work/api`,
+    /// `forks/api`).
+    fn display_name(&self, key: &str) -> String {
+        let name = |k: &str| {
+            Path::new(k)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| k.to_string())
+        };
+        let mine = name(key);
+        let clash = self.repos.keys().any(|k| k != key && name(k) == mine);
+        match Path::new(key).parent().and_then(|p| p.file_name()) {
+            Some(parent) if clash => format!("{}/{mine}", parent.to_string_lossy()),
+            _ => mine,
+        }
+    }
+
     fn spawn_round(&self, key: String, settings: Arc<Settings>) {
         let before = self.memory.repos.get(&key).cloned();
+        let name = self.display_name(&key);
         let limit = Arc::clone(&self.limit);
         let log = Arc::clone(&self.log);
         let tx = self.done_tx.clone();
@@ -307,7 +350,7 @@ impl Daemon {
                     log,
                     repo: path.clone(),
                 });
-                round::round(Path::new(&path), before.as_ref(), &settings, ui)
+                round::round(Path::new(&path), &name, before.as_ref(), &settings, ui)
             });
             let result = tokio::select! {
                 done = &mut round => done,
@@ -482,20 +525,41 @@ impl Daemon {
             }
             self.log.info(&format!("{key}: no longer watched"));
         }
+        // Work trees of a repository no longer watched by that entry are looked at
+        // again: one of them may watch it now.
+        let repos = &self.repos;
+        self.aliases
+            .retain(|alias, of| wanted.contains(alias) && repos.contains_key(of));
         if wanted.is_empty() && self.repos.is_empty() {
             self.log.info(
                 "nothing to watch yet: run `git train watch` (or `git train init`) in a repository",
             );
         }
         for key in wanted {
-            if self.repos.contains_key(&key) {
+            if self.repos.contains_key(&key) || self.aliases.contains_key(&key) {
                 continue;
             }
             let path = PathBuf::from(&key);
-            let found = tokio::task::spawn_blocking(move || round::git_dir(&path)).await;
+            let found = tokio::task::spawn_blocking(move || {
+                round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+            })
+            .await;
             let mut watched = Watched::default();
             match found {
                 Ok(Ok(git_dir)) => {
+                    let same = self
+                        .repos
+                        .iter()
+                        .find(|(_, w)| w.git_dir.as_ref() == Some(&git_dir))
+                        .map(|(k, _)| k.clone());
+                    if let Some(of) = same {
+                        self.log.info(&format!(
+                            "{key}: another work tree of {of}, which is watched already: told once"
+                        ));
+                        self.aliases.insert(key, of);
+                        continue;
+                    }
+                    watched.git_dir = Some(git_dir.clone());
                     if let Some(w) = &mut self.watcher {
                         if let Err(e) = w.add(&key, &git_dir) {
                             self.log.warn(&format!("{key}: {e}; polling it only"));
@@ -544,14 +608,30 @@ impl Daemon {
         // Repositories no longer watched are forgotten.
         let watched: BTreeSet<&String> = self.repos.keys().collect();
         self.memory.repos.retain(|k, _| watched.contains(k));
+        // Written only when it changed (an idle round writes nothing).
+        if self.saved.as_ref() == Some(&self.memory) {
+            return;
+        }
         let memory = self.memory.clone();
         let path = self.memory_path.clone();
         let saved = tokio::task::spawn_blocking(move || memory.save(&path)).await;
-        if let Ok(Err(e)) = saved {
-            self.log.warn(&format!(
-                "cannot save what was announced ({}): a restart may repeat it",
-                e.message
-            ));
+        match saved {
+            Ok(Ok(())) => {
+                self.saved = Some(self.memory.clone());
+                self.save_failed = None;
+            }
+            Ok(Err(e)) => {
+                // Said once, and again only when the reason changes.
+                if self.save_failed.as_ref() != Some(&e.message) {
+                    self.log.warn(&format!(
+                        "cannot save what was announced to {} ({}): a restart may repeat it",
+                        self.memory_path.display(),
+                        e.message
+                    ));
+                    self.save_failed = Some(e.message);
+                }
+            }
+            Err(_) => {}
         }
     }
 
@@ -588,16 +668,33 @@ pub(crate) fn say(e: &Error) -> String {
 
 /// Hands events to the hub (each send under its timeout) and logs them as the
 /// desktop shows them. When one cannot be shown (no session bus, no notification
-/// server, a server that does not answer) it says so once, and for a while only logs
-/// the next ones, so a round never waits on a dead server.
+/// server, a server that does not answer) it says why (again only when the cause
+/// changes), keeps it, and sends nothing more in that round, so a round waits on a
+/// dead server at most once; the next round (a poll, a wake) tries the kept ones
+/// again, oldest first, each once however often it was told (a deployment's newest
+/// state replaces its older ones), at most `PENDING_MAX`.
 struct Announcer {
     hub: Hub,
     /// Why the last notification could not be shown.
     failing: Option<String>,
-    paused_until: Option<Instant>,
+    /// A send failed in this round: the rest wait for the next.
+    blocked: bool,
+    pending: std::collections::VecDeque<notify::Event>,
+    /// Kept ones given up (the list was full), not yet logged.
+    dropped: usize,
 }
 
 impl Announcer {
+    fn new(hub: Hub) -> Announcer {
+        Announcer {
+            hub,
+            failing: None,
+            blocked: false,
+            pending: std::collections::VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
     async fn announce(&mut self, event: &notify::Event, log: &dyn Log) {
         let n = notify::desktop::render(event);
         log.info(&format!(
@@ -605,29 +702,67 @@ impl Announcer {
             n.summary,
             n.body.replace('\n', " | ")
         ));
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
-            return;
+        self.keep(event);
+        self.flush(log).await;
+    }
+
+    fn keep(&mut self, event: &notify::Event) {
+        if let Some(tag) = notify::desktop::stack_tag(event) {
+            self.pending
+                .retain(|e| notify::desktop::stack_tag(e).as_ref() != Some(&tag));
         }
-        let failed = self.hub.send(event).await;
-        if failed.is_empty() {
-            if self.failing.take().is_some() {
-                log.info("desktop notifications work again");
-            }
-            self.paused_until = None;
-            return;
+        self.pending.retain(|e| e != event);
+        self.pending.push_back(event.clone());
+        while self.pending.len() > PENDING_MAX {
+            self.pending.pop_front();
+            self.dropped += 1;
         }
-        let why: Vec<&str> = failed.iter().map(|f| f.why.as_str()).collect();
-        let why = why.join("; ");
-        if self.failing.is_none() {
+    }
+
+    /// A new round: what could not be shown may be tried again.
+    fn next_round(&mut self) {
+        self.blocked = false;
+    }
+
+    /// Sends the kept notifications, oldest first, until one fails.
+    async fn flush(&mut self, log: &dyn Log) {
+        if self.dropped > 0 {
             log.warn(&format!(
-                "cannot show desktop notifications: {why}; going on, logging them here"
+                "{} not shown and given up (more than {PENDING_MAX} waited)",
+                count(self.dropped, "notification was", "notifications were")
             ));
+            self.dropped = 0;
         }
-        self.failing = Some(why);
-        self.paused_until = Some(Instant::now() + SEND_PAUSE);
+        let mut late = 0;
+        while !self.blocked {
+            let Some(event) = self.pending.front().cloned() else {
+                break;
+            };
+            let failed = self.hub.send(&event).await;
+            if failed.is_empty() {
+                self.pending.pop_front();
+                if self.failing.take().is_some() {
+                    log.info("desktop notifications work again");
+                    late = self.pending.len();
+                    let n = notify::desktop::render(&event);
+                    log.info(&format!("shown late: {}", n.summary));
+                } else if late > 0 {
+                    late -= 1;
+                    let n = notify::desktop::render(&event);
+                    log.info(&format!("shown late: {}", n.summary));
+                }
+                continue;
+            }
+            let why: Vec<&str> = failed.iter().map(|f| f.why.as_str()).collect();
+            let why = why.join("; ");
+            if self.failing.as_deref() != Some(why.as_str()) {
+                log.warn(&format!(
+                    "cannot show desktop notifications: {why}; going on, logging them here and trying again at the next round"
+                ));
+            }
+            self.failing = Some(why);
+            self.blocked = true;
+        }
     }
 }
 
@@ -685,11 +820,8 @@ mod tests {
     #[tokio::test]
     async fn a_server_that_never_answers_is_waited_for_once_then_logged_around() {
         let log = Lines::default();
-        let mut a = Announcer {
-            hub: Hub::new(vec![Box::new(Silent)]).timeout(Duration::from_millis(50)),
-            failing: None,
-            paused_until: None,
-        };
+        let mut a =
+            Announcer::new(Hub::new(vec![Box::new(Silent)]).timeout(Duration::from_millis(50)));
         let n = crate::notify::tests::event();
         a.announce(&n, &log).await;
         a.announce(&n, &log).await;

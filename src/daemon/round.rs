@@ -31,6 +31,8 @@ const STALE_WALK: usize = 1_000;
 const STALE_MEMORY_MS: i64 = 90 * 86_400_000;
 /// More news than this of one kind in one round becomes one summary.
 const MAX_EACH: usize = 3;
+/// On a repository's first round, more stale commits than this become one summary.
+const FIRST_STALE: usize = 1;
 
 /// What the user asked to hear about (the per-user config).
 #[derive(Clone, Debug)]
@@ -76,11 +78,13 @@ fn same_person(a: &str, b: &str) -> bool {
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
 
-/// One round. `before` is what was announced for this repository; None on its
+/// One round. `name` is how notifications name the repository; `before` is what was announced for this repository; None on its
 /// first round, whose findings are the starting point and not news (stale commits
-/// excepted: they are a state, not an event, and still worth knowing).
+/// excepted: they are a state, not an event, and still worth knowing; more than one
+/// is told as one summary for the repository, never as a flood).
 pub fn round(
     path: &Path,
+    name: &str,
     before: Option<&RepoAnnounced>,
     settings: &Settings,
     ui: Box<dyn Ui>,
@@ -92,7 +96,10 @@ pub fn round(
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
     let mut problems = Vec::new();
-    let repo = notify::Repository::at(path);
+    let repo = notify::Repository {
+        name: name.to_string(),
+        ..notify::Repository::at(path)
+    };
     let now = ctx.now();
 
     match crate::forge::open(&ctx) {
@@ -118,7 +125,7 @@ pub fn round(
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
         }
     }
-    stale(&ctx, &repo, &mut announced, settings, now, &mut news)?;
+    stale(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
 
     let refs = ctx.repo().refs()?;
     let moved_meanwhile = start
@@ -134,24 +141,32 @@ pub fn round(
     })
 }
 
-/// Keeps the first `MAX_EACH` news, and one summary for the rest.
+/// Up to `MAX_EACH` news as they are; more become one summary of them all.
 fn capped(
-    mut list: Vec<Event>,
+    list: Vec<Event>,
     repo: &notify::Repository,
     of: Summarized,
     environment: Option<&str>,
 ) -> Vec<Event> {
-    let more = list.len().saturating_sub(MAX_EACH);
-    list.truncate(MAX_EACH);
-    if more > 0 {
-        list.push(Event::Summary(notify::Summary {
-            repository: repo.clone(),
-            count: more,
-            of,
-            environment: environment.map(str::to_string),
-        }));
+    grouped(list, MAX_EACH, repo, of, environment)
+}
+
+fn grouped(
+    list: Vec<Event>,
+    most: usize,
+    repo: &notify::Repository,
+    of: Summarized,
+    environment: Option<&str>,
+) -> Vec<Event> {
+    if list.len() <= most {
+        return list;
     }
-    list
+    vec![Event::Summary(notify::Summary {
+        repository: repo.clone(),
+        count: list.len(),
+        of,
+        environment: environment.map(str::to_string),
+    })]
 }
 
 /// Deployments whose state differs from the one last seen.
@@ -197,9 +212,15 @@ fn deployments(
         if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
             continue;
         }
-        found.push(Event::Deployment(recorded::deployment(
-            ctx, repo, e.commit, d,
-        )));
+        let mut event = recorded::deployment(ctx, repo, e.commit, d);
+        if event.links.log.is_none() {
+            // A local deployment's log is a file of the repository's.
+            let log = ctx.ledger.log_path(&d.dep);
+            if log.is_file() {
+                event.links.log = Some(log.display().to_string());
+            }
+        }
+        found.push(Event::Deployment(event));
     }
     news.extend(capped(found, repo, Summarized::Deployments, None));
     Ok(())
@@ -289,6 +310,7 @@ fn ci(
 fn stale(
     ctx: &Context,
     repo: &notify::Repository,
+    first: bool,
     announced: &mut RepoAnnounced,
     settings: &Settings,
     now: Timestamp,
@@ -301,6 +323,7 @@ fn stale(
         return Ok(());
     };
     let snapshot = ctx.ledger.snapshot()?;
+    let mut all = Vec::new();
     for (env, config) in &ctx.config.env {
         let Some(after) = config.stale_after else {
             continue;
@@ -338,7 +361,25 @@ fn stale(
         }
         // The walk is newest first; the oldest commits waited longest.
         found.reverse();
-        news.extend(capped(found, repo, Summarized::Stale, Some(env)));
+        if first {
+            all.extend(found);
+        } else {
+            news.extend(capped(found, repo, Summarized::Stale, Some(env)));
+        }
+    }
+    if first {
+        // A newly watched repository's backlog: one line for the repository.
+        let envs: std::collections::BTreeSet<&str> =
+            all.iter().filter_map(Event::environment).collect();
+        let env = (envs.len() == 1).then(|| envs.into_iter().next()).flatten();
+        let env = env.map(str::to_string);
+        news.extend(grouped(
+            all,
+            FIRST_STALE,
+            repo,
+            Summarized::Stale,
+            env.as_deref(),
+        ));
     }
     Ok(())
 }
@@ -363,13 +404,14 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(capped(more(2), &repo, Summarized::Ci, None).len(), 2);
+        assert_eq!(capped(more(3), &repo, Summarized::Ci, None).len(), 3);
         let five = capped(more(5), &repo, Summarized::Stale, Some("production"));
-        assert_eq!(five.len(), 4);
+        assert_eq!(five.len(), 1);
         assert_eq!(
-            five[3],
+            five[0],
             Event::Summary(notify::Summary {
                 repository: repo.clone(),
-                count: 2,
+                count: 5,
                 of: Summarized::Stale,
                 environment: Some("production".into()),
             })

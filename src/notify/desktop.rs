@@ -16,30 +16,225 @@ pub struct Text {
     pub critical: bool,
 }
 
-/// The desktop's notification server.
-pub struct Desktop;
+/// The desktop's notification server. On Linux it keeps one D-Bus connection (made
+/// again after any failure, reading `DBUS_SESSION_BUS_ADDRESS` and
+/// `$XDG_RUNTIME_DIR/bus` anew, so a session bus restarted elsewhere is found), asks
+/// the server's capabilities once per connection (`body-markup`: the body is
+/// escaped), and shows each deployment as one popup that changes (`replaces_id`
+/// with the id the server gave its previous state, and stack-tag hints).
+#[derive(Default)]
+pub struct Desktop {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    state: std::sync::Mutex<bus::State>,
+}
+
+impl Desktop {
+    pub fn new() -> Desktop {
+        Desktop::default()
+    }
+}
 
 impl Sink for Desktop {
     fn name(&self) -> &str {
         "the notification server"
     }
 
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn send<'a>(&'a self, event: &'a Event) -> Sending<'a> {
+        Box::pin(bus::send(&self.state, event))
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
     fn send<'a>(&'a self, event: &'a Event) -> Sending<'a> {
         let text = render(event);
         let mut note = notify_rust::Notification::new();
         note.appname("git-train")
             .summary(&text.summary)
             .body(&text.body);
-        #[cfg(all(unix, not(target_os = "macos")))]
-        if text.critical {
-            note.urgency(notify_rust::Urgency::Critical);
-        }
         Box::pin(async move {
             note.show_async()
                 .await
                 .map(drop)
                 .map_err(|e| describe(&e.to_string()))
         })
+    }
+}
+
+/// The tag of the popup an event replaces: a deployment's states share one.
+pub fn stack_tag(event: &Event) -> Option<String> {
+    match event {
+        Event::Deployment(d) => Some(format!(
+            "git-train {} {} {}",
+            d.repository.path, d.environment, d.deployment
+        )),
+        _ => None,
+    }
+}
+
+/// Text for a server that reads the body as markup: `&`, `<` and `>` escaped.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The freedesktop notification protocol over zbus, on one kept connection.
+#[cfg(all(unix, not(target_os = "macos")))]
+mod bus {
+    use std::collections::{HashMap, VecDeque};
+    use std::sync::Mutex;
+
+    use zbus::Variant as Value;
+
+    use super::{describe, escape_markup, render, stack_tag, Event};
+
+    const NAME: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
+    /// Popup ids remembered for replacing (one per recent deployment).
+    const IDS_KEPT: usize = 100;
+
+    #[derive(Default)]
+    pub struct State {
+        /// The connection and whether its server advertised `body-markup`.
+        connection: Option<(zbus::Connection, bool)>,
+        /// The id the server gave each deployment's popup, newest last.
+        ids: VecDeque<(String, u32)>,
+    }
+
+    /// The session bus addresses to try: the environment's, then the usual socket.
+    fn addresses() -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(a) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+            if !a.is_empty() {
+                out.push(a);
+            }
+        }
+        if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
+            let socket = std::path::Path::new(&dir).join("bus");
+            let a = format!("unix:path={}", socket.display());
+            if socket.exists() && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    async fn connect() -> Result<(zbus::Connection, bool), zbus::Error> {
+        let mut last = None;
+        for address in addresses() {
+            match zbus::connection::Builder::address(address.as_str())
+                .build()
+                .await
+            {
+                Ok(connection) => {
+                    let caps: Vec<String> = connection
+                        .call_method(Some(NAME), PATH, Some(NAME), "GetCapabilities", &())
+                        .await?
+                        .body()
+                        .deserialize()?;
+                    let markup = caps.iter().any(|c| c == "body-markup");
+                    return Ok((connection, markup));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            zbus::Error::Address(
+                "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and there is no $XDG_RUNTIME_DIR/bus".into(),
+            )
+        }))
+    }
+
+    pub async fn send(state: &Mutex<State>, event: &Event) -> Result<(), String> {
+        let text = render(event);
+        let tag = stack_tag(event);
+        let mut retried = false;
+        loop {
+            let kept = state.lock().ok().and_then(|s| s.connection.clone());
+            let (connection, markup) = match kept {
+                Some(c) => c,
+                None => {
+                    let c = connect().await.map_err(|e| describe(&e.to_string()))?;
+                    if let Ok(mut s) = state.lock() {
+                        s.connection = Some(c.clone());
+                        // A new connection may be a new server: its ids mean nothing.
+                        s.ids.clear();
+                    }
+                    c
+                }
+            };
+            let replaces = tag
+                .as_ref()
+                .and_then(|t| {
+                    let s = state.lock().ok()?;
+                    s.ids.iter().rev().find(|(k, _)| k == t).map(|(_, id)| *id)
+                })
+                .unwrap_or(0);
+            let body = if markup {
+                escape_markup(&text.body)
+            } else {
+                text.body.clone()
+            };
+            let mut hints: HashMap<&str, Value<'_>> = HashMap::new();
+            hints.insert("urgency", Value::U8(if text.critical { 2 } else { 1 }));
+            if let Some(t) = &tag {
+                hints.insert("x-dunst-stack-tag", Value::from(t.as_str()));
+                hints.insert("x-canonical-private-synchronous", Value::from(t.as_str()));
+            }
+            // A failure stays until dismissed; the rest expire as the server likes.
+            let expire: i32 = if text.critical { 0 } else { -1 };
+            let actions: Vec<&str> = Vec::new();
+            let sent = connection
+                .call_method(
+                    Some(NAME),
+                    PATH,
+                    Some(NAME),
+                    "Notify",
+                    &(
+                        "git-train",
+                        replaces,
+                        "",
+                        text.summary.as_str(),
+                        body.as_str(),
+                        actions,
+                        hints,
+                        expire,
+                    ),
+                )
+                .await
+                .and_then(|reply| reply.body().deserialize::<u32>());
+            match sent {
+                Ok(id) => {
+                    if let (Some(t), Ok(mut s)) = (tag, state.lock()) {
+                        s.ids.retain(|(k, _)| *k != t);
+                        s.ids.push_back((t, id));
+                        while s.ids.len() > IDS_KEPT {
+                            s.ids.pop_front();
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    if let Ok(mut s) = state.lock() {
+                        s.connection = None;
+                    }
+                    // The bus went away under a kept connection: connect again at once.
+                    let lost = !matches!(e, zbus::Error::MethodError(..));
+                    if lost && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(describe(&e.to_string()));
+                }
+            }
+        }
     }
 }
 
@@ -71,10 +266,9 @@ pub fn render(event: &Event) -> Text {
             };
             let what = if d.rollback { "rollback" } else { "deployment" };
             let mut body = format!(
-                "{} {}\n{what} to {env}: {}, by {}",
+                "{} {}\n{what} to {env} {word}, by {}",
                 d.commit.short(),
                 d.commit.subject,
-                d.state,
                 d.by
             );
             if let Some(log) = &d.links.log {
@@ -119,9 +313,9 @@ pub fn render(event: &Event) -> Text {
             let env = &s.environment;
             Text {
                 summary: format!("{repo}: {} waits for {env}", s.commit.short()),
+                // The title names the commit; the body does not repeat its sha.
                 body: format!(
-                    "{} {}\nnot deployed to {env} after {} (stale_after {})",
-                    s.commit.short(),
+                    "{}\nnot deployed to {env} after {} (stale_after {})",
                     s.commit.subject,
                     format_age(s.waited_ms),
                     format_age(s.stale_after_ms)
@@ -134,10 +328,10 @@ pub fn render(event: &Event) -> Text {
                 (Summarized::Deployments, _) => "deployments changed state".to_string(),
                 (Summarized::Ci, _) => "CI results".to_string(),
                 (Summarized::Stale, Some(env)) => format!("commits wait for {env}"),
-                (Summarized::Stale, None) => "commits wait".to_string(),
+                (Summarized::Stale, None) => "commits wait for their environments".to_string(),
             };
             Text {
-                summary: format!("{repo}: {} more {what}", s.count),
+                summary: format!("{repo}: {} {what}", s.count),
                 body: "`git train status` and `git train history` show them".into(),
                 critical: false,
             }
@@ -243,7 +437,7 @@ mod tests {
         assert_eq!(n.summary, "api: production succeeded");
         assert_eq!(
             n.body,
-            "0377e3c Fix typo in README (#130)\ndeployment to production: success, by octocat"
+            "0377e3c Fix typo in README (#130)\ndeployment to production succeeded, by octocat"
         );
         let n = render(&Event::Ci(CiFinished {
             repository: api(),
@@ -276,6 +470,6 @@ mod tests {
             of: Summarized::Stale,
             environment: Some("production".into()),
         }));
-        assert_eq!(n.summary, "api: 4 more commits wait for production");
+        assert_eq!(n.summary, "api: 4 commits wait for production");
     }
 }
