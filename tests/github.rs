@@ -248,7 +248,7 @@ fn sync_imports_what_was_made_elsewhere_once_and_idle_polls_cost_nothing() {
 
     // A deployment git-train made is imported by another clone as the same lines.
     gh.workflow(&[("success", Duration::from_millis(0))]);
-    gh.train(&repo, &["deploy", "staging"]).ok();
+    gh.train(&repo, &["deploy", "staging", "--new-env"]).ok();
     let ours = repo.all_lines();
     std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
     repo.git(&["update-ref", "-d", "refs/notes/deploys"]);

@@ -170,7 +170,15 @@ fn many_processes_across_clones_lose_nothing_and_lock_once() {
             let env = ["staging", "production", "canary"][(n + i) % 3];
             children.push(
                 c.cmd(BIN)
-                    .args(["deploy", env, &format!("HEAD~{i}"), "--yes", "-q"])
+                    .args([
+                        "deploy",
+                        env,
+                        &format!("HEAD~{i}"),
+                        "--yes",
+                        "-q",
+                        "--new-env",
+                        "--queue",
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -378,6 +386,8 @@ fn a_fresh_clone_runs_nothing_until_the_user_deploys() {
         .unwrap()
         .success());
     let clone = Repo { dir, world: &w };
+    clone.git(&["config", "user.email", "bob@example.com"]);
+    clone.git(&["config", "user.name", "Bob"]);
     for args in [
         &["init"][..],
         &["status"],

@@ -226,15 +226,27 @@ fn a_servers_refusal_is_shown_at_once_with_its_reason_and_not_retried() {
     assert_eq!(tries, 1, "a refusal is not retried");
     assert!(took < Duration::from_secs(10), "{took:?}");
 
-    // A deploy still records locally, and says why it was not shared.
-    let out = a.train(&["deploy", "production"]).ok();
+    // A deploy cannot take its lease on a server that refuses every push: it is
+    // refused before anything runs, with the server's reason.
+    let out = a.train(&["deploy", "production"]).code(1);
+    assert!(
+        out.stderr
+            .contains("could not take the deploy lease on production"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains("ledger pushes are frozen until 18:00"),
         "{}",
         out.stderr
     );
     assert!(!out.stderr.contains("kept moving"), "{}", out.stderr);
-    assert_eq!(a.all_lines().len(), 2 * per_deploy, "{:?}", a.all_lines());
+    assert_eq!(
+        a.all_lines().len(),
+        per_deploy,
+        "nothing recorded: {:?}",
+        a.all_lines()
+    );
 }
 
 // ---------------------------------------------------------------------------------

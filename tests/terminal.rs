@@ -67,7 +67,8 @@ fn a_live_deploy_leaves_one_final_line_and_no_repeated_progress_rows() {
         .unwrap();
     assert!(started.success());
     let line = format!(
-        ". '{}'; cd '{}'; clear; '{BIN}' deploy staging --yes; echo DONE-$?",
+        // The marker is split in the typed line, so only the echo's output holds it.
+        ". '{}'; cd '{}'; clear; '{BIN}' deploy staging --yes; echo \"DO\"\"NE-$?\"",
         env_file.display(),
         repo.dir.display()
     );

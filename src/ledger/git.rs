@@ -23,7 +23,22 @@ impl From<CommitId> for Oid {
 
 impl From<git2::Error> for Error {
     fn from(e: git2::Error) -> Error {
-        Error::internal(format!("git: {}", e.message())).with_source(e)
+        let message = e.message().to_string();
+        let error = Error::internal(format!("git: {message}"));
+        // What the file system refused: say what to check, wherever it was met.
+        let error = if [
+            "Read-only file system",
+            "Permission denied",
+            "No space left",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
+        {
+            error.hint("check that .git is writable and the disk has room; nothing was recorded")
+        } else {
+            error
+        };
+        error.with_source(e)
     }
 }
 

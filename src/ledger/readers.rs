@@ -13,6 +13,9 @@ use crate::error::Result;
 pub struct Deployments<'r> {
     notes: Notes<'r>,
     by_commit: HashMap<CommitId, Vec<Deployment>>,
+    /// By commit, where each deployment id sits in `by_commit`: a note holding many
+    /// deployments is not searched once per deployment (that was quadratic).
+    by_id: HashMap<CommitId, HashMap<String, Vec<usize>>>,
     skipped: Vec<BadLine>,
 }
 
@@ -21,6 +24,7 @@ impl<'r> Deployments<'r> {
         Ok(Deployments {
             notes: Notes::load(repo, notes::DEPLOYS)?,
             by_commit: HashMap::new(),
+            by_id: HashMap::new(),
             skipped: Vec::new(),
         })
     }
@@ -30,6 +34,11 @@ impl<'r> Deployments<'r> {
         if !self.by_commit.contains_key(&commit) {
             let (deployments, bad) = deployments_of(&self.notes, commit)?;
             self.skipped.extend(bad);
+            let mut ids: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, d) in deployments.iter().enumerate() {
+                ids.entry(d.dep.clone()).or_default().push(i);
+            }
+            self.by_id.insert(commit, ids);
             self.by_commit.insert(commit, deployments);
         }
         Ok(&self.by_commit[&commit])
@@ -42,10 +51,14 @@ impl<'r> Deployments<'r> {
         dep: &str,
         env: Option<&str>,
     ) -> Result<Option<&Deployment>> {
-        Ok(self
-            .of(commit)?
-            .iter()
-            .find(|d| d.dep == dep && env.is_none_or(|env| d.env == env)))
+        self.of(commit)?;
+        let all = &self.by_commit[&commit];
+        Ok(self.by_id[&commit]
+            .get(dep)
+            .into_iter()
+            .flatten()
+            .map(|&i| &all[i])
+            .find(|d| env.is_none_or(|env| d.env == env)))
     }
 
     /// The lines that did not parse in the notes read since the last call.

@@ -163,28 +163,38 @@ impl Remote {
     /// `fetch`, and in the same `git fetch` the refspecs in `also` (trunk before a
     /// deploy: `+refs/heads/main:refs/remotes/origin/main`).
     pub fn fetch_also(&self, ledgers: &[&str], also: &[String]) -> Result<()> {
-        let mut cmd = self.git();
-        cmd.args([
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--prune",
-            "--no-write-fetch-head",
-            "--no-recurse-submodules",
-        ])
-        .arg(&self.name);
-        for ledger in ledgers {
-            // A pattern, so a remote that has no such ref yet is not an error.
-            cmd.arg(format!("+refs/notes/{ledger}*:{}*", self.tracking(ledger)));
-        }
-        cmd.arg("+refs/train/locks/*:refs/train/locks/*");
-        cmd.arg("+refs/train/leases/*:refs/train/leases/*");
-        cmd.args(also);
-        let out = self.run("fetch from", cmd)?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(self.unreachable("fetch from", &out.stderr))
+        // Two commands of one clone fetching at once can meet on a local ref (git:
+        // "cannot lock ref ...: is at X but expected Y"): the other one got there
+        // first, so fetch again (a few times) rather than fail.
+        let mut attempt = 0;
+        loop {
+            let mut cmd = self.git();
+            cmd.args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--prune",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+            ])
+            .arg(&self.name);
+            for ledger in ledgers {
+                // A pattern, so a remote that has no such ref yet is not an error.
+                cmd.arg(format!("+refs/notes/{ledger}*:{}*", self.tracking(ledger)));
+            }
+            cmd.arg("+refs/train/locks/*:refs/train/locks/*");
+            cmd.arg("+refs/train/leases/*:refs/train/leases/*");
+            cmd.args(also);
+            let out = self.run("fetch from", cmd)?;
+            if out.status.success() {
+                return Ok(());
+            }
+            let raced = String::from_utf8_lossy(&out.stderr).contains("cannot lock ref");
+            attempt += 1;
+            if !raced || attempt >= 8 {
+                return Err(self.unreachable("fetch from", &out.stderr));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30 * attempt));
         }
     }
 
