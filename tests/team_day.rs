@@ -43,7 +43,7 @@ fn run_config(repo: &Repo, count: &std::path::Path) {
     repo.write(
         ".train.toml",
         &format!(
-            "[checks]\nrequire = false\n\n[env.staging]\nrun = \"echo x >> {}; sleep 2\"\n",
+            "[checks]\nrequire = false\n\n[env.staging]\nrun = \"echo x >> {}; sleep 4\"\n",
             count.display()
         ),
     );
