@@ -209,12 +209,14 @@ impl Ledger {
                     };
                     match git.reference_matching(&name, oid, true, old, "git-train: lease") {
                         Ok(_) => true,
-                        // Another process holds the ref's lock file this moment.
+                        // Another process took it, released it (NotFound: the
+                        // expected lease is gone) or holds the ref's lock file.
                         Err(e)
                             if matches!(
                                 e.code(),
                                 git2::ErrorCode::Exists
                                     | git2::ErrorCode::Modified
+                                    | git2::ErrorCode::NotFound
                                     | git2::ErrorCode::Locked
                             ) =>
                         {
@@ -270,8 +272,11 @@ impl Ledger {
                 let mut tries = 0;
                 while let Err(e) = reference.delete() {
                     tries += 1;
-                    if e.code() != git2::ErrorCode::Locked || tries > 100 {
-                        return Err(e.into());
+                    match e.code() {
+                        // Taken over or removed meanwhile: not ours to release.
+                        git2::ErrorCode::NotFound | git2::ErrorCode::Modified => return Ok(false),
+                        git2::ErrorCode::Locked if tries <= 100 => {}
+                        _ => return Err(e.into()),
                     }
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
