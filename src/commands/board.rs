@@ -13,6 +13,19 @@ use crate::context::Context;
 use crate::domain::{CiState, CommitInfo, State, Timestamp};
 use crate::error::Result;
 
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BoardArgs {
+    /// The address to listen on (default 127.0.0.1:7878; port 0 takes a free one)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Open the page in the default browser
+    #[arg(long)]
+    pub open: bool,
+    /// Serve every repository on the daemon's watch list, one section each
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Trunk commits `status` is asked for: every train on the overview is cut from
 /// these, so the page stays bounded however long a train is.
 pub const TRUNK_WINDOW: usize = 100;
@@ -100,6 +113,7 @@ pub fn overview(ctx: &Context, web: Option<String>) -> Result<Overview> {
         &status::Args {
             count: TRUNK_WINDOW,
             env: None,
+            ..Default::default()
         },
     )?;
     let recent = history::run(
@@ -108,6 +122,7 @@ pub fn overview(ctx: &Context, web: Option<String>) -> Result<Overview> {
             env: None,
             count: RECENT,
             skip: 0,
+            ..Default::default()
         },
     )?
     .deployments;
@@ -196,6 +211,7 @@ fn newest_of(ctx: &Context, env: &str) -> Result<Option<Item>> {
             env: Some(env.to_string()),
             count: 1,
             skip: 0,
+            ..Default::default()
         },
     )?;
     Ok(h.deployments.into_iter().next())
@@ -369,6 +385,7 @@ pub fn history_page(
             env: env.clone(),
             count: HISTORY_PAGE + 1,
             skip,
+            ..Default::default()
         },
     )?
     .deployments;
@@ -429,6 +446,7 @@ pub fn stats_page(ctx: &Context, env: Option<String>) -> Result<StatsPage> {
             env,
             since: None,
             until: None,
+            ..Default::default()
         },
     )?;
     let mut envs: BTreeSet<String> = ctx.config.env.keys().cloned().collect();

@@ -7,6 +7,27 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::notify::{self, channel, ChannelTest};
 
+#[derive(clap::Args, Debug, Clone)]
+#[command(disable_help_subcommand = true)]
+pub struct ChannelsArgs {
+    #[command(subcommand)]
+    pub action: ChannelsAction,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ChannelsAction {
+    /// Post a test message to a team channel
+    Test(TestArgs),
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TestArgs {
+    /// The channel, as named in `[channels.NAME]`
+    pub name: String,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
 #[derive(Serialize)]
 pub struct Tested {
     pub version: u32,

@@ -10,6 +10,26 @@ use std::process::{Command, Stdio};
 
 use crate::config::Config;
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CompleteArgs {
+    /// `envs` or `revs`
+    pub what: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
 /// Environments: those the configuration names, and those the ledger has seen.
 pub fn environments(dir: &Path) -> Vec<String> {
     let mut names: BTreeSet<String> = BTreeSet::new();

@@ -11,6 +11,43 @@ use crate::daemon::{self, config, Log};
 use crate::error::Result;
 use crate::ledger::repo::Repo;
 
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+    /// Do one round of every watched repository, then exit
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum DaemonAction {
+    /// Run the daemon at login: a systemd user unit (Linux) or a launchd agent (macOS)
+    ///
+    /// Writes ~/.config/systemd/user/git-train.service (or
+    /// ~/Library/LaunchAgents/org.git-train.daemon.plist) to run this binary, by its
+    /// absolute path, as `git-train daemon`, and enables and starts it
+    /// (`systemctl --user enable --now`, `launchctl load`).
+    Install(ServiceArgs),
+    /// Stop the daemon's service and remove its unit or agent file
+    Uninstall(ServiceArgs),
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct WatchArgs {
+    /// The repository (default: the current one)
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
 pub use crate::daemon::service::Service;
 
 /// What `watch` or `unwatch` did.

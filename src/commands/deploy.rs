@@ -11,21 +11,55 @@ use crate::error::{Error, Result};
 use crate::forge::{Forge, Plan};
 use crate::notify;
 
-pub struct Args {
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunDeploymentArgs {
     pub env: String,
-    pub rev: Option<String>,
-    pub force: bool,
-    pub reason: Option<String>,
-    pub desc: Option<String>,
-    pub offline: bool,
+    pub sha: String,
+    pub dep: String,
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
 }
 
-pub struct RollbackArgs {
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// The environment, e.g. staging or production
     pub env: String,
+    /// The commit to deploy (default: the tip of trunk)
+    pub rev: Option<String>,
+    /// A description recorded with the deployment
+    #[arg(short = 'm', long = "description", value_name = "TEXT")]
+    pub description: Option<String>,
+    /// While REV's CI is pending, wait for it, then deploy (locks, freezes and the
+    /// rest are checked when it deploys); failing CI or the timeout: exit 1
+    #[arg(long)]
+    pub when_green: bool,
+    /// How long --when-green waits
+    #[arg(long, value_name = "DURATION", default_value = "30m", requires = "when_green", value_parser = super::flags::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// ENV is a new environment (needed once the ledger or .train.toml knows others)
+    #[arg(long)]
+    pub new_env: bool,
+    #[command(flatten)]
+    pub confirm: super::flags::ConfirmFlags,
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RollbackArgs {
+    /// The environment to roll back
+    pub env: String,
+    /// The commit to go back to (default: the one that ran before the current one)
+    #[arg(long, value_name = "REV")]
     pub to: Option<String>,
-    pub force: bool,
-    pub reason: Option<String>,
-    pub offline: bool,
+    #[command(flatten)]
+    pub confirm: super::flags::ConfirmFlags,
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 /// What a deployment will do, shown before it is made.
@@ -66,7 +100,7 @@ const COUNTED: usize = 10_000;
 
 pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
-    let forced = forced_reason(args.force, args.reason.as_deref())?;
+    let forced = forced_reason(args.confirm.force, args.confirm.reason.as_deref())?;
     ctx.open_deployments()?;
     let trunk = ctx.repo().trunk(&ctx.config)?;
     let target = match &args.rev {
@@ -89,16 +123,16 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
             env,
             target,
             forced,
-            desc: args.desc.clone(),
+            desc: args.description.clone(),
             rollback: false,
-            offline: args.offline,
+            offline: args.offline.offline,
         },
     )
 }
 
 pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
-    let forced = forced_reason(args.force, args.reason.as_deref())?;
+    let forced = forced_reason(args.confirm.force, args.confirm.reason.as_deref())?;
     ctx.open_deployments()?;
     let index = ctx.ledger.index()?;
     let Some(current) = index.snapshot.deployed.get(env.as_str()).copied() else {
@@ -170,7 +204,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             forced,
             desc: None,
             rollback: ran_here,
-            offline: args.offline,
+            offline: args.offline.offline,
         },
     )
 }

@@ -174,6 +174,7 @@ fn repo_status(w: &Watched, env: Option<&str>, ui: Box<dyn Ui>) -> Result<RepoSt
         &status::Args {
             count: 0,
             env: env.map(str::to_string),
+            ..Default::default()
         },
     )?;
     let recent = history::run(
@@ -182,6 +183,7 @@ fn repo_status(w: &Watched, env: Option<&str>, ui: Box<dyn Ui>) -> Result<RepoSt
             env: env.map(str::to_string),
             count: RECENT,
             skip: 0,
+            ..Default::default()
         },
     )?;
     let environments = st
@@ -250,6 +252,7 @@ pub fn history_all(
                         env: env.map(str::to_string),
                         count,
                         skip: 0,
+                        ..Default::default()
                     },
                 )
             })

@@ -6,11 +6,21 @@ use crate::context::Context;
 use crate::domain::{CommitId, CommitInfo, Deployment, State, Timestamp};
 use crate::error::Result;
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
+    /// Only this environment
     pub env: Option<String>,
+    /// How many deployments to show
+    #[arg(short = 'n', long = "count", default_value_t = 20, value_name = "N")]
     pub count: usize,
+    /// Deployments of every repository on the watch list, each line naming its repository
+    #[arg(long)]
+    pub all: bool,
     /// Newest deployments left out before the `count` shown (a page further back).
+    #[arg(skip)]
     pub skip: usize,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 #[derive(Serialize)]

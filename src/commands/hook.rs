@@ -13,6 +13,28 @@ use crate::context::Context;
 use crate::domain::{CommitId, CommitInfo};
 use crate::error::Result;
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub hook: HookCommand,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum HookCommand {
+    /// Warn when a push of trunk leaves a long or old train of undeployed commits
+    ///
+    /// Reads the refs being pushed from stdin, as git gives them to the pre-push hook.
+    PrePush(PrePushArgs),
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PrePushArgs {
+    /// The remote pushed to (its name, or its URL when it has none)
+    pub remote: String,
+    /// The URL pushed to
+    pub url: Option<String>,
+}
+
 /// How many undeployed commits to count, at least, before saying "N+". Walking
 /// 10,000 commits takes about 150 ms on a 100k-commit repository; 1,000 about 15.
 const WALK_MIN: usize = 1_000;

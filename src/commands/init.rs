@@ -11,8 +11,13 @@ use crate::error::Result;
 use crate::hooks::{self, Action};
 use crate::ledger;
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
+    /// Take out what init set up: git-train's hook lines (yours stay) and its notes settings
+    #[arg(long)]
     pub uninstall: bool,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 #[derive(Serialize)]

@@ -9,6 +9,43 @@ use crate::error::{Error, Result};
 use crate::ledger::{Held, Lock, Remote, Taken};
 use crate::notify::{self, LockAction};
 
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LockArgs {
+    /// The environment to lock
+    pub env: String,
+    /// Why, shown to whoever tries to deploy
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct UnlockArgs {
+    /// The environment to unlock
+    pub env: String,
+    /// Release someone else's lock; recorded in refs/notes/locks
+    #[arg(long)]
+    pub force: bool,
+    /// Why a lock is released by force
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LocksArgs {
+    #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
 #[derive(Serialize)]
 pub struct LockOutcome {
     pub version: u32,

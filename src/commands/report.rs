@@ -11,14 +11,30 @@ use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
 use crate::notify::{self, recorded};
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
+    /// pending, success, failure, error (CI); also queued, in_progress, inactive (deployments)
     pub state: String,
+    /// The commit the CI status is for
+    #[arg(long, value_name = "REV", conflicts_with = "deployment")]
     pub commit: Option<String>,
+    /// The deployment the state is for (its id, as `history` shows)
+    #[arg(long, value_name = "ID")]
     pub deployment: Option<String>,
+    /// The CI status context (one per CI job)
+    #[arg(long, default_value = "default", value_name = "NAME")]
     pub context: String,
+    /// Link to the CI run (commit statuses) or the environment (deployments)
+    #[arg(long, alias = "environment-url", value_name = "URL")]
     pub url: Option<String>,
+    /// Link to the deploy log
+    #[arg(long, value_name = "URL")]
     pub log_url: Option<String>,
+    /// A short description
+    #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 #[derive(Serialize)]

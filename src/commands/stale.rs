@@ -17,11 +17,22 @@ use crate::error::Result;
 use crate::ledger::lockfile::LockFile;
 use crate::notify::{self, channel, Event, Hub, Sink};
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// The environments asked for; empty: those with `stale_after`.
+    /// Only this environment (repeat for more)
+    #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
-    /// Instead of each environment's `stale_after`.
-    pub older_than: Option<Duration>,
+    /// List the commits that have waited longer than this (30m, 24h, 2d)
+    #[arg(long, value_name = "DURATION", value_parser = super::flags::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Post each environment's digest to its team channels, once a day per channel
+    #[arg(long)]
+    pub post: bool,
+    /// With --post: post even to the channels that got today's digest already
+    #[arg(long, requires = "post")]
+    pub again: bool,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 /// The threshold of an environment without `stale_after`.
@@ -121,6 +132,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Stale> {
         &status::Args {
             count: 0,
             env: None,
+            ..Default::default()
         },
     )?;
     let names = environments(ctx, args, &st.environments)?;

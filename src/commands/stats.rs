@@ -14,10 +14,20 @@ use crate::domain::{CommitId, Timestamp};
 use crate::error::{Error, Result};
 use crate::ledger::{Deployments, Entry};
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
+    /// The environment (default: the one marked `production = true`, else production)
+    #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// Start of the window: a duration before now (30d, 2w) or a date (2026-09-01,
+    /// RFC 3339); default: 90 days before --until
+    #[arg(long, value_name = "DURATION|DATE")]
     pub since: Option<String>,
+    /// End of the window (not included), as for --since; default: now
+    #[arg(long, value_name = "DURATION|DATE")]
     pub until: Option<String>,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 /// The window when none is given: this many days before `--until` (default now).

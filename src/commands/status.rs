@@ -70,9 +70,19 @@ pub struct CommitStatus {
     pub deployed_to: Vec<String>,
 }
 
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
+    /// How many trunk commits to show
+    #[arg(short = 'n', long = "count", default_value_t = 10, value_name = "N")]
     pub count: usize,
+    /// Show only this environment
+    #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// Every repository on the daemon's watch list, one block each (local ledgers only)
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
 }
 
 /// How far to count undeployed commits before saying "N+".

@@ -8,6 +8,16 @@ use crate::error::{Error, Kind, Result};
 use crate::forge::Forge;
 use crate::ledger::{LedgerSync, Remote};
 
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// Sync every repository on the watch list (a few at a time, each under its
+    /// remote timeout) and report each
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: super::flags::JsonFlag,
+}
+
 #[derive(Serialize)]
 pub struct Synced {
     pub version: u32,

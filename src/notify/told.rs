@@ -88,10 +88,8 @@ fn deploy(ctx: &Context, env: &str, rev: &str) -> deploy::Outcome {
     let args = deploy::Args {
         env: env.into(),
         rev: Some(rev.into()),
-        force: false,
-        reason: None,
-        desc: None,
-        offline: true,
+        offline: crate::commands::flags::OfflineFlag { offline: true },
+        ..Default::default()
     };
     let prepared = deploy::prepare(ctx, forge.as_ref(), &args).unwrap();
     deploy::carry_out(ctx, forge.as_ref(), prepared, true).unwrap()
@@ -205,6 +203,7 @@ fn report_tells_a_deployments_new_state_and_ci_finishing_once() {
         url: None,
         log_url: Some("https://ci.example/7".into()),
         description: None,
+        output: Default::default(),
     };
     report::run(
         &ctx,

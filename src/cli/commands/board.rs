@@ -5,9 +5,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
-use super::args::{BoardArgs, Cli};
-use super::ui::TermUi;
 use crate::board::{Board, Options};
+use crate::cli::args::Cli;
+use crate::cli::ui::TermUi;
+use crate::commands::board::BoardArgs;
 use crate::context::{Context, Ui};
 use crate::daemon::config;
 use crate::error::{Error, Result};
@@ -48,7 +49,7 @@ pub fn run(dir: &Path, cli: &Cli, a: &BoardArgs) -> Result<u8> {
             board.addr()
         ));
     }
-    super::tell(&format!("{url}\n"));
+    crate::cli::tell(&format!("{url}\n"));
     ui.note("serving the ledger read-only; Ctrl-C stops it");
     if a.open {
         open_browser(&url, &ui);

@@ -3,7 +3,35 @@
 use clap::CommandFactory;
 use clap_complete::Shell as Generator;
 
-use super::args::{Cli, Shell};
+use std::path::Path;
+
+use crate::cli::args::Cli;
+use crate::cli::emit;
+use crate::commands::complete::{CompleteArgs, CompletionsArgs, Shell};
+use crate::error::Result;
+
+/// `git train completions SHELL`: the script on stdout.
+pub fn run(a: &CompletionsArgs) -> Result<u8> {
+    emit(&render(a.shell))?;
+    Ok(0)
+}
+
+/// `git train __complete envs|revs|repos`: the words, one a line; never an error
+/// (a shell completing in a broken repository just gets none).
+pub fn words(dir: &Path, a: &CompleteArgs) -> Result<u8> {
+    let words = match a.what.as_str() {
+        "envs" => crate::commands::complete::environments(dir),
+        "revs" => crate::commands::complete::revisions(dir),
+        "repos" => crate::commands::fleet::watched()
+            .map(|all| all.into_iter().map(|w| w.name).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut text = words.join("\n");
+    text.push('\n');
+    let _ = emit(&text);
+    Ok(0)
+}
 
 /// The completion script for `git-train` in `shell`. For bash it also completes
 /// `git train ...`: git's own bash completion calls `_git_train` for it.
