@@ -422,7 +422,7 @@ fn the_overview_names_each_environment_with_its_commit_and_the_trains() {
 fn text_from_commits_the_ledger_and_locks_is_escaped() {
     let world = World::new();
     let repo = world.repo("web", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.config_without_ci("[env.staging]\n");
     repo.git(&["add", ".train.toml"]);
     repo.commit("config");
     let evil = "<script>alert('subject')</script>";
@@ -560,7 +560,7 @@ fn read_until(
 fn a_deploy_from_the_terminal_reaches_an_open_event_stream_within_a_second() {
     let world = World::new();
     let repo = world.repo("api", 3);
-    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.config_without_ci("[env.staging]\n");
     repo.git(&["add", ".train.toml"]);
     let first = repo.commit("config");
     repo.train_at("2026-11-25T14:00:00Z", &["deploy", "staging", "--yes"])
@@ -620,7 +620,7 @@ fn a_deploy_from_the_terminal_reaches_an_open_event_stream_within_a_second() {
 fn a_hostile_ledger_keeps_every_page_bounded() {
     let world = World::new();
     let repo = world.repo("api", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.config_without_ci("[env.staging]\n");
     repo.git(&["add", ".train.toml"]);
     repo.commit("config");
     // A megabyte subject, and 100,000 deployments with huge descriptions.
@@ -688,7 +688,7 @@ fn all_serves_every_repository_on_the_watch_list() {
     let api = world.repo("api", 2);
     let web = world.repo("web", 3);
     for r in [&api, &web] {
-        r.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+        r.config_without_ci("[env.staging]\n");
         r.git(&["add", ".train.toml"]);
         r.commit("config");
         r.train_at(NOW, &["deploy", "staging", "--yes"]).ok();

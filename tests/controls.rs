@@ -31,7 +31,7 @@ fn a_weekly_freeze_in_seoul_holds_at_its_local_edges() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("--force --reason"), "{}", out.stderr);
+    out.says("--force --reason");
     assert_eq!(repo.all_lines(), before, "nothing recorded when refused");
     // A rollback is held too; staging is not.
     repo.train_at("2026-12-05T03:00:00Z", &["rollback", "production", "--yes"])
@@ -95,9 +95,7 @@ fn a_weekly_freeze_in_seoul_holds_at_its_local_edges() {
 fn a_dated_freeze_and_bad_windows() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\n[[freeze]]\nenvironments = [\"production\", \"staging\"]\nfrom = \"2026-12-24T00:00\"\nto = \"2027-01-02T00:00\"\nreason = \"holiday freeze\"\n",
+    repo.config_without_ci("[env.staging]\n[env.production]\n[[freeze]]\nenvironments = [\"production\", \"staging\"]\nfrom = \"2026-12-24T00:00\"\nto = \"2027-01-02T00:00\"\nreason = \"holiday freeze\"\n",
     );
     let out = repo
         .train_at("2026-12-31T12:00:00Z", &["deploy", "staging", "--yes"])
@@ -141,7 +139,7 @@ fn a_dated_freeze_and_bad_windows() {
 fn a_rollback_past_a_commit_marked_rollback_unsafe_is_refused() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.config_without_ci("[env.staging]\n");
     let c1 = repo.rev("HEAD");
     std::fs::write(repo.dir.join("schema.sql"), "drop column email;\n").unwrap();
     repo.git(&["add", "schema.sql"]);
@@ -205,7 +203,7 @@ fn a_rollback_past_a_commit_marked_rollback_unsafe_is_refused() {
 fn a_train_that_brings_a_commit_trunk_reverted_later_is_refused() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n[env.staging]\n");
+    repo.config_without_ci("[env.staging]\n");
     repo.train_at("2026-12-01T10:00:00Z", &["deploy", "staging", "--yes"])
         .ok();
     std::fs::write(repo.dir.join("retries.txt"), "3\n").unwrap();
@@ -303,7 +301,7 @@ fn when_green_deploys_once_ci_passes_and_gives_up_on_failure_or_timeout() {
     let out = repo
         .train(&["deploy", "staging", "--yes", "--when-green"])
         .code(1);
-    assert!(out.stderr.contains("CI failed on"), "{}", out.stderr);
+    out.says("CI failed on");
     assert_eq!(repo.all_lines(), before);
     // Still pending at the timeout: exit 1, nothing recorded.
     let last = repo.commit("last");
@@ -320,10 +318,6 @@ fn when_green_deploys_once_ci_passes_and_gives_up_on_failure_or_timeout() {
             "1s",
         ])
         .code(1);
-    assert!(
-        out.stderr.contains("did not pass within 1s"),
-        "{}",
-        out.stderr
-    );
+    out.says("did not pass within 1s");
     assert_eq!(repo.all_lines(), before);
 }

@@ -351,10 +351,7 @@ fn github_repo<'w>(w: &'w World, gh: &GitHub, name: &str) -> Repo<'w> {
 
 fn local_repo<'w>(w: &'w World, name: &str, extra: &str) -> Repo<'w> {
     let repo = w.repo(name, 2);
-    repo.write(
-        ".train.toml",
-        &format!("[checks]\nrequire = false\n[env.staging]\n[env.production]\n{extra}"),
-    );
+    repo.config_without_ci(&format!("[env.staging]\n[env.production]\n{extra}"));
     repo
 }
 
@@ -495,16 +492,8 @@ fn without_a_bus_or_with_a_server_that_never_answers_the_daemon_logs_and_goes_on
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("no D-Bus session bus"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("notify: web: staging succeeded"),
-        "{}",
-        out.stderr
-    );
+    out.says("no D-Bus session bus");
+    out.says("notify: web: staging succeeded");
 
     // A bus without a notification server.
     let empty = Bus::start();
@@ -518,11 +507,7 @@ fn without_a_bus_or_with_a_server_that_never_answers_the_daemon_logs_and_goes_on
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("notify: web: production succeeded"),
-        "{}",
-        out.stderr
-    );
+    out.says("notify: web: production succeeded");
 
     // A notification server that takes the call and never answers: one wait of a
     // few seconds, then the rest are logged.
@@ -848,7 +833,7 @@ fn watch_unwatch_and_init_edit_the_watch_list_and_keep_the_rest_of_the_file() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("poll"), "{}", out.stderr);
+    out.says("poll");
     let out = repo.train(&["watch"]).code(2);
     assert!(
         out.stderr.contains(&format!("{path}:3: ")),
@@ -862,7 +847,7 @@ fn watch_unwatch_and_init_edit_the_watch_list_and_keep_the_rest_of_the_file() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("colour"), "{}", out.stderr);
+    out.says("colour");
 }
 
 /// The figures of the closing note: resident memory while watching 20 repositories,
@@ -934,9 +919,7 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
 fn the_daemon_never_runs_commands_from_a_watched_repository() {
     let w = World::new();
     let repo = w.repo("watched", 3);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"touch pwned\"\nstale_after = \"1s\"\n[env.production]\nrun = \"touch pwned\"\n",
+    repo.config_without_ci("[env.staging]\nrun = \"touch pwned\"\nstale_after = \"1s\"\n[env.production]\nrun = \"touch pwned\"\n",
     );
     repo.train(&["deploy", "staging", "HEAD~2", "--offline"])
         .ok();
@@ -980,11 +963,7 @@ fn a_server_that_reads_markup_gets_the_subject_escaped_and_the_summary_plain() {
         arrived[0].body
     );
     // The log shows it as it reads.
-    assert!(
-        out.stderr.contains("Add retries <fast path> & <b>bold</b>"),
-        "{}",
-        out.stderr
-    );
+    out.says("Add retries <fast path> & <b>bold</b>");
 }
 
 #[test]
@@ -1094,11 +1073,7 @@ fn two_work_trees_of_one_repository_are_told_once() {
     let text = std::fs::read_to_string(user_config(&w)).unwrap();
     assert_eq!(text.matches("web").count(), 2, "{text}");
     let out = once(&w, Some(&bus.address), &[]).ok();
-    assert!(
-        out.stderr.contains("another work tree of"),
-        "{}",
-        out.stderr
-    );
+    out.says("another work tree of");
     repo.train(&["deploy", "staging", "--yes"]).ok();
     let out = once(&w, Some(&bus.address), &[]).ok();
     let arrived = server.arrived();
@@ -1132,10 +1107,7 @@ fn a_notification_sent_while_the_server_is_away_is_shown_when_it_is_back() {
     daemon.wait_for("ready: watching 1 repository", 1, READY);
 
     // No notification server yet: a failure, critical.
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"exit 3\"\n[env.production]\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"exit 3\"\n[env.production]\n");
     repo.train(&["deploy", "staging", "--yes"]);
     daemon.wait_for("notify: web: staging failed", 1, READY);
     daemon.wait_for("cannot show desktop notifications", 1, READY);
@@ -1182,10 +1154,7 @@ fn notifications_use_words_give_the_local_log_and_tell_clones_of_one_name_apart(
     let bus = Bus::start();
     let server = Notifications::start(&bus, false);
     let first = w.repo("work/api", 2);
-    first.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"echo deployed\"\n",
-    );
+    first.config_without_ci("[env.staging]\nrun = \"echo deployed\"\n");
     let second = local_repo(&w, "forks/api", "");
     first.train(&["watch"]).ok();
     second.train(&["watch"]).ok();

@@ -160,10 +160,7 @@ fn two_repositories(w: &World, port: u16, poll: &str) -> (PathBuf, PathBuf) {
         ),
     );
     let web = w.repo("web", 2);
-    web.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\n",
-    );
+    web.config_without_ci("[env.staging]\n[env.production]\n");
     let (stuck, web) = (canonical(&stuck), canonical(&web));
     write_user_config(
         w,

@@ -14,16 +14,10 @@ fn train_in(w: &World, dir: &std::path::Path, args: &[&str]) -> Run {
 fn status_all_history_all_and_r_across_the_watch_list() {
     let w = World::new();
     let api = w.repo("api", 2);
-    api.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"exit 3\"\n",
-    );
+    api.config_without_ci("[env.staging]\nrun = \"exit 3\"\n");
     api.train(&["deploy", "staging", "--yes"]).code(1);
     let web = w.repo("web", 2);
-    web.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.production]\n",
-    );
+    web.config_without_ci("[env.production]\n");
     web.train(&["deploy", "production", "HEAD~1", "--yes"]).ok();
     web.train(&["lock", "production", "--reason", "incident"])
         .ok();
@@ -68,7 +62,7 @@ fn status_all_history_all_and_r_across_the_watch_list() {
     .ok();
     assert_eq!(web.rev("refs/train/deployed/production"), tip);
     let out = train_in(&w, &elsewhere, &["-R", "nope", "status"]).code(2);
-    assert!(out.stderr.contains("api, web, gone"), "{}", out.stderr);
+    out.says("api, web, gone");
 
     let out = train_in(&w, &elsewhere, &["history", "--all"]).ok();
     let lines: Vec<&str> = out.stdout.lines().collect();

@@ -24,7 +24,7 @@ fn ci_gating_reads_statuses_and_every_check_run() {
     let sha = repo.rev("HEAD");
 
     let out = gh.train(&repo, &["deploy", "staging"]).code(1);
-    assert!(out.stderr.contains("has no CI status"), "{}", out.stderr);
+    out.says("has no CI status");
 
     gh.set_commit_status(&sha, "ci/build", "success", None);
     gh.set_commit_status(&sha, "codecov/patch", "failure", None);
@@ -43,7 +43,7 @@ fn ci_gating_reads_statuses_and_every_check_run() {
         "a failure on the second page: {}",
         out.stderr
     );
-    assert!(out.stderr.contains("lint is pending"), "{}", out.stderr);
+    out.says("lint is pending");
     assert!(!out.stderr.contains("codecov"), "ignored: {}", out.stderr);
     let pages = gh
         .requests()
@@ -133,16 +133,16 @@ fn refusals_and_lost_answers_record_exactly_what_github_did() {
 
     gh.fault("POST", "/deployments", Fault::Conflict, 1);
     let out = gh.train(&repo, &["deploy", "staging"]).code(1);
-    assert!(out.stderr.contains("409 conflict"), "{}", out.stderr);
+    out.says("409 conflict");
     gh.fault("POST", "/deployments", Fault::Unprocessable, 1);
     let out = gh.train(&repo, &["deploy", "staging"]).code(1);
-    assert!(out.stderr.contains("invalid (422)"), "{}", out.stderr);
+    out.says("invalid (422)");
     assert!(repo.all_lines().is_empty());
 
     // A 502 that did nothing: one POST, exit 3, nothing recorded.
     gh.fault("POST", "/deployments", Fault::Status(502), 1);
     let out = gh.train(&repo, &["deploy", "staging"]).code(3);
-    assert!(out.stderr.contains("502"), "{}", out.stderr);
+    out.says("502");
     assert_eq!(posts(&gh, "/deployments"), 3, "a POST is never repeated");
     assert!(gh.deployments().is_empty());
     assert!(repo.all_lines().is_empty());
@@ -201,11 +201,7 @@ fn rate_limits_are_waited_out_or_end_the_command_with_exit_3() {
             &["deploy", "staging", "HEAD~1", "--force", "--reason", "x"],
         )
         .code(3);
-    assert!(
-        out.stderr.contains("rate limit is used up"),
-        "{}",
-        out.stderr
-    );
+    out.says("rate limit is used up");
     assert_eq!(repo.all_lines(), before, "nothing recorded");
     assert_eq!(gh.deployments().len(), 1);
 }
@@ -352,8 +348,8 @@ fn verbose_shows_requests_and_budget() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("GitHub requests"), "{}", out.stderr);
-    assert!(out.stderr.contains("rate limit:"), "{}", out.stderr);
+    out.says("GitHub requests");
+    out.says("rate limit:");
 }
 
 #[test]
@@ -389,7 +385,7 @@ fn commit_statuses_over_several_pages_are_all_read() {
         );
     }
     let out = gh.train(&repo, &["deploy", "staging"]).code(1);
-    assert!(out.stderr.contains("ctx-125 is pending"), "{}", out.stderr);
+    out.says("ctx-125 is pending");
     let pages = gh
         .requests()
         .iter()

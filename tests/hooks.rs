@@ -97,11 +97,7 @@ fn a_push_past_max_train_warns_and_one_within_it_does_not() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("`git train deploy production`"),
-        "{}",
-        out.stderr
-    );
+    out.says("`git train deploy production`");
     // A warning only: the push went through.
     assert_eq!(remote_main(&repo), repo.rev("HEAD"));
 
@@ -125,11 +121,7 @@ fn a_stale_train_warns_by_the_age_of_its_oldest_commit() {
 
     repo.commit("more");
     let out = push(&repo, &["origin", "main"], "2026-11-22T10:00:00Z").ok();
-    assert!(
-        out.stderr.contains("production lacks 2 commits of main;"),
-        "{}",
-        out.stderr
-    );
+    out.says("production lacks 2 commits of main;");
     assert!(
         out.stderr
             .contains("\"waiting\", is 2d old, older than stale_after = 1d"),
@@ -159,11 +151,7 @@ fn block_stops_the_push_with_the_reason_and_no_verify_pushes_anyway() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("git push --no-verify"),
-        "{}",
-        out.stderr
-    );
+    out.says("git push --no-verify");
     assert_eq!(remote_main(&repo), before, "the push was stopped");
 
     push(&repo, &["--no-verify", "origin", "main"], SOON).ok();
@@ -197,16 +185,8 @@ fn the_users_own_hook_lines_stay_run_and_survive_uninstall() {
         .ok();
     repo.commit("undeployed");
     let out = push(repo, &["origin", "main"], SOON).ok();
-    assert!(
-        out.stderr.contains("user hook ran for origin"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("production lacks 1 commit of main"),
-        "{}",
-        out.stderr
-    );
+    out.says("user hook ran for origin");
+    out.says("production lacks 1 commit of main");
 
     let out = repo.train(&["init", "--uninstall"]).ok();
     assert!(
@@ -232,11 +212,7 @@ fn a_hook_that_is_not_a_shell_script_is_left_alone() {
     let mine = "#!/usr/bin/env python3\nimport sys\n";
     std::fs::write(&hook_path, mine).unwrap();
     let out = repo.train(&["init"]).ok();
-    assert!(
-        out.stderr.contains("is not a shell script"),
-        "{}",
-        out.stderr
-    );
+    out.says("is not a shell script");
     assert_eq!(std::fs::read_to_string(&hook_path).unwrap(), mine);
 }
 
@@ -255,11 +231,7 @@ fn core_hooks_path_is_where_the_hook_goes() {
 
     repo.commit("undeployed");
     let out = push(&repo, &["origin", "main"], SOON).ok();
-    assert!(
-        out.stderr.contains("production lacks 1 commit of main"),
-        "{}",
-        out.stderr
-    );
+    out.says("production lacks 1 commit of main");
 }
 
 #[test]
@@ -331,11 +303,7 @@ fn deletions_tags_notes_other_branches_and_other_remotes_are_not_checked() {
         &format!("refs/heads/main {tip} refs/heads/main {base}\n"),
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("lacks 1 commit of main"),
-        "{}",
-        out.stderr
-    );
+    out.says("lacks 1 commit of main");
 
     // Real pushes of a tag and of the ledger go through.
     repo.git(&["tag", "v1"]);
@@ -377,11 +345,7 @@ fn a_broken_config_or_a_missing_binary_never_stops_a_push() {
     repo.commit("more");
     repo.write(".train.toml", "[env.production]\nmax_train = \"many\"\n");
     let out = push(&repo, &["origin", "main"], SOON).ok();
-    assert!(
-        out.stderr.contains("this push was not checked"),
-        "{}",
-        out.stderr
-    );
+    out.says("this push was not checked");
     assert_eq!(remote_main(&repo), repo.rev("HEAD"));
 }
 
@@ -412,9 +376,5 @@ fn a_deployed_commit_off_the_first_parent_line_is_counted_exactly() {
     repo.commit("after the merge");
     // Not deployed: that, the merge and "on main"; the side commit is.
     let out = push(&repo, &["origin", "main"], SOON).ok();
-    assert!(
-        out.stderr.contains("production lacks 3 commits of main"),
-        "{}",
-        out.stderr
-    );
+    out.says("production lacks 3 commits of main");
 }

@@ -255,10 +255,7 @@ fn bash_completes_git_train_and_git_space_train() {
     // Environments and revisions of the repository at hand.
     let w = common::World::new();
     let repo = w.repo("r", 2);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\n",
-    );
+    repo.config_without_ci("[env.staging]\n[env.production]\n");
     repo.git(&["tag", "v1.0"]);
     repo.train(&["deploy", "qa", "--yes"]).code(2);
     let envs = bash_complete_in(&script, "git train deploy ", &repo.dir);

@@ -63,8 +63,8 @@ fn missing_or_red_ci_refuses_and_force_records_the_reason() {
     let w = World::new();
     let repo = w.repo("r", 2);
     let out = repo.train(&["deploy", "production"]).code(1);
-    assert!(out.stderr.contains("has no CI status"), "{}", out.stderr);
-    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    out.says("has no CI status");
+    out.says("hint:");
 
     repo.train(&[
         "report",
@@ -87,7 +87,7 @@ fn missing_or_red_ci_refuses_and_force_records_the_reason() {
     ])
     .ok();
     let out = repo.train(&["deploy", "production"]).code(1);
-    assert!(out.stderr.contains("lint is failure"), "{}", out.stderr);
+    out.says("lint is failure");
     assert!(!out.stderr.contains("build is"), "{}", out.stderr);
     assert_eq!(
         repo.note("deploys", "HEAD"),
@@ -96,7 +96,7 @@ fn missing_or_red_ci_refuses_and_force_records_the_reason() {
     );
 
     let out = repo.train(&["deploy", "production", "--force"]).code(2);
-    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+    out.says("--reason");
 
     let out = repo
         .train(&[
@@ -161,7 +161,7 @@ fn rollback_is_marked_and_moves_the_index_back() {
     let out = repo
         .train(&["rollback", "production", "--to", "HEAD"])
         .code(2);
-    assert!(out.stderr.contains("not older"), "{}", out.stderr);
+    out.says("not older");
     // Nothing older than the first commit.
     let fresh = w.repo("fresh", 1);
     fresh.train(&["rollback", "production"]).code(1);
@@ -172,7 +172,7 @@ fn ten_concurrent_deploys_keep_every_event() {
     // One deployment per environment at a time: they queue (issue 14).
     let w = World::new();
     let repo = w.repo("r", 10);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     let children: Vec<_> = (0..10)
         .map(|i| {
             let env = if i % 2 == 0 { "staging" } else { "production" };
@@ -226,7 +226,7 @@ fn notes_use_fanout_and_git_merges_them_as_we_read_them() {
     let (a, b) = (&clones[0], &clones[1]);
     for r in [a, b] {
         r.train(&["init"]).ok();
-        r.write(".train.toml", "[checks]\nrequire = false\n");
+        r.config_without_ci("");
     }
     a.train(&["deploy", "staging", "HEAD~1"]).ok();
     a.train(&["deploy", "staging", "HEAD"]).ok();
@@ -289,7 +289,7 @@ fn notes_use_fanout_and_git_merges_them_as_we_read_them() {
 fn a_corrupt_line_is_skipped_with_a_warning_and_kept() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~1"]).ok();
     let mut note = repo.note("deploys", "HEAD~1");
     note.push_str("this line is not an event\n");
@@ -299,16 +299,8 @@ fn a_corrupt_line_is_skipped_with_a_warning_and_kept() {
     repo.set_note("HEAD~1", note.as_bytes());
 
     let out = repo.train(&["history", "--json"]).ok();
-    assert!(
-        out.stderr.contains("warning: skipped a ledger line"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("this line is not an event"),
-        "{}",
-        out.stderr
-    );
+    out.says("warning: skipped a ledger line");
+    out.says("this line is not an event");
     assert_eq!(
         out.json()["deployments"].as_array().unwrap().len(),
         2,
@@ -332,32 +324,17 @@ fn a_corrupt_line_is_skipped_with_a_warning_and_kept() {
 fn after_environment_must_run_the_commit_first() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\nafter = \"staging\"\n",
-    );
+    repo.config_without_ci("[env.staging]\n[env.production]\nafter = \"staging\"\n");
     let out = repo.train(&["deploy", "production"]).code(1);
-    assert!(
-        out.stderr.contains("staging does not run"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("git train deploy staging"),
-        "{}",
-        out.stderr
-    );
+    out.says("staging does not run");
+    out.says("git train deploy staging");
     repo.train(&["deploy", "staging"]).ok();
     repo.train(&["deploy", "production"]).ok();
     // An older commit is in staging too (staging runs a descendant).
     repo.train(&["deploy", "production", "HEAD~1"]).ok();
     // Unknown environment when the team lists them.
     let out = repo.train(&["deploy", "prod"]).code(2);
-    assert!(
-        out.stderr.contains("unknown environment 'prod'"),
-        "{}",
-        out.stderr
-    );
+    out.says("unknown environment 'prod'");
     assert!(
         out.stderr
             .contains("known environments: production, staging"),
@@ -380,10 +357,7 @@ fn run_command_gets_the_deployment_and_its_exit_status_decides() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"./deploy.sh\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"./deploy.sh\"\n");
     let out = repo.train(&["deploy", "staging", "--json"]).ok().json();
     let dep = out["dep"].as_str().unwrap().to_string();
     let log = std::fs::read_to_string(out["log"].as_str().unwrap()).unwrap();
@@ -411,17 +385,10 @@ fn run_command_gets_the_deployment_and_its_exit_status_decides() {
     );
 
     // A missing program is a configuration error and records nothing.
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"./nope.sh staging\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"./nope.sh staging\"\n");
     let before = repo.all_lines();
     let out = repo.train(&["deploy", "staging"]).code(2);
-    assert!(
-        out.stderr.contains("'./nope.sh' is missing"),
-        "{}",
-        out.stderr
-    );
+    out.says("'./nope.sh' is missing");
     assert_eq!(repo.all_lines(), before);
 }
 
@@ -429,36 +396,24 @@ fn run_command_gets_the_deployment_and_its_exit_status_decides() {
 fn no_wait_returns_and_the_background_run_records_the_end() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 1\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"sleep 1\"\n");
     let out = repo
         .train(&["deploy", "staging", "--no-wait", "--json"])
         .ok()
         .json();
     assert_eq!(out["waited"], false);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if repo.note("deploys", "HEAD").contains(" staging success ") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the background run never finished"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    common::eventually(
+        "the background run's end",
+        std::time::Duration::from_secs(20),
+        || repo.note("deploys", "HEAD").contains(" staging success "),
+    );
 }
 
 #[test]
 fn ctrl_c_during_a_run_ends_the_deployment_as_error() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 30\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"sleep 30\"\n");
     let child = repo
         .cmd(common::BIN)
         .args(["deploy", "staging"])
@@ -479,10 +434,7 @@ fn ctrl_c_during_a_run_ends_the_deployment_as_error() {
 fn a_killed_deploy_is_marked_error_by_the_next_command() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 30\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"sleep 30\"\n");
     let mut child = repo
         .cmd(common::BIN)
         .args(["deploy", "staging"])
@@ -494,7 +446,7 @@ fn a_killed_deploy_is_marked_error_by_the_next_command() {
     child.kill().unwrap();
     child.wait().unwrap();
     let out = repo.train(&["status"]).ok();
-    assert!(out.stderr.contains("marked it `error`"), "{}", out.stderr);
+    out.says("marked it `error`");
     assert!(repo.note("deploys", "HEAD").contains(" staging error "));
     let h = repo.train(&["history", "--json"]).ok().json();
     assert_eq!(h["deployments"][0]["state"], "error");
@@ -512,7 +464,7 @@ fn wait_for(repo: &common::Repo, text: &str) {
 fn the_index_is_rebuilt_when_missing_or_stale() {
     let w = World::new();
     let repo = w.repo("r", 3);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~2"]).ok();
     let dep = repo
         .train(&["deploy", "staging", "HEAD~1", "--json"])
@@ -577,7 +529,7 @@ fn the_index_is_rebuilt_when_missing_or_stale() {
 fn a_new_event_on_what_runs_is_indexed_as_a_rebuild_would() {
     let w = World::new();
     let repo = w.repo("r", 3);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~1"]).ok();
     let dep = repo
         .train(&["deploy", "staging", "HEAD", "--json"])
@@ -631,7 +583,7 @@ fn rollback_skips_ci_only_for_a_commit_that_ran_there_before() {
     let out = repo
         .train(&["rollback", "staging", "--to", "HEAD~1"])
         .code(1);
-    assert!(out.stderr.contains("build is failure"), "{}", out.stderr);
+    out.says("build is failure");
     // HEAD~2 ran here before: back to it without waiting for CI, even if CI is red now.
     repo.train(&[
         "report",
@@ -648,14 +600,14 @@ fn rollback_skips_ci_only_for_a_commit_that_ran_there_before() {
     let out = repo
         .train(&["report", "success", "--deployment", "X staging"])
         .code(2);
-    assert!(out.stderr.contains("not a deployment id"), "{}", out.stderr);
+    out.says("not a deployment id");
 }
 
 #[test]
 fn a_note_in_another_encoding_keeps_every_byte() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     let mut note = b"legacy \xff\xfe line from another tool\n".to_vec();
     note.extend_from_slice(
         b"2020-01-01T00:00:00.000Z staging success bob {\"dep\":\"L1\",\"v\":1}\n",

@@ -6,9 +6,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Repo, World, BIN};
+use common::{eventually, Repo, World, BIN};
+
+/// How long a background runner gets to do what it does, on a loaded machine.
+const WAIT: Duration = Duration::from_secs(20);
 use serde_json::Value;
 
 fn toml_string(s: &str) -> String {
@@ -47,15 +50,6 @@ fn deployment(repo: &Repo, dep: &str) -> Value {
         .into_iter()
         .find(|d| d["dep"] == dep)
         .unwrap_or_else(|| panic!("no deployment {dep} in the history"))
-}
-
-#[track_caller]
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "never saw {what}");
-        std::thread::sleep(Duration::from_millis(30));
-    }
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -164,7 +158,7 @@ fn run_commands_starting_with_shell_builtins_or_reserved_words_are_run() {
             "{run}: {}",
             out.stderr
         );
-        assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+        out.says("hint:");
         assert_eq!(repo.all_lines(), before, "a refusal records nothing");
     }
 }
@@ -178,14 +172,11 @@ fn a_killed_deploy_stops_its_run_command_and_never_records_error_for_a_run_that_
     let repo = w.repo("r", 1);
     // Staging's command runs in the shell itself; production's in a subshell that
     // the shell waits for (no longer a child of git-train).
-    repo.write(
-        ".train.toml",
-        &format!(
-            "[checks]\nrequire = false\n[env.staging]\nrun = {}\n[env.production]\nrun = {}\n",
-            toml_string("touch started-a; sleep 2; touch finished-a"),
-            toml_string("touch started-b; (sleep 2; touch finished-b) & wait"),
-        ),
-    );
+    repo.config_without_ci(&format!(
+        "[env.staging]\nrun = {}\n[env.production]\nrun = {}\n",
+        toml_string("touch started-a; sleep 2; touch finished-a"),
+        toml_string("touch started-b; (sleep 2; touch finished-b) & wait"),
+    ));
     for (env, tag) in [("staging", "a"), ("production", "b")] {
         let mut child = repo
             .cmd(BIN)
@@ -195,12 +186,14 @@ fn a_killed_deploy_stops_its_run_command_and_never_records_error_for_a_run_that_
             .spawn()
             .unwrap();
         let started = repo.dir.join(format!("started-{tag}"));
-        wait_until(&format!("{env}'s run command start"), || started.exists());
+        eventually(&format!("{env}'s run command start"), WAIT, || {
+            started.exists()
+        });
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
     let out = repo.train(&["status"]).ok();
-    assert!(out.stderr.contains("marked it `error`"), "{}", out.stderr);
+    out.says("marked it `error`");
     for d in history(&repo) {
         assert_eq!(d["state"], "error", "{d}");
         let desc = d["desc"].as_str().unwrap_or_default();
@@ -231,7 +224,7 @@ fn an_outcome_that_cannot_be_written_is_kept_and_recorded_by_the_next_command() 
         &config_with_run("staging", "mv .git/objects .git/objects.away"),
     );
     let out = repo.train(&["deploy", "staging"]).code(1);
-    assert!(out.stderr.contains("error:"), "{}", out.stderr);
+    out.says("error:");
     assert!(
         out.stderr.contains("kept") && out.stderr.contains("next git-train command"),
         "{}",
@@ -321,7 +314,7 @@ fn a_no_wait_runner_that_cannot_read_the_configuration_records_why() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dep = out.json()["dep"].as_str().unwrap().to_string();
-    wait_until("the runner's error in the ledger", || {
+    eventually("the runner's error in the ledger", WAIT, || {
         repo.note("deploys", "HEAD").contains(" staging error ")
     });
     repo.write(".train.toml", &good);
@@ -364,7 +357,7 @@ fn a_no_wait_runner_that_dies_before_it_records_anything_is_closed_by_the_next_c
     unsafe { libc::kill(pid, libc::SIGKILL) };
     std::fs::remove_file(repo.dir.join(".train.toml")).unwrap();
     repo.write(".train.toml", &good);
-    wait_until("the runner's end", || {
+    eventually("the runner's end", WAIT, || {
         // SAFETY: signal 0 only checks that the process exists.
         let gone = unsafe { libc::kill(pid, 0) != 0 };
         gone || std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -410,7 +403,7 @@ fn cold_rebuild(repo: &Repo) {
 fn a_hand_written_future_success_does_not_pin_the_environment() {
     let w = World::new();
     let repo = w.repo("r", 4);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~2"]).ok();
     append_line(
         &repo,
@@ -454,7 +447,7 @@ fn a_teammate_whose_clock_is_far_ahead_pins_nothing_now_or_later() {
     let (_origin, clones) = w.origin_and_clones(2, 4);
     let (me, bob) = (&clones[0], &clones[1]);
     for c in &clones {
-        c.write(".train.toml", "[checks]\nrequire = false\n");
+        c.config_without_ci("");
     }
     me.train(&["deploy", "production", "HEAD~1"]).ok();
     // Bob's clock is three months ahead; he deploys an old commit.

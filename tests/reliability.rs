@@ -134,7 +134,7 @@ fn forge_faults_end_with_the_documented_exit_and_an_exact_ledger() {
 fn a_full_disk_while_writing_leaves_the_ledger_as_it_was() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~1"]).ok();
     let before = repo.all_lines();
     let tip = repo.rev("refs/notes/deploys");
@@ -161,7 +161,7 @@ fn many_processes_across_clones_lose_nothing_and_lock_once() {
     let w = World::new();
     let (_, clones) = w.origin_and_clones(3, 8);
     for c in &clones {
-        c.write(".train.toml", "[checks]\nrequire = false\n");
+        c.config_without_ci("");
     }
     // 24 deploys at once, each syncing before and after, plus syncs in between.
     let mut children = Vec::new();
@@ -270,10 +270,7 @@ fn many_processes_across_clones_lose_nothing_and_lock_once() {
 fn hostile_names_and_revisions_change_nothing_and_reach_no_shell() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"echo ran >> ran.txt\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"echo ran >> ran.txt\"\n");
     let long = "a".repeat(10_000);
     let refs_before = repo.git(&["for-each-ref"]);
     for rev in [
@@ -335,11 +332,7 @@ fn hostile_names_and_revisions_change_nothing_and_reach_no_shell() {
     );
     repo.set_note("HEAD~1", evil.as_bytes());
     let out = repo.train(&["history", "--json"]).ok();
-    assert!(
-        out.stderr.contains("skipped a ledger line"),
-        "{}",
-        out.stderr
-    );
+    out.says("skipped a ledger line");
     repo.train(&["status"]).ok();
     let refs: Vec<String> = repo
         .git(&["for-each-ref", "--format=%(refname)"])
@@ -364,9 +357,7 @@ fn hostile_names_and_revisions_change_nothing_and_reach_no_shell() {
 fn a_fresh_clone_runs_nothing_until_the_user_deploys() {
     let w = World::new();
     let seed = w.repo("seed", 2);
-    seed.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"touch pwned\"\nmax_train = 0\nstale_after = \"1s\"\nblock = false\n",
+    seed.config_without_ci("[env.staging]\nrun = \"touch pwned\"\nmax_train = 0\nstale_after = \"1s\"\nblock = false\n",
     );
     seed.git(&["add", ".train.toml"]);
     seed.git(&["commit", "-q", "-m", "config"]);
@@ -484,7 +475,7 @@ fn the_token_is_nowhere_after_every_command() {
 fn a_read_only_git_dir_fails_cleanly_and_keeps_the_ledger() {
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.train(&["deploy", "staging", "HEAD~1"]).ok();
     let before = repo.all_lines();
     let tip = repo.rev("refs/notes/deploys");
@@ -563,7 +554,7 @@ fn a_committed_api_url_cannot_collect_the_token() {
 fn escape_sequences_from_commits_and_the_ledger_reach_no_terminal() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
     repo.commit("innocent \u{1b}]0;pwned\u{7} subject");
     repo.train(&["deploy", "staging"]).ok();
     repo.train(&["lock", "staging", "--reason", "\u{1b}[2Jcleared"])

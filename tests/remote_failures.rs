@@ -17,10 +17,7 @@ use std::time::{Duration, Instant};
 use common::{Repo, Run, World};
 
 fn no_ci(repo: &Repo) {
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\n",
-    );
+    repo.config_without_ci("[env.staging]\n[env.production]\n");
 }
 
 fn executable(path: &Path, text: &str) {
@@ -178,11 +175,7 @@ fn an_unlock_whose_lock_changed_meanwhile_is_exit_1_not_a_network_error() {
         &format!("{first}:refs/train/locks/staging"),
     ]);
     let out = b.train(&["unlock", "staging", "--force"]).code(1);
-    assert!(
-        out.stderr.contains("changed since it was read"),
-        "{}",
-        out.stderr
-    );
+    out.says("changed since it was read");
     assert_eq!(
         b.git(&["ls-remote", "origin", "refs/train/locks/staging"])
             .split_whitespace()
@@ -221,7 +214,7 @@ fn a_servers_refusal_is_shown_at_once_with_its_reason_and_not_retried() {
         out.stderr
     );
     assert!(!out.stderr.contains("kept moving"), "{}", out.stderr);
-    assert!(out.stderr.contains("origin refused"), "{}", out.stderr);
+    out.says("origin refused");
     let tries = std::fs::read_to_string(&calls).unwrap().lines().count();
     assert_eq!(tries, 1, "a refusal is not retried");
     assert!(took < Duration::from_secs(10), "{took:?}");
@@ -235,11 +228,7 @@ fn a_servers_refusal_is_shown_at_once_with_its_reason_and_not_retried() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("ledger pushes are frozen until 18:00"),
-        "{}",
-        out.stderr
-    );
+    out.says("ledger pushes are frozen until 18:00");
     assert!(!out.stderr.contains("kept moving"), "{}", out.stderr);
     assert_eq!(
         a.all_lines().len(),
@@ -304,11 +293,7 @@ fn a_remote_ledger_that_is_not_a_notes_commit_is_named_and_the_local_ledger_goes
             );
         }
         let out = b.train(&["sync"]);
-        assert!(
-            out.stderr.contains("origin's refs/notes/deploys"),
-            "{}",
-            out.stderr
-        );
+        out.says("origin's refs/notes/deploys");
         // The local ledger is intact and shown.
         b.train(&["history"]).ok();
     }
@@ -432,7 +417,7 @@ fn a_remote_that_never_answers_ends_sync_deploy_and_locks_within_the_timeout() {
             "{args:?}: {}",
             out.stderr
         );
-        assert!(out.stderr.contains("remote_timeout"), "{}", out.stderr);
+        out.says("remote_timeout");
         // The git child and its children are gone: the connection is closed.
         assert!(
             silent.all_closed_within(Duration::from_secs(2)),
@@ -447,7 +432,7 @@ fn a_remote_that_never_answers_ends_sync_deploy_and_locks_within_the_timeout() {
     // A bad value names the key.
     repo.write(".train.toml", "remote_timeout = \"soon\"\n");
     let out = repo.train(&["sync"]).code(2);
-    assert!(out.stderr.contains("remote_timeout"), "{}", out.stderr);
+    out.says("remote_timeout");
 
     // A remote that answers fetches and hangs on pushes: the push is bounded too.
     let (_origin, clones) = w.origin_and_clones(1, 1);

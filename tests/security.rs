@@ -131,10 +131,7 @@ fn as_toml(s: &str) -> String {
 fn no_escape_sequence_from_commits_locks_or_config_reaches_a_terminal() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nmax_train = 1\n[env.production]\n",
-    );
+    repo.config_without_ci("[env.staging]\nmax_train = 1\n[env.production]\n");
     repo.train(&["deploy", "staging", "--yes"]).ok();
     // A commit whose author and subject carry the payload.
     std::fs::write(repo.dir.join("p.txt"), "p").unwrap();
@@ -237,13 +234,10 @@ fn no_escape_sequence_from_commits_locks_or_config_reaches_a_terminal() {
 fn the_daemon_log_shows_payloads_inert() {
     let w = World::new();
     let repo = w.repo("web", 1);
-    repo.write(
-        ".train.toml",
-        &format!(
-            "[checks]\nrequire = false\n[env.staging]\nrun = {}\n",
-            as_toml(&format!("echo '{PAYLOAD}' >&2; true"))
-        ),
-    );
+    repo.config_without_ci(&format!(
+        "[env.staging]\nrun = {}\n",
+        as_toml(&format!("echo '{PAYLOAD}' >&2; true"))
+    ));
     repo.train(&["watch"]).ok();
     let daemon = || {
         let mut cmd = repo.cmd(BIN);
@@ -320,10 +314,7 @@ fn piped(repo: &common::Repo, args: &str, reader: &str) -> (i32, String) {
 fn a_closed_pipe_ends_a_read_quietly_but_never_a_deploy() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.broken]\nrun = \"exit 7\"\n",
-    );
+    repo.config_without_ci("[env.staging]\n[env.broken]\nrun = \"exit 7\"\n");
     many_commits(&repo, 400);
     // Far more than a pipe buffer (64 KiB): the reader leaves while we write.
     let size = repo
@@ -378,10 +369,7 @@ fn a_closed_pipe_ends_a_read_quietly_but_never_a_deploy() {
 fn a_terminal_hang_up_mid_deploy_closes_the_deployment_without_a_panic() {
     let w = World::new();
     let repo = w.repo("r", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 3\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"sleep 3\"\n");
     // The deploy runs on a pseudo-terminal whose other end is closed after a
     // second: the kernel hangs it up (SIGHUP, then EIO on every write).
     let script = format!(

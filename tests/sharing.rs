@@ -8,7 +8,7 @@ use std::process::Stdio;
 use common::{Repo, World};
 
 fn no_ci(repo: &Repo) {
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
 }
 
 #[test]
@@ -98,11 +98,7 @@ fn deploy_syncs_before_and_after() {
     a.train(&["sync"]).ok();
     assert_eq!(a.rev("refs/train/deployed/staging"), a.rev("HEAD"));
     let out = a.train(&["deploy", "staging", "--offline"]).ok();
-    assert!(
-        out.stderr.contains("offline: not syncing"),
-        "{}",
-        out.stderr
-    );
+    out.says("offline: not syncing");
 }
 
 #[test]
@@ -252,7 +248,7 @@ fn locks_gate_deploys_and_release_with_a_lease() {
     let locks = b.train(&["locks", "--json"]).ok().json();
     assert_eq!(locks["locks"][0]["env"], "production");
     let out = b.train(&["unlock", "production"]).code(1);
-    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    out.says("--force");
 
     // The holder deploys; b may override with a recorded reason.
     a.train(&["deploy", "production"]).ok();
@@ -319,11 +315,7 @@ fn unlock_releases_only_the_lock_it_read() {
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = b.train(&["unlock", "staging", "--force"]).code(1);
-    assert!(
-        out.stderr.contains("changed since it was read"),
-        "{}",
-        out.stderr
-    );
+    out.says("changed since it was read");
     std::fs::remove_file(&hook).unwrap();
     assert_eq!(
         b.git(&["ls-remote", "origin", "refs/train/locks/staging"])
@@ -349,7 +341,7 @@ fn locks_work_without_a_remote() {
     repo.train(&["unlock", "staging"]).ok();
     repo.train(&["unlock", "staging"]).code(1);
     let out = repo.train(&["sync"]).code(2);
-    assert!(out.stderr.contains("no remote 'origin'"), "{}", out.stderr);
+    out.says("no remote 'origin'");
 }
 
 #[test]
@@ -360,12 +352,8 @@ fn an_unreachable_remote_is_exit_3_and_records_nothing() {
     no_ci(a);
     std::fs::rename(&origin, w.path("gone.git")).unwrap();
     let out = a.train(&["deploy", "staging"]).code(3);
-    assert!(
-        out.stderr.contains("could not fetch from origin"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("--offline"), "{}", out.stderr);
+    out.says("could not fetch from origin");
+    out.says("--offline");
     assert!(a.all_lines().is_empty());
     a.train(&["lock", "staging"]).code(3);
     a.train(&["deploy", "staging", "--offline"]).ok();
@@ -388,7 +376,7 @@ fn a_deployed_commit_this_clone_has_not_fetched_is_named_not_fatal() {
     b.train(&["history"]).ok();
     // Offline (a deploy otherwise fetches trunk first).
     let out = b.train(&["deploy", "staging", "HEAD", "--offline"]).code(2);
-    assert!(out.stderr.contains("git fetch"), "{}", out.stderr);
+    out.says("git fetch");
     b.git(&["fetch", "-q", "origin"]);
     b.train(&["status"]).ok();
     assert_eq!(b.rev("refs/train/deployed/staging"), new);

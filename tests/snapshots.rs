@@ -17,42 +17,27 @@ const T: [&str; 6] = [
 ];
 const READ: &str = "2026-11-20T14:00:00Z";
 
-fn commit_as(repo: &Repo, author: &str, subject: &str) {
-    let file = repo.dir.join("file.txt");
-    let mut text = std::fs::read_to_string(&file).unwrap_or_default();
-    text.push_str(subject);
-    text.push('\n');
-    std::fs::write(&file, text).unwrap();
-    repo.git(&["add", "file.txt"]);
-    repo.git(&["commit", "-q", "--author", author, "-m", subject]);
-}
-
 /// A team's repository: subjects in English, Korean and with emoji, a Korean
 /// author, staging and production (after staging), a few deployments and a lock.
 fn scene(w: &World) -> Repo<'_> {
     let repo = w.repo("api", 1);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\n[env.production]\nafter = \"staging\"\nurl = \"https://grafana.example/d/api\"\n",
+    repo.config_without_ci("[env.staging]\n[env.production]\nafter = \"staging\"\nurl = \"https://grafana.example/d/api\"\n",
     );
-    commit_as(
-        &repo,
+    repo.commit_as(
         "Alice Kim <alice@example.com>",
         "Add retries to the payment client (#128)",
     );
-    commit_as(
-        &repo,
+    repo.commit_as(
         "김민준 <minjun@example.com>",
         "배포 파이프라인에 재시도 로직을 추가하고 타임아웃을 조정합니다 (#129)",
     );
     repo.train_at(T[0], &["deploy", "staging", "--yes"]).ok();
     repo.train_at(T[1], &["deploy", "production", "--yes"]).ok();
-    commit_as(
-        &repo,
+    repo.commit_as(
         "Bob Lee <bob@example.com>",
         "🚀 Ship the release notes generator with emoji support (#130)",
     );
-    commit_as(&repo, "Alice Kim <alice@example.com>", "Fix typo (#131)");
+    repo.commit_as("Alice Kim <alice@example.com>", "Fix typo (#131)");
     repo.train_at(T[2], &["deploy", "staging", "--yes"]).ok();
     repo.train_at(
         T[3],

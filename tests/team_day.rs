@@ -9,7 +9,7 @@ use common::{Repo, World};
 const NOW: &str = "2026-11-20T12:00:00Z";
 
 fn no_ci(repo: &Repo) {
-    repo.write(".train.toml", "[checks]\nrequire = false\n");
+    repo.config_without_ci("");
 }
 
 #[test]
@@ -40,13 +40,10 @@ fn a_stale_clone_deploys_the_remotes_tip() {
 }
 
 fn run_config(repo: &Repo, count: &std::path::Path) {
-    repo.write(
-        ".train.toml",
-        &format!(
-            "[checks]\nrequire = false\n\n[env.staging]\nrun = \"echo x >> {}; sleep 4\"\n",
-            count.display()
-        ),
-    );
+    repo.config_without_ci(&format!(
+        "\n[env.staging]\nrun = \"echo x >> {}; sleep 4\"\n",
+        count.display()
+    ));
 }
 
 fn both(a: &Repo, b: &Repo, args: &[&str]) -> (common::Run, common::Run) {
@@ -90,7 +87,7 @@ fn two_clones_deploying_one_environment_at_once_run_it_once() {
         "{}",
         loser.stderr
     );
-    assert!(loser.stderr.contains("--queue"), "{}", loser.stderr);
+    loser.says("--queue");
     assert!(!winner.stderr.contains("being deployed"));
     // Released at its end: the next deploy goes.
     clones[0].train(&["deploy", "staging", "--yes", "-q"]).ok();
@@ -128,11 +125,7 @@ fn mistyped_revision_like_and_unknown_environments_are_refused() {
     no_ci(c);
     // With nothing known yet, a revision is still no environment.
     let run = c.train(&["deploy", "main", "--yes"]).code(2);
-    assert!(
-        run.stderr.contains("git train deploy staging main"),
-        "{}",
-        run.stderr
-    );
+    run.says("git train deploy staging main");
     c.train(&["deploy", "staging", "--yes", "-q"]).ok();
     let before = c.all_lines();
     let short = c.rev("HEAD")[..7].to_string();
@@ -146,15 +139,11 @@ fn mistyped_revision_like_and_unknown_environments_are_refused() {
         );
     }
     let run = c.train(&["deploy", "stagign", "--yes"]).code(2);
-    assert!(
-        run.stderr.contains("did you mean staging?"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("--new-env"), "{}", run.stderr);
+    run.says("did you mean staging?");
+    run.says("--new-env");
     assert_eq!(c.all_lines(), before, "nothing was recorded");
     let run = c.train(&["status", "--env", "stagign"]).code(2);
-    assert!(run.stderr.contains("unknown environment"), "{}", run.stderr);
+    run.says("unknown environment");
     c.train(&["history", "prod"]).code(2);
     c.train(&["deploy", "qa", "--new-env", "--yes", "-q"]).ok();
     c.train(&["history", "qa"]).ok();
@@ -234,10 +223,7 @@ fn a_fresh_clone_says_it_has_not_synced() {
 fn a_failed_deployment_shows_in_status() {
     let w = World::new();
     let c = w.repo("r", 2);
-    c.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n\n[env.staging]\nrun = \"exit 3\"\n",
-    );
+    c.config_without_ci("\n[env.staging]\nrun = \"exit 3\"\n");
     c.train(&["deploy", "staging", "--yes", "-q"]).code(1);
     let run = c.train(&["status"]).ok();
     assert!(
@@ -323,11 +309,11 @@ fn repositories_libgit2_cannot_open_are_exit_2_naming_the_format() {
         return; // this git predates reftable
     }
     let run = r.train(&["status"]).code(2);
-    assert!(run.stderr.contains("reftable"), "{}", run.stderr);
+    run.says("reftable");
     let dir = w.path("sha");
     std::fs::create_dir_all(&dir).unwrap();
     let r = Repo { dir, world: &w };
     r.git(&["init", "-q", "--object-format=sha256"]);
     let run = r.train(&["status"]).code(2);
-    assert!(run.stderr.contains("SHA-256"), "{}", run.stderr);
+    run.says("SHA-256");
 }

@@ -40,10 +40,7 @@ fn a_live_deploy_leaves_one_final_line_and_no_repeated_progress_rows() {
     }
     let w = World::new();
     let repo = w.repo("r", 2);
-    repo.write(
-        ".train.toml",
-        "[checks]\nrequire = false\n[env.staging]\nrun = \"sleep 3\"\n",
-    );
+    repo.config_without_ci("[env.staging]\nrun = \"sleep 3\"\n");
     let tmux = Tmux {
         socket: w.path("tmux.sock"),
     };

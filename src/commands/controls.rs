@@ -37,7 +37,7 @@ pub fn rollback_safety(
                     info.short(),
                     info.subject,
                     trailer,
-                    &target.to_string()[..7]
+                    target.short()
                 ),
                 hint: format!(
                     "deploy a fix forward instead (`git train deploy {env}`), or roll back only to {} or later",

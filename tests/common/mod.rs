@@ -8,6 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-train");
 
+/// The start of a `.train.toml` whose deploys need no CI.
+pub const NO_CI: &str = "[checks]\nrequire = false\n";
+
 pub struct World {
     pub root: tempfile::TempDir,
 }
@@ -141,6 +144,28 @@ impl Run {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
     }
+
+    /// Asserts that stderr says `text`, showing all of it when not.
+    #[track_caller]
+    pub fn says(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr does not say {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Polls `done` until it holds; fails the test naming `what` after `within`. For
+/// what another process does in its own time (never a bound on how fast it is).
+#[track_caller]
+pub fn eventually(what: &str, within: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
 }
 
 impl Repo<'_> {
@@ -166,14 +191,27 @@ impl Repo<'_> {
         Run::of(self.cmd(BIN).args(args).output().unwrap())
     }
 
+    /// A commit by the world's author; its sha.
     pub fn commit(&self, message: &str) -> String {
+        self.commit_by(None, message)
+    }
+
+    /// A commit by `author` ("Name <email>"); its sha.
+    pub fn commit_as(&self, author: &str, message: &str) -> String {
+        self.commit_by(Some(author), message)
+    }
+
+    fn commit_by(&self, author: Option<&str>, message: &str) -> String {
         let file = self.dir.join("file.txt");
         let mut text = std::fs::read_to_string(&file).unwrap_or_default();
         text.push_str(message);
         text.push('\n');
         std::fs::write(&file, text).unwrap();
         self.git(&["add", "file.txt"]);
-        self.git(&["commit", "-q", "-m", message]);
+        match author {
+            Some(a) => self.git(&["commit", "-q", "--author", a, "-m", message]),
+            None => self.git(&["commit", "-q", "-m", message]),
+        };
         self.rev("HEAD")
     }
 
@@ -183,6 +221,12 @@ impl Repo<'_> {
 
     pub fn write(&self, rel: &str, text: &str) {
         std::fs::write(self.dir.join(rel), text).unwrap();
+    }
+
+    /// Writes `.train.toml` as `[checks] require = false` (deploys need no CI) and
+    /// then `rest` (environments and the like).
+    pub fn config_without_ci(&self, rest: &str) {
+        self.write(".train.toml", &format!("{NO_CI}{rest}"));
     }
 
     /// Marks a commit green in the local CI ledger.

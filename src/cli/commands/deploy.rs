@@ -152,7 +152,7 @@ fn show_log_tail(ctx: &crate::context::Context, path: &str) {
 pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
     let mut out = String::new();
     let plan = &p.plan;
-    let short = &plan.commit.to_string()[..7];
+    let short = plan.commit.short();
     let total = plan.train.len() + p.more;
     let headline = if p.first {
         format!("First deployment to {}: {short}", plan.env)
