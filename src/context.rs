@@ -19,18 +19,25 @@ pub fn now() -> Timestamp {
 }
 
 /// How a command talks to the person running it. Only the cli layer implements it.
+/// Where a command talks to a person. Only warnings and notes must be said; a Ui
+/// that is no terminal (the daemon's log, the board's page, a test) keeps the rest
+/// as it is by default: nobody to ask, no progress to show.
 pub trait Ui {
     /// Asks a yes/no question; only called when `interactive()` is true.
-    fn confirm(&self, question: &str) -> bool;
+    fn confirm(&self, _question: &str) -> bool {
+        false
+    }
     /// True when a person can answer a question.
-    fn interactive(&self) -> bool;
+    fn interactive(&self) -> bool {
+        false
+    }
     /// A transient progress line (shown on a terminal only, repainted in place).
-    fn progress(&self, line: &str);
+    fn progress(&self, _line: &str) {}
     /// A step of a long wait (started, a state change): a line of its own, on a
     /// terminal and off it alike.
-    fn step(&self, line: &str);
+    fn step(&self, _line: &str) {}
     /// Clears the progress line.
-    fn done(&self);
+    fn done(&self) {}
     fn warn(&self, message: &str);
     fn note(&self, message: &str);
 }

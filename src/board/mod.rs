@@ -728,15 +728,6 @@ struct PageUi {
 }
 
 impl Ui for PageUi {
-    fn confirm(&self, _question: &str) -> bool {
-        false
-    }
-    fn interactive(&self) -> bool {
-        false
-    }
-    fn progress(&self, _line: &str) {}
-    fn step(&self, _line: &str) {}
-    fn done(&self) {}
     fn warn(&self, message: &str) {
         let mut w = self.warnings.borrow_mut();
         if w.len() < 20 && !w.iter().any(|m| m == message) {

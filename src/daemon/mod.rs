@@ -773,15 +773,6 @@ struct RoundUi {
 }
 
 impl Ui for RoundUi {
-    fn confirm(&self, _question: &str) -> bool {
-        false
-    }
-    fn interactive(&self) -> bool {
-        false
-    }
-    fn progress(&self, _line: &str) {}
-    fn step(&self, _line: &str) {}
-    fn done(&self) {}
     fn warn(&self, message: &str) {
         self.log.warn(&format!("{}: {message}", self.repo));
     }

@@ -16,15 +16,6 @@ use crate::domain::{CiState, State};
 struct Quiet(Arc<Mutex<Vec<String>>>);
 
 impl Ui for Quiet {
-    fn confirm(&self, _question: &str) -> bool {
-        false
-    }
-    fn interactive(&self) -> bool {
-        false
-    }
-    fn progress(&self, _line: &str) {}
-    fn step(&self, _line: &str) {}
-    fn done(&self) {}
     fn warn(&self, message: &str) {
         self.0.lock().unwrap().push(message.to_string());
     }
