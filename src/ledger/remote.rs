@@ -73,12 +73,8 @@ impl Remote {
     }
 
     fn unreachable(&self, what: &str, stderr: &[u8]) -> Error {
-        let detail = String::from_utf8_lossy(stderr);
-        let detail = detail
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
+        let text = String::from_utf8_lossy(stderr);
+        let detail = reason(&text);
         Error::new(
             Kind::Forge,
             format!("could not {what} {}: {}", self.name, printable(detail)),
@@ -266,6 +262,39 @@ fn status_of_refusal(summary: &str, said: &[String]) -> PushStatus {
     }
 }
 
+/// Why git could not reach a remote, from its stderr: its first `fatal:` (or
+/// `error:`) line, which names the cause ("'/srv/x' does not appear to be a git
+/// repository", "Failed to connect to ... Connection refused"), not the last line of
+/// its advice ("and the repository exists."). When that line is only git's generic
+/// "Could not read from remote repository.", the line before it (ssh's own reason)
+/// says more.
+fn reason(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("fatal:") || l.starts_with("error:"));
+    match first {
+        Some(i) => {
+            let line = lines[i];
+            let said = line
+                .strip_prefix("fatal:")
+                .or_else(|| line.strip_prefix("error:"))
+                .unwrap_or(line)
+                .trim();
+            if said.starts_with("Could not read from remote repository") && i > 0 {
+                lines[i - 1]
+            } else {
+                said
+            }
+        }
+        None => lines.last().copied().unwrap_or(""),
+    }
+}
+
 /// What the server said, from git's stderr: the `remote:` lines, made printable.
 fn remote_lines(stderr: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stderr)
@@ -354,5 +383,35 @@ mod tests {
             PushStatus::Rejected(_)
         ));
         assert_eq!(printable("a\u{1b}[2Jb"), "a?[2Jb");
+    }
+}
+
+#[cfg(test)]
+mod reasons {
+    use super::reason;
+
+    #[test]
+    fn the_reason_is_gits_first_fatal_line_not_its_advice() {
+        let missing = "fatal: '/srv/nope' does not appear to be a git repository\n\
+                       fatal: Could not read from remote repository.\n\n\
+                       Please make sure you have the correct access rights\n\
+                       and the repository exists.\n";
+        assert_eq!(
+            reason(missing),
+            "'/srv/nope' does not appear to be a git repository"
+        );
+        let ssh = "ssh: connect to host git.example port 22: Connection refused\r\n\
+                   fatal: Could not read from remote repository.\n\n\
+                   Please make sure you have the correct access rights\n\
+                   and the repository exists.\n";
+        assert_eq!(
+            reason(ssh),
+            "ssh: connect to host git.example port 22: Connection refused"
+        );
+        let http = "fatal: unable to access 'http://127.0.0.1:9/x/': Failed to connect to \
+                    127.0.0.1 port 9 after 0 ms: Couldn't connect to server\n";
+        assert!(reason(http).starts_with("unable to access"));
+        assert_eq!(reason("something odd\n\n"), "something odd");
+        assert_eq!(reason(""), "");
     }
 }
