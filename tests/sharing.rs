@@ -355,7 +355,11 @@ fn an_unreachable_remote_is_exit_3_and_records_nothing() {
     out.says("could not fetch from origin");
     // git's reason, not the last line of its advice.
     out.says("does not appear to be a git repository");
-    assert!(!out.stderr.contains("and the repository exists"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("and the repository exists"),
+        "{}",
+        out.stderr
+    );
     out.says("--offline");
     assert!(a.all_lines().is_empty());
     a.train(&["lock", "staging"]).code(3);

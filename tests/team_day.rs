@@ -63,6 +63,34 @@ fn both(a: &Repo, b: &Repo, args: &[&str]) -> (common::Run, common::Run) {
 }
 
 #[test]
+fn a_ci_status_reported_in_one_clone_gates_a_deploy_in_another() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 2);
+    let (ci, bob) = (&clones[0], &clones[1]);
+    // CI is required (the default): without a status, bob's deploy is refused.
+    let out = bob.train(&["deploy", "staging", "--yes"]).code(1);
+    out.says("has no CI status");
+    // The CI job reports in its own clone; report shares refs/notes/ci at once.
+    let tip = ci.rev("HEAD");
+    ci.train(&["report", "success", "--commit", &tip, "--context", "build"])
+        .ok();
+    assert!(ci
+        .git(&["ls-remote", "origin", "refs/notes/ci"])
+        .contains("refs/notes/ci"));
+    let run = bob.train(&["deploy", "staging", "--yes", "--json"]).ok();
+    assert_eq!(run.json()["sha"], tip.as_str(), "{}", run.stderr);
+    // --offline records locally only, and says so.
+    let next = ci.commit("change 3");
+    let out = ci
+        .train(&["report", "failure", "--commit", &next, "--offline"])
+        .ok();
+    out.says("offline");
+    assert!(!ci
+        .git(&["ls-remote", "origin", "refs/notes/ci"])
+        .contains(&ci.git(&["rev-parse", "refs/notes/ci"]).trim().to_string()));
+}
+
+#[test]
 fn two_clones_deploying_one_environment_at_once_run_it_once() {
     let w = World::new();
     let (_origin, clones) = w.origin_and_clones(2, 3);
@@ -316,4 +344,35 @@ fn repositories_libgit2_cannot_open_are_exit_2_naming_the_format() {
     r.git(&["init", "-q", "--object-format=sha256"]);
     let run = r.train(&["status"]).code(2);
     run.says("SHA-256");
+}
+
+#[test]
+fn a_plain_rollback_after_rollback_to_goes_back_to_what_ran_before_it() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    no_ci(&repo);
+    let mut shas = vec![repo.rev("HEAD")];
+    repo.train(&["deploy", "staging", "--yes", "-q", "--offline"])
+        .ok();
+    for i in 2..=4 {
+        shas.push(repo.commit(&format!("change {i}")));
+        repo.train(&["deploy", "staging", "--yes", "-q", "--offline"])
+            .ok();
+    }
+    let to = |args: &[&str]| {
+        let mut all = vec!["rollback", "staging", "--yes", "--json", "--offline"];
+        all.extend_from_slice(args);
+        repo.train(&all).ok().json()["sha"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(to(&["--to", &shas[1]]), shas[1]);
+    // Not forward to what ran after it: what ran before it.
+    assert_eq!(to(&[]), shas[0]);
+    // Nothing older ran there: refused, naming the way out.
+    let out = repo
+        .train(&["rollback", "staging", "--yes", "--offline"])
+        .code(1);
+    out.says("ran no older commit");
 }

@@ -34,6 +34,8 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
     #[command(flatten)]
+    pub offline: super::flags::OfflineFlag,
+    #[command(flatten)]
     pub output: super::flags::JsonFlag,
 }
 

@@ -194,7 +194,7 @@ fn report_tells_a_deployments_new_state_and_ci_finishing_once() {
         url: None,
         log_url: Some("https://ci.example/7".into()),
         description: None,
-        output: Default::default(),
+        ..Default::default()
     };
     report::run(
         &ctx,

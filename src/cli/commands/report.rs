@@ -1,12 +1,17 @@
 //! `git train report` on the command line: run it, show what it returns.
 
 use crate::cli::render::*;
-use crate::cli::Cx;
+use crate::cli::{offline, sync_after, Cx};
 use crate::commands::report::{self, Args, Reported};
 use crate::error::Result;
 
 pub fn run(cx: &Cx, a: &Args) -> Result<u8> {
     let r = report::run(cx.ctx, cx.forge, a)?;
+    // Shared at once, as deploy shares the ledger: a CI status reported on the CI
+    // machine gates deploys made from every other clone after their sync.
+    if cx.ctx.remote().is_some() {
+        sync_after(cx.ctx, cx.forge, offline(cx.ctx, a.offline.offline));
+    }
     cx.said(a.output.json, &r, render);
     Ok(0)
 }
