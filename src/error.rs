@@ -32,6 +32,19 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The source of an error that says no credential was found for a forge (no
+/// GitHub token): what only the forge needs, while git's own remote may still work.
+#[derive(Debug)]
+pub struct NoCredential;
+
+impl fmt::Display for NoCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no credential for the forge")
+    }
+}
+
+impl std::error::Error for NoCredential {}
+
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
         Error {
@@ -63,6 +76,13 @@ impl Error {
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
         self.source = Some(std::sync::Arc::new(source));
         self
+    }
+
+    /// Whether it says that no credential was found for the forge (`NoCredential`).
+    pub fn is_no_credential(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|s| s.downcast_ref::<NoCredential>().is_some())
     }
 
     /// The message with its first hint, on one line (logs, warnings).

@@ -376,3 +376,45 @@ fn a_plain_rollback_after_rollback_to_goes_back_to_what_ran_before_it() {
         .code(1);
     out.says("ran no older commit");
 }
+
+#[test]
+fn without_a_github_token_sync_and_lock_still_go_through_git_and_say_so() {
+    let w = World::new();
+    let (origin, clones) = w.origin_and_clones(2, 1);
+    let (alice, bob) = (&clones[0], &clones[1]);
+    // Nothing listens at this address: GitHub must not even be asked.
+    let config = "forge = \"github\"\n[checks]\nrequire = false\n[github]\nrepo = \"acme/api\"\napi = \"http://127.0.0.1:9/api/v3\"\n";
+    alice.write(".train.toml", config);
+    bob.write(".train.toml", config);
+    let out = alice
+        .cmd(common::BIN)
+        .args(["lock", "production", "-m", "release"])
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .unwrap();
+    let out = common::Run::of(out).ok();
+    out.says("GitHub was not asked");
+    assert!(!out.stderr.contains("not shared"), "{}", out.stderr);
+    let remote = std::process::Command::new("git")
+        .args(["ls-remote", origin.to_str().unwrap(), "refs/train/locks/*"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&remote.stdout).contains("refs/train/locks/production"));
+    let out = common::Run::of(
+        bob.cmd(common::BIN)
+            .args(["sync"])
+            .env_remove("GH_TOKEN")
+            .env_remove("GITHUB_TOKEN")
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    out.says("GitHub was not asked");
+    out.says("no GitHub token");
+    assert!(bob
+        .train(&["locks"])
+        .ok()
+        .stdout
+        .contains("production locked by"));
+}

@@ -34,7 +34,7 @@ pub struct Synced {
 /// `git train sync`: imports from the forge, then shares the ledger through the
 /// remote. Without a remote (and nothing to import) it is an error.
 pub fn run(ctx: &Context, forge: &dyn Forge) -> Result<Synced> {
-    let imported = forge.import(ctx)?;
+    let imported = import(ctx, forge)?;
     let name = ctx.config.remote_name();
     match ctx.remote() {
         Some(remote) => shared(ctx, &remote, &[]).map(|s| Synced { imported, ..s }),
@@ -86,7 +86,7 @@ fn around_also(
     if offline {
         return Ok(None);
     }
-    let imported = forge.import(ctx)?;
+    let imported = import(ctx, forge)?;
     match ctx.remote() {
         Some(remote) => match shared(ctx, &remote, also) {
             Ok(s) => Ok(Some(Synced { imported, ..s })),
@@ -113,6 +113,22 @@ fn shared(ctx: &Context, remote: &Remote, also: &[String]) -> Result<Synced> {
         rounds: shared.rounds,
         locks: lock_count(ctx),
     })
+}
+
+/// What the forge brings in. Without a credential for it (no GitHub token) the
+/// ledger and the locks still travel through git's remote: that is said once, and
+/// the sync goes on without the forge. Any other failure of the forge is an error.
+fn import(ctx: &Context, forge: &dyn Forge) -> Result<Option<crate::forge::Imported>> {
+    match forge.import(ctx) {
+        Err(e) if e.is_no_credential() && ctx.remote().is_some() => {
+            ctx.ui.warn(&format!(
+                "GitHub was not asked, the ledger and locks went through git only: {}",
+                e.one_line()
+            ));
+            Ok(None)
+        }
+        other => other,
+    }
 }
 
 fn lock_count(ctx: &Context) -> usize {

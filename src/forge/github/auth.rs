@@ -37,9 +37,11 @@ pub fn token(api: &ApiUrl) -> Result<String> {
     if let Some(t) = credential_fill(gh_host) {
         return Ok(t);
     }
-    Err(Error::usage(format!("no GitHub token for {gh_host}")).hint(
-        "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git",
-    ))
+    Err(Error::usage(format!("no GitHub token for {gh_host}"))
+        .hint(
+            "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git",
+        )
+        .with_source(crate::error::NoCredential))
 }
 
 fn credential_fill(host: &str) -> Option<String> {
