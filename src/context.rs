@@ -195,11 +195,27 @@ impl Context {
     }
 
     /// The environments the team uses: `[env.*]` of .train.toml and those the ledger
-    /// has deployments to.
+    /// has deployments to, but not those retired (`git train env retire`).
     pub fn known_envs(&self) -> Result<Vec<String>> {
+        self.envs(false)
+    }
+
+    fn envs(&self, with_retired: bool) -> Result<Vec<String>> {
         let mut known: std::collections::BTreeSet<String> =
             self.config.env.keys().cloned().collect();
-        known.extend(self.ledger.index()?.entries.into_iter().map(|e| e.env));
+        let retired = if with_retired {
+            Default::default()
+        } else {
+            self.ledger.retired()?
+        };
+        known.extend(
+            self.ledger
+                .index()?
+                .entries
+                .into_iter()
+                .map(|e| e.env)
+                .filter(|e| !retired.contains(e)),
+        );
         Ok(known.into_iter().collect())
     }
 
@@ -222,6 +238,14 @@ impl Context {
                     .hint(format!("did you mean `git train deploy {example} {name}`?")),
             );
         }
+        if !new_env && self.ledger.retired()?.contains(name) {
+            return Err(
+                Error::usage(format!("{name} was retired (`git train env retire`)")).hint(format!(
+                    "to deploy there again, add --new-env; known environments: {}",
+                    names.join(", ")
+                )),
+            );
+        }
         if !known.is_empty() && !new_env {
             let mut e = Error::usage(format!(
                 "no environment '{name}' yet: nothing was deployed there"
@@ -242,7 +266,7 @@ impl Context {
     /// no `[env.*]`, any name passes (there is nothing to compare it with yet).
     pub fn known_env(&self, name: &str) -> Result<EnvName> {
         let env = self.env(name)?;
-        let known = self.known_envs()?;
+        let known = self.envs(true)?;
         if known.is_empty() || known.iter().any(|k| k == name) {
             return Ok(env);
         }

@@ -51,6 +51,7 @@ fn event() -> impl Strategy<Value = Event> {
                     log,
                     url,
                     gh,
+                    retired: state == State::Inactive && ms % 2 == 0,
                 }
                 .into_map(),
             },

@@ -418,3 +418,64 @@ fn without_a_github_token_sync_and_lock_still_go_through_git_and_say_so() {
         .stdout
         .contains("production locked by"));
 }
+
+#[test]
+fn an_environment_made_by_mistake_is_retired_for_every_clone_and_kept_in_history() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(2, 1);
+    let (alice, bob) = (&clones[0], &clones[1]);
+    no_ci(alice);
+    no_ci(bob);
+    alice.train(&["deploy", "staging", "--yes", "-q"]).ok();
+    alice
+        .train(&["deploy", "stagign", "--yes", "-q", "--new-env"])
+        .ok();
+    let out = alice
+        .train(&["env", "retire", "stagign", "-m", "typo", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["changed"], true);
+    // Bob's clone learns it with the ledger.
+    bob.train(&["sync"]).ok();
+    let status = bob.train(&["status", "--json"]).ok().json();
+    let names: Vec<&str> = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["staging"]);
+    // Not known any more: no suggestion of it, and a deploy there needs --new-env.
+    let out = bob.train(&["deploy", "stagign", "--yes"]).code(2);
+    out.says("stagign was retired");
+    assert!(bob
+        .train(&["deploy", "stagingg", "--yes"])
+        .code(2)
+        .stderr
+        .contains("did you mean staging?"));
+    // History keeps its deployments, the retirement on the newest.
+    let h = bob.train(&["history", "stagign", "--json"]).ok().json();
+    assert_eq!(h["deployments"][0]["state"], "inactive");
+    assert_eq!(h["deployments"][0]["desc"], "environment retired: typo");
+    // Again: nothing more recorded.
+    let lines = bob.all_lines().len();
+    let again = bob
+        .train(&["env", "retire", "stagign", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["changed"], false);
+    assert_eq!(bob.all_lines().len(), lines);
+    // An environment of .train.toml, or one never deployed: refused.
+    bob.config_without_ci("[env.staging]\n");
+    bob.train(&["env", "retire", "staging"])
+        .code(2)
+        .says("[env.staging]");
+    bob.train(&["env", "retire", "nope"])
+        .code(2)
+        .says("no deployment to 'nope'");
+    // Deploying there again brings it back.
+    bob.config_without_ci("");
+    bob.train(&["deploy", "stagign", "--yes", "-q", "--new-env"])
+        .ok();
+    assert!(bob.train(&["status"]).ok().stdout.contains("stagign"));
+}

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    board, channels, complete, daemon, deploy, history, hook, init, lock, report, stale, stats,
-    status, sync,
+    board, channels, complete, daemon, deploy, env, history, hook, init, lock, report, stale,
+    stats, status, sync,
 };
 
 const AFTER_HELP: &str = "\
@@ -75,6 +75,9 @@ impl Cli {
             Command::Locks(a) => a.output.json,
             Command::Channels(a) => match &a.action {
                 channels::ChannelsAction::Test(t) => t.output.json,
+            },
+            Command::Env(a) => match &a.action {
+                env::EnvAction::Retire(r) => r.output.json,
             },
             Command::Watch(a) | Command::Unwatch(a) => a.output.json,
             Command::Board(_) => false,
@@ -216,6 +219,14 @@ pub enum Command {
     /// channels of their environment by the command that records them (see TEAM
     /// CHANNELS in git-train(1)).
     Channels(channels::ChannelsArgs),
+
+    /// Manage environments: `git train env retire NAME` retires one made by mistake
+    ///
+    /// `git train env retire NAME [-m REASON]` records that NAME is retired (an
+    /// `inactive` event with `"retired":true` on its newest deployment) and syncs
+    /// it: `status` no longer lists it and `deploy` no longer counts it as known;
+    /// `history NAME` keeps its deployments. Deploying to NAME again brings it back.
+    Env(env::EnvArgs),
 
     /// Run the notifier: desktop notifications for deployments, CI and stale commits
     ///

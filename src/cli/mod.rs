@@ -214,6 +214,7 @@ fn run(cli: Cli, style: Style) -> Result<u8> {
         Command::Unlock(a) => lock::unlock(&cx, a),
         Command::Locks(a) => lock::list(&cx, a),
         Command::Channels(a) => channels::run(&cx, a),
+        Command::Env(a) => env::run(&cx, a),
         // Run above, before the repository is opened.
         Command::RunDeployment(_)
         | Command::Completions(_)

@@ -7,6 +7,7 @@ pub mod complete;
 pub mod controls;
 pub mod daemon;
 pub mod deploy;
+pub mod env;
 pub mod flags;
 pub mod fleet;
 pub mod history;

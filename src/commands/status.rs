@@ -108,16 +108,15 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         .collect();
     names.extend(locks.keys().cloned());
     // The newest deployment of each environment, to say when it failed.
-    let mut newest: std::collections::BTreeMap<String, crate::ledger::Entry> = Default::default();
-    for e in ctx.ledger.index()?.entries {
-        match newest.get(&e.env) {
-            Some(n) if n.started > e.started => {}
-            _ => {
-                newest.insert(e.env.clone(), e);
-            }
+    let newest = ctx.ledger.newest_per_env()?;
+    names.extend(newest.keys().cloned());
+    // Retired environments (`git train env retire`) are gone from status; history
+    // keeps their deployments.
+    for env in ctx.ledger.retired()? {
+        if !ctx.config.env.contains_key(&env) && !locks.contains_key(&env) {
+            names.remove(&env);
         }
     }
-    names.extend(newest.keys().cloned());
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());
         names.insert(env.to_string());

@@ -92,6 +92,10 @@ impl Deployment {
     pub fn rollback(&self) -> bool {
         self.events.iter().any(Event::rollback)
     }
+    /// Its newest event retired the environment (nothing of it came after).
+    pub fn retired(&self) -> bool {
+        self.last().retired()
+    }
     pub fn gh(&self) -> Option<(&str, u64)> {
         self.events.iter().find_map(Event::gh)
     }

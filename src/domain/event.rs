@@ -215,6 +215,11 @@ impl Event {
     pub fn rollback(&self) -> bool {
         self.fields.get("rollback") == Some(&Value::Bool(true))
     }
+    /// The event that retired its environment (`git train env retire`): an
+    /// `inactive` line on the environment's newest deployment, `"retired":true`.
+    pub fn retired(&self) -> bool {
+        self.state == State::Inactive && self.fields.get("retired") == Some(&Value::Bool(true))
+    }
     pub fn forced(&self) -> Option<&str> {
         self.str_field("forced")
     }
@@ -251,6 +256,8 @@ pub struct Fields {
     pub log: Option<String>,
     pub url: Option<String>,
     pub gh: Option<(String, u64)>,
+    /// The environment is retired from here on (written last).
+    pub retired: bool,
 }
 
 impl Fields {
@@ -280,6 +287,9 @@ impl Fields {
             gh.insert("repo".into(), repo.into());
             gh.insert("id".into(), id.into());
             map.insert("gh".into(), Value::Object(gh));
+        }
+        if self.retired {
+            map.insert("retired".into(), Value::Bool(true));
         }
         map
     }

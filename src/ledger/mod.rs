@@ -141,6 +141,45 @@ impl Ledger {
         Ok(ids)
     }
 
+    /// The newest deployment of each environment, from the index.
+    pub fn newest_per_env(&self) -> Result<std::collections::BTreeMap<String, Entry>> {
+        let mut newest: std::collections::BTreeMap<String, Entry> = Default::default();
+        for e in self.index()?.entries {
+            match newest.get(&e.env) {
+                Some(n) if n.started > e.started => {}
+                _ => {
+                    newest.insert(e.env.clone(), e);
+                }
+            }
+        }
+        Ok(newest)
+    }
+
+    /// The environments retired with `git train env retire`: those whose newest
+    /// deployment's newest event retired them. Only newest deployments that are
+    /// `inactive` are read, so this costs nothing where none is.
+    pub fn retired(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut retired = std::collections::BTreeSet::new();
+        let newest = self.newest_per_env()?;
+        let mut notes = None;
+        for (env, e) in newest {
+            if e.state != crate::domain::State::Inactive {
+                continue;
+            }
+            let notes = match &mut notes {
+                Some(n) => n,
+                None => notes.insert(self.deployments()?),
+            };
+            if notes
+                .find(e.commit, &e.dep, Some(&env))?
+                .is_some_and(Deployment::retired)
+            {
+                retired.insert(env);
+            }
+        }
+        Ok(retired)
+    }
+
     /// The deploy notes, loaded once, to read the deployments of many commits.
     pub fn deployments(&self) -> Result<Deployments<'_>> {
         Deployments::load(&self.repo)

@@ -74,8 +74,8 @@ fn without_hidden(cmd: clap::Command, name: &'static str) -> clap::Command {
         )
 }
 
-/// Environments after `deploy`, `rollback`, `history`, `lock`, `unlock` and
-/// `--env`; revisions after the environment of `deploy` and after `--to`; the
+/// Environments after `deploy`, `rollback`, `history`, `lock`, `unlock`, `env
+/// retire` and `--env`; revisions after the environment of `deploy` and after `--to`; the
 /// generated completion for everything else.
 const BASH_WORDS: &str = r#"
 _git_train_words() {
@@ -106,6 +106,7 @@ _git_train_words() {
         case "$sub,$npos" in
             deploy,0|rollback,0|history,0|lock,0|unlock,0) what=envs ;;
             deploy,1) what=revs ;;
+            env,1) [ "${COMP_WORDS[COMP_CWORD-1]}" = retire ] && what=envs ;;
         esac
     fi
     if [ -n "$what" ]; then

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod completions;
 pub mod daemon;
 pub mod deploy;
+pub mod env;
 pub mod fleet;
 pub mod history;
 pub mod hook;
