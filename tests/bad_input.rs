@@ -93,6 +93,32 @@ fn a_commit_not_on_trunk_is_refused() {
         out.stderr
     );
     assert!(repo.all_lines().is_empty());
+    // The hint's way out works: --force --reason deploys it, recorded as such.
+    out.says("--force --reason TEXT");
+    let short = &side[..7];
+    repo.train(&[
+        "deploy",
+        "staging",
+        short,
+        "--force",
+        "--reason",
+        "hotfix build",
+        "--yes",
+        "-q",
+    ])
+    .ok();
+    let h = repo.train(&["history", "--json"]).ok().json();
+    assert_eq!(
+        h["deployments"][0]["forced"],
+        "not on trunk (main): hotfix build"
+    );
+    let st = repo.train(&["status", "--json"]).ok().json();
+    assert_eq!(st["environments"][0]["deployed"]["on_trunk"], false);
+    assert!(repo
+        .train(&["status"])
+        .ok()
+        .stdout
+        .contains("(not on trunk)"));
 }
 
 #[test]

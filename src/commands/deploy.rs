@@ -100,21 +100,38 @@ const COUNTED: usize = 10_000;
 
 pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared> {
     let env = ctx.env(&args.env)?;
-    let forced = forced_reason(args.confirm.force, args.confirm.reason.as_deref())?;
+    let mut forced = forced_reason(args.confirm.force, args.confirm.reason.as_deref())?;
     ctx.open_deployments()?;
     let trunk = ctx.repo().trunk(&ctx.config)?;
     let target = match &args.rev {
         Some(rev) => ctx.repo().resolve(rev)?,
         None => trunk.tip,
     };
+    let mut overridden = Vec::new();
     if !ctx.repo().contains(trunk.tip, target)? {
         let short = target.short();
-        return Err(
-            Error::usage(format!("{short} is not on trunk ({})", trunk.refname)).hint(format!(
-                "git-train deploys commits merged into {}; merge and push it first",
-                trunk.name
-            )),
-        );
+        // A branch commit (a hotfix, a test build) goes only with --force --reason,
+        // and the reason recorded says that it was not on trunk.
+        match forced.take() {
+            Some(reason) => {
+                overridden.push(format!("{short} is not on trunk"));
+                forced = Some(format!("not on trunk ({}): {reason}", trunk.name));
+            }
+            None => {
+                return Err(Error::usage(format!(
+                    "{short} is not on trunk ({})",
+                    trunk.refname
+                ))
+                .hint(format!(
+                    "git-train deploys commits merged into {}; merge and push it first",
+                    trunk.name
+                ))
+                .hint(format!(
+                    "to deploy it anyway: `git train deploy {} {short} --force --reason TEXT` (recorded)",
+                    args.env
+                )))
+            }
+        }
     }
     plan(
         ctx,
@@ -126,6 +143,7 @@ pub fn prepare(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Prepared
             desc: args.description.clone(),
             rollback: false,
             offline: args.offline.offline,
+            overridden,
         },
     )
 }
@@ -205,6 +223,7 @@ pub fn prepare_rollback(ctx: &Context, forge: &dyn Forge, args: &RollbackArgs) -
             desc: None,
             rollback: ran_here,
             offline: args.offline.offline,
+            overridden: Vec::new(),
         },
     )
 }
@@ -330,6 +349,8 @@ struct Wanted {
     /// A rollback to a commit that ran here successfully before (skips the CI gate).
     rollback: bool,
     offline: bool,
+    /// Refusals already overridden by `forced` (a commit not on trunk).
+    overridden: Vec<String>,
 }
 
 fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
@@ -340,6 +361,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         desc,
         rollback: asked_rollback,
         offline,
+        overridden,
     } = wanted;
     let snapshot = ctx.ledger.snapshot()?;
     super::status::warn_future(ctx, &snapshot.future, Some(env.as_str()));
@@ -360,7 +382,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     // CI gate. A rollback to a commit that ran here before skips it: it passed (or
     // was forced) then, and a rollback is no time to wait for CI.
     let ci = forge.ci(ctx, target)?;
-    let mut overrides = Vec::new();
+    let mut overrides = overridden;
     let mut hints = Vec::new();
     if ctx.config.requires_checks(&env) && ci.state != CiState::Success && !asked_rollback {
         let failing: Vec<String> = ci
