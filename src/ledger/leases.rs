@@ -180,7 +180,9 @@ impl Ledger {
             let taken = match remote {
                 Some(r) => {
                     let status =
-                        r.push(&[format!("+{oid}:{name}")], &[format!("{name}:{expect}")])?;
+                        // No `+` on the refspec: it would make git ignore the lease
+                        // (the expected value) and force the ref whatever it holds.
+                        r.push(&[format!("{oid}:{name}")], &[format!("{name}:{expect}")])?;
                     match status.first() {
                         Some(PushStatus::Refused { reason, said }) => {
                             return Err(Error::refused(PushStatus::refusal(

@@ -200,6 +200,9 @@ impl Remote {
     }
 
     /// Pushes refspecs without force (leases where given), one status per refspec.
+    /// A lease (`--force-with-lease=REF:EXPECT`) lets a refspec replace what REF holds
+    /// only while it holds EXPECT; a `+` refspec would disable that check, so
+    /// compare-and-swap callers never use one.
     pub fn push(&self, refspecs: &[String], leases: &[String]) -> Result<Vec<PushStatus>> {
         let mut cmd = self.git();
         // --no-verify: these are git-train's own refs; a user's pre-push hook (tests,
