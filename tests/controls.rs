@@ -321,3 +321,87 @@ fn when_green_deploys_once_ci_passes_and_gives_up_on_failure_or_timeout() {
     out.says("did not pass within 1s");
     assert_eq!(repo.all_lines(), before);
 }
+
+// ---------------------------------------------------------------------------------
+// Lock expiry: `lock --for`.
+
+#[test]
+fn a_lock_for_a_while_stops_blocking_when_it_expires_and_is_replaced_once() {
+    let w = World::new();
+    let (_origin, clones) = w.origin_and_clones(3, 2);
+    let (alice, bob, carol) = (&clones[0], &clones[1], &clones[2]);
+    for c in [alice, bob, carol] {
+        c.config_without_ci("[env.staging]\n");
+    }
+    const T0: &str = "2026-12-01T09:00:00Z";
+    const LATER: &str = "2026-12-01T09:00:30Z";
+    let taken = alice
+        .train_at(
+            T0,
+            &["lock", "staging", "--for", "1s", "-m", "db move", "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(taken["lock"]["until"], "2026-12-01T09:00:01.000Z");
+    // While it holds, it blocks, and says how long it has left.
+    let out = bob
+        .train_at(T0, &["deploy", "staging", "--yes", "-q"])
+        .code(1);
+    out.says("locked by user0@example.com (db move) for 0s, 1s left");
+    let locks = bob.train_at(T0, &["locks"]).ok().stdout;
+    assert!(locks.contains("1s left"), "{locks}");
+    // Once past, it blocks nothing; status and locks say it expired.
+    let locks = bob.train_at(LATER, &["locks"]).ok().stdout;
+    assert!(locks.contains("expired 29s ago"), "{locks}");
+    bob.train_at(LATER, &["deploy", "staging", "--yes", "-q"])
+        .ok();
+    // Two clones taking the expired lock's place at the same instant: one gets it.
+    let spawn = |c: &common::Repo| {
+        c.cmd(common::BIN)
+            .env("GIT_TRAIN_NOW", LATER)
+            .args(["lock", "staging", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (b, c) = (spawn(bob), spawn(carol));
+    let runs = [b, c].map(|child| common::Run::of(child.wait_with_output().unwrap()));
+    let won: Vec<&common::Run> = runs.iter().filter(|r| r.code == 0).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        runs.iter()
+            .map(|r| (&r.stdout, &r.stderr))
+            .collect::<Vec<_>>()
+    );
+    let lost = runs.iter().find(|r| r.code != 0).unwrap();
+    assert_eq!(lost.code, 1, "{}", lost.stderr);
+    lost.says("locked by");
+    let winner = won[0].json();
+    assert_eq!(winner["expired"]["by"], "user0@example.com");
+    // The holder extends a lock of theirs with --for.
+    let holder = if winner["lock"]["by"] == "user1@example.com" {
+        bob
+    } else {
+        carol
+    };
+    let out = holder
+        .train_at(LATER, &["lock", "staging", "--for", "2h", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["action"], "extended");
+    assert_eq!(out["lock"]["until"], "2026-12-01T11:00:30.000Z");
+    // An expired lock of someone else is removed by unlock without --force.
+    let other = if std::ptr::eq(holder, bob) {
+        carol
+    } else {
+        bob
+    };
+    other
+        .train_at("2026-12-01T12:00:00Z", &["unlock", "staging"])
+        .ok()
+        .says("");
+    assert!(other.train(&["locks"]).ok().stdout.contains("no locks"));
+}

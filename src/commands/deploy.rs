@@ -422,7 +422,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
     }
     // Locks: only the holder deploys.
     if let Some(held) = ctx.ledger.lock_of(&env)? {
-        if held.lock.by != ctx.me() {
+        if held.lock.by != ctx.me() && !held.expired(ctx.now()) {
             overrides.push(format!(
                 "{env} is {}",
                 crate::commands::lock::describe(ctx, &held)

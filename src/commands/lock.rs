@@ -16,6 +16,11 @@ pub struct LockArgs {
     /// Why, shown to whoever tries to deploy
     #[arg(long, short = 'm', value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Hold it only this long (30m, 2h, 1d); then it blocks nothing and the next
+    /// `lock` or `unlock` removes it. On a lock of yours: extend it to this long
+    /// from now
+    #[arg(long = "for", value_name = "DURATION", value_parser = super::flags::parse_duration)]
+    pub hold_for: Option<std::time::Duration>,
     #[command(flatten)]
     pub offline: super::flags::OfflineFlag,
     #[command(flatten)]
@@ -50,9 +55,12 @@ pub struct LocksArgs {
 pub struct LockOutcome {
     pub version: u32,
     pub env: String,
-    /// `taken`, `already_yours`, `released`
+    /// `taken`, `extended`, `already_yours`, `released`
     pub action: &'static str,
     pub lock: Held,
+    /// The expired lock this one took the place of (or that `unlock` removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<Held>,
     /// Whether the remote was involved (false: local only, or --offline).
     pub shared: bool,
 }
@@ -97,32 +105,44 @@ pub fn describe(ctx: &Context, held: &Held) -> String {
             format_age(ctx.now().millis_since(since))
         ));
     }
+    if let Some(until) = held.until() {
+        text.push_str(&format!(
+            ", {} left",
+            format_age(until.millis_since(ctx.now()))
+        ));
+    }
     if let Some(mismatch) = held.mismatch() {
         text.push_str(&format!("; {mismatch}"));
     }
     text
 }
 
-pub fn lock(
-    ctx: &Context,
-    env: &str,
-    reason: Option<String>,
-    offline: bool,
-) -> Result<LockOutcome> {
-    let env = ctx.env(env)?;
+pub fn lock(ctx: &Context, args: &LockArgs, offline: bool) -> Result<LockOutcome> {
+    let env = ctx.env(&args.env)?;
+    if args.hold_for.is_some_and(|d| d.is_zero()) {
+        return Err(
+            Error::usage("--for needs a duration longer than 0").hint("e.g. --for 30m, --for 2h")
+        );
+    }
     let remote = shared_remote(ctx, offline, "taken")?;
-    let reason = reason.filter(|r| !r.trim().is_empty());
-    match ctx.ledger.lock(&env, reason, remote.as_ref())? {
-        Taken::Now(held) => {
+    let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
+    let outcome = |action, lock, expired| LockOutcome {
+        version: super::JSON_VERSION,
+        env: env.to_string(),
+        action,
+        lock,
+        expired,
+        shared: remote.is_some(),
+    };
+    match ctx
+        .ledger
+        .lock(&env, reason, args.hold_for, remote.as_ref())?
+    {
+        Taken::Now { held, replaced } => {
             tell(ctx, &env, LockAction::Taken, &held.lock, None);
-            Ok(LockOutcome {
-                version: super::JSON_VERSION,
-                env: env.to_string(),
-                action: "taken",
-                lock: held,
-                shared: remote.is_some(),
-            })
+            Ok(outcome("taken", held, replaced))
         }
+        Taken::Extended(held) => Ok(outcome("extended", held, None)),
         Taken::Already(held) => already_locked(ctx, &env, held, remote.is_some()),
     }
 }
@@ -134,6 +154,7 @@ fn already_locked(ctx: &Context, env: &EnvName, held: Held, shared: bool) -> Res
             env: env.to_string(),
             action: "already_yours",
             lock: held,
+            expired: None,
             shared,
         });
     }
@@ -161,7 +182,9 @@ pub fn unlock(
         return Err(Error::refused(format!("{env} is not locked"))
             .hint("`git train locks` lists the locks"));
     };
-    let someone_else = held.lock.by != ctx.me();
+    // An expired lock blocks nothing: anyone removes it, and nothing is recorded.
+    let expired = held.expired(ctx.now());
+    let someone_else = held.lock.by != ctx.me() && !expired;
     if someone_else && !force {
         return Err(
             Error::refused(format!("{env} is {}, not by you", describe(ctx, &held))).hint(format!(
@@ -178,6 +201,7 @@ pub fn unlock(
         version: super::JSON_VERSION,
         env: env.to_string(),
         action: "released",
+        expired: expired.then(|| held.clone()),
         lock: held,
         shared: remote.is_some(),
     })

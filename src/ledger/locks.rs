@@ -22,6 +22,10 @@ pub struct Lock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub at: String,
+    /// When it stops holding (`lock --for`); none: until it is released. Once
+    /// past, it blocks nothing, and the next `lock` or `unlock` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// A lock as found in a ref. The ref names the environment it locks: `lock.env` is
@@ -41,6 +45,16 @@ pub struct Held {
 impl Held {
     pub fn since(&self) -> Option<Timestamp> {
         Timestamp::parse(&self.lock.at)
+    }
+
+    /// When it stops holding, if it was taken `--for` a while.
+    pub fn until(&self) -> Option<Timestamp> {
+        self.lock.until.as_deref().and_then(Timestamp::parse)
+    }
+
+    /// Whether it has expired at `now`: then it blocks nothing.
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.until().is_some_and(|until| until <= now)
     }
 
     /// The mismatch between ref and record, said for people.
@@ -75,6 +89,7 @@ fn read(repo: &Repository, env: &str, oid: Oid) -> Held {
         by: "unknown".into(),
         reason: Some("the lock ref does not hold a git-train lock".into()),
         at: String::new(),
+        until: None,
     });
     // The ref is the truth: it is what deploys check and what unlock deletes.
     let recorded_env = (lock.env != env).then(|| std::mem::replace(&mut lock.env, env.to_string()));
@@ -106,19 +121,29 @@ pub(super) fn all(repo: &Repository) -> Result<Vec<Held>> {
     Ok(out)
 }
 
-/// Takes the lock in the local repository (no remote): creates the ref only if it
-/// does not exist. Returns the lock already there, if any.
-pub(super) fn create(repo: &Repository, env: &EnvName, lock: Oid) -> Result<Option<Held>> {
-    // "Absent" checked under the ref's lock (see notes::swap).
-    match repo.reference_matching(&refname(env), lock, true, Oid::zero(), "git-train: lock") {
-        Ok(_) => Ok(None),
+/// Takes the lock in the local repository (no remote): sets the ref only if it holds
+/// `expect` (None: only if it does not exist). Returns the lock found instead, if
+/// any; Err(None) when the expected lock went away meanwhile.
+pub(super) fn create(
+    repo: &Repository,
+    env: &EnvName,
+    lock: Oid,
+    expect: Option<&str>,
+) -> Result<Result<(), Option<Held>>> {
+    let old = match expect {
+        Some(id) => Oid::from_str(id)?,
+        None => Oid::zero(),
+    };
+    // The expected value checked under the ref's lock (see notes::swap).
+    match repo.reference_matching(&refname(env), lock, true, old, "git-train: lock") {
+        Ok(_) => Ok(Ok(())),
         Err(e)
             if matches!(
                 e.code(),
-                git2::ErrorCode::Exists | git2::ErrorCode::Modified
+                git2::ErrorCode::Exists | git2::ErrorCode::Modified | git2::ErrorCode::NotFound
             ) =>
         {
-            Ok(get(repo, env)?)
+            Ok(Err(get(repo, env)?))
         }
         Err(e) => Err(e.into()),
     }
@@ -154,8 +179,11 @@ pub(super) fn mirror(repo: &Repository, env: &EnvName, lock: Option<Oid>) -> Res
 
 /// What taking a lock found.
 pub enum Taken {
-    /// The lock is this process's now.
-    Now(Held),
+    /// The lock is this process's now; `replaced` is the expired lock it took the
+    /// place of.
+    Now { held: Held, replaced: Option<Held> },
+    /// This user's own lock, now held until a later time (`--for` again).
+    Extended(Held),
     /// Someone holds it already (perhaps the same user, from before).
     Already(Held),
 }
@@ -164,31 +192,59 @@ impl Ledger {
     /// Takes the lock on `env`, by this user, now: on the remote when there is one
     /// (a create-only push: of two people locking at once exactly one wins), else in
     /// the local refs.
+    ///
+    /// With `hold_for`, the lock expires after that long; taken again `--for` by its
+    /// holder, it is extended. An expired lock is replaced with the same
+    /// compare-and-swap (a push that expects the expired lock): of two clones
+    /// replacing it at once exactly one gets it.
     pub fn lock(
         &self,
         env: &EnvName,
         reason: Option<String>,
+        hold_for: Option<std::time::Duration>,
         remote: Option<&Remote>,
     ) -> Result<Taken> {
         if let Some(remote) = remote {
             self.fetch(remote)?;
         }
         let git = &self.repo.git;
-        if let Some(held) = get(git, env)? {
-            return Ok(Taken::Already(held));
-        }
-        let lock = Lock {
+        let now = self.now();
+        let until = hold_for.map(|d| {
+            now.plus_millis(i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4))
+                .to_string()
+        });
+        let existing = get(git, env)?;
+        let (lock, replaced, extended) = match existing {
+            None => (None, None, false),
+            Some(held) if held.expired(now) => (None, Some(held), false),
+            Some(held) if held.lock.by == self.me && until.is_some() => {
+                let mut lock = held.lock.clone();
+                lock.until = until.clone();
+                if reason.is_some() {
+                    lock.reason = reason.clone();
+                }
+                (Some(lock), Some(held), true)
+            }
+            Some(held) => return Ok(Taken::Already(held)),
+        };
+        let lock = lock.unwrap_or_else(|| Lock {
             env: env.to_string(),
             by: self.me.clone(),
             reason,
-            at: self.now().to_string(),
-        };
+            at: now.to_string(),
+            until,
+        });
         let oid = make(git, &lock)?;
         let refname = refname(env);
+        let expect = replaced.as_ref().map(|h| h.id.clone());
         match remote {
             Some(r) => {
-                // Create-only: the push carries "expect absent".
-                let status = r.push(&[format!("{oid}:{refname}")], &[format!("{refname}:")])?;
+                // Create-only ("expect absent"), or replace exactly the lock read. No
+                // `+` on the refspec: git would then ignore the expected value.
+                let status = r.push(
+                    &[format!("{oid}:{refname}")],
+                    &[format!("{refname}:{}", expect.as_deref().unwrap_or(""))],
+                )?;
                 if let Some(refusal @ (PushStatus::Rejected(_) | PushStatus::Refused { .. })) =
                     status.first()
                 {
@@ -214,16 +270,27 @@ impl Ledger {
                 mirror(git, env, Some(oid))?;
             }
             None => {
-                if let Some(held) = create(git, env, oid)? {
-                    return Ok(Taken::Already(held));
+                if let Err(found) = create(git, env, oid, expect.as_deref())? {
+                    return match found {
+                        Some(held) => Ok(Taken::Already(held)),
+                        None => Err(Error::refused(format!(
+                            "could not lock {env}: the lock changed while it was taken"
+                        ))
+                        .hint("try again")),
+                    };
                 }
             }
         }
-        Ok(Taken::Now(Held {
+        let held = Held {
             lock,
             id: oid.to_string(),
             recorded_env: None,
-        }))
+        };
+        Ok(if extended {
+            Taken::Extended(held)
+        } else {
+            Taken::Now { held, replaced }
+        })
     }
 
     /// Releases `held`, the lock read on `env`, only if it is still the one there (a

@@ -128,12 +128,14 @@ pub fn render(s: &Style, st: &Status, now: Timestamp) -> String {
                     .as_deref()
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  {:width$}  {}",
-                    "",
-                    s.red(&clean(&format!("locked by {}{reason}", lock.lock.by)))
-                );
+                let text = match crate::cli::commands::lock::time_left(lock, now) {
+                    Some(t) if lock.expired(now) => {
+                        s.dim(&clean(&format!("lock of {} {t}", lock.lock.by)))
+                    }
+                    Some(t) => s.red(&clean(&format!("locked by {}{reason} ({t})", lock.lock.by))),
+                    None => s.red(&clean(&format!("locked by {}{reason}", lock.lock.by))),
+                };
+                let _ = writeln!(out, "  {:width$}  {text}", "");
             }
         }
     }
