@@ -538,6 +538,11 @@ fn lane_card(out: &mut String, site: &Site, lane: &Lane, o: &Overview) {
     // What guards the lane. Freeze windows (another issue) go here, next to the lock.
     out.push_str("<div class=\"guards\">");
     match &st.lock {
+        Some(held) if held.expired(o.now) => {
+            out.push_str("<p class=\"lock\">not locked (the lock of ");
+            field(out, &held.lock.by);
+            out.push_str(" expired)</p>");
+        }
         Some(held) => {
             out.push_str("<p class=\"lock locked\"><span class=\"tag bad\">locked</span> by ");
             field(out, &held.lock.by);
@@ -549,6 +554,11 @@ fn lane_card(out: &mut String, site: &Site, lane: &Lane, o: &Overview) {
             if let Some(at) = held.since() {
                 out.push_str(", ");
                 ago(out, at, o.now);
+            }
+            if let Some(until) = held.until() {
+                out.push_str(", ");
+                out.push_str(&format_age(until.millis_since(o.now)));
+                out.push_str(" left");
             }
             out.push_str("</p>");
         }

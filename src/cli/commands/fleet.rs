@@ -116,7 +116,7 @@ pub fn status_all(s: &Style, all: &AllStatus, now: Timestamp) -> String {
                     )))
                 ));
             }
-            if let Some(lock) = &env.lock {
+            if let Some(lock) = env.lock.as_ref().filter(|l| !l.expired(now)) {
                 line.push_str(&format!(
                     "  {}",
                     s.red(&clean(&format!("locked by {}", lock.lock.by)))
