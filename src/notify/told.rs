@@ -228,7 +228,12 @@ fn lock_and_unlock_tell_who_took_and_released_it() {
     let root = tempfile::tempdir().unwrap();
     let dir = repository(root.path());
     let (ctx, kept, _ui) = context(&dir);
-    lock::lock(&ctx, "production", Some("release freeze".into()), true).unwrap();
+    let args = lock::LockArgs {
+        env: "production".into(),
+        reason: Some("release freeze".into()),
+        ..Default::default()
+    };
+    lock::lock(&ctx, &args, true).unwrap();
     lock::unlock(&ctx, "production", false, None, true).unwrap();
     let told = taken(&kept);
     let [Event::Lock(taken), Event::Lock(released)] = &told[..] else {
