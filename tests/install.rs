@@ -295,3 +295,138 @@ fn zsh_and_fish_scripts_parse_where_those_shells_exist() {
         }
     }
 }
+
+/// A repository with two environments and a side branch, for the completion tests.
+fn completion_repo(w: &common::World) -> common::Repo<'_> {
+    let repo = w.repo("r", 2);
+    repo.config_without_ci("");
+    repo.git(&["branch", "side"]);
+    for env in ["staging", "production"] {
+        repo.train(&["deploy", env, "--yes", "-q", "--new-env"])
+            .ok();
+    }
+    repo
+}
+
+/// Runs `program args` in `repo` with git-train first on PATH.
+fn in_repo(repo: &common::Repo, program: &str, args: &[&str]) -> Run {
+    let mut cmd = repo.cmd(program);
+    cmd.args(args);
+    Run::of(cmd.output().unwrap())
+}
+
+#[test]
+fn fish_completes_environments_and_revisions_from_the_repository() {
+    if !have("fish") {
+        return;
+    }
+    let w = common::World::new();
+    let repo = completion_repo(&w);
+    let script = w.path("git-train.fish");
+    std::fs::write(
+        &script,
+        Run::of(
+            repo.cmd(common::BIN)
+                .args(["completions", "fish"])
+                .output()
+                .unwrap(),
+        )
+        .ok()
+        .stdout,
+    )
+    .unwrap();
+    let complete = |line: &str| {
+        let source = format!("source {}; complete -C '{line}'", script.display());
+        let out = in_repo(&repo, "fish", &["--no-config", "-c", &source])
+            .ok()
+            .stdout;
+        out.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(complete("git-train deploy "), ["production", "staging"]);
+    assert_eq!(complete("git-train rollback prod"), ["production"]);
+    assert_eq!(complete("git-train env retire "), ["production", "staging"]);
+    assert_eq!(
+        complete("git-train status --env "),
+        ["production", "staging"]
+    );
+    let revs = complete("git-train deploy staging ");
+    assert!(
+        revs.iter().any(|r| r == "side") && revs.iter().any(|r| r == "main"),
+        "{revs:?}"
+    );
+}
+
+#[test]
+fn zsh_completes_environments_and_revisions_in_a_real_terminal() {
+    if !have("zsh") || !have("tmux") {
+        return;
+    }
+    let w = common::World::new();
+    let repo = completion_repo(&w);
+    let fpath = w.path("zsh");
+    std::fs::create_dir_all(&fpath).unwrap();
+    let script = Run::of(
+        repo.cmd(common::BIN)
+            .args(["completions", "zsh"])
+            .output()
+            .unwrap(),
+    )
+    .ok()
+    .stdout;
+    std::fs::write(fpath.join("_git-train"), script).unwrap();
+    std::fs::write(
+        fpath.join(".zshrc"),
+        format!(
+            "fpath=({} $fpath)\nautoload -Uz compinit && compinit -u\nPS1='> '\n",
+            fpath.display()
+        ),
+    )
+    .unwrap();
+    let socket = w.path("tmux.sock");
+    let tmux = |args: &[&str]| {
+        let mut c = repo.cmd("tmux");
+        c.arg("-S").arg(&socket).args(args);
+        Run::of(c.output().unwrap())
+    };
+    let zdotdir = format!("ZDOTDIR={}", fpath.display());
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "z",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "env",
+        &zdotdir,
+        "zsh",
+        "-i",
+    ])
+    .ok();
+    let screen_has = |want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = tmux(&["capture-pane", "-p", "-t", "z"]).stdout;
+            if screen.contains(want) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {want:?}:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // (capture-pane drops trailing spaces: the prompt is "> ")
+    screen_has(">");
+    // One environment starts with "prod": it is completed whole (and a space).
+    tmux(&["send-keys", "-t", "z", "git-train deploy prod", "Tab"]).ok();
+    screen_has("> git-train deploy production");
+    // After the environment, revisions: the branches are listed.
+    tmux(&["send-keys", "-t", "z", "Tab"]).ok();
+    screen_has("side");
+    tmux(&["kill-server"]);
+}

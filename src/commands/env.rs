@@ -33,7 +33,7 @@ pub enum EnvAction {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct RetireArgs {
     /// The environment to retire
-    pub name: String,
+    pub env: String,
     /// Why, recorded with the event
     #[arg(long, short = 'm', value_name = "TEXT")]
     pub reason: Option<String>,
@@ -57,7 +57,7 @@ pub struct Retired {
 }
 
 pub fn retire(ctx: &Context, args: &RetireArgs) -> Result<Retired> {
-    let name = args.name.as_str();
+    let name = args.env.as_str();
     let env = EnvName::new(name).map_err(|m| {
         Error::usage(m).hint("environment names use letters, digits, '.', '_' and '-'")
     })?;

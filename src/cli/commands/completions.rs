@@ -57,8 +57,102 @@ pub fn render(shell: Shell) -> String {
     }
     let mut cmd = without_hidden(Cli::command(), "git-train");
     clap_complete::generate(generator, &mut cmd, "git-train", &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    let text = String::from_utf8_lossy(&out).into_owned();
+    match shell {
+        Shell::Zsh => zsh_words(&text),
+        _ => text + FISH_WORDS,
+    }
 }
+
+/// The generated zsh script completes environments, revisions and watched
+/// repositories as files (`_default`); they come from `git-train __complete` instead.
+fn zsh_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + ZSH_WORDS.len());
+    for line in text.lines() {
+        let words = if line.ends_with(":_default' \\") || line.ends_with(":_default'") {
+            let spec = line.trim_start_matches('\'');
+            if spec.starts_with(":env -- ")
+                || spec.starts_with("::env -- ")
+                || line.contains("]:ENV:")
+            {
+                Some("_git_train_envs")
+            } else if spec.starts_with("::rev -- ") || line.contains("]:REV:") {
+                Some("_git_train_revs")
+            } else if line.contains("]:NAME:") && line.contains("watched repository") {
+                Some("_git_train_repos")
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        match words {
+            Some(f) => out.push_str(&line.replacen(":_default'", &format!(":{f}'"), 1)),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+        if line.starts_with("#compdef ") {
+            out.push_str(ZSH_WORDS);
+        }
+    }
+    out
+}
+
+/// zsh: the words of `git-train __complete WHAT` (in the `-C` folder given, if any).
+const ZSH_WORDS: &str = r#"
+_git_train_complete() {
+    local -a found dir
+    local i
+    for ((i = 2; i < CURRENT; i++)); do
+        [[ ${words[i]} == -C ]] && dir=(-C "${words[i+1]}")
+    done
+    found=(${(f)"$(git-train $dir __complete $1 2>/dev/null)"})
+    compadd -a found
+}
+_git_train_envs() { _git_train_complete envs }
+_git_train_revs() { _git_train_complete revs }
+_git_train_repos() { _git_train_complete repos }
+"#;
+
+/// fish: environments as the first word after `deploy`, `rollback`, `history`,
+/// `lock`, `unlock` and `env retire`, and after `--env`; revisions after the
+/// environment of `deploy`, and after `--to` and `--commit`; repositories after
+/// `-R`.
+const FISH_WORDS: &str = r#"
+function __fish_git_train_positionals
+    set -l n 0
+    set -l skip 0
+    for w in (commandline -opc)[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case -C -R --repo --color --reason -m --description --to --env --since --until --older-than -n --count --context --url --environment-url --log-url --commit --deployment --for --timeout --listen
+                set skip 1
+            case '-*'
+            case '*'
+                set n (math $n + 1)
+        end
+    end
+    echo $n
+end
+function __fish_git_train_words
+    set -l tokens (commandline -opc)
+    set -l dir
+    if set -l i (contains -i -- -C $tokens)
+        set dir -C $tokens[(math $i + 1)]
+    end
+    git-train $dir __complete $argv[1] 2>/dev/null
+end
+complete -c git-train -n "__fish_git_train_using_subcommand deploy rollback history lock unlock; and test (__fish_git_train_positionals) -eq 1" -f -a "(__fish_git_train_words envs)"
+complete -c git-train -n "__fish_git_train_using_subcommand deploy; and test (__fish_git_train_positionals) -eq 2" -f -a "(__fish_git_train_words revs)"
+complete -c git-train -n "__fish_git_train_using_subcommand env; and test (__fish_git_train_positionals) -eq 2" -f -a "(__fish_git_train_words envs)"
+complete -c git-train -l env -f -r -a "(__fish_git_train_words envs)"
+complete -c git-train -l to -f -r -a "(__fish_git_train_words revs)"
+complete -c git-train -l commit -f -r -a "(__fish_git_train_words revs)"
+complete -c git-train -s R -l repo -f -r -a "(__fish_git_train_words repos)"
+"#;
 
 /// The command as completions should offer it: the generators list hidden
 /// subcommands (plumbing like `hook`) unless they are left out.
