@@ -16,6 +16,10 @@ fn status_all_history_all_and_r_across_the_watch_list() {
     let api = w.repo("api", 2);
     api.config_without_ci("[env.staging]\nrun = \"exit 3\"\n");
     api.train(&["deploy", "staging", "--yes"]).code(1);
+    // And a freeze window holds it now.
+    api.config_without_ci(
+        "[env.staging]\nrun = \"exit 3\"\n[[freeze]]\nenvironments = [\"staging\"]\nfrom = \"2026-01-01T00:00\"\nto = \"2099-01-01T00:00\"\nreason = \"audit\"\n",
+    );
     let web = w.repo("web", 2);
     web.config_without_ci("[env.production]\n");
     web.train(&["deploy", "production", "HEAD~1", "--yes"]).ok();
@@ -36,6 +40,7 @@ fn status_all_history_all_and_r_across_the_watch_list() {
         "{text}"
     );
     assert!(text.contains("exited with status 3"), "{text}");
+    assert!(text.contains("frozen until 2099-01-01"), "{text}");
     assert!(text.contains("locked by alice@example.com"), "{text}");
     assert!(text.contains("1 behind"), "{text}");
     assert!(

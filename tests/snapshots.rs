@@ -46,6 +46,8 @@ fn scene(w: &World) -> Repo<'_> {
             "production",
             "--reason",
             "release freeze for the 배포 review",
+            "--for",
+            "8h",
         ],
     )
     .ok();
@@ -142,6 +144,8 @@ fn deploy_plan_outcome_rollback_and_refusals_at_80_and_120_columns() {
         let mut all = String::new();
         for (now, args) in [
             (T[4], &["deploy", "production", "--yes"][..]),
+            (T[4], &["env", "retire", "staging"]),
+            (T[4], &["lock", "production", "--for", "1d"]),
             (
                 T[4],
                 &[

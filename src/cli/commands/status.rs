@@ -132,7 +132,7 @@ pub fn render(s: &Style, st: &Status, now: Timestamp) -> String {
                     Some(t) if lock.expired(now) => {
                         s.dim(&clean(&format!("lock of {} {t}", lock.lock.by)))
                     }
-                    Some(t) => s.red(&clean(&format!("locked by {}{reason} ({t})", lock.lock.by))),
+                    Some(t) => s.red(&clean(&format!("locked by {} ({t}){reason}", lock.lock.by))),
                     None => s.red(&clean(&format!("locked by {}{reason}", lock.lock.by))),
                 };
                 let _ = writeln!(out, "  {:width$}  {text}", "");
