@@ -331,6 +331,14 @@ fn bad_token_and_no_network_are_clear() {
         err.contains(&format!("could not reach GitHub at {url}")),
         "{err}"
     );
+    // Once, in plain words: what failed and what to try, not every layer's wording.
+    assert!(err.contains("the connection was refused"), "{err}");
+    assert!(err.contains("try again"), "{err}");
+    assert!(
+        !err.contains("Service Error") && !err.contains("client error"),
+        "{err}"
+    );
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
 
     // No token at all.
     let out = repo.cmd(BIN).args(["deploy", "staging"]).output().unwrap();
@@ -496,4 +504,42 @@ fn export_shows_ledger_only_deployments_once_and_import_skips_them() {
     assert_eq!(out["imported"]["deployments"], 0);
     assert_eq!(gh.deployments().len(), 1);
     assert_eq!(repo.all_lines(), lines);
+}
+
+#[test]
+fn every_request_says_who_sends_it_once() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    gh.train(&repo, &["deploy", "staging"]).ok();
+    gh.train(&repo, &["sync"]).ok();
+    let requests = gh.requests();
+    assert!(requests.len() >= 4, "{requests:?}");
+    let agent = format!("git-train/{}", env!("CARGO_PKG_VERSION"));
+    for r in &requests {
+        let all = |name: &str| {
+            r.headers
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            all("x-github-api-version"),
+            ["2022-11-28"],
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(
+            all("user-agent"),
+            [agent.as_str()],
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(all("accept"), ["application/vnd.github+json"]);
+        assert!(r.status < 400, "{} {} -> {}", r.method, r.path, r.status);
+    }
 }

@@ -80,6 +80,13 @@ impl GitHub {
         move |e| e.into_error(&what, self.api.as_str())
     }
 
+    /// `fail`, with a 404 saying what was not found (`commit 1a2b3c4`).
+    fn fail_naming(&self, what: &str, missing: String) -> impl Fn(ApiError) -> Error + '_ {
+        let what = what.to_string();
+        let missing = format!("{missing} in {}", self.repo);
+        move |e| e.into_error_naming(&what, &missing, self.api.as_str())
+    }
+
     /// The queued event of a deployment, from GitHub's own record of it, so that
     /// every clone that sees it writes the same bytes.
     pub fn created_event(&self, d: &Value) -> Option<(CommitId, Event)> {
@@ -171,7 +178,9 @@ impl GitHub {
                 &self.path(&format!("/deployments/{id}/statuses?per_page=100")),
                 None,
             )
-            .map_err(self.fail("read the deployment's statuses"))?;
+            .map_err(
+                self.fail_naming("read the deployment's statuses", format!("deployment {id}")),
+            )?;
         let mut events: Vec<Event> = statuses
             .iter()
             .filter_map(|s| self.status_event(d, s))
@@ -226,8 +235,16 @@ impl GitHub {
             next = if list.is_empty() || reached_imported {
                 None
             } else {
-                // A `next` link to another server would take the token with it.
-                answer.next.filter(|url| client.same_origin(url))
+                // A `next` link to another server would take the token with it: the
+                // import stops there and says so, as every list does.
+                match answer.next {
+                    Some(url) if !client.same_origin(&url) => {
+                        return Err(self.fail("list deployments")(ApiError::OffHost {
+                            link: url,
+                        }))
+                    }
+                    next => next,
+                }
             };
         }
         cursor.high = cursor.high.max(cursor.run_top.unwrap_or(0));
@@ -333,7 +350,7 @@ impl GitHub {
         let client = self.client()?;
         let d = client
             .get(&self.path(&format!("/deployments/{id}")))
-            .map_err(self.fail("find the deployment"))?
+            .map_err(self.fail_naming("find the deployment", format!("deployment {id}")))?
             .body;
         let mut body = json!({ "state": state.as_str() });
         for (key, value) in [
@@ -347,7 +364,7 @@ impl GitHub {
         }
         let answer = client
             .post(&self.path(&format!("/deployments/{id}/statuses")), &body)
-            .map_err(self.fail("post the deployment status"))?;
+            .map_err(self.fail_naming("post the deployment status", format!("deployment {id}")))?;
         let event = self.status_event(&d, &answer.body).ok_or_else(|| {
             Error::new(
                 Kind::Forge,
@@ -485,13 +502,19 @@ impl Forge for GitHub {
                 &self.path(&format!("/commits/{commit}/status?per_page=100")),
                 Some("statuses"),
             )
-            .map_err(self.fail("read the commit's status"))?;
+            .map_err(self.fail_naming(
+                "read the commit's status",
+                format!("commit {}", commit.short()),
+            ))?;
         let runs = client
             .get_all(
                 &self.path(&format!("/commits/{commit}/check-runs?per_page=100")),
                 Some("check_runs"),
             )
-            .map_err(self.fail("read the commit's check runs"))?;
+            .map_err(self.fail_naming(
+                "read the commit's check runs",
+                format!("commit {}", commit.short()),
+            ))?;
         let ignore = &ctx.config.checks.ignore;
         let mut contexts = Vec::new();
         for s in &statuses {
