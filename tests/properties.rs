@@ -50,6 +50,7 @@ fn event() -> impl Strategy<Value = Event> {
                     forced,
                     log,
                     url,
+                    moved: None,
                     gh,
                 }
                 .into_map(),
