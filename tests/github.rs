@@ -543,3 +543,183 @@ fn every_request_says_who_sends_it_once() {
         assert!(r.status < 400, "{} {} -> {}", r.method, r.path, r.status);
     }
 }
+
+#[test]
+fn a_create_answer_that_does_not_echo_the_request_still_gives_a_correct_ledger() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[env.production]\nproduction = true\n");
+    let sha = repo.rev("HEAD");
+    // GitHub's own examples: deployment 1 of a84d88e to production, payload {},
+    // green CI, and a `success` status.
+    gh.verbatim(true);
+    let out = gh
+        .train(&repo, &["deploy", "production", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["state"], "success");
+    assert_eq!(out["sha"], sha);
+    let dep = out["dep"].as_str().unwrap();
+    let note = repo.note("deploys", "HEAD");
+    let queued = note.lines().find(|l| l.contains(" queued ")).expect(&note);
+    assert!(queued.contains(&format!("\"dep\":\"{dep}\"")), "{queued}");
+    assert!(
+        queued.contains("\"gh\":{\"repo\":\"acme/api\",\"id\":1}"),
+        "{queued}"
+    );
+    assert!(note.contains(" production success "), "{note}");
+    assert_eq!(repo.rev("refs/train/deployed/production"), sha);
+    // --no-wait names a deployment the ledger has.
+    let out = gh
+        .train(&repo, &["deploy", "production", "--no-wait", "--json"])
+        .ok()
+        .json();
+    let h = gh.train(&repo, &["history", "--json"]).ok().json();
+    assert!(
+        h["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dep"] == out["dep"]),
+        "{h}"
+    );
+    // A sync does not take our own deployment in a second time from the list.
+    let before = repo.all_lines();
+    gh.train(&repo, &["sync"]).ok();
+    assert_eq!(repo.all_lines(), before);
+    // report: what was posted and accepted; the example's commit is not here.
+    let out = gh
+        .train(&repo, &["report", "failure", "--deployment", "1"])
+        .ok();
+    assert!(out.stdout.contains("posted failure"), "{}", out.stdout);
+    assert!(out.stdout.contains("not in this clone"), "{}", out.stdout);
+}
+
+#[test]
+fn a_status_that_moves_the_deployment_keeps_it_one_deployment() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
+    let sha = repo.rev("HEAD");
+    gh.workflow(&[
+        ("in_progress", Duration::from_millis(0)),
+        ("success@production", Duration::from_millis(100)),
+    ]);
+    let out = gh.train(&repo, &["deploy", "staging"]).ok();
+    assert!(
+        out.stdout.contains("production now runs"),
+        "what the ledger says: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("GitHub moved the deployment to production"),
+        "{}",
+        out.stdout
+    );
+    let h = gh.train(&repo, &["history", "--json"]).ok().json();
+    let list = h["deployments"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "one deployment: {h}");
+    assert_eq!(list[0]["env"], "production");
+    assert_eq!(repo.rev("refs/train/deployed/production"), sha);
+    assert!(repo
+        .git(&["show-ref"])
+        .lines()
+        .all(|l| !l.ends_with("deployed/staging")));
+    let note = repo.note("deploys", "HEAD");
+    assert!(note.contains("\"moved\":\"staging\""), "{note}");
+    // Another clone importing it writes the same bytes: nothing new.
+    let before = repo.all_lines();
+    std::fs::remove_dir_all(repo.dir.join(".git/train")).unwrap();
+    gh.train(&repo, &["sync"]).ok();
+    assert_eq!(repo.all_lines(), before);
+}
+
+#[test]
+fn offline_with_the_github_forge_refuses_at_once_without_a_request() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
+    for args in [
+        &["deploy", "staging", "--offline"][..],
+        &["rollback", "staging", "--offline"],
+    ] {
+        let out = gh.train(&repo, args).code(2);
+        assert!(
+            out.stderr.contains("a GitHub deployment is made on GitHub"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("`git train status`"), "{}", out.stderr);
+    }
+    assert!(gh.requests().is_empty(), "{:?}", gh.requests());
+}
+
+#[test]
+fn a_rollback_to_what_ran_here_does_not_ask_for_ci() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[env.production]\nproduction = true\n");
+    let first = repo.rev("HEAD");
+    gh.set_commit_status(&first, "ci", "success", None);
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    gh.train(&repo, &["deploy", "production"]).ok();
+    repo.commit("change 4");
+    let second = repo.rev("HEAD");
+    gh.set_commit_status(&second, "ci", "success", None);
+    gh.train(&repo, &["deploy", "production"]).ok();
+    // CI on the old commit is red now: irrelevant, it ran here.
+    gh.set_commit_status(&first, "ci", "failure", None);
+    gh.clear_requests();
+    let out = gh.train(&repo, &["rollback", "production"]).ok();
+    assert!(out.stdout.contains("CI not asked"), "{}", out.stdout);
+    let asked: Vec<String> = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(&format!("/commits/{first}")))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
+    assert_eq!(repo.rev("refs/train/deployed/production"), first);
+}
+
+#[test]
+fn report_keeps_the_description_within_140_characters_and_says_so() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "[checks]\nrequire = false\n");
+    let out = gh
+        .train(&repo, &["deploy", "staging", "--no-wait", "--json"])
+        .ok()
+        .json();
+    let id = gh.deployments()[0]["id"].as_u64().unwrap();
+    let long = "é".repeat(200);
+    let out2 = gh
+        .train(
+            &repo,
+            &[
+                "report",
+                "success",
+                "--deployment",
+                &id.to_string(),
+                "--description",
+                &long,
+            ],
+        )
+        .ok();
+    assert!(
+        out2.stdout.contains("cut to GitHub's 140 characters"),
+        "{}",
+        out2.stdout
+    );
+    assert!(out2.stderr.contains("140"), "{}", out2.stderr);
+    let sent = gh.deployment_statuses(id)[0]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(sent.chars().count(), 140);
+    assert!(sent.ends_with('…'));
+    let note = repo.note("deploys", "HEAD");
+    assert!(note.contains(&sent), "recorded as sent: {note}");
+    assert!(note.contains(&format!("\"dep\":\"{}\"", out["dep"].as_str().unwrap())));
+}

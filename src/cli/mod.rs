@@ -276,6 +276,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         Command::Deploy(a) => {
             // A bad name is refused before the network is asked anything.
             ctx.env(&a.env)?;
+            deploy::refuse_offline_github(forge, a.offline.offline, "deploy")?;
             let off = offline(ctx, a.offline.offline);
             commands::sync::around_deploy(ctx, forge, off)?;
             ctx.deploy_env(&a.env, a.new_env)?;
@@ -308,6 +309,7 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
         }
         Command::Rollback(a) => {
             ctx.env(&a.env)?;
+            deploy::refuse_offline_github(forge, a.offline.offline, "roll back")?;
             let off = offline(ctx, a.offline.offline);
             commands::sync::around_deploy(ctx, forge, off)?;
             ctx.deploy_env(&a.env, false)?;

@@ -330,6 +330,7 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
         }
     }
     let ci = match p.ci.state {
+        _ if p.ci_skipped => s.dim("CI not asked: it ran here successfully before"),
         CiState::Success => s.green("CI passed"),
         CiState::None => s.yellow("no CI status"),
         CiState::Pending => s.yellow("CI pending"),
@@ -370,6 +371,17 @@ pub fn outcome(s: &Style, o: &Outcome) -> String {
             o.env
         ),
     };
+    if let Some(from) = &o.moved_from {
+        let _ = write!(
+            line,
+            "\n  {}",
+            s.yellow(&format!(
+                "asked for {}; GitHub moved the deployment to {}",
+                clean(from),
+                clean(&o.env)
+            ))
+        );
+    }
     if let (State::Success, Some(url)) = (o.state, &o.url) {
         let _ = write!(line, "\n  {}", clean(url));
     }
@@ -893,15 +905,32 @@ pub fn channel_tested(t: &crate::commands::channels::Tested) -> String {
 }
 
 pub fn reported(r: &Reported) -> String {
-    match &r.dep {
+    let verb = if r.posted { "posted" } else { "recorded" };
+    let mut out = match &r.dep {
         Some(dep) => format!(
-            "recorded {} for deployment {dep} to {} ({})\n",
+            "{verb} {} for deployment {dep} to {} ({})\n",
             r.state,
-            r.name,
+            clean(&r.name),
             short(&r.sha)
         ),
-        None => format!("recorded {} {} on {}\n", r.name, r.state, short(&r.sha)),
+        None => format!(
+            "{verb} {} {} on {}\n",
+            clean(&r.name),
+            r.state,
+            short(&r.sha)
+        ),
+    };
+    if r.posted && !r.recorded {
+        let _ = writeln!(
+            out,
+            "  GitHub accepted it; commit {} is not in this clone, so nothing was written here (`git fetch` and `git train sync` bring it)",
+            short(&r.sha)
+        );
     }
+    if r.truncated {
+        out.push_str("  the description was cut to GitHub's 140 characters\n");
+    }
+    out
 }
 
 pub fn synced(s: &crate::commands::sync::Synced) -> String {

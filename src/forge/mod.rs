@@ -5,7 +5,7 @@ pub mod github;
 pub mod local;
 
 use crate::context::Context;
-use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, Event, State};
+use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, State};
 use crate::error::Result;
 
 /// A deployment about to be made: everything decided, nothing recorded yet.
@@ -66,7 +66,7 @@ pub trait Forge {
         _target: &str,
         _state: State,
         _report: &StatusReport,
-    ) -> Result<Option<(String, Event)>> {
+    ) -> Result<Option<github::Posted>> {
         Ok(None)
     }
 
@@ -126,7 +126,7 @@ impl Forge for Unavailable {
         _target: &str,
         _state: State,
         _report: &StatusReport,
-    ) -> Result<Option<(String, Event)>> {
+    ) -> Result<Option<github::Posted>> {
         Err(self.0.clone())
     }
 }

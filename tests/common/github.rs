@@ -273,7 +273,8 @@ impl GitHub {
     }
 
     /// The team's deploy workflow: after each later deployment is created, each step
-    /// waits its delay (after the previous step) and posts its state, by
+    /// waits its delay (after the previous step) and posts its state (`STATE@ENV`:
+    /// with `environment: ENV`, which moves the deployment there), by
     /// `github-actions[bot]`, with `log_url` set to [`GitHub::run_url`]. Empty: off.
     pub fn workflow(&self, steps: &[(&str, Duration)]) {
         let mut st = self.shared.lock();
@@ -418,10 +419,16 @@ impl Shared {
                 tokio::time::sleep(delay).await;
                 let mut st = me.lock();
                 let log_url = st.run_url(id);
+                // `success@production`: a status that moves the deployment there.
+                let (state, environment) = match state.split_once('@') {
+                    Some((state, env)) => (state.to_string(), Some(env.to_string())),
+                    None => (state, None),
+                };
                 let _ = st.create_status(
                     id,
                     NewStatus {
                         state,
+                        environment,
                         log_url: Some(log_url),
                         creator: WORKFLOW_BOT.to_string(),
                         auto_inactive: true,
@@ -1352,6 +1359,8 @@ impl State {
         let segments: Vec<&str> = rest.split('/').skip(1).collect();
         let get = call.method == "GET";
         Some(match segments.as_slice() {
+            // The example stands for what exists: nothing before the first POST.
+            ["deployments"] if get && self.deployments.is_empty() => (200, json!([])),
             ["deployments"] if get => (200, json!([fixture(DEPLOYMENT)])),
             ["deployments"] => (201, fixture(DEPLOYMENT)),
             ["deployments", _] if get => (200, fixture(DEPLOYMENT)),
