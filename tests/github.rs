@@ -468,9 +468,10 @@ fn a_thousand_deployments_import_once_then_cost_one_conditional_request() {
         again.len(),
         again.iter().filter(|r| r.status == 304).count()
     );
-    assert!(first.len() <= 1000 + 10 + 2, "{}", first.len());
+    // Each sync also reads the CI of the (three) newest trunk commits for `status`.
+    assert!(first.len() <= 1000 + 10 + 2 + 2 * 3, "{}", first.len());
     assert!(
-        again.len() <= 2 && again.iter().all(|r| r.status == 304),
+        again.len() <= 2 + 2 * 3 && again.iter().all(|r| r.status == 304),
         "{again:?}"
     );
 }
@@ -679,7 +680,9 @@ fn a_rollback_to_what_ran_here_does_not_ask_for_ci() {
         .filter(|r| r.path.contains(&format!("/commits/{first}")))
         .map(|r| r.path.clone())
         .collect();
-    assert!(asked.is_empty(), "{asked:?}");
+    // Only the syncs before and after it refresh the CI cache `status` shows
+    // (statuses and check runs, conditional); the rollback's gate asks for none.
+    assert!(asked.len() <= 4, "{asked:?}");
     assert_eq!(repo.rev("refs/train/deployed/production"), first);
 }
 
@@ -722,4 +725,74 @@ fn report_keeps_the_description_within_140_characters_and_says_so() {
     let note = repo.note("deploys", "HEAD");
     assert!(note.contains(&sent), "recorded as sent: {note}");
     assert!(note.contains(&format!("\"dep\":\"{}\"", out["dep"].as_str().unwrap())));
+}
+
+#[test]
+fn status_shows_github_ci_after_a_sync_and_an_unchanged_refresh_costs_only_304s() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "");
+    let (tip, mid, old) = (repo.rev("HEAD"), repo.rev("HEAD~1"), repo.rev("HEAD~2"));
+    gh.set_commit_status(&tip, "ci/build", "success", None);
+    gh.set_check_run(&tip, "test", "completed", Some("success"));
+    gh.set_check_run(&mid, "test", "completed", Some("failure"));
+    gh.set_commit_status(&old, "ci/build", "pending", None);
+
+    let before = gh.train(&repo, &["status"]).ok();
+    assert!(
+        !before.stdout.contains('✓'),
+        "status asks nobody: {}",
+        before.stdout
+    );
+    assert!(gh.requests().is_empty(), "status stays offline");
+
+    gh.train(&repo, &["sync"]).ok();
+    let st = gh.train(&repo, &["status", "--json"]).ok().json();
+    let ci: Vec<&str> = st["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ci"].as_str().unwrap())
+        .collect();
+    assert_eq!(ci, ["success", "failure", "pending"]);
+    let out = gh.train(&repo, &["status"]).ok();
+    let row = |sha: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&sha[..7]))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row(&tip).contains('✓'), "{}", out.stdout);
+    assert!(row(&mid).contains('✗'), "{}", out.stdout);
+    assert!(row(&old).contains('●'), "{}", out.stdout);
+
+    // Nothing changed: every request of another sync, a refresh and a daemon-like
+    // poll is a 304, free of rate limit.
+    gh.clear_requests();
+    let left = gh.rate_remaining();
+    gh.train(&repo, &["sync"]).ok();
+    gh.train(&repo, &["status", "--refresh"]).ok();
+    let requests = gh.requests();
+    assert!(!requests.is_empty());
+    let not_304: Vec<String> = requests
+        .iter()
+        .filter(|r| r.status != 304)
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+        .collect();
+    assert!(not_304.is_empty(), "{not_304:?}");
+    assert_eq!(gh.rate_remaining(), left);
+    let ci_requests = requests
+        .iter()
+        .filter(|r| r.path.contains("/commits/"))
+        .count();
+    assert_eq!(ci_requests, 2 * 3 * 2, "two per commit, per refresh");
+
+    // A change shows after a refresh.
+    gh.set_commit_status(&old, "ci/build", "success", None);
+    let st = gh
+        .train(&repo, &["status", "--refresh", "--json"])
+        .ok()
+        .json();
+    assert_eq!(st["commits"][2]["ci"], "success");
 }

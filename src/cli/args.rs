@@ -279,6 +279,11 @@ pub struct StatusArgs {
     /// Every repository on the daemon's watch list, one block each (local ledgers only)
     #[arg(long)]
     pub all: bool,
+    /// Ask GitHub for the CI of the shown commits first (conditional requests: an
+    /// unchanged answer costs no rate limit); without it, status shows the CI that
+    /// sync, deploy and the daemon last read, and how old it is
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub output: JsonFlag,
 }

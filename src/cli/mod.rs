@@ -263,6 +263,9 @@ fn dispatch(cli: Cli, style: Style, ctx: &Context, forge: &dyn crate::forge::For
             Ok(0)
         }
         Command::Status(a) => {
+            if a.refresh {
+                forge.refresh_ci(ctx, a.count)?;
+            }
             let st = status::run(
                 ctx,
                 &status::Args {

@@ -70,6 +70,12 @@ pub trait Forge {
         Ok(None)
     }
 
+    /// Reads the CI of the newest `count` trunk commits into the local cache `status`
+    /// shows (`status --refresh`); None: the forge keeps CI in the ledger itself.
+    fn refresh_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<usize>> {
+        Ok(None)
+    }
+
     /// What `-v` prints after the command: requests made, budget left.
     fn verbose(&self) -> Vec<String> {
         Vec::new()
@@ -84,6 +90,9 @@ pub struct Imported {
     pub refreshed: usize,
     /// Deployments of the ledger shown on the forge (`[github] export`).
     pub exported: usize,
+    /// Trunk commits whose CI was read into the cache `status` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<usize>,
 }
 
 /// The links and text of a deployment status.
@@ -118,6 +127,9 @@ impl Forge for Unavailable {
         Err(self.0.clone())
     }
     fn import(&self, _ctx: &Context) -> Result<Option<Imported>> {
+        Err(self.0.clone())
+    }
+    fn refresh_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<usize>> {
         Err(self.0.clone())
     }
     fn report(

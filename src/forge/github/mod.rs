@@ -574,6 +574,94 @@ fn state_of_check(run: &Value) -> State {
     }
 }
 
+/// The CI states `sync`, `deploy` and the daemon last read from GitHub for the newest
+/// trunk commits (`.git/train/github/ci.json`, a cache): `status` shows them without
+/// asking GitHub. Each entry says when it was asked.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct CiCache {
+    #[serde(default)]
+    pub commits: std::collections::BTreeMap<String, CachedCi>,
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct CachedCi {
+    /// `success`, `failure`, `pending` or `none`.
+    state: String,
+    /// When it was asked, in milliseconds since the epoch.
+    at_ms: i64,
+}
+
+impl CachedCi {
+    pub fn state(&self) -> crate::domain::CiState {
+        use crate::domain::CiState;
+        match self.state.as_str() {
+            "success" => CiState::Success,
+            "failure" => CiState::Failure,
+            "pending" => CiState::Pending,
+            _ => CiState::None,
+        }
+    }
+    pub fn at(&self) -> Timestamp {
+        Timestamp(self.at_ms)
+    }
+}
+
+impl CiCache {
+    pub fn load(ctx: &Context) -> CiCache {
+        std::fs::read(ctx.repo().train_dir().join("github").join("ci.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, dir: &std::path::Path) {
+        let _ = std::fs::create_dir_all(dir);
+        if let Ok(bytes) = serde_json::to_vec(self) {
+            let _ = crate::file::write_atomically(&dir.join("ci.json"), &bytes);
+        }
+    }
+}
+
+/// How many trunk commits a refresh reads the CI of: what `status` shows by default.
+pub const CI_REFRESH_COMMITS: usize = 10;
+
+impl GitHub {
+    /// Reads the CI state of the newest `count` first-parent trunk commits into the
+    /// cache `status` reads: two conditional GETs per commit (statuses, check runs), so
+    /// an unchanged refresh is answered 304 and costs no rate limit. A commit GitHub
+    /// does not have (not pushed yet) is left out.
+    pub fn refresh_ci_cache(&self, ctx: &Context, count: usize) -> Result<usize> {
+        let trunk = ctx.repo().trunk(&ctx.config)?;
+        let commits = ctx.repo().first_parent(trunk.tip, count.min(100))?;
+        let mut cache = CiCache::load(ctx);
+        let mut keep = std::collections::BTreeMap::new();
+        let mut read = 0;
+        for commit in commits {
+            match self.ci(ctx, commit) {
+                Ok(ci) => {
+                    keep.insert(
+                        commit.to_string(),
+                        CachedCi {
+                            state: ci.state.as_str().to_string(),
+                            at_ms: ctx.now().0,
+                        },
+                    );
+                    read += 1;
+                }
+                Err(e) if e.kind == Kind::Usage || e.kind == Kind::Refused => {}
+                Err(e) => {
+                    cache.commits = keep;
+                    cache.save(&self.cache_dir);
+                    return Err(e);
+                }
+            }
+        }
+        cache.commits = keep;
+        cache.save(&self.cache_dir);
+        Ok(read)
+    }
+}
+
 /// GitHub's limit on a deployment status's `description`.
 pub const DESCRIPTION_MAX: usize = 140;
 
@@ -907,11 +995,19 @@ impl Forge for GitHub {
         if ctx.config.github.export {
             imported.exported = self.export(ctx)?;
         }
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
         Ok(Some(imported))
     }
 
     fn poll(&self, ctx: &Context) -> Result<Option<Imported>> {
-        self.import_all(ctx).map(Some)
+        let mut imported = self.import_all(ctx)?;
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
+        Ok(Some(imported))
+    }
+
+    fn refresh_ci(&self, ctx: &Context, count: usize) -> Result<Option<usize>> {
+        self.refresh_ci_cache(ctx, count.max(CI_REFRESH_COMMITS))
+            .map(Some)
     }
 
     fn report(
