@@ -721,6 +721,18 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
         "{text}"
     );
     assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
+    // How the service gets a GitHub token: said at install, and an optional file.
+    assert!(
+        text.contains("\nEnvironmentFile=-%h/.config/git-train/env\n"),
+        "{text}"
+    );
+    for way in [
+        "gh auth token",
+        "git credential fill",
+        "~/.config/git-train/env",
+    ] {
+        assert!(out.stdout.contains(way), "{way}: {}", out.stdout);
+    }
     assert_eq!(
         ran(),
         "--user daemon-reload\n--user enable --now git-train.service\n"
