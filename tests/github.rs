@@ -500,11 +500,56 @@ fn export_shows_ledger_only_deployments_once_and_import_skips_them() {
     let id = d["id"].as_u64().unwrap();
     assert_eq!(gh.deployment_statuses(id)[0]["state"], "success");
     let lines = repo.all_lines();
+    gh.clear_requests();
     let out = gh.train(&repo, &["sync", "--json"]).ok().json();
     assert_eq!(out["imported"]["exported"], 0);
     assert_eq!(out["imported"]["deployments"], 0);
     assert_eq!(gh.deployments().len(), 1);
     assert_eq!(repo.all_lines(), lines);
+    // What was exported is remembered: no lookup for it on the next sync.
+    let lookups = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/deployments?sha="))
+        .count();
+    assert_eq!(lookups, 0, "{:?}", gh.requests());
+}
+
+#[test]
+fn export_lookups_are_bounded_per_sync() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = w.repo("r", 2);
+    repo.write(
+        ".train.toml",
+        "forge = \"local\"\n[checks]\nrequire = false\n",
+    );
+    for _ in 0..45 {
+        repo.train(&["deploy", "staging", "-q"]).ok();
+    }
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{}\"\nexport = true\n",
+            gh.url()
+        ),
+    );
+    let lookups = |gh: &GitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| r.path.contains("/deployments?sha="))
+            .count()
+    };
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["exported"], 20, "20 exports per sync");
+    assert!(lookups(&gh) <= 40, "{}", lookups(&gh));
+    gh.clear_requests();
+    gh.train(&repo, &["sync"]).ok();
+    gh.clear_requests();
+    let out = gh.train(&repo, &["sync", "--json"]).ok().json();
+    assert_eq!(out["imported"]["exported"], 5);
+    assert_eq!(lookups(&gh), 5, "only those not yet exported are looked up");
+    assert_eq!(gh.deployments().len(), 45);
 }
 
 #[test]

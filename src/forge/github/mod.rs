@@ -308,6 +308,11 @@ impl GitHub {
     /// already exported (found by its `dep`) is not exported again.
     pub fn export(&self, ctx: &Context) -> Result<usize> {
         const PER_SYNC: usize = 20;
+        // Each lookup is a request: bounded too, and what is known to be on GitHub
+        // (exported here, or found there) is remembered and not looked up again.
+        const LOOKUPS_PER_SYNC: usize = 40;
+        let mut memory = Memory::load(&self.cache_dir);
+        let mut lookups = 0;
         let client = self.client()?;
         let index = ctx.ledger.index()?;
         let mut notes = ctx.ledger.deployments()?;
@@ -319,8 +324,11 @@ impl GitHub {
             .rev()
             .filter(|e| e.state.is_final() && e.started >= since)
         {
-            if exported >= PER_SYNC {
+            if exported >= PER_SYNC || lookups >= LOOKUPS_PER_SYNC {
                 break;
+            }
+            if memory.exported.contains(&entry.dep) {
+                continue;
             }
             let Some(dep) = notes.find(entry.commit, &entry.dep, None)? else {
                 continue;
@@ -328,6 +336,7 @@ impl GitHub {
             if dep.gh().is_some() || dep.dep.starts_with("gh") {
                 continue;
             }
+            lookups += 1;
             let list = client
                 .get(&self.path(&format!(
                     "/deployments?sha={}&environment={}&per_page=100",
@@ -343,6 +352,7 @@ impl GitHub {
                 })
             });
             if known {
+                memory.exported.insert(dep.dep.clone());
                 continue;
             }
             let body = json!({
@@ -365,8 +375,11 @@ impl GitHub {
             client
                 .post(&self.path(&format!("/deployments/{id}/statuses")), &status)
                 .map_err(self.fail("export a deployment's state"))?;
+            memory.exported.insert(dep.dep.clone());
+            memory.save(&self.cache_dir);
             exported += 1;
         }
+        memory.save(&self.cache_dir);
         Ok(exported)
     }
 
