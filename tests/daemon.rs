@@ -933,10 +933,12 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         requests.iter().filter(|r| r.status == 304).count(),
         round.split("round: ").nth(1).unwrap_or("")
     );
+    // A repository: its deployment list, and the CI of its (three) newest trunk
+    // commits for `status` (combined status and check runs): all conditional.
     assert_eq!(
         requests.len(),
-        20,
-        "one conditional request a repository: {requests:?}"
+        20 * (1 + 2 * 3),
+        "conditional requests only: {requests:?}"
     );
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
     assert_eq!(daemon.stop(), Some(0));
