@@ -706,6 +706,18 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
         "{text}"
     );
     assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
+    // How the service gets a GitHub token: said at install, and an optional file.
+    assert!(
+        text.contains("\nEnvironmentFile=-%h/.config/git-train/env\n"),
+        "{text}"
+    );
+    for way in [
+        "gh auth token",
+        "git credential fill",
+        "~/.config/git-train/env",
+    ] {
+        assert!(out.stdout.contains(way), "{way}: {}", out.stdout);
+    }
     assert_eq!(
         ran(),
         "--user daemon-reload\n--user enable --now git-train.service\n"
@@ -906,10 +918,12 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         requests.iter().filter(|r| r.status == 304).count(),
         round.split("round: ").nth(1).unwrap_or("")
     );
+    // A repository: its deployment list, and the CI of its (three) newest trunk
+    // commits for `status` (combined status and check runs): all conditional.
     assert_eq!(
         requests.len(),
-        20,
-        "one conditional request a repository: {requests:?}"
+        20 * (1 + 2 * 3),
+        "conditional requests only: {requests:?}"
     );
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
     assert_eq!(daemon.stop(), Some(0));

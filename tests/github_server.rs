@@ -59,6 +59,12 @@ impl Call {
         self
     }
 
+    /// One more value of a header, beside any it has.
+    fn also(mut self, name: &str, value: &str) -> Call {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     fn without(mut self, name: &str) -> Call {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self
@@ -87,7 +93,13 @@ impl Call {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = &self.body {
-            head.push_str("Content-Type: application/json\r\n");
+            if !self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                head.push_str("Content-Type: application/json\r\n");
+            }
             head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         head.push_str("Connection: close\r\n\r\n");
@@ -1353,4 +1365,127 @@ fn fault_early_end_promises_a_next_page_that_is_empty() {
         2,
         "later reads are whole again"
     );
+}
+
+#[test]
+fn requests_github_would_question_are_refused() {
+    let gh = GitHub::start("acme/api");
+    let path = format!("/repos/acme/api/commits/{SHA}/status");
+    Call::get(&gh, &path).send(&gh).expect(200);
+
+    let twice = Call::get(&gh, &path)
+        .also("X-GitHub-Api-Version", "2022-11-28")
+        .send(&gh)
+        .expect(400)
+        .json();
+    assert!(
+        twice["message"].as_str().unwrap().contains("once"),
+        "{twice}"
+    );
+    for agent in ["octocrab", "reqwest/0.12", ""] {
+        Call::get(&gh, &path)
+            .header("User-Agent", agent)
+            .send(&gh)
+            .expect(403);
+    }
+    Call::get(&gh, &path)
+        .also("User-Agent", "git-train/0.1.0")
+        .send(&gh)
+        .expect(403);
+    Call::get(&gh, &path)
+        .without("User-Agent")
+        .send(&gh)
+        .expect(403);
+    Call::get(&gh, &path)
+        .without("Accept")
+        .send(&gh)
+        .expect(400);
+    Call::get(&gh, &path)
+        .header("User-Agent", "git-train/0.1.0")
+        .send(&gh)
+        .expect(200);
+
+    let create = "/repos/acme/api/deployments";
+    Call::post(&gh, create, &deploy_body(SHA, "staging"))
+        .header("Content-Type", "text/plain")
+        .send(&gh)
+        .expect(415);
+    for (field, value) in [
+        ("auto_merge", json!("false")),
+        ("required_contexts", json!("")),
+        ("production_environment", json!("yes")),
+        ("payload", json!(42)),
+        ("description", json!(7)),
+    ] {
+        let mut body = deploy_body(SHA, "staging");
+        body[field] = value;
+        let refused = Call::post(&gh, create, &body).send(&gh).expect(422).json();
+        assert!(
+            refused["message"].as_str().unwrap().contains(field),
+            "{refused}"
+        );
+    }
+    assert!(gh.deployments().is_empty(), "nothing refused was made");
+    let made = Call::post(&gh, create, &deploy_body(SHA, "staging"))
+        .send(&gh)
+        .expect(201)
+        .json();
+    let statuses = format!("/repos/acme/api/deployments/{}/statuses", made["id"]);
+    for body in [
+        json!({"state": "success", "log_url": 3}),
+        json!({"state": "success", "auto_inactive": "no"}),
+        json!({"state": "success", "description": "x".repeat(141)}),
+    ] {
+        Call::post(&gh, &statuses, &body).send(&gh).expect(422);
+    }
+    Call::post(
+        &gh,
+        &statuses,
+        &json!({"state": "success", "description": "é".repeat(140)}),
+    )
+    .send(&gh)
+    .expect(201);
+}
+
+#[test]
+fn verbatim_mode_answers_githubs_examples_unchanged() {
+    let gh = GitHub::start("acme/api");
+    gh.verbatim(true);
+    let made = Call::post(
+        &gh,
+        "/repos/acme/api/deployments",
+        &deploy_body(SHA, "staging"),
+    )
+    .send(&gh)
+    .expect(201)
+    .json();
+    assert_eq!(made, example("deployment.json"));
+    assert_eq!(made["sha"], "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d");
+    assert_eq!(made["environment"], "production");
+    assert_eq!(made["payload"], json!({}));
+    assert_eq!(gh.deployments().len(), 1, "the POST still made it");
+    let list = Call::get(&gh, "/repos/acme/api/deployments")
+        .send(&gh)
+        .expect(200)
+        .json();
+    assert_eq!(list, json!([example("deployment.json")]));
+    let status = Call::post(
+        &gh,
+        "/repos/acme/api/deployments/1/statuses",
+        &json!({"state": "success"}),
+    )
+    .send(&gh)
+    .expect(201)
+    .json();
+    assert_eq!(status, example("deployment-status.json"));
+    let combined = Call::get(&gh, &format!("/repos/acme/api/commits/{SHA}/status"))
+        .send(&gh)
+        .expect(200)
+        .json();
+    assert_eq!(combined, example("combined-status.json"));
+    // Still checked as GitHub checks.
+    Call::get(&gh, "/repos/acme/api/deployments")
+        .header("User-Agent", "octocrab")
+        .send(&gh)
+        .expect(403);
 }

@@ -50,6 +50,7 @@ fn event() -> impl Strategy<Value = Event> {
                     forced,
                     log,
                     url,
+                    moved: None,
                     gh,
                     retired: state == State::Inactive && ms % 2 == 0,
                 }

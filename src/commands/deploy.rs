@@ -72,6 +72,8 @@ pub struct Prepared {
     pub first: bool,
     pub redeploy: bool,
     pub ci: CiSummary,
+    /// CI was not asked: a rollback to a commit that ran here successfully before.
+    pub ci_skipped: bool,
     /// Open deployments to the same environment.
     pub concurrent: Vec<String>,
 }
@@ -92,6 +94,8 @@ pub struct Outcome {
     pub log: Option<String>,
     pub url: Option<String>,
     pub at: Timestamp,
+    /// The environment it was asked for, when GitHub moved it to `env` since.
+    pub moved_from: Option<String>,
 }
 
 /// How many train commits are listed; the rest are counted.
@@ -328,6 +332,18 @@ pub fn wait_for_green(
     }
 }
 
+/// `--offline` means no network at all, and a GitHub deployment is made on GitHub:
+/// refused at once, before any request, saying what works offline.
+pub fn refuse_offline_github(forge: &dyn Forge, offline: bool, verb: &str) -> Result<()> {
+    if offline && forge.name() == "github" {
+        return Err(Error::usage(format!(
+            "cannot {verb} offline with the github forge: a GitHub deployment is made on GitHub, which --offline does not reach"
+        ))
+        .hint("drop --offline to deploy through GitHub; offline, `git train status`, `history`, `locks` and `stats` work from the ledger, and `forge = \"local\"` in .train.toml deploys without GitHub"));
+    }
+    Ok(())
+}
+
 fn forced_reason(force: bool, reason: Option<&str>) -> Result<Option<String>> {
     match (force, reason.map(str::trim)) {
         (true, Some(r)) if !r.is_empty() => Ok(Some(r.to_string())),
@@ -381,7 +397,11 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
 
     // CI gate. A rollback to a commit that ran here before skips it: it passed (or
     // was forced) then, and a rollback is no time to wait for CI.
-    let ci = forge.ci(ctx, target)?;
+    let ci = if asked_rollback {
+        CiSummary::none()
+    } else {
+        forge.ci(ctx, target)?
+    };
     let mut overrides = overridden;
     let mut hints = Vec::new();
     if ctx.config.requires_checks(&env) && ci.state != CiState::Success && !asked_rollback {
@@ -501,6 +521,7 @@ fn plan(ctx: &Context, forge: &dyn Forge, wanted: Wanted) -> Result<Prepared> {
         first,
         redeploy,
         ci,
+        ci_skipped: asked_rollback,
         concurrent,
         plan: Plan {
             dep: crate::ledger::new_id(ctx.now()),
@@ -688,9 +709,15 @@ pub fn carry_out(
         completed?
     };
     let log = ctx.ledger.log_path(&dep);
+    // Where it runs is what the ledger says: GitHub may have moved it.
+    let env = ctx
+        .ledger
+        .deployment(plan.commit, &dep)?
+        .map_or_else(|| plan.env.to_string(), |d| d.env);
     Ok(Outcome {
         version: super::JSON_VERSION,
-        env: plan.env.to_string(),
+        moved_from: (env != plan.env.as_str()).then(|| plan.env.to_string()),
+        env,
         sha: plan.commit.to_string(),
         state,
         rollback: plan.rollback,

@@ -48,6 +48,14 @@ pub struct Reported {
     pub name: String,
     pub state: State,
     pub dep: Option<String>,
+    /// Posted to the forge (GitHub), which accepted it.
+    pub posted: bool,
+    /// Written to this clone's ledger (false: the commit is not in this clone).
+    pub recorded: bool,
+    /// The description as sent and recorded.
+    pub description: Option<String>,
+    /// The description was cut to GitHub's 140 characters.
+    pub truncated: bool,
 }
 
 const CI_STATES: [State; 4] = [State::Pending, State::Success, State::Failure, State::Error];
@@ -70,17 +78,24 @@ pub fn run(ctx: &Context, forge: &dyn Forge, args: &Args) -> Result<Reported> {
             environment_url: args.url.clone(),
             description: args.description.clone(),
         };
-        if let Some((sha, event)) = forge.report(ctx, target, state, &report)? {
-            if let (Some(commit), Some(dep)) = (CommitId::parse(&sha), event.dep()) {
+        if let Some(posted) = forge.report(ctx, target, state, &report)? {
+            let event = &posted.event;
+            if let (Some(commit), Some(dep), true) =
+                (CommitId::parse(&posted.sha), event.dep(), posted.recorded)
+            {
                 tell_deployment(ctx, commit, dep);
             }
             return Ok(Reported {
                 version: super::JSON_VERSION,
                 kind: "deployment_status",
-                sha,
                 name: event.subject.clone(),
                 state,
                 dep: event.dep().map(str::to_string),
+                posted: true,
+                recorded: posted.recorded,
+                description: event.desc().map(str::to_string),
+                truncated: posted.truncated,
+                sha: posted.sha,
             });
         }
     }
@@ -139,6 +154,10 @@ fn report_ci(ctx: &Context, args: &Args, state: State, rev: &str) -> Result<Repo
         name: context.to_string(),
         state,
         dep: None,
+        posted: false,
+        recorded: true,
+        description: args.description.clone(),
+        truncated: false,
     })
 }
 
@@ -203,6 +222,10 @@ fn report_deployment(ctx: &Context, args: &Args, state: State, dep: &str) -> Res
         name: env.to_string(),
         state,
         dep: Some(dep.to_string()),
+        posted: false,
+        recorded: true,
+        description: args.description.clone(),
+        truncated: false,
     })
 }
 

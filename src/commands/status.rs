@@ -19,6 +19,10 @@ pub struct Status {
     pub tip: String,
     pub environments: Vec<EnvStatus>,
     pub commits: Vec<CommitStatus>,
+    /// When the CI shown was read from GitHub (the oldest of the shown commits'),
+    /// for CI cached by sync, deploy and the daemon; None: CI is in the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_read_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Serialize)]
@@ -81,6 +85,11 @@ pub struct Args {
     /// Every repository on the daemon's watch list, one block each (local ledgers only)
     #[arg(long)]
     pub all: bool,
+    /// Ask GitHub for the CI of the shown commits first (conditional requests: an
+    /// unchanged answer costs no rate limit); without it, status shows the CI that
+    /// sync, deploy and the daemon last read, and how old it is
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub output: super::flags::JsonFlag,
 }
@@ -151,6 +160,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     }
 
     let ci = ctx.ledger.ci()?;
+    // CI that lives on GitHub: as sync, deploy or the daemon last read it.
+    let cached = crate::forge::github::CiCache::load(ctx);
+    let mut ci_read_at: Option<Timestamp> = None;
     let mut commits = Vec::new();
     for oid in ctx.repo().first_parent(trunk.tip, args.count)? {
         let deployed_to = environments
@@ -165,9 +177,16 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         let commit = ctx.repo().commit_info(oid)?;
         let (ci, bad) = ci.of(oid, &ctx.config.checks.ignore)?;
         ctx.warn_bad_lines(&bad);
+        let mut state = ci.state;
+        if state == CiState::None {
+            if let Some(c) = cached.commits.get(&oid.to_string()) {
+                state = c.state();
+                ci_read_at = Some(ci_read_at.map_or(c.at(), |at| at.min(c.at())));
+            }
+        }
         commits.push(CommitStatus {
             commit,
-            ci: ci.state,
+            ci: state,
             deployed_to,
         });
     }
@@ -178,6 +197,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         tip: trunk.tip.to_string(),
         environments,
         commits,
+        ci_read_at,
     })
 }
 

@@ -246,6 +246,9 @@ Description=git-train: desktop notifications for deployments, CI and stale commi
 Documentation=man:git-train(1)
 
 [Service]
+# A GitHub token for the github forge, if `gh auth token` and git's credentials have
+# none: a line GH_TOKEN=... in this file (optional; keep it private, chmod 600).
+EnvironmentFile=-%h/.config/git-train/env
 ExecStart={exec} daemon
 Restart=on-failure
 RestartSec=30

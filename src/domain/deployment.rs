@@ -115,6 +115,21 @@ pub fn fold(commit: &str, events: Vec<Event>) -> (Vec<Deployment>, Vec<Event>) {
             None => orphans.push(event),
         }
     }
+    // A deployment moved to another environment (an event there says `moved` from
+    // here) is one deployment, in the environment it moved to: its earlier events
+    // join it. Moves may chain, so repeat until none is left.
+    loop {
+        let mv = by_dep.iter().find_map(|((dep, env), events)| {
+            events
+                .iter()
+                .filter_map(Event::moved)
+                .find(|from| *from != env && by_dep.contains_key(&(dep.clone(), from.to_string())))
+                .map(|from| ((dep.clone(), from.to_string()), (dep.clone(), env.clone())))
+        });
+        let Some((from, to)) = mv else { break };
+        let moved = by_dep.remove(&from).unwrap_or_default();
+        by_dep.entry(to).or_default().extend(moved);
+    }
     let deployments = by_dep
         .into_iter()
         .map(|((dep, env), mut events)| {
@@ -136,6 +151,24 @@ mod tests {
 
     fn ev(line: &str) -> Event {
         Event::parse(line).unwrap()
+    }
+
+    #[test]
+    fn a_moved_deployment_is_one_deployment_in_its_new_environment() {
+        let lines = [
+            r#"2026-11-25T10:00:00.000Z staging queued alice {"dep":"D1","v":1}"#,
+            r#"2026-11-25T10:01:00.000Z staging in_progress bot {"dep":"D1","v":1}"#,
+            r#"2026-11-25T10:02:00.000Z production success bot {"dep":"D1","v":1,"moved":"staging"}"#,
+            r#"2026-11-25T10:03:00.000Z staging success bob {"dep":"D2","v":1}"#,
+        ];
+        let (deps, _) = fold("c", lines.iter().map(|l| ev(l)).collect());
+        assert_eq!(deps.len(), 2);
+        let d1 = deps.iter().find(|d| d.dep == "D1").unwrap();
+        assert_eq!(d1.env, "production");
+        assert_eq!(d1.events.len(), 3);
+        assert_eq!(d1.state(), State::Success);
+        assert_eq!(d1.by(), "alice");
+        assert_eq!(deps.iter().find(|d| d.dep == "D2").unwrap().env, "staging");
     }
 
     #[test]

@@ -229,6 +229,11 @@ impl Event {
     pub fn url(&self) -> Option<&str> {
         self.str_field("url")
     }
+    /// The environment the deployment was in before this event moved it (GitHub moves
+    /// a deployment when one of its statuses names another environment).
+    pub fn moved(&self) -> Option<&str> {
+        self.str_field("moved")
+    }
     /// `(repo, id)` of the GitHub Deployment.
     pub fn gh(&self) -> Option<(&str, u64)> {
         let gh = self.fields.get("gh")?;
@@ -255,6 +260,8 @@ pub struct Fields {
     pub forced: Option<String>,
     pub log: Option<String>,
     pub url: Option<String>,
+    /// The environment this event moves the deployment from.
+    pub moved: Option<String>,
     pub gh: Option<(String, u64)>,
     /// The environment is retired from here on (written last).
     pub retired: bool,
@@ -276,6 +283,7 @@ impl Fields {
             ("forced", text(self.forced)),
             ("log", text(self.log)),
             ("url", text(self.url)),
+            ("moved", text(self.moved)),
         ];
         for (key, value) in keyed {
             if let Some(value) = value {

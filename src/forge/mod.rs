@@ -5,7 +5,7 @@ pub mod github;
 pub mod local;
 
 use crate::context::Context;
-use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, Event, State};
+use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, State};
 use crate::error::Result;
 
 /// A deployment about to be made: everything decided, nothing recorded yet.
@@ -66,7 +66,13 @@ pub trait Forge {
         _target: &str,
         _state: State,
         _report: &StatusReport,
-    ) -> Result<Option<(String, Event)>> {
+    ) -> Result<Option<github::Posted>> {
+        Ok(None)
+    }
+
+    /// Reads the CI of the newest `count` trunk commits into the local cache `status`
+    /// shows (`status --refresh`); None: the forge keeps CI in the ledger itself.
+    fn refresh_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<usize>> {
         Ok(None)
     }
 
@@ -84,6 +90,9 @@ pub struct Imported {
     pub refreshed: usize,
     /// Deployments of the ledger shown on the forge (`[github] export`).
     pub exported: usize,
+    /// Trunk commits whose CI was read into the cache `status` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<usize>,
 }
 
 /// The links and text of a deployment status.
@@ -120,13 +129,16 @@ impl Forge for Unavailable {
     fn import(&self, _ctx: &Context) -> Result<Option<Imported>> {
         Err(self.0.clone())
     }
+    fn refresh_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<usize>> {
+        Err(self.0.clone())
+    }
     fn report(
         &self,
         _ctx: &Context,
         _target: &str,
         _state: State,
         _report: &StatusReport,
-    ) -> Result<Option<(String, Event)>> {
+    ) -> Result<Option<github::Posted>> {
         Err(self.0.clone())
     }
 }

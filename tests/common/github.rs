@@ -273,7 +273,8 @@ impl GitHub {
     }
 
     /// The team's deploy workflow: after each later deployment is created, each step
-    /// waits its delay (after the previous step) and posts its state, by
+    /// waits its delay (after the previous step) and posts its state (`STATE@ENV`:
+    /// with `environment: ENV`, which moves the deployment there), by
     /// `github-actions[bot]`, with `log_url` set to [`GitHub::run_url`]. Empty: off.
     pub fn workflow(&self, steps: &[(&str, Duration)]) {
         let mut st = self.shared.lock();
@@ -363,6 +364,14 @@ impl GitHub {
         self.shared.lock().frozen = Some(t);
     }
 
+    /// Answers every deployment, status and CI request with GitHub's own example body
+    /// unchanged (deployment 1 of a84d88e to `production`, an empty payload, a
+    /// `success` status, green CI), as a server that does not echo what it was sent.
+    /// Requests are still checked, and POSTs still change the server's state.
+    pub fn verbatim(&self, on: bool) {
+        self.shared.lock().verbatim = on;
+    }
+
     /// `Link` URLs name the repository by id, `/repositories/1296269/...`, as GitHub's
     /// do (the default), or by `/repos/owner/name/...`. The server answers both.
     pub fn links_by_repository_id(&self, on: bool) {
@@ -410,10 +419,16 @@ impl Shared {
                 tokio::time::sleep(delay).await;
                 let mut st = me.lock();
                 let log_url = st.run_url(id);
+                // `success@production`: a status that moves the deployment there.
+                let (state, environment) = match state.split_once('@') {
+                    Some((state, env)) => (state.to_string(), Some(env.to_string())),
+                    None => (state, None),
+                };
                 let _ = st.create_status(
                     id,
                     NewStatus {
                         state,
+                        environment,
                         log_url: Some(log_url),
                         creator: WORKFLOW_BOT.to_string(),
                         auto_inactive: true,
@@ -710,6 +725,9 @@ impl Shared {
     /// The normal answer, and the deployment it created with the workflow to run.
     fn answer(&self, call: &Call, conditional: bool, early_end: bool) -> (Reply, Created) {
         let mut st = self.lock();
+        if let Some(refusal) = questionable_headers(call) {
+            return (refusal, None);
+        }
         if call.header("user-agent").is_none() {
             let text = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.\n";
             let reply = Reply {
@@ -733,6 +751,11 @@ impl Shared {
         } else {
             st.route(call, early_end)
         };
+        if st.verbatim && !matches!(reply.status, 400 | 403 | 415 | 422 | 429) {
+            if let Some((status, body)) = st.verbatim_answer(call) {
+                reply = Reply::json(status, &body);
+            }
+        }
         if call.method == "GET" && reply.status == 200 {
             let tag = etag(&reply.body);
             let matched = conditional
@@ -828,6 +851,8 @@ struct State {
     /// Pages an `EarlyEnd` promised, answered `[]`: (canonical path, page).
     empty_pages: Vec<(String, u64)>,
     links_by_id: bool,
+    /// Answer with GitHub's examples unchanged (see [`GitHub::verbatim`]).
+    verbatim: bool,
     log: Vec<Request>,
     seq: u64,
 }
@@ -856,6 +881,7 @@ impl State {
             workflow: Vec::new(),
             empty_pages: Vec::new(),
             links_by_id: true,
+            verbatim: false,
             log: Vec::new(),
             seq: 0,
         };
@@ -1326,6 +1352,26 @@ impl State {
 
     // -- single objects ----------------------------------------------------------------
 
+    /// The example answer of the operation `call` asks for, when it is one of those
+    /// `verbatim` mode answers.
+    fn verbatim_answer(&self, call: &Call) -> Option<(u16, Value)> {
+        let (rest, _) = self.repo_path(&call.path)?;
+        let segments: Vec<&str> = rest.split('/').skip(1).collect();
+        let get = call.method == "GET";
+        Some(match segments.as_slice() {
+            // The example stands for what exists: nothing before the first POST.
+            ["deployments"] if get && self.deployments.is_empty() => (200, json!([])),
+            ["deployments"] if get => (200, json!([fixture(DEPLOYMENT)])),
+            ["deployments"] => (201, fixture(DEPLOYMENT)),
+            ["deployments", _] if get => (200, fixture(DEPLOYMENT)),
+            ["deployments", _, "statuses"] if get => (200, json!([fixture(DEPLOYMENT_STATUS)])),
+            ["deployments", _, "statuses"] => (201, fixture(DEPLOYMENT_STATUS)),
+            ["commits", .., "status"] if get => (200, fixture(COMBINED_STATUS)),
+            ["commits", .., "check-runs"] if get => (200, fixture(CHECK_RUNS)),
+            _ => return None,
+        })
+    }
+
     fn deployment_index(&self, id: &str) -> Option<usize> {
         let id: u64 = id.parse().ok()?;
         self.deployments.iter().position(|d| d["id"] == id)
@@ -1348,6 +1394,19 @@ impl State {
         let Some(reference) = body.get("ref").and_then(Value::as_str) else {
             return (invalid_request("ref", DOC_CREATE_DEPLOYMENT), None);
         };
+        let typed: &[(&str, &[&str])] = &[
+            ("task", &["string"]),
+            ("auto_merge", &["boolean"]),
+            ("required_contexts", &["array of strings"]),
+            ("payload", &["object", "string"]),
+            ("environment", &["string"]),
+            ("description", &["string", "null"]),
+            ("transient_environment", &["boolean"]),
+            ("production_environment", &["boolean"]),
+        ];
+        if let Some(reply) = mistyped(&body, typed, DOC_CREATE_DEPLOYMENT) {
+            return (reply, None);
+        }
         let Some(sha) = self.resolve(reference) else {
             let message = format!("No ref found for: {reference}");
             return (Reply::error(422, &message, DOC_CREATE_DEPLOYMENT), None);
@@ -1433,6 +1492,17 @@ impl State {
         let Ok(body) = call.json() else {
             return Reply::error(400, "Problems parsing JSON", DOC_CREATE_STATUS);
         };
+        let typed: &[(&str, &[&str])] = &[
+            ("target_url", &["string"]),
+            ("log_url", &["string"]),
+            ("description", &["string"]),
+            ("environment", &["string"]),
+            ("environment_url", &["string"]),
+            ("auto_inactive", &["boolean"]),
+        ];
+        if let Some(reply) = mistyped(&body, typed, DOC_CREATE_STATUS) {
+            return reply;
+        }
         let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
         let Some(state) = text("state") else {
             return invalid_request("state", DOC_CREATE_STATUS);
@@ -1845,6 +1915,114 @@ const SIMPLE_USER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/github/simple-user.json"
 ));
+
+/// What GitHub questions before it looks at a request: a repeated
+/// `X-GitHub-Api-Version`, a missing or library-default `User-Agent`, no `Accept`,
+/// and a POST body that does not say it is JSON.
+fn questionable_headers(call: &Call) -> Option<Reply> {
+    let versions: Vec<&str> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-github-api-version"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if versions.len() > 1 {
+        let message = format!(
+            "Invalid API version provided: '{}'. Send the X-GitHub-Api-Version header once.",
+            versions.join(", ")
+        );
+        return Some(Reply::error(400, &message, DOCS));
+    }
+    let agents: Vec<&str> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let library_default = |ua: &str| {
+        let product = ua
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        product.is_empty()
+            || [
+                "octocrab",
+                "hyper",
+                "reqwest",
+                "curl",
+                "python-requests",
+                "go-http-client",
+            ]
+            .contains(&product.as_str())
+    };
+    if agents.len() > 1 || agents.iter().any(|ua| library_default(ua)) {
+        let message = format!(
+            "Request forbidden by administrative rules. Please send one User-Agent that names your application, not {:?} (https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#user-agent).",
+            agents
+        );
+        return Some(Reply::error(403, &message, DOCS));
+    }
+    if !agents.is_empty() && call.header("accept").is_none() {
+        return Some(Reply::error(
+            400,
+            "Missing Accept header: send application/vnd.github+json",
+            DOCS,
+        ));
+    }
+    if call.method == "POST" {
+        let json = call
+            .header("content-type")
+            .map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|t| t == "application/json");
+        if !json {
+            return Some(Reply::error(
+                415,
+                "Unsupported 'Content-Type' header: send application/json",
+                DOCS,
+            ));
+        }
+    }
+    None
+}
+
+/// The first optional field of a request body whose JSON type the description does
+/// not allow, as GitHub's 422 names it.
+fn mistyped(body: &Value, fields: &[(&str, &[&str])], doc: &str) -> Option<Reply> {
+    for (field, types) in fields {
+        let Some(value) = body.get(*field) else {
+            continue;
+        };
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(items) if items.iter().all(Value::is_string) => "array of strings",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        if !types.contains(&kind) {
+            let reply = Reply::json(
+                422,
+                &json!({
+                    "message": format!("Invalid request.\n\nFor 'properties/{field}', {value} is not {}.", types.join(" or ")),
+                    "documentation_url": doc,
+                    "status": "422",
+                }),
+            );
+            return Some(reply);
+        }
+    }
+    None
+}
 
 fn fixture(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is JSON")

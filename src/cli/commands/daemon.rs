@@ -126,5 +126,18 @@ pub fn service(s: &crate::commands::daemon::Service, installed: bool) -> String 
     for c in &s.commands {
         let _ = writeln!(out, "  ran `{c}`");
     }
+    if installed {
+        // A service does not inherit the shell's GH_TOKEN.
+        let file = match s.kind {
+            crate::daemon::service::Kind::Systemd => {
+                ", or a line GH_TOKEN=... in ~/.config/git-train/env (the unit's EnvironmentFile; chmod 600)"
+            }
+            crate::daemon::service::Kind::Launchd => "",
+        };
+        let _ = writeln!(
+            out,
+            "  GitHub token: the service does not see your shell's GH_TOKEN; it uses `gh auth token`, or `git credential fill` for the API host{file}"
+        );
+    }
     out
 }

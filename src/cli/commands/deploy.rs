@@ -18,6 +18,7 @@ pub fn deploy(cx: &Cx, a: &Args) -> Result<u8> {
     let (ctx, forge) = (cx.ctx, cx.forge);
     // A bad name is refused before the network is asked anything.
     ctx.env(&a.env)?;
+    deploy::refuse_offline_github(forge, a.offline.offline, "deploy")?;
     let off = offline(ctx, a.offline.offline);
     around_deploy(ctx, forge, off)?;
     ctx.deploy_env(&a.env, a.new_env)?;
@@ -37,6 +38,7 @@ pub fn deploy(cx: &Cx, a: &Args) -> Result<u8> {
 pub fn rollback(cx: &Cx, a: &RollbackArgs) -> Result<u8> {
     let (ctx, forge) = (cx.ctx, cx.forge);
     ctx.env(&a.env)?;
+    deploy::refuse_offline_github(forge, a.offline.offline, "roll back")?;
     let off = offline(ctx, a.offline.offline);
     around_deploy(ctx, forge, off)?;
     ctx.deploy_env(&a.env, false)?;
@@ -214,6 +216,7 @@ pub fn plan(s: &Style, p: &Prepared, now: Timestamp) -> String {
         }
     }
     let ci = match p.ci.state {
+        _ if p.ci_skipped => s.dim("CI not asked: it ran here successfully before"),
         CiState::Success => s.green("CI passed"),
         CiState::None => s.yellow("no CI status"),
         CiState::Pending => s.yellow("CI pending"),
@@ -254,6 +257,17 @@ pub fn render_outcome(s: &Style, o: &Outcome) -> String {
             o.env
         ),
     };
+    if let Some(from) = &o.moved_from {
+        let _ = write!(
+            line,
+            "\n  {}",
+            s.yellow(&format!(
+                "asked for {}; GitHub moved the deployment to {}",
+                clean(from),
+                clean(&o.env)
+            ))
+        );
+    }
     if let (State::Success, Some(url)) = (o.state, &o.url) {
         let _ = write!(line, "\n  {}", clean(url));
     }

@@ -1,5 +1,7 @@
 //! `git train report` on the command line: run it, show what it returns.
 
+use std::fmt::Write;
+
 use crate::cli::render::*;
 use crate::cli::{offline, sync_after, Cx};
 use crate::commands::report::{self, Args, Reported};
@@ -17,13 +19,30 @@ pub fn run(cx: &Cx, a: &Args) -> Result<u8> {
 }
 
 pub fn render(r: &Reported) -> String {
-    match &r.dep {
+    let verb = if r.posted { "posted" } else { "recorded" };
+    let mut out = match &r.dep {
         Some(dep) => format!(
-            "recorded {} for deployment {dep} to {} ({})\n",
+            "{verb} {} for deployment {dep} to {} ({})\n",
             r.state,
-            r.name,
+            clean(&r.name),
             short(&r.sha)
         ),
-        None => format!("recorded {} {} on {}\n", r.name, r.state, short(&r.sha)),
+        None => format!(
+            "{verb} {} {} on {}\n",
+            clean(&r.name),
+            r.state,
+            short(&r.sha)
+        ),
+    };
+    if r.posted && !r.recorded {
+        let _ = writeln!(
+            out,
+            "  GitHub accepted it; commit {} is not in this clone, so nothing was written here (`git fetch` and `git train sync` bring it)",
+            short(&r.sha)
+        );
     }
+    if r.truncated {
+        out.push_str("  the description was cut to GitHub's 140 characters\n");
+    }
+    out
 }

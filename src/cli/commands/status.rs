@@ -9,6 +9,9 @@ use crate::commands::status::{self, Args, Status};
 use crate::error::Result;
 
 pub fn run(cx: &Cx, a: &Args) -> Result<u8> {
+    if a.refresh {
+        cx.forge.refresh_ci(cx.ctx, a.count)?;
+    }
     let st = status::run(cx.ctx, a)?;
     show(a.output.json, &st, |v| render(&cx.style, v, cx.ctx.now()))?;
     Ok(0)
@@ -144,6 +147,20 @@ pub fn render(s: &Style, st: &Status, now: Timestamp) -> String {
         return out;
     }
     out.push('\n');
+    // CI read from GitHub a while ago: say how long (a few minutes is fresh).
+    if let Some(at) = st
+        .ci_read_at
+        .filter(|at| now.millis_since(*at) > 5 * 60 * 1000)
+    {
+        let _ = writeln!(
+            out,
+            "  {}",
+            s.dim(&format!(
+                "CI as GitHub said {} ago (`git train status --refresh` asks again)",
+                format_age(now.millis_since(at))
+            ))
+        );
+    }
     // sha, CI mark, subject, author, age, markers: the subject gives way.
     const AUTHOR: usize = 12;
     let rows: Vec<(String, usize)> = st

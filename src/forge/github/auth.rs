@@ -39,7 +39,7 @@ pub fn token(api: &ApiUrl) -> Result<String> {
     }
     Err(Error::usage(format!("no GitHub token for {gh_host}"))
         .hint(
-            "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git",
+            "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git; the daemon's service does not see your shell's GH_TOKEN: put GH_TOKEN=... in ~/.config/git-train/env (systemd reads it)",
         )
         .with_source(crate::error::NoCredential))
 }

@@ -37,6 +37,8 @@ pub enum ApiError {
     Wait(Duration),
     /// The body was not the JSON GitHub sends.
     Malformed(String),
+    /// A `Link: rel="next"` to another server: not followed (the token would go too).
+    OffHost { link: String },
 }
 
 pub struct Answer {
@@ -66,6 +68,8 @@ pub struct Logged {
 pub struct Client {
     octo: Octocrab,
     rt: tokio::runtime::Runtime,
+    /// The longest one request (answer and body) may take.
+    timeout: Duration,
     base: ApiUrl,
     etags: RefCell<HashMap<String, Cached>>,
     etags_path: Option<PathBuf>,
@@ -108,30 +112,13 @@ impl Client {
         let base = base.clone();
         let octo = {
             let _guard = rt.enter();
-            Octocrab::builder()
-                .base_uri(base.as_str())
-                .map_err(|e| {
-                    Error::usage(format!("`[github] api = \"{base}\"` is not a URL: {e}"))
-                        .hint("for GitHub Enterprise use https://HOST/api/v3")
-                })?
-                .personal_token(token)
-                .set_connect_timeout(Some(timeout))
-                .set_read_timeout(Some(timeout))
-                .set_write_timeout(Some(timeout))
-                // octocrab sends neither; GitHub asks for both.
-                .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
-                .add_header(
-                    HeaderName::from_static("x-github-api-version"),
-                    "2022-11-28".into(),
+            build_octocrab(&uri, &token).map_err(|e| {
+                Error::new(
+                    Kind::Forge,
+                    format!("could not set up the GitHub client: {e}"),
                 )
-                .build()
-                .map_err(|e| {
-                    Error::new(
-                        Kind::Forge,
-                        format!("could not set up the GitHub client: {e}"),
-                    )
-                    .hint("the system needs root certificates (the ca-certificates package)")
-                })?
+                .hint("the system needs root certificates (the ca-certificates package)")
+            })?
         };
         let etags_path = cache_dir.map(|d| d.join("etags.json"));
         let etags = etags_path
@@ -142,6 +129,7 @@ impl Client {
         Ok(Client {
             octo,
             rt,
+            timeout,
             base,
             etags: RefCell::new(etags),
             etags_path,
@@ -253,10 +241,7 @@ impl Client {
         while let Some(page) = next {
             // A `next` link to another server would take the token with it.
             if !self.same_origin(&page) {
-                return Err(ApiError::Malformed(format!(
-                    "a `next` link leaves {}: {page}",
-                    self.base
-                )));
+                return Err(ApiError::OffHost { link: page });
             }
             let answer = self.get(&page)?;
             let items = match key {
@@ -311,19 +296,31 @@ impl Client {
         request: Request<'_>,
     ) -> Result<(http::response::Parts, Vec<u8>), ApiError> {
         let uri = path.to_string();
+        let timeout = self.timeout;
         let result = self.rt.block_on(async {
-            let response = match request {
-                Request::Get(headers) => self.octo._get_with_headers(uri, Some(headers)).await?,
-                Request::Post(body) => self.octo._post(uri, Some(body)).await?,
+            let exchange = async {
+                let response = match request {
+                    Request::Get(headers) => {
+                        self.octo._get_with_headers(uri, Some(headers)).await?
+                    }
+                    Request::Post(body) => self.octo._post(uri, Some(body)).await?,
+                };
+                let (parts, body) = response.into_parts();
+                let bytes = http_body_util::BodyExt::collect(body)
+                    .await?
+                    .to_bytes()
+                    .to_vec();
+                Ok::<_, octocrab::Error>((parts, bytes))
             };
-            let (parts, body) = response.into_parts();
-            let bytes = http_body_util::BodyExt::collect(body)
-                .await?
-                .to_bytes()
-                .to_vec();
-            Ok::<_, octocrab::Error>((parts, bytes))
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(result) => result.map_err(|e| describe(&e)),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    humantime::format_duration(timeout)
+                )),
+            }
         });
-        let (parts, bytes) = result.map_err(|e| ApiError::Transport(describe(&e)))?;
+        let (parts, bytes) = result.map_err(ApiError::Transport)?;
         self.note_budget(&parts.headers);
         Ok((parts, bytes))
     }
@@ -467,18 +464,64 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// A transport failure in a few plain words: which of the usual things went wrong,
+/// not the chain of every layer that passed it on.
 fn describe(e: &octocrab::Error) -> String {
     use std::error::Error as _;
-    let mut text = e.to_string();
+    let mut chain = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {
-        text = format!("{text}: {s}");
+        chain.push(s.to_string());
         source = s.source();
     }
-    text
+    let all = chain.join(": ").to_lowercase();
+    let said = [
+        ("dns error", "the host name does not resolve (DNS)"),
+        (
+            "failed to lookup address",
+            "the host name does not resolve (DNS)",
+        ),
+        ("connection refused", "the connection was refused"),
+        ("connection reset", "the connection was reset"),
+        ("timed out", "the connection timed out"),
+        (
+            "certificate",
+            "the server's TLS certificate was not accepted",
+        ),
+        (
+            "invalid peer",
+            "the server's TLS certificate was not accepted",
+        ),
+        ("tls", "the TLS handshake failed"),
+        ("incomplete", "the answer was cut off"),
+        ("unexpected eof", "the answer was cut off"),
+        ("end of file", "the answer was cut off"),
+        ("error reading a body", "the answer was cut off"),
+        (
+            "connection closed",
+            "the connection closed before an answer",
+        ),
+    ];
+    if let Some((_, words)) = said.iter().find(|(needle, _)| all.contains(needle)) {
+        return words.to_string();
+    }
+    // Else the innermost cause, which names what happened rather than where.
+    chain.pop().unwrap_or_default()
 }
 
 impl ApiError {
+    /// Like `into_error`, but a 404 names what GitHub did not find (`missing`: "commit
+    /// 1a2b3c4 in acme/api").
+    pub fn into_error_naming(self, what: &str, missing: &str, api: &str) -> Error {
+        match self {
+            ApiError::Status { status: 404, .. } => Error::usage(format!(
+                "GitHub found no {missing} (404) to {what}"
+            ))
+            .hint("check that it is on GitHub (pushed, not deleted), `[github] repo` in .train.toml, and that the token can see the repository"),
+            other => other.into_error(what, api),
+        }
+    }
+
     /// The user-facing error, with what to do next. `what` says what was attempted.
     pub fn into_error(self, what: &str, api: &str) -> Error {
         match self {
@@ -486,7 +529,14 @@ impl ApiError {
                 Kind::Forge,
                 format!("could not reach GitHub at {api} to {what}: {detail}"),
             )
-            .hint("check the network, or `[github] api` in .train.toml; nothing was recorded"),
+            .hint("check the network connection (or `[github] api` in .train.toml) and try again; nothing was recorded from this answer"),
+            ApiError::OffHost { link } => Error::new(
+                Kind::Forge,
+                format!(
+                    "GitHub's answer to {what} links its next page to {link}, which is not {api}: not followed, so the token stays with {api}"
+                ),
+            )
+            .hint("nothing from the rest of that list was read; if the API moved, set `[github] api` in .train.toml"),
             ApiError::Wait(_) => ApiError::RateLimited { until_secs: None }.into_error(what, api),
             ApiError::RateLimited { until_secs } => {
                 let when = until_secs
@@ -543,4 +593,86 @@ fn join(errors: &[String]) -> String {
     } else {
         format!(" ({})", errors.join("; "))
     }
+}
+
+/// What every request says about itself, as GitHub asks of API clients: who we
+/// are (`git-train/VERSION`), the media type, and the API version, each exactly
+/// once. octocrab's default stack appends its own `User-Agent: octocrab` (a second
+/// value, not a replacement) and its request builder already adds the API version,
+/// so the stack is assembled here and these are set, not added.
+#[derive(Clone)]
+struct Identify<S> {
+    inner: S,
+}
+
+pub const USER_AGENT: &str = concat!("git-train/", env!("CARGO_PKG_VERSION"));
+const API_VERSION: &str = "2022-11-28";
+
+impl<S, B> tower_service::Service<http::Request<B>> for Identify<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let headers = req.headers_mut();
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(
+            HeaderName::from_static("x-github-api-version"),
+            HeaderValue::from_static(API_VERSION),
+        );
+        self.inner.call(req)
+    }
+}
+
+/// octocrab over hyper with rustls (ring, the system's roots), redirects followed
+/// (credentials are not carried to another host), no retry layer (a POST is sent
+/// once; `get` decides what is asked again), the token only for the API's own host.
+fn build_octocrab(base: &http::Uri, token: &str) -> std::result::Result<Octocrab, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(provider)
+        .map_err(|e| e.to_string())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, octocrab::OctoBody>(connector);
+    let service = tower_http::follow_redirect::FollowRedirect::new(Identify { inner: http });
+    let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "the token has characters a header cannot carry".to_string())?;
+    auth.set_sensitive(true);
+    let octo = octocrab::OctocrabBuilder::new_empty()
+        .with_service(service)
+        .with_layer(&octocrab::service::middleware::base_uri::BaseUriLayer::new(
+            base.clone(),
+        ))
+        .with_layer(
+            &octocrab::service::middleware::auth_header::AuthHeaderLayer::new(
+                Some(auth),
+                base.clone(),
+                // No uploads: the token goes to the API's own host only.
+                base.clone(),
+            ),
+        )
+        .with_auth(octocrab::AuthState::None)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(octo)
 }

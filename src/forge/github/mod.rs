@@ -80,6 +80,13 @@ impl GitHub {
         move |e| e.into_error(&what, self.api.as_str())
     }
 
+    /// `fail`, with a 404 saying what was not found (`commit 1a2b3c4`).
+    fn fail_naming(&self, what: &str, missing: String) -> impl Fn(ApiError) -> Error + '_ {
+        let what = what.to_string();
+        let missing = format!("{missing} in {}", self.repo);
+        move |e| e.into_error_naming(&what, &missing, self.api.as_str())
+    }
+
     /// The queued event of a deployment, from GitHub's own record of it, so that
     /// every clone that sees it writes the same bytes.
     pub fn created_event(&self, d: &Value) -> Option<(CommitId, Event)> {
@@ -105,7 +112,8 @@ impl GitHub {
             sha,
             Event {
                 at: github_time(d.get("created_at")?.as_str()?)?,
-                subject: d.get("environment")?.as_str()?.to_string(),
+                // Where it was made: a later status may have moved it (recorded then).
+                subject: text(d, "original_environment").or_else(|| text(d, "environment"))?,
                 state: State::Queued,
                 by: login(d),
                 fields: fields.into_map(),
@@ -113,8 +121,9 @@ impl GitHub {
         ))
     }
 
-    /// The event of one deployment status.
-    fn status_event(&self, d: &Value, s: &Value) -> Option<Event> {
+    /// The event of one deployment status, the deployment being in `before` until
+    /// then: a status naming another environment moves it, and says so (`moved`).
+    fn status_event(&self, d: &Value, s: &Value, before: &str) -> Option<Event> {
         let id = d.get("id")?.as_u64()?;
         let text = |k: &str| {
             s.get(k)
@@ -122,19 +131,16 @@ impl GitHub {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
+        let env = text("environment").unwrap_or_else(|| before.to_string());
         let fields = Fields {
             dep: Some(dep_of(d)),
             desc: text("description"),
             log: text("log_url").or_else(|| text("target_url")),
             url: text("environment_url"),
+            moved: (env != before).then(|| before.to_string()),
             gh: Some((self.repo.clone(), id)),
             ..Fields::default()
         };
-        let env = text("environment").or_else(|| {
-            d.get("environment")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })?;
         Some(Event {
             at: github_time(s.get("created_at")?.as_str()?)?,
             subject: env,
@@ -142,6 +148,34 @@ impl GitHub {
             by: login(s),
             fields: fields.into_map(),
         })
+    }
+
+    /// The events of a deployment's statuses, oldest first, starting from the
+    /// environment it was made in (`d.original_environment`, else `d.environment`).
+    fn events_of_statuses(&self, d: &Value, statuses: &[Value]) -> Vec<Event> {
+        let mut env = ["original_environment", "environment"]
+            .iter()
+            .find_map(|k| d.get(*k).and_then(Value::as_str).filter(|e| !e.is_empty()))
+            .unwrap_or_default()
+            .to_string();
+        let mut sorted: Vec<&Value> = statuses.iter().collect();
+        sorted.sort_by_key(|s| {
+            (
+                s.get("created_at")
+                    .and_then(Value::as_str)
+                    .and_then(github_time),
+                s.get("id").and_then(Value::as_u64),
+            )
+        });
+        let mut events = Vec::new();
+        for s in sorted {
+            if let Some(event) = self.status_event(d, s, &env) {
+                env = event.subject.clone();
+                events.push(event);
+            }
+        }
+        crate::domain::event::sort_events(&mut events);
+        events
     }
 
     /// Records every status of a deployment that the ledger lacks; returns the newest state.
@@ -171,13 +205,10 @@ impl GitHub {
                 &self.path(&format!("/deployments/{id}/statuses?per_page=100")),
                 None,
             )
-            .map_err(self.fail("read the deployment's statuses"))?;
-        let mut events: Vec<Event> = statuses
-            .iter()
-            .filter_map(|s| self.status_event(d, s))
-            .collect();
-        crate::domain::event::sort_events(&mut events);
-        Ok((sha, events))
+            .map_err(
+                self.fail_naming("read the deployment's statuses", format!("deployment {id}")),
+            )?;
+        Ok((sha, self.events_of_statuses(d, &statuses)))
     }
 
     /// Imports deployments and statuses made elsewhere (the workflow, the web, other
@@ -190,6 +221,7 @@ impl GitHub {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let client = self.client()?;
+        let memory = Memory::load(&self.cache_dir);
         let mut next = Some(self.path("/deployments?per_page=100"));
         let mut imported = Imported::default();
         while let Some(page) = next {
@@ -205,9 +237,11 @@ impl GitHub {
                 }
                 let done_before = cursor.run_low.is_some_and(|low| id >= low)
                     && cursor.run_top.is_some_and(|top| id <= top);
-                // Exports of local deployments are already in the ledger.
+                // Exports of local deployments are already in the ledger, and so are
+                // the deployments this clone made (recorded from its own request).
                 let export = d.get("task").and_then(Value::as_str) == Some(EXPORT_TASK);
-                if !done_before && !export {
+                let ours = memory.made.contains_key(&id);
+                if !done_before && !export && !ours {
                     if let Some((sha, event)) = self.created_event(d) {
                         let (_, mut events) = self.status_events(d)?;
                         events.insert(0, event);
@@ -226,8 +260,16 @@ impl GitHub {
             next = if list.is_empty() || reached_imported {
                 None
             } else {
-                // A `next` link to another server would take the token with it.
-                answer.next.filter(|url| client.same_origin(url))
+                // A `next` link to another server would take the token with it: the
+                // import stops there and says so, as every list does.
+                match answer.next {
+                    Some(url) if !client.same_origin(&url) => {
+                        return Err(self.fail("list deployments")(ApiError::OffHost {
+                            link: url,
+                        }))
+                    }
+                    next => next,
+                }
             };
         }
         cursor.high = cursor.high.max(cursor.run_top.unwrap_or(0));
@@ -247,7 +289,13 @@ impl GitHub {
             if repo != self.repo {
                 continue;
             }
-            let d = json!({"id": id, "sha": open.commit.to_string(), "environment": dep.env, "payload": {"dep": dep.dep}});
+            // Its statuses are read from where it was made: a move is recorded again
+            // with the same bytes.
+            let made_in = dep
+                .events
+                .first()
+                .map_or(dep.env.as_str(), |e| e.subject.as_str());
+            let d = json!({"id": id, "sha": open.commit.to_string(), "environment": made_in, "payload": {"dep": dep.dep}});
             self.record_statuses(ctx, &d)?;
             imported.refreshed += 1;
         }
@@ -260,6 +308,11 @@ impl GitHub {
     /// already exported (found by its `dep`) is not exported again.
     pub fn export(&self, ctx: &Context) -> Result<usize> {
         const PER_SYNC: usize = 20;
+        // Each lookup is a request: bounded too, and what is known to be on GitHub
+        // (exported here, or found there) is remembered and not looked up again.
+        const LOOKUPS_PER_SYNC: usize = 40;
+        let mut memory = Memory::load(&self.cache_dir);
+        let mut lookups = 0;
         let client = self.client()?;
         let index = ctx.ledger.index()?;
         let mut notes = ctx.ledger.deployments()?;
@@ -271,8 +324,11 @@ impl GitHub {
             .rev()
             .filter(|e| e.state.is_final() && e.started >= since)
         {
-            if exported >= PER_SYNC {
+            if exported >= PER_SYNC || lookups >= LOOKUPS_PER_SYNC {
                 break;
+            }
+            if memory.exported.contains(&entry.dep) {
+                continue;
             }
             let Some(dep) = notes.find(entry.commit, &entry.dep, None)? else {
                 continue;
@@ -280,6 +336,7 @@ impl GitHub {
             if dep.gh().is_some() || dep.dep.starts_with("gh") {
                 continue;
             }
+            lookups += 1;
             let list = client
                 .get(&self.path(&format!(
                     "/deployments?sha={}&environment={}&per_page=100",
@@ -295,6 +352,7 @@ impl GitHub {
                 })
             });
             if known {
+                memory.exported.insert(dep.dep.clone());
                 continue;
             }
             let body = json!({
@@ -317,29 +375,47 @@ impl GitHub {
             client
                 .post(&self.path(&format!("/deployments/{id}/statuses")), &status)
                 .map_err(self.fail("export a deployment's state"))?;
+            memory.exported.insert(dep.dep.clone());
+            memory.save(&self.cache_dir);
             exported += 1;
         }
+        memory.save(&self.cache_dir);
         Ok(exported)
     }
 
-    /// Posts a deployment status (for deploy workflows) and records it.
+    /// Posts a deployment status (for deploy workflows) and records what was posted
+    /// and GitHub accepted: the state, description and links sent (an answer need not
+    /// echo them), with GitHub's id, time and author of the status. Recorded only
+    /// when this clone has the deployment's commit.
     pub fn post_status(
         &self,
         ctx: &Context,
         id: u64,
         state: State,
         report: &StatusReport,
-    ) -> Result<(String, Event)> {
+    ) -> Result<Posted> {
         let client = self.client()?;
         let d = client
             .get(&self.path(&format!("/deployments/{id}")))
-            .map_err(self.fail("find the deployment"))?
+            .map_err(self.fail_naming("find the deployment", format!("deployment {id}")))?
             .body;
+        let (description, truncated) = match &report.description {
+            Some(text) => {
+                let (cut, truncated) = fit_description(text);
+                (Some(cut), truncated)
+            }
+            None => (None, false),
+        };
+        if truncated {
+            ctx.ui.warn(&format!(
+                "the description is longer than GitHub's {DESCRIPTION_MAX} characters: sent and recorded cut to {DESCRIPTION_MAX}, ending in …"
+            ));
+        }
         let mut body = json!({ "state": state.as_str() });
         for (key, value) in [
             ("log_url", &report.log_url),
             ("environment_url", &report.environment_url),
-            ("description", &report.description),
+            ("description", &description),
         ] {
             if let Some(v) = value {
                 body[key] = json!(v);
@@ -347,18 +423,50 @@ impl GitHub {
         }
         let answer = client
             .post(&self.path(&format!("/deployments/{id}/statuses")), &body)
-            .map_err(self.fail("post the deployment status"))?;
-        let event = self.status_event(&d, &answer.body).ok_or_else(|| {
-            Error::new(
-                Kind::Forge,
-                "GitHub's answer to the status is not a deployment status",
-            )
-        })?;
+            .map_err(self.fail_naming("post the deployment status", format!("deployment {id}")))?;
+        let env = d
+            .get("environment")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Forge,
+                    format!("GitHub's deployment {id} names no environment"),
+                )
+            })?;
+        let accepted = &answer.body;
+        let by = accepted
+            .get("creator")
+            .and_then(|c| c.get("login"))
+            .and_then(Value::as_str)
+            .map_or_else(|| ctx.me().to_string(), str::to_string);
+        let at = accepted
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(github_time)
+            .unwrap_or_else(|| ctx.now());
+        let event = Event {
+            at,
+            subject: env,
+            state,
+            by,
+            fields: Fields {
+                dep: Some(dep_of(&d)),
+                desc: description.clone().filter(|t| !t.is_empty()),
+                log: report.log_url.clone().filter(|t| !t.is_empty()),
+                url: report.environment_url.clone().filter(|t| !t.is_empty()),
+                gh: Some((self.repo.clone(), id)),
+                ..Fields::default()
+            }
+            .into_map(),
+        };
         let sha = d
             .get("sha")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let mut recorded = false;
         if let Some(oid) = CommitId::parse(&sha) {
             if ctx.repo().has_commit(oid) {
                 // With the deployment's queued event, as every clone writes it: a
@@ -373,9 +481,15 @@ impl GitHub {
                 events.push(event.clone());
                 ctx.ledger
                     .record(oid, &events, "git-train: deployment status")?;
+                recorded = true;
             }
         }
-        Ok((sha, event))
+        Ok(Posted {
+            sha,
+            event,
+            recorded,
+            truncated,
+        })
     }
 
     /// The lines `-v` prints: requests made and the budget left.
@@ -473,6 +587,195 @@ fn state_of_check(run: &Value) -> State {
     }
 }
 
+/// The CI states `sync`, `deploy` and the daemon last read from GitHub for the newest
+/// trunk commits (`.git/train/github/ci.json`, a cache): `status` shows them without
+/// asking GitHub. Each entry says when it was asked.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct CiCache {
+    #[serde(default)]
+    pub commits: std::collections::BTreeMap<String, CachedCi>,
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct CachedCi {
+    /// `success`, `failure`, `pending` or `none`.
+    state: String,
+    /// When it was asked, in milliseconds since the epoch.
+    at_ms: i64,
+}
+
+impl CachedCi {
+    pub fn state(&self) -> crate::domain::CiState {
+        use crate::domain::CiState;
+        match self.state.as_str() {
+            "success" => CiState::Success,
+            "failure" => CiState::Failure,
+            "pending" => CiState::Pending,
+            _ => CiState::None,
+        }
+    }
+    pub fn at(&self) -> Timestamp {
+        Timestamp(self.at_ms)
+    }
+}
+
+impl CiCache {
+    pub fn load(ctx: &Context) -> CiCache {
+        std::fs::read(ctx.repo().train_dir().join("github").join("ci.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, dir: &std::path::Path) {
+        let _ = std::fs::create_dir_all(dir);
+        if let Ok(bytes) = serde_json::to_vec(self) {
+            let _ = crate::file::write_atomically(&dir.join("ci.json"), &bytes);
+        }
+    }
+}
+
+/// How many trunk commits a refresh reads the CI of: what `status` shows by default.
+pub const CI_REFRESH_COMMITS: usize = 10;
+
+impl GitHub {
+    /// Reads the CI state of the newest `count` first-parent trunk commits into the
+    /// cache `status` reads: two conditional GETs per commit (statuses, check runs), so
+    /// an unchanged refresh is answered 304 and costs no rate limit. A commit GitHub
+    /// does not have (not pushed yet) is left out.
+    pub fn refresh_ci_cache(&self, ctx: &Context, count: usize) -> Result<usize> {
+        let trunk = ctx.repo().trunk(&ctx.config)?;
+        let commits = ctx.repo().first_parent(trunk.tip, count.min(100))?;
+        let mut cache = CiCache::load(ctx);
+        let mut keep = std::collections::BTreeMap::new();
+        let mut read = 0;
+        for commit in commits {
+            match self.ci(ctx, commit) {
+                Ok(ci) => {
+                    keep.insert(
+                        commit.to_string(),
+                        CachedCi {
+                            state: ci.state.as_str().to_string(),
+                            at_ms: ctx.now().0,
+                        },
+                    );
+                    read += 1;
+                }
+                Err(e) if e.kind == Kind::Usage || e.kind == Kind::Refused => {}
+                Err(e) => {
+                    cache.commits = keep;
+                    cache.save(&self.cache_dir);
+                    return Err(e);
+                }
+            }
+        }
+        cache.commits = keep;
+        cache.save(&self.cache_dir);
+        Ok(read)
+    }
+}
+
+/// GitHub's limit on a deployment status's `description`.
+pub const DESCRIPTION_MAX: usize = 140;
+
+/// A description within GitHub's 140 characters: cut to 139 and an ellipsis when
+/// longer; true when it was cut.
+pub fn fit_description(text: &str) -> (String, bool) {
+    if text.chars().count() <= DESCRIPTION_MAX {
+        return (text.to_string(), false);
+    }
+    let mut cut: String = text.chars().take(DESCRIPTION_MAX - 1).collect();
+    cut.push('…');
+    (cut, true)
+}
+
+/// A status posted on GitHub (`report`), as recorded.
+pub struct Posted {
+    pub sha: String,
+    pub event: Event,
+    /// Written to this clone's ledger (false: the commit is not in this clone).
+    pub recorded: bool,
+    /// The description was cut to GitHub's 140 characters.
+    pub truncated: bool,
+}
+
+/// What this clone remembers of its own work on GitHub (`.git/train/github/memory.json`,
+/// a cache, safe to delete): the deployments it made (GitHub id -> deployment id),
+/// so an import does not take them in a second time from an answer that does not
+/// echo them, and the ledger deployments it exported or found already there.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Memory {
+    #[serde(default)]
+    made: std::collections::BTreeMap<u64, String>,
+    #[serde(default)]
+    exported: std::collections::BTreeSet<String>,
+}
+
+const MEMORY_ENTRIES: usize = 5000;
+
+impl Memory {
+    fn load(dir: &std::path::Path) -> Memory {
+        std::fs::read(dir.join("memory.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&mut self, dir: &std::path::Path) {
+        // Bounded: the oldest GitHub ids go first; exports are bounded by age anyway.
+        while self.made.len() > MEMORY_ENTRIES {
+            self.made.pop_first();
+        }
+        while self.exported.len() > MEMORY_ENTRIES {
+            self.exported.pop_first();
+        }
+        let _ = std::fs::create_dir_all(dir);
+        if let Ok(bytes) = serde_json::to_vec(self) {
+            let _ = crate::file::write_atomically(&dir.join("memory.json"), &bytes);
+        }
+    }
+}
+
+impl GitHub {
+    /// The queued event of a deployment this clone asked for: the commit, environment,
+    /// deployment id and train from the request; GitHub's id, time and creator from its
+    /// answer. When the answer echoes the request, these are the bytes every clone
+    /// writes on import.
+    fn asked_event(&self, ctx: &Context, plan: &Plan, body: &Value, d: &Value) -> Option<Event> {
+        let id = d.get("id")?.as_u64()?;
+        let at = d
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(github_time)
+            .unwrap_or_else(|| ctx.now());
+        let by = d
+            .get("creator")
+            .and_then(|c| c.get("login"))
+            .and_then(Value::as_str)
+            .map_or_else(|| ctx.me().to_string(), str::to_string);
+        let fields = Fields {
+            dep: Some(plan.dep.clone()),
+            desc: body
+                .get("description")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+            from: plan.from.map(|c| c.to_string()),
+            rollback: plan.rollback,
+            forced: plan.forced.clone(),
+            gh: Some((self.repo.clone(), id)),
+            ..Fields::default()
+        };
+        Some(Event {
+            at,
+            subject: plan.env.to_string(),
+            state: State::Queued,
+            by,
+            fields: fields.into_map(),
+        })
+    }
+}
+
 impl Forge for GitHub {
     fn name(&self) -> &'static str {
         "github"
@@ -485,13 +788,19 @@ impl Forge for GitHub {
                 &self.path(&format!("/commits/{commit}/status?per_page=100")),
                 Some("statuses"),
             )
-            .map_err(self.fail("read the commit's status"))?;
+            .map_err(self.fail_naming(
+                "read the commit's status",
+                format!("commit {}", commit.short()),
+            ))?;
         let runs = client
             .get_all(
                 &self.path(&format!("/commits/{commit}/check-runs?per_page=100")),
                 Some("check_runs"),
             )
-            .map_err(self.fail("read the commit's check runs"))?;
+            .map_err(self.fail_naming(
+                "read the commit's check runs",
+                format!("commit {}", commit.short()),
+            ))?;
         let ignore = &ctx.config.checks.ignore;
         let mut contexts = Vec::new();
         for s in &statuses {
@@ -631,12 +940,21 @@ impl Forge for GitHub {
                 }
                 Err(e) => return Err(e.into_error("create the deployment", self.api.as_str())),
             };
-        let (sha, event) = self.created_event(&deployment).ok_or_else(|| {
-            Error::new(Kind::Forge, "GitHub's answer is not a deployment")
-                .hint("nothing was recorded")
-        })?;
+        // The deployment is the one the answer names by its id; what it is for is
+        // what was asked (an answer need not echo sha, environment or payload).
+        let event = self
+            .asked_event(ctx, plan, &body, &deployment)
+            .ok_or_else(|| {
+                Error::new(Kind::Forge, "GitHub's answer to the deployment has no id")
+                    .hint("nothing was recorded; `git train sync` imports it if GitHub made it")
+            })?;
+        if let Some((_, id)) = event.gh() {
+            let mut memory = Memory::load(&self.cache_dir);
+            memory.made.insert(id, plan.dep.clone());
+            memory.save(&self.cache_dir);
+        }
         ctx.ledger.record(
-            sha,
+            plan.commit,
             &[event],
             &format!("git-train: deploy {} to {}", plan.commit, plan.env),
         )?;
@@ -690,11 +1008,19 @@ impl Forge for GitHub {
         if ctx.config.github.export {
             imported.exported = self.export(ctx)?;
         }
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
         Ok(Some(imported))
     }
 
     fn poll(&self, ctx: &Context) -> Result<Option<Imported>> {
-        self.import_all(ctx).map(Some)
+        let mut imported = self.import_all(ctx)?;
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
+        Ok(Some(imported))
+    }
+
+    fn refresh_ci(&self, ctx: &Context, count: usize) -> Result<Option<usize>> {
+        self.refresh_ci_cache(ctx, count.max(CI_REFRESH_COMMITS))
+            .map(Some)
     }
 
     fn report(
@@ -703,7 +1029,7 @@ impl Forge for GitHub {
         target: &str,
         state: State,
         report: &StatusReport,
-    ) -> Result<Option<(String, Event)>> {
+    ) -> Result<Option<Posted>> {
         let id = match target.parse::<u64>() {
             Ok(id) => id,
             Err(_) => {
