@@ -867,8 +867,46 @@ fn watch_unwatch_and_init_edit_the_watch_list_and_keep_the_rest_of_the_file() {
 
 /// The figures of the closing note: resident memory while watching 20 repositories,
 /// and the requests an idle round sends.
+/// The daemon's CPU time so far (user and system), from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// A `gh` that counts its calls and prints the token: the systemd case, where no
+/// GH_TOKEN is set and the token comes from `gh auth token`.
+fn fake_gh(w: &World, token: &str) -> (String, PathBuf) {
+    let bin = w.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = w.path("gh-calls");
+    let script = bin.join("gh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho {token}\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        std::path::Path::new(BIN).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, calls)
+}
+
 #[test]
-fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
+fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
     let w = World::new();
     let bus = Bus::start();
     let _server = Notifications::start(&bus, false);
@@ -895,15 +933,30 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
 
     let text = std::fs::read_to_string(user_config(&w)).unwrap();
     write_user_config(&w, &format!("{text}[daemon]\npoll = \"2s\"\n"));
+    // No GH_TOKEN, as under systemd: the token comes from `gh auth token`.
+    let (path, gh_calls) = fake_gh(&w, gh.token());
     let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
-    cmd.env("GH_TOKEN", gh.token());
+    cmd.env("PATH", path);
     let daemon = Running::start(cmd);
+    let pid = daemon.child.id();
     daemon.wait_for("ready: watching 20 repositories", 1, READY);
     daemon.wait_for("round: 20 repositories", 2, READY);
     gh.clear_requests();
     daemon.wait_for("round: 20 repositories", 3, READY);
     let requests = gh.requests();
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
+    // Five idle rounds, timed by the daemon's own CPU clock.
+    let before = cpu_time(pid);
+    let state = w.path("home/.local/state/git-train/daemon.json");
+    let imports: Vec<PathBuf> = clones
+        .iter()
+        .map(|c| c.dir.join(".git/train/github/import.json"))
+        .collect();
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let state_at = modified(&state);
+    let imports_at: Vec<_> = imports.iter().map(modified).collect();
+    daemon.wait_for("round: 20 repositories", 8, READY);
+    let cpu = cpu_time(pid) - before;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
@@ -915,11 +968,15 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         .rev()
         .find(|l| l.contains("round: 20 repositories"))
         .unwrap();
+    let calls = std::fs::read_to_string(&gh_calls).unwrap_or_default();
     eprintln!(
-        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}",
+        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}; CPU {} ms over 5 idle rounds ({} ms a round); `gh` ran {} times",
         requests.len(),
         requests.iter().filter(|r| r.status == 304).count(),
-        round.split("round: ").nth(1).unwrap_or("")
+        round.split("round: ").nth(1).unwrap_or(""),
+        cpu.as_millis(),
+        cpu.as_millis() / 5,
+        calls.lines().count(),
     );
     assert_eq!(
         requests.len(),
@@ -927,6 +984,16 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         "one conditional request a repository: {requests:?}"
     );
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
+    // The token is asked for once per API host, not per repository per round.
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    // Idle rounds write neither the state file nor the import cursors.
+    assert_eq!(modified(&state), state_at);
+    let imports_now: Vec<_> = imports.iter().map(modified).collect();
+    assert_eq!(imports_now, imports_at);
+    assert!(
+        !daemon.lines().join("\n").contains(gh.token()),
+        "the token leaked"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -65,7 +66,7 @@ pub struct Logged {
 
 pub struct Client {
     octo: Octocrab,
-    rt: tokio::runtime::Runtime,
+    rt: &'static tokio::runtime::Runtime,
     base: ApiUrl,
     etags: RefCell<HashMap<String, Cached>>,
     etags_path: Option<PathBuf>,
@@ -89,10 +90,7 @@ impl Client {
         max_wait: Duration,
         cache_dir: Option<PathBuf>,
     ) -> Result<Client> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
+        let rt = runtime()?;
         // Defence in depth against two parsers reading one text two ways: the HTTP
         // client must see the very host and port that `ApiUrl` checked.
         let uri: http::Uri = base.as_str().parse().map_err(|e| {
@@ -106,33 +104,7 @@ impl Client {
             .hint("write it as https://HOST/api/v3"));
         }
         let base = base.clone();
-        let octo = {
-            let _guard = rt.enter();
-            Octocrab::builder()
-                .base_uri(base.as_str())
-                .map_err(|e| {
-                    Error::usage(format!("`[github] api = \"{base}\"` is not a URL: {e}"))
-                        .hint("for GitHub Enterprise use https://HOST/api/v3")
-                })?
-                .personal_token(token)
-                .set_connect_timeout(Some(timeout))
-                .set_read_timeout(Some(timeout))
-                .set_write_timeout(Some(timeout))
-                // octocrab sends neither; GitHub asks for both.
-                .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
-                .add_header(
-                    HeaderName::from_static("x-github-api-version"),
-                    "2022-11-28".into(),
-                )
-                .build()
-                .map_err(|e| {
-                    Error::new(
-                        Kind::Forge,
-                        format!("could not set up the GitHub client: {e}"),
-                    )
-                    .hint("the system needs root certificates (the ca-certificates package)")
-                })?
-        };
+        let octo = shared_octocrab(rt, &base, token, timeout)?;
         let etags_path = cache_dir.map(|d| d.join("etags.json"));
         let etags = etags_path
             .as_ref()
@@ -408,6 +380,87 @@ impl Client {
             }
         }
     }
+}
+
+/// The process's HTTP runtime: one worker thread that drives every GitHub
+/// connection, made once (the clients below live on it).
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("git-train-http")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// An octocrab client for one API, token and timeout, made once per process and
+/// shared: making one reads every root certificate of the system, which a daemon
+/// round of twenty repositories would otherwise do twenty times. Its connections
+/// are kept between requests too. The token is held in memory only.
+fn shared_octocrab(
+    rt: &'static tokio::runtime::Runtime,
+    base: &ApiUrl,
+    token: String,
+    timeout: Duration,
+) -> Result<Octocrab> {
+    struct Made {
+        base: String,
+        timeout: Duration,
+        token: String,
+        octo: Octocrab,
+    }
+    static MADE: Mutex<Vec<Made>> = Mutex::new(Vec::new());
+    let mut made = MADE
+        .lock()
+        .map_err(|_| Error::internal("the GitHub clients' lock is poisoned"))?;
+    if let Some(m) = made
+        .iter()
+        .find(|m| m.base == base.as_str() && m.timeout == timeout && m.token == token)
+    {
+        return Ok(m.octo.clone());
+    }
+    let octo = {
+        // octocrab starts its request queue on the runtime it is made in.
+        let _guard = rt.enter();
+        Octocrab::builder()
+            .base_uri(base.as_str())
+            .map_err(|e| {
+                Error::usage(format!("`[github] api = \"{base}\"` is not a URL: {e}"))
+                    .hint("for GitHub Enterprise use https://HOST/api/v3")
+            })?
+            .personal_token(token.clone())
+            .set_connect_timeout(Some(timeout))
+            .set_read_timeout(Some(timeout))
+            .set_write_timeout(Some(timeout))
+            // octocrab sends neither; GitHub asks for both.
+            .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
+            .add_header(
+                HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".into(),
+            )
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    Kind::Forge,
+                    format!("could not set up the GitHub client: {e}"),
+                )
+                .hint("the system needs root certificates (the ca-certificates package)")
+            })?
+    };
+    // A new token for the same API (the old one was refused) replaces the old client.
+    made.retain(|m| !(m.base == base.as_str() && m.timeout == timeout));
+    made.push(Made {
+        base: base.as_str().to_string(),
+        timeout,
+        token,
+        octo: octo.clone(),
+    });
+    Ok(octo)
 }
 
 impl Drop for Client {
