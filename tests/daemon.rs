@@ -622,6 +622,62 @@ fn a_commit_or_a_deploy_in_a_watched_repository_wakes_the_daemon_at_once() {
 }
 
 #[test]
+fn a_repository_cloned_again_or_one_that_appears_later_gets_its_ref_watch_back() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let web = local_repo(&w, "web", "");
+    web.git(&["add", ".train.toml"]);
+    web.git(&["commit", "-q", "-m", "train"]);
+    let origin = w.path("web.git");
+    web.git(&["clone", "-q", "--bare", ".", origin.to_str().unwrap()]);
+    let later = w.path("later");
+    write_user_config(
+        &w,
+        &format!(
+            "watch = [\"{}\", \"{}\"]\n[daemon]\npoll = \"1h\"\n",
+            web.dir.display(),
+            later.display()
+        ),
+    );
+    let daemon = Running::start(daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 2 repositories", 1, READY);
+    assert_eq!(daemon.count("later: not a repository"), 1);
+
+    // Deleted and cloned again at the same path: a new git folder.
+    std::fs::remove_dir_all(&web.dir).unwrap();
+    let mut clone = web.cmd("git");
+    clone.current_dir(w.root.path()).args([
+        "clone",
+        "-q",
+        origin.to_str().unwrap(),
+        web.dir.to_str().unwrap(),
+    ]);
+    assert!(clone.status().unwrap().success());
+    web.git(&["config", "user.email", "alice@example.com"]);
+    web.git(&["config", "user.name", "Alice"]);
+    daemon.wait_for("web: a repository again, its refs watched", 1, READY);
+    daemon.wait_for("web: checked in", 2, READY);
+    let wakes = daemon.count("web: refs changed");
+    web.commit("after the clone");
+    daemon.wait_for("web: refs changed", wakes + 1, Duration::from_secs(3));
+    web.train(&["deploy", "staging", "--yes"]).ok();
+    let arrived = server.wait_for(1, Duration::from_secs(3));
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+
+    // A watch-list path that becomes a repository after the daemon started.
+    let repo = local_repo(&w, "later", "");
+    daemon.wait_for("later: a repository again, its refs watched", 1, READY);
+    daemon.wait_for("later: checked in", 1, READY);
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    let arrived = server.wait_for(2, Duration::from_secs(3));
+    assert_eq!(arrived.len(), 2, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[1].summary, "later: production succeeded");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
 fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     let w = World::new();
     let bus = Bus::start();

@@ -51,6 +51,9 @@ const PARALLEL: usize = 4;
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
 /// A round is run again at once (refs moved during it) at most this many times.
 const MAX_REPEATS: u32 = 2;
+/// How often repositories whose ref watch is missing or stale (deleted, cloned
+/// again, not there yet) are looked at: one `stat` each.
+const WATCH_CHECK: Duration = Duration::from_secs(5);
 /// On a stop, the longest wait for a ledger ref being moved at that instant.
 const STOP_WAIT: Duration = Duration::from_secs(1);
 
@@ -144,6 +147,9 @@ struct Watched {
     repeats: u32,
     /// Its common git folder: two work trees of one repository share it.
     git_dir: Option<PathBuf>,
+    /// The git folder its ref watch is on (device and inode): None when its refs
+    /// are not watched (not there yet, gone, or the watch could not be made).
+    watching: Option<Identity>,
 }
 
 /// What a round tells the loop.
@@ -224,8 +230,15 @@ impl Daemon {
         ));
         self.start(self.repos.keys().cloned().collect());
         let mut tick = ticker(poll);
+        let mut check = ticker(WATCH_CHECK);
         loop {
             tokio::select! {
+                _ = check.tick() => {
+                    let found = self.rewatch().await;
+                    if !found.is_empty() {
+                        self.start(found);
+                    }
+                }
                 _ = tick.tick() => {
                     // What could not be shown is tried again, news or not.
                     self.announcer.next_round();
@@ -256,11 +269,20 @@ impl Daemon {
                         // A new `poll` counts from now, not from the old tick.
                         self.repoll(&mut poll, &mut tick);
                     }
-                    let keys = woken.into_iter().filter_map(|w| match w {
-                        Wake::Repo(key) => Some(key),
-                        Wake::Config => None,
-                    });
-                    for key in self.moved(keys.collect()).await {
+                    let mut keys = Vec::new();
+                    for w in woken {
+                        match w {
+                            Wake::Repo(key) => keys.push(key),
+                            Wake::Lost(key) => {
+                                // Looked for again at the next check.
+                                if let Some(w) = self.repos.get_mut(&key) {
+                                    w.watching = None;
+                                }
+                            }
+                            Wake::Config => {}
+                        }
+                    }
+                    for key in self.moved(keys).await {
                         self.log.info(&format!("{key}: refs changed, looking again"));
                         due.push(key);
                     }
@@ -539,45 +561,104 @@ impl Daemon {
             if self.repos.contains_key(&key) || self.aliases.contains_key(&key) {
                 continue;
             }
-            let path = PathBuf::from(&key);
-            let found = tokio::task::spawn_blocking(move || {
-                round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
-            })
-            .await;
-            let mut watched = Watched::default();
-            match found {
-                Ok(Ok(git_dir)) => {
-                    let same = self
-                        .repos
-                        .iter()
-                        .find(|(_, w)| w.git_dir.as_ref() == Some(&git_dir))
-                        .map(|(k, _)| k.clone());
-                    if let Some(of) = same {
-                        self.log.info(&format!(
-                            "{key}: another work tree of {of}, which is watched already: told once"
-                        ));
-                        self.aliases.insert(key, of);
-                        continue;
-                    }
-                    watched.git_dir = Some(git_dir.clone());
-                    if let Some(w) = &mut self.watcher {
-                        if let Err(e) = w.add(&key, &git_dir) {
-                            self.log.warn(&format!("{key}: {e}; polling it only"));
-                        }
+            self.repos.insert(key.clone(), Watched::default());
+            self.attach(&key, true).await;
+        }
+    }
+
+    /// Finds a watched repository's git folder and watches its refs. Another work
+    /// tree of a repository watched already becomes an alias of it. `first`: the
+    /// entry is new, so a missing repository is said (later, its round says it).
+    /// Returns whether its refs are watched now.
+    async fn attach(&mut self, key: &str, first: bool) -> bool {
+        let path = PathBuf::from(key);
+        let found = tokio::task::spawn_blocking(move || {
+            round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+        })
+        .await;
+        match found {
+            Ok(Ok(git_dir)) => {
+                let same = self
+                    .repos
+                    .iter()
+                    .find(|(k, w)| k.as_str() != key && w.git_dir.as_ref() == Some(&git_dir))
+                    .map(|(k, _)| k.clone());
+                if let Some(of) = same {
+                    self.log.info(&format!(
+                        "{key}: another work tree of {of}, which is watched already: told once"
+                    ));
+                    self.repos.remove(key);
+                    self.aliases.insert(key.to_string(), of);
+                    return false;
+                }
+                let identity = identity(&git_dir);
+                let mut watching = None;
+                if let Some(w) = &mut self.watcher {
+                    match w.add(key, &git_dir) {
+                        Ok(()) => watching = identity,
+                        // Said once; it is tried again at each check.
+                        Err(e) if first => self.log.warn(&format!("{key}: {e}; polling it only")),
+                        Err(_) => {}
                     }
                 }
-                Ok(Err(e)) => {
+                if let Some(w) = self.repos.get_mut(key) {
+                    w.git_dir = Some(git_dir);
+                    w.watching = watching;
+                }
+                watching.is_some()
+            }
+            Ok(Err(e)) => {
+                if first {
                     let problem = format!(
                         "not a repository ({}); `git train unwatch {key}` takes it off the list",
                         e.message
                     );
                     self.log.warn(&format!("{key}: {problem}"));
-                    watched.problem = Some(problem);
+                    if let Some(w) = self.repos.get_mut(key) {
+                        w.problem = Some(problem);
+                    }
                 }
-                Err(_) => {}
+                false
             }
-            self.repos.insert(key, watched);
+            Err(_) => false,
         }
+    }
+
+    /// Gives back their ref watch to repositories that lost it or never had one: a
+    /// repository deleted and cloned again at its path (a new git folder), or a
+    /// watch-list path that is a repository now. Returns those found again, for a
+    /// round at once.
+    async fn rewatch(&mut self) -> Vec<String> {
+        if self.watcher.is_none() {
+            return Vec::new();
+        }
+        let stale: Vec<(String, bool)> = self
+            .repos
+            .iter()
+            .filter(|(_, w)| {
+                w.watching.is_none() || w.git_dir.as_deref().and_then(identity) != w.watching
+            })
+            .map(|(k, w)| (k.clone(), w.watching.is_some()))
+            .collect();
+        let mut found = Vec::new();
+        for (key, had) in stale {
+            if had {
+                // Its git folder is gone or another one: the old watch means nothing.
+                if let Some(w) = &mut self.watcher {
+                    w.remove(&key);
+                }
+                if let Some(w) = self.repos.get_mut(&key) {
+                    w.watching = None;
+                    w.git_dir = None;
+                }
+            }
+            if self.attach(&key, false).await {
+                self.log
+                    .info(&format!("{key}: a repository again, its refs watched"));
+                found.push(key);
+            }
+        }
+        found
     }
 
     /// The woken repositories whose refs differ from what the last round left: the
@@ -650,6 +731,21 @@ impl Daemon {
         w.problem = problem;
     }
 }
+
+/// A folder's device, inode and birth time: a folder deleted and made again is
+/// another one (its inode number may be the old one's, reused at once).
+fn identity(dir: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| {
+        let born = m
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        (m.dev(), m.ino(), born.map_or(0, |d| d.as_nanos()))
+    })
+}
+
+type Identity = (u64, u64, u128);
 
 fn ticker(every: Duration) -> tokio::time::Interval {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
