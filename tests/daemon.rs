@@ -677,6 +677,104 @@ fn a_repository_cloned_again_or_one_that_appears_later_gets_its_ref_watch_back()
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A commit by someone else than the World's Alice.
+fn commit_as(repo: &Repo, name: &str, email: &str, message: &str) -> String {
+    let file = repo.dir.join(format!("{name}.txt"));
+    std::fs::write(&file, message).unwrap();
+    repo.git(&["add", "."]);
+    let out = repo
+        .cmd("git")
+        .env("GIT_AUTHOR_NAME", name)
+        .env("GIT_AUTHOR_EMAIL", email)
+        .args(["commit", "-q", "-m", message])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    repo.rev("HEAD")
+}
+
+#[test]
+fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "");
+    repo.train(&["watch"]).ok();
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    // Bob's daemon: his own per-user folders, his own identity.
+    let bob_home = w.path("bob");
+    let bob_config = bob_home.join(".config/git-train/config.toml");
+    std::fs::create_dir_all(bob_config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &bob_config,
+        format!("watch = [\"{}\"]\n", repo.dir.display()),
+    )
+    .unwrap();
+    let bob_once = || {
+        let mut cmd = daemon_cmd(&w, Some(&bus.address), &["daemon", "--once"]);
+        cmd.env("HOME", &bob_home)
+            .env("XDG_CONFIG_HOME", bob_home.join(".config"))
+            .env("GIT_COMMITTER_EMAIL", "bob@example.com");
+        Run::of(cmd.output().unwrap())
+    };
+    // The starting points.
+    once(&w, Some(&bus.address), &[]).ok();
+    bob_once().ok();
+    assert!(server.arrived().is_empty());
+
+    let typo = repo.commit("Fix typo");
+    let bobs = commit_as(&repo, "Bob", "bob@example.com", "Speed up the cache");
+    let retries = repo.commit("Add retries");
+    let mut deploy = repo.cmd(BIN);
+    deploy
+        .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+        .args(["deploy", "production", "--yes"]);
+    Run::of(deploy.output().unwrap()).ok();
+
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let live = |server: &Notifications| -> Vec<Arrived> {
+        server
+            .arrived()
+            .into_iter()
+            .filter(|a| a.summary.contains(" live in "))
+            .collect()
+    };
+    let arrived = live(&server);
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[0].summary,
+        "api: 2 of your commits are live in production"
+    );
+    assert_eq!(
+        arrived[0].body,
+        format!(
+            "{} Add retries\n{} Fix typo\ndeployed to production by bob@example.com",
+            short(&retries),
+            short(&typo)
+        )
+    );
+
+    let out = bob_once().ok();
+    let arrived = live(&server);
+    assert_eq!(arrived.len(), 2, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[1].summary,
+        format!("api: {} is live in production", short(&bobs))
+    );
+    assert_eq!(
+        arrived[1].body,
+        format!(
+            "{} Speed up the cache is live in production, deployed by bob@example.com",
+            short(&bobs)
+        )
+    );
+
+    // Once: later rounds tell nothing more.
+    once(&w, Some(&bus.address), &[]).ok();
+    bob_once().ok();
+    assert_eq!(live(&server).len(), 2);
+}
+
 #[test]
 fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     let w = World::new();
