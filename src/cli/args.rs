@@ -74,7 +74,9 @@ impl Cli {
             Command::Watch(a) | Command::Unwatch(a) => a.output.json,
             Command::Board(_) => false,
             Command::Daemon(a) => match &a.action {
-                Some(DaemonAction::Install(s)) | Some(DaemonAction::Uninstall(s)) => s.output.json,
+                Some(DaemonAction::Install(s))
+                | Some(DaemonAction::Uninstall(s))
+                | Some(DaemonAction::Status(s)) => s.output.json,
                 None => false,
             },
             Command::RunDeployment(_)
@@ -534,10 +536,17 @@ pub enum DaemonAction {
     /// Writes ~/.config/systemd/user/git-train.service (or
     /// ~/Library/LaunchAgents/org.git-train.daemon.plist) to run this binary, by its
     /// absolute path, as `git-train daemon`, and enables and starts it
-    /// (`systemctl --user enable --now`, `launchctl load`).
+    /// (`systemctl --user enable --now`, `launchctl bootstrap gui/UID`).
     Install(ServiceArgs),
     /// Stop the daemon's service and remove its unit or agent file
     Uninstall(ServiceArgs),
+    /// Whether a daemon runs, what it watches, and how each repository last answered
+    ///
+    /// Reads the daemon's lock and the file it writes after each round of its
+    /// repositories (~/.local/state/git-train/daemon-status.json): when each
+    /// watched repository last answered, and why one did not (no token, token
+    /// refused, unreachable, not a repository).
+    Status(ServiceArgs),
 }
 
 #[derive(Args, Debug)]

@@ -34,6 +34,10 @@ pub fn run(dir: &Path, cli: &Cli) -> Result<u8> {
                 let done = daemon::install()?;
                 show(cli, s.output.json, &done, |d| render::service(d, true))
             }
+            Some(DaemonAction::Status(s)) => {
+                let status = daemon::status()?;
+                show(cli, s.output.json, &status, daemon::render_status)
+            }
             Some(DaemonAction::Uninstall(s)) => {
                 let done = daemon::uninstall()?;
                 for w in &done.warnings {

@@ -11,7 +11,10 @@ use crate::daemon::{self, config, Log};
 use crate::error::Result;
 use crate::ledger::repo::Repo;
 
+use crate::daemon::health::{Health, RepoHealth};
 pub use crate::daemon::service::Service;
+use crate::domain::time::format_age;
+use crate::domain::Timestamp;
 
 /// What `watch` or `unwatch` did.
 #[derive(Serialize)]
@@ -120,4 +123,144 @@ pub fn install() -> Result<Service> {
 
 pub fn uninstall() -> Result<Service> {
     daemon::service::uninstall()
+}
+
+/// What `git train daemon status` says: whether a daemon runs (its lock is held),
+/// what it watches and how each repository's last round went, from the file the
+/// daemon writes after each round of its repositories.
+#[derive(Serialize)]
+pub struct DaemonStatus {
+    pub version: u32,
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub started_at: Option<Timestamp>,
+    /// When its repositories last finished a round.
+    pub updated_at: Option<Timestamp>,
+    pub poll_secs: Option<u64>,
+    /// The watch list's file.
+    pub config: String,
+    /// The status file.
+    pub file: String,
+    /// The watch list, each with how its last round went (nothing yet for one the
+    /// daemon has not looked at).
+    pub repositories: Vec<RepoHealth>,
+    #[serde(skip)]
+    pub now: Timestamp,
+}
+
+pub fn status() -> Result<DaemonStatus> {
+    let holder = daemon::lock::holder(&daemon::lock::path()?);
+    let file = daemon::health::path()?;
+    let health = Health::read(&file);
+    let (config, config_path) = config::load()?;
+    let running = holder.is_some();
+    let pid = holder.flatten();
+    // A file left by an earlier daemon still says how its rounds went.
+    let mine = health
+        .as_ref()
+        .filter(|h| !running || pid.is_none() || Some(h.pid) == pid);
+    let mut repositories: Vec<RepoHealth> = config
+        .watch
+        .iter()
+        .map(|path| {
+            let known = mine.and_then(|h| h.repositories.iter().find(|r| &r.path == path));
+            known.cloned().unwrap_or_else(|| RepoHealth {
+                path: path.clone(),
+                name: Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| path.clone()),
+                same_as: None,
+                refs_watched: false,
+                last_round: None,
+                last_answer: None,
+                problem: None,
+            })
+        })
+        .collect();
+    repositories.sort_by(|a, b| a.path.cmp(&b.path));
+    let now = crate::clock::Clock::from_env()?.now();
+    Ok(DaemonStatus {
+        version: super::JSON_VERSION,
+        running,
+        pid: pid.or(mine.map(|h| h.pid)).filter(|_| running),
+        started_at: mine.map(|h| h.started_at),
+        updated_at: mine.map(|h| h.updated_at),
+        poll_secs: mine.map(|h| h.poll_secs),
+        config: config_path.display().to_string(),
+        file: file.display().to_string(),
+        repositories,
+        now,
+    })
+}
+
+/// `daemon status` for a person: one line about the daemon, one per repository,
+/// and why one did not answer on the line below it.
+pub fn render_status(s: &DaemonStatus) -> String {
+    let ago = |t: Timestamp| format!("{} ago", format_age(s.now.millis_since(t).max(0)));
+    let mut out = match (s.running, s.pid, s.started_at) {
+        (true, Some(pid), Some(at)) => {
+            format!("daemon: running (pid {pid}), started {}\n", ago(at))
+        }
+        (true, Some(pid), None) => format!("daemon: running (pid {pid})\n"),
+        (true, None, _) => "daemon: running\n".to_string(),
+        (false, _, Some(_)) => match s.updated_at {
+            Some(at) => format!(
+                "daemon: not running (the last one finished a round {})\n",
+                ago(at)
+            ),
+            None => "daemon: not running\n".to_string(),
+        },
+        (false, _, None) => "daemon: not running\n".to_string(),
+    };
+    if s.running {
+        match (s.updated_at, s.poll_secs) {
+            (Some(at), Some(poll)) => {
+                out.push_str(&format!("last round: {}, polling every {poll}s\n", ago(at)))
+            }
+            _ => out.push_str("no round has finished yet\n"),
+        }
+    } else {
+        out.push_str(
+            "start it: `git train daemon` (or `git train daemon install` to run it at login)\n",
+        );
+    }
+    out.push_str(&format!("watch list: {}\n", s.config));
+    if s.repositories.is_empty() {
+        out.push_str("nothing to watch: `git train watch` in a repository adds it\n");
+        return out;
+    }
+    out.push('\n');
+    let width = s
+        .repositories
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for r in &s.repositories {
+        let state = match (&r.same_as, &r.problem, r.last_round) {
+            (Some(of), _, _) => format!("another work tree of {of}: told through it"),
+            (None, _, None) => "not looked at yet".to_string(),
+            (None, Some(p), _) => match r.last_answer {
+                Some(at) => format!("{}, last answered {}", p.kind.words(), ago(at)),
+                None => format!("{}, never answered", p.kind.words()),
+            },
+            (None, None, Some(at)) => match r.last_answer {
+                Some(ok) => format!("answered {}", ago(ok)),
+                None => format!("checked {}", ago(at)),
+            },
+        };
+        let polled =
+            if !s.running || r.refs_watched || r.same_as.is_some() || r.last_round.is_none() {
+                ""
+            } else {
+                " (refs not watched: polled only)"
+            };
+        let pad = " ".repeat(width.saturating_sub(r.name.chars().count()));
+        out.push_str(&format!("{}{pad}  {state}{polled}  {}\n", r.name, r.path));
+        if let Some(p) = &r.problem {
+            out.push_str(&format!("  {}\n", p.message));
+        }
+    }
+    out
 }

@@ -19,6 +19,7 @@
 
 pub mod announced;
 pub mod config;
+pub mod health;
 pub mod lock;
 pub mod round;
 pub mod service;
@@ -31,10 +32,13 @@ use std::time::{Duration, Instant};
 
 use announced::Announced;
 use config::UserConfig;
+use health::{Health, Problem, ProblemKind, RepoHealth};
 use round::{Refs, Settings};
 use watcher::{RefWatcher, Wake};
 
+use crate::clock::Clock;
 use crate::context::Ui;
+use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 use crate::notify::{self, Hub};
 
@@ -90,7 +94,12 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         .build()
         .map_err(|e| Error::internal(format!("cannot start the daemon's runtime: {e}")))?;
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let clock = Clock::from_env().unwrap_or_else(|_| Clock::system());
     let daemon = Daemon {
+        clock,
+        started_at: clock.now(),
+        health_path: health::path()?,
+        health_saved: None,
         announcer: Announcer::new(hub),
         log: Arc::clone(&log),
         config,
@@ -108,6 +117,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         limit: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
         batches: Vec::new(),
         ready: None,
+        health_due: false,
     };
     let outcome = runtime.block_on(async {
         // Caught before the first round starts, so a stop is never lost.
@@ -150,6 +160,15 @@ struct Watched {
     /// The git folder its ref watch is on (device and inode): None when its refs
     /// are not watched (not there yet, gone, or the watch could not be made).
     watching: Option<Identity>,
+    /// When its last round ended, and the last one without a problem.
+    last_round: Option<Timestamp>,
+    last_answer: Option<Timestamp>,
+    /// What kind of problem `problem` is.
+    kind: Option<ProblemKind>,
+    /// Its forge has not answered since then.
+    failing_since: Option<Instant>,
+    /// The desktop was told that its forge does not answer (once per outage).
+    told_unreachable: bool,
 }
 
 /// What a round tells the loop.
@@ -174,6 +193,11 @@ struct Batch {
 }
 
 struct Daemon {
+    clock: Clock,
+    started_at: Timestamp,
+    /// `daemon status`'s file, and what was last written to it.
+    health_path: PathBuf,
+    health_saved: Option<Health>,
     log: Arc<dyn Log>,
     announcer: Announcer,
     config: UserConfig,
@@ -196,6 +220,8 @@ struct Daemon {
     batches: Vec<Batch>,
     /// The "ready" line, said when the first rounds have ended (or run long).
     ready: Option<String>,
+    /// A batch of rounds ended: the health file is written.
+    health_due: bool,
 }
 
 impl Daemon {
@@ -211,7 +237,8 @@ impl Daemon {
                     None => break,
                 }
             }
-            return Ok(());
+            self.save_health().await;
+            return self.all_failed();
         }
         let (tx, mut wakes) = tokio::sync::mpsc::unbounded_channel();
         match RefWatcher::new(&self.config_path, tx) {
@@ -290,7 +317,12 @@ impl Daemon {
                         self.start(due);
                     }
                 }
-                Some(event) = self.done_rx.recv() => self.finished(event).await,
+                Some(event) = self.done_rx.recv() => {
+                    self.finished(event).await;
+                    if std::mem::take(&mut self.health_due) {
+                        self.save_health().await;
+                    }
+                }
             }
         }
     }
@@ -420,17 +452,21 @@ impl Daemon {
             Ok(Ok(outcome)) => Some(outcome),
             Ok(Err(e)) => {
                 self.problem(&key, Some(say(&e)));
+                self.answered(&key, Some(ProblemKind::of(&e)));
                 None
             }
             Err(e) => {
                 self.problem(&key, Some(format!("the round failed: {e}")));
+                self.answered(&key, Some(ProblemKind::Other));
                 None
             }
         };
         let mut news = Vec::new();
         if let Some(outcome) = outcome {
-            let problem = (!outcome.problems.is_empty()).then(|| outcome.problems.join("; "));
+            let said: Vec<String> = outcome.problems.iter().map(say).collect();
+            let problem = (!said.is_empty()).then(|| said.join("; "));
             self.problem(&key, problem);
+            self.answered(&key, outcome.problems.first().map(ProblemKind::of));
             // A repository whose refs someone moved during its round gets a second one.
             again |= outcome.moved_meanwhile;
             news = outcome.news;
@@ -454,6 +490,7 @@ impl Daemon {
         for event in news {
             self.announcer.announce(&event, self.log.as_ref()).await;
         }
+        self.tell_unreachable().await;
         // Refs that move during every round wait for the next poll or wake.
         let watched = self.repos.get_mut(&key);
         let again = again && watched.as_ref().is_some_and(|w| w.repeats < MAX_REPEATS);
@@ -485,6 +522,9 @@ impl Daemon {
                 true
             }
         });
+        if !complete.is_empty() {
+            self.health_due = true;
+        }
         for (first, asked, took, told) in complete {
             if self.verbose {
                 self.log.info(&format!(
@@ -616,6 +656,7 @@ impl Daemon {
                     self.log.warn(&format!("{key}: {problem}"));
                     if let Some(w) = self.repos.get_mut(key) {
                         w.problem = Some(problem);
+                        w.kind = Some(ProblemKind::NotARepository);
                     }
                 }
                 false
@@ -711,6 +752,155 @@ impl Daemon {
                     ));
                     self.save_failed = Some(e.message);
                 }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Notes how a repository's round ended for `daemon status`: answered, or
+    /// the kind of problem it met.
+    fn answered(&mut self, key: &str, problem: Option<ProblemKind>) {
+        let now = self.clock.now();
+        let Some(w) = self.repos.get_mut(key) else {
+            return;
+        };
+        w.last_round = Some(now);
+        w.kind = problem;
+        let forge = problem.is_some_and(|k| {
+            matches!(
+                k,
+                ProblemKind::NoToken
+                    | ProblemKind::Unauthorized
+                    | ProblemKind::Unreachable
+                    | ProblemKind::RateLimited
+            )
+        });
+        if problem.is_none() {
+            w.last_answer = Some(now);
+        }
+        if forge {
+            w.failing_since.get_or_insert_with(Instant::now);
+        } else {
+            w.failing_since = None;
+            w.told_unreachable = false;
+        }
+    }
+
+    /// Tells the desktop, once per outage, about repositories whose forge has not
+    /// answered for `unreachable_after`: one notification for all of them.
+    async fn tell_unreachable(&mut self) {
+        let after = self.config.unreachable_after();
+        let due: Vec<(String, Duration)> = self
+            .repos
+            .iter()
+            .filter(|(_, w)| !w.told_unreachable)
+            .filter_map(|(k, w)| {
+                let for_ = w.failing_since?.elapsed();
+                (for_ >= after).then(|| (k.clone(), for_))
+            })
+            .collect();
+        let Some((first, longest)) = due.iter().max_by_key(|(_, d)| *d).cloned() else {
+            return;
+        };
+        let names = due.iter().map(|(k, _)| self.display_name(k)).collect();
+        for (key, _) in &due {
+            if let Some(w) = self.repos.get_mut(key) {
+                w.told_unreachable = true;
+            }
+        }
+        let why = self
+            .repos
+            .get(&first)
+            .and_then(|w| w.problem.clone())
+            .unwrap_or_default();
+        let event = notify::Event::Unreachable(notify::ForgeUnreachable {
+            repository: notify::Repository {
+                name: self.display_name(&first),
+                ..notify::Repository::at(Path::new(&first))
+            },
+            repositories: names,
+            for_ms: i64::try_from(longest.as_millis()).unwrap_or(i64::MAX),
+            why,
+        });
+        self.announcer.announce(&event, self.log.as_ref()).await;
+    }
+
+    /// `daemon --once`: an error when every watched repository's round failed.
+    fn all_failed(&self) -> Result<()> {
+        if self.repos.is_empty() || self.repos.values().any(|w| w.problem.is_none()) {
+            return Ok(());
+        }
+        let failed: Vec<String> = self
+            .repos
+            .iter()
+            .map(|(k, w)| {
+                let kind = w.kind.unwrap_or(ProblemKind::Other).words();
+                format!("{} ({kind})", self.display_name(k))
+            })
+            .collect();
+        Err(Error::refused(format!(
+            "every watched repository failed its round: {}",
+            failed.join(", ")
+        ))
+        .hint("`git train daemon status` says why, for each"))
+    }
+
+    /// Writes `daemon status`'s file when what it says changed.
+    async fn save_health(&mut self) {
+        let mut repositories: Vec<RepoHealth> = self
+            .repos
+            .iter()
+            .map(|(k, w)| RepoHealth {
+                path: k.clone(),
+                name: self.display_name(k),
+                same_as: None,
+                refs_watched: w.watching.is_some(),
+                last_round: w.last_round,
+                last_answer: w.last_answer,
+                problem: w.problem.clone().map(|message| Problem {
+                    kind: w.kind.unwrap_or(ProblemKind::Other),
+                    message,
+                }),
+            })
+            .collect();
+        for (alias, of) in &self.aliases {
+            repositories.push(RepoHealth {
+                path: alias.clone(),
+                name: self.display_name(alias),
+                same_as: Some(of.clone()),
+                refs_watched: false,
+                last_round: None,
+                last_answer: None,
+                problem: None,
+            });
+        }
+        repositories.sort_by(|a, b| a.path.cmp(&b.path));
+        let health = Health {
+            version: health::VERSION,
+            pid: std::process::id(),
+            started_at: self.started_at,
+            updated_at: self.clock.now(),
+            poll_secs: self.config.poll().as_secs(),
+            config: self.config_path.display().to_string(),
+            repositories,
+        };
+        if self.health_saved.as_ref() == Some(&health) {
+            return;
+        }
+        let path = self.health_path.clone();
+        let saving = health.clone();
+        let saved = tokio::task::spawn_blocking(move || saving.save(&path)).await;
+        match saved {
+            Ok(Ok(())) => self.health_saved = Some(health),
+            Ok(Err(e)) => {
+                if self.health_saved.is_some() || self.save_failed.is_none() {
+                    self.log.warn(&format!(
+                        "cannot write {} ({}): `git train daemon status` cannot say what this daemon does",
+                        self.health_path.display(),
+                        e.message
+                    ));
+                }
+                self.health_saved = None;
             }
             Err(_) => {}
         }

@@ -73,7 +73,7 @@ pub struct Outcome {
     /// Someone else moved a ref while the round ran: it may have missed it.
     pub moved_meanwhile: bool,
     /// What went wrong without stopping the round (the forge could not be reached).
-    pub problems: Vec<String>,
+    pub problems: Vec<crate::error::Error>,
 }
 
 fn same_person(a: &str, b: &str) -> bool {
@@ -107,7 +107,7 @@ pub fn round(
     match crate::forge::open(&ctx) {
         Ok(forge) => {
             if let Err(e) = forge.poll(&ctx) {
-                problems.push(super::say(&e));
+                problems.push(e);
             }
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
             if let Err(e) = ci(
@@ -119,11 +119,11 @@ pub fn round(
                 settings,
                 &mut news,
             ) {
-                problems.push(super::say(&e));
+                problems.push(e);
             }
         }
         Err(e) => {
-            problems.push(super::say(&e));
+            problems.push(e);
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
         }
     }

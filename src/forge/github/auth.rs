@@ -68,7 +68,7 @@ const NO_TOKEN_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 static KEPT: Mutex<Option<HashMap<String, Kept>>> = Mutex::new(None);
 static ASKING: Mutex<()> = Mutex::new(());
 
-fn no_token(gh_host: &str) -> Error {
+pub fn no_token(gh_host: &str) -> Error {
     Error::usage(format!("no GitHub token for {gh_host}")).hint(
         "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git",
     )
