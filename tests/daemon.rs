@@ -775,6 +775,174 @@ fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
     assert_eq!(live(&server).len(), 2);
 }
 
+/// A github-forge repository whose API is `api`.
+fn github_repo_at<'w>(w: &'w World, api: &str, name: &str) -> Repo<'w> {
+    let repo = w.repo(name, 2);
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{api}\"\nmax_wait = \"1s\"\ntimeout = \"1s\"\n"
+        ),
+    );
+    repo
+}
+
+fn daemon_status(w: &World) -> serde_json::Value {
+    let mut cmd = daemon_cmd(w, None, &["daemon", "status", "--json"]);
+    Run::of(cmd.output().unwrap()).ok().json()
+}
+
+#[test]
+fn daemon_status_says_what_runs_and_why_each_repository_did_not_answer() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let web = local_repo(&w, "web", "");
+    let api = github_repo(&w, &gh, "api");
+    // Nobody listens there: refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = github_repo_at(&w, &format!("http://127.0.0.1:{port}"), "down");
+    for r in [&web, &api, &down] {
+        r.train(&["watch"]).ok();
+    }
+    let status = daemon_status(&w);
+    assert_eq!(status["running"], false);
+    assert_eq!(status["repositories"].as_array().unwrap().len(), 3);
+    assert!(status["repositories"][0]["last_round"].is_null());
+
+    // A refused token, an unreachable API and a local repository that is fine.
+    let out = once(&w, None, &[("GH_TOKEN", "not-the-token")]);
+    assert_eq!(out.code, 0, "one repository answered: {}", out.stderr);
+    let status = daemon_status(&w);
+    assert_eq!(status["running"], false);
+    let repos = status["repositories"].as_array().unwrap();
+    let of = |name: &str| repos.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(of("api")["problem"]["kind"], "unauthorized", "{status:#}");
+    assert_eq!(of("down")["problem"]["kind"], "unreachable", "{status:#}");
+    assert!(of("web")["problem"].is_null());
+    assert!(of("web")["last_answer"].is_string());
+    assert!(of("api")["last_answer"].is_null());
+    let shown = Run::of(
+        daemon_cmd(&w, None, &["daemon", "status"])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(
+        shown.stdout.starts_with("daemon: not running"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("token refused (401), never answered"),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("not-the-token"));
+
+    // No token at all, and nothing else watched: every round failed, exit 1.
+    web.train(&["unwatch"]).ok();
+    let (path, _) = {
+        let bin = w.path("no-gh");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = bin.join("gh");
+        std::fs::write(&script, "#!/bin/sh\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (
+            format!(
+                "{}:{}:{}",
+                bin.display(),
+                std::path::Path::new(BIN).parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+            (),
+        )
+    };
+    let out = once(&w, None, &[("PATH", &path)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("every watched repository failed its round: api (no token), down (no token)"),
+        "{}",
+        out.stderr
+    );
+    let status = daemon_status(&w);
+    let repos = status["repositories"].as_array().unwrap();
+    assert!(
+        repos.iter().all(|r| r["problem"]["kind"] == "no_token"),
+        "{status:#}"
+    );
+
+    // A running daemon is seen running, with its pid.
+    write_user_config(
+        &w,
+        &format!(
+            "watch = [\"{}\"]\n[daemon]\npoll = \"1h\"\n",
+            web.dir.display()
+        ),
+    );
+    let daemon = Running::start(daemon_cmd(&w, None, &["daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+    let until = Instant::now() + READY;
+    let status = loop {
+        let status = daemon_status(&w);
+        if status["updated_at"].is_string() || Instant::now() > until {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status["running"], true);
+    assert_eq!(status["pid"], daemon.child.id());
+    assert!(
+        status["repositories"][0]["refs_watched"] == true,
+        "{status:#}"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    assert_eq!(daemon_status(&w)["running"], false);
+}
+
+#[test]
+fn a_forge_silent_for_long_is_told_once() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = github_repo_at(&w, &format!("http://127.0.0.1:{port}"), "down");
+    down.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(
+        &w,
+        &format!("{text}[daemon]\npoll = \"1s\"\nunreachable_after = \"3s\"\n"),
+    );
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["daemon"]);
+    cmd.env("GH_TOKEN", "a-token");
+    let daemon = Running::start(cmd);
+    let arrived = server.wait_for(1, Duration::from_secs(20));
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert!(
+        arrived[0]
+            .summary
+            .starts_with("git-train: no news from down for "),
+        "{arrived:?}"
+    );
+    assert!(
+        arrived[0].body.contains("could not reach GitHub"),
+        "{arrived:?}"
+    );
+    // Told once, however long it lasts.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 #[test]
 fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     let w = World::new();
@@ -875,6 +1043,29 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
         "{text}"
     );
     assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
+    for line in [
+        "After=graphical-session.target",
+        "PartOf=graphical-session.target",
+        "EnvironmentFile=-%h/.config/git-train/env",
+    ] {
+        assert!(text.contains(&format!("\n{line}\n")), "{line}: {text}");
+    }
+    // A man page that is not installed would fail `systemd-analyze verify`.
+    assert!(!text.contains("Documentation="), "{text}");
+    let analyze = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .env("HOME", w.path("home"))
+        .output();
+    match analyze {
+        Ok(out) => assert!(
+            out.status.success(),
+            "systemd-analyze verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("no systemd-analyze ({e}): the unit's text is checked only"),
+    }
     assert_eq!(
         ran(),
         "--user daemon-reload\n--user enable --now git-train.service\n"
@@ -915,10 +1106,22 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
         )),
         "{text}"
     );
-    assert_eq!(ran(), format!("load -w {}\n", plist.display()));
+    assert!(
+        text.contains("<key>PATH</key>\n    <string>/opt/homebrew/bin:/usr/local/bin:"),
+        "a Homebrew gh is found: {text}"
+    );
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(ran(), format!("bootstrap gui/{uid} {}\n", plist.display()));
+    // Installed again: the loaded agent is taken out first.
+    run("launchctl", &["daemon", "install"], false).ok();
+    assert!(ran().ends_with(&format!(
+        "bootout gui/{uid}/org.git-train.daemon\nbootstrap gui/{uid} {}\n",
+        plist.display()
+    )));
     run("launchctl", &["daemon", "uninstall"], false).ok();
     assert!(!plist.exists());
-    assert!(ran().ends_with(&format!("unload -w {}\n", plist.display())));
+    assert!(ran().ends_with(&format!("bootout gui/{uid}/org.git-train.daemon\n")));
 }
 
 #[test]
