@@ -371,7 +371,11 @@ fn a_deployment_status_change_notifies_once_and_an_idle_round_gets_only_304s() {
     let sha = repo.rev("HEAD~1");
     let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
     gh.add_deployment_status(id, "in_progress", None);
-    let token = [("GH_TOKEN", gh.token())];
+    // Watched by someone whose commits these are not: no ship notice besides.
+    let token = [
+        ("GH_TOKEN", gh.token()),
+        ("GIT_COMMITTER_EMAIL", "dana@example.com"),
+    ];
 
     // The first round is the starting point: imported, not announced.
     let out = once(&w, Some(&bus.address), &token).ok();
@@ -725,9 +729,10 @@ fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
     let typo = repo.commit("Fix typo");
     let bobs = commit_as(&repo, "Bob", "bob@example.com", "Speed up the cache");
     let retries = repo.commit("Add retries");
+    // Carol deploys: who deploys knows it is live, the authors are told.
     let mut deploy = repo.cmd(BIN);
     deploy
-        .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+        .env("GIT_COMMITTER_EMAIL", "carol@example.com")
         .args(["deploy", "production", "--yes"]);
     Run::of(deploy.output().unwrap()).ok();
 
@@ -748,7 +753,7 @@ fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
     assert_eq!(
         arrived[0].body,
         format!(
-            "{} Add retries\n{} Fix typo\ndeployed to production by bob@example.com",
+            "{} Add retries\n{} Fix typo\ndeployed to production by carol@example.com",
             short(&retries),
             short(&typo)
         )
@@ -764,7 +769,7 @@ fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
     assert_eq!(
         arrived[1].body,
         format!(
-            "{} Speed up the cache is live in production, deployed by bob@example.com",
+            "{} Speed up the cache is live in production, deployed by carol@example.com",
             short(&bobs)
         )
     );
@@ -1422,7 +1427,9 @@ fn a_deployment_is_one_popup_that_changes_and_a_failure_stays() {
     let text = std::fs::read_to_string(user_config(&w)).unwrap();
     write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
     let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
-    cmd.env("GH_TOKEN", gh.token());
+    // Watched by someone whose commits these are not: no ship notice besides.
+    cmd.env("GH_TOKEN", gh.token())
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com");
     let daemon = Running::start(cmd);
     daemon.wait_for("ready: watching 1 repository", 1, READY);
 

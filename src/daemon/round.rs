@@ -215,7 +215,8 @@ fn deployments(
         if now.millis_since(newest) > OLD_NEWS_MS {
             continue;
         }
-        if e.state == State::Success && !d.rollback() {
+        // Who deployed it knows it is live.
+        if e.state == State::Success && !d.rollback() && !same_person(d.by(), ctx.me()) {
             if let Some(s) = shipped(ctx, repo, e.commit, d, announced, now)? {
                 ships.push(Event::Shipped(s));
             }
