@@ -368,7 +368,11 @@ fn a_deployment_status_change_notifies_once_and_an_idle_round_gets_only_304s() {
     let sha = repo.rev("HEAD~1");
     let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
     gh.add_deployment_status(id, "in_progress", None);
-    let token = [("GH_TOKEN", gh.token())];
+    // Watched by someone whose commits these are not: no ship notice besides.
+    let token = [
+        ("GH_TOKEN", gh.token()),
+        ("GIT_COMMITTER_EMAIL", "dana@example.com"),
+    ];
 
     // The first round is the starting point: imported, not announced.
     let out = once(&w, Some(&bus.address), &token).ok();
@@ -607,6 +611,329 @@ fn a_commit_or_a_deploy_in_a_watched_repository_wakes_the_daemon_at_once() {
 }
 
 #[test]
+fn a_repository_cloned_again_or_one_that_appears_later_gets_its_ref_watch_back() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let web = local_repo(&w, "web", "");
+    web.git(&["add", ".train.toml"]);
+    web.git(&["commit", "-q", "-m", "train"]);
+    let origin = w.path("web.git");
+    web.git(&["clone", "-q", "--bare", ".", origin.to_str().unwrap()]);
+    let later = w.path("later");
+    write_user_config(
+        &w,
+        &format!(
+            "watch = [\"{}\", \"{}\"]\n[daemon]\npoll = \"1h\"\n",
+            web.dir.display(),
+            later.display()
+        ),
+    );
+    let daemon = Running::start(daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]));
+    daemon.wait_for("ready: watching 2 repositories", 1, READY);
+    assert_eq!(daemon.count("later: not a repository"), 1);
+
+    // Deleted and cloned again at the same path: a new git folder.
+    std::fs::remove_dir_all(&web.dir).unwrap();
+    let mut clone = web.cmd("git");
+    clone.current_dir(w.root.path()).args([
+        "clone",
+        "-q",
+        origin.to_str().unwrap(),
+        web.dir.to_str().unwrap(),
+    ]);
+    assert!(clone.status().unwrap().success());
+    web.git(&["config", "user.email", "alice@example.com"]);
+    web.git(&["config", "user.name", "Alice"]);
+    daemon.wait_for("web: a repository again, its refs watched", 1, READY);
+    daemon.wait_for("web: checked in", 2, READY);
+    let wakes = daemon.count("web: refs changed");
+    web.commit("after the clone");
+    daemon.wait_for("web: refs changed", wakes + 1, Duration::from_secs(3));
+    web.train(&["deploy", "staging", "--yes"]).ok();
+    let arrived = server.wait_for(1, Duration::from_secs(3));
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[0].summary, "web: staging succeeded");
+
+    // A watch-list path that becomes a repository after the daemon started.
+    let repo = local_repo(&w, "later", "");
+    daemon.wait_for("later: a repository again, its refs watched", 1, READY);
+    daemon.wait_for("later: checked in", 1, READY);
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    let arrived = server.wait_for(2, Duration::from_secs(3));
+    assert_eq!(arrived.len(), 2, "{}", daemon.lines().join("\n"));
+    assert_eq!(arrived[1].summary, "later: production succeeded");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A commit by someone else than the World's Alice.
+fn commit_as(repo: &Repo, name: &str, email: &str, message: &str) -> String {
+    let file = repo.dir.join(format!("{name}.txt"));
+    std::fs::write(&file, message).unwrap();
+    repo.git(&["add", "."]);
+    let out = repo
+        .cmd("git")
+        .env("GIT_AUTHOR_NAME", name)
+        .env("GIT_AUTHOR_EMAIL", email)
+        .args(["commit", "-q", "-m", message])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    repo.rev("HEAD")
+}
+
+#[test]
+fn a_ship_notice_tells_each_author_once_that_their_commits_are_live() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "");
+    repo.train(&["watch"]).ok();
+    repo.train(&["deploy", "production", "--yes"]).ok();
+    // Bob's daemon: his own per-user folders, his own identity.
+    let bob_home = w.path("bob");
+    let bob_config = bob_home.join(".config/git-train/config.toml");
+    std::fs::create_dir_all(bob_config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &bob_config,
+        format!("watch = [\"{}\"]\n", repo.dir.display()),
+    )
+    .unwrap();
+    let bob_once = || {
+        let mut cmd = daemon_cmd(&w, Some(&bus.address), &["daemon", "--once"]);
+        cmd.env("HOME", &bob_home)
+            .env("XDG_CONFIG_HOME", bob_home.join(".config"))
+            .env("GIT_COMMITTER_EMAIL", "bob@example.com");
+        Run::of(cmd.output().unwrap())
+    };
+    // The starting points.
+    once(&w, Some(&bus.address), &[]).ok();
+    bob_once().ok();
+    assert!(server.arrived().is_empty());
+
+    let typo = repo.commit("Fix typo");
+    let bobs = commit_as(&repo, "Bob", "bob@example.com", "Speed up the cache");
+    let retries = repo.commit("Add retries");
+    // Carol deploys: who deploys knows it is live, the authors are told.
+    let mut deploy = repo.cmd(BIN);
+    deploy
+        .env("GIT_COMMITTER_EMAIL", "carol@example.com")
+        .args(["deploy", "production", "--yes"]);
+    Run::of(deploy.output().unwrap()).ok();
+
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    let live = |server: &Notifications| -> Vec<Arrived> {
+        server
+            .arrived()
+            .into_iter()
+            .filter(|a| a.summary.contains(" live in "))
+            .collect()
+    };
+    let arrived = live(&server);
+    assert_eq!(arrived.len(), 1, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[0].summary,
+        "api: 2 of your commits are live in production"
+    );
+    assert_eq!(
+        arrived[0].body,
+        format!(
+            "{} Add retries\n{} Fix typo\ndeployed to production by carol@example.com",
+            short(&retries),
+            short(&typo)
+        )
+    );
+
+    let out = bob_once().ok();
+    let arrived = live(&server);
+    assert_eq!(arrived.len(), 2, "{arrived:?}\n{}", out.stderr);
+    assert_eq!(
+        arrived[1].summary,
+        format!("api: {} is live in production", short(&bobs))
+    );
+    assert_eq!(
+        arrived[1].body,
+        format!(
+            "{} Speed up the cache is live in production, deployed by carol@example.com",
+            short(&bobs)
+        )
+    );
+
+    // Once: later rounds tell nothing more.
+    once(&w, Some(&bus.address), &[]).ok();
+    bob_once().ok();
+    assert_eq!(live(&server).len(), 2);
+}
+
+/// A github-forge repository whose API is `api`.
+fn github_repo_at<'w>(w: &'w World, api: &str, name: &str) -> Repo<'w> {
+    let repo = w.repo(name, 2);
+    repo.write(
+        ".train.toml",
+        &format!(
+            "forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{api}\"\nmax_wait = \"1s\"\ntimeout = \"1s\"\n"
+        ),
+    );
+    repo
+}
+
+fn daemon_status(w: &World) -> serde_json::Value {
+    let mut cmd = daemon_cmd(w, None, &["daemon", "status", "--json"]);
+    Run::of(cmd.output().unwrap()).ok().json()
+}
+
+#[test]
+fn daemon_status_says_what_runs_and_why_each_repository_did_not_answer() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let web = local_repo(&w, "web", "");
+    let api = github_repo(&w, &gh, "api");
+    // Nobody listens there: refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = github_repo_at(&w, &format!("http://127.0.0.1:{port}"), "down");
+    for r in [&web, &api, &down] {
+        r.train(&["watch"]).ok();
+    }
+    let status = daemon_status(&w);
+    assert_eq!(status["running"], false);
+    assert_eq!(status["repositories"].as_array().unwrap().len(), 3);
+    assert!(status["repositories"][0]["last_round"].is_null());
+
+    // A refused token, an unreachable API and a local repository that is fine.
+    let out = once(&w, None, &[("GH_TOKEN", "not-the-token")]);
+    assert_eq!(out.code, 0, "one repository answered: {}", out.stderr);
+    let status = daemon_status(&w);
+    assert_eq!(status["running"], false);
+    let repos = status["repositories"].as_array().unwrap();
+    let of = |name: &str| repos.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(of("api")["problem"]["kind"], "unauthorized", "{status:#}");
+    assert_eq!(of("down")["problem"]["kind"], "unreachable", "{status:#}");
+    assert!(of("web")["problem"].is_null());
+    assert!(of("web")["last_answer"].is_string());
+    assert!(of("api")["last_answer"].is_null());
+    let shown = Run::of(
+        daemon_cmd(&w, None, &["daemon", "status"])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(
+        shown.stdout.starts_with("daemon: not running"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("token refused (401), never answered"),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("not-the-token"));
+
+    // No token at all, and nothing else watched: every round failed, exit 1.
+    web.train(&["unwatch"]).ok();
+    let (path, _) = {
+        let bin = w.path("no-gh");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = bin.join("gh");
+        std::fs::write(&script, "#!/bin/sh\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (
+            format!(
+                "{}:{}:{}",
+                bin.display(),
+                std::path::Path::new(BIN).parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+            (),
+        )
+    };
+    let out = once(&w, None, &[("PATH", &path)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("every watched repository failed its round: api (no token), down (no token)"),
+        "{}",
+        out.stderr
+    );
+    let status = daemon_status(&w);
+    let repos = status["repositories"].as_array().unwrap();
+    assert!(
+        repos.iter().all(|r| r["problem"]["kind"] == "no_token"),
+        "{status:#}"
+    );
+
+    // A running daemon is seen running, with its pid.
+    write_user_config(
+        &w,
+        &format!(
+            "watch = [\"{}\"]\n[daemon]\npoll = \"1h\"\n",
+            web.dir.display()
+        ),
+    );
+    let daemon = Running::start(daemon_cmd(&w, None, &["daemon"]));
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+    let until = Instant::now() + READY;
+    let status = loop {
+        let status = daemon_status(&w);
+        if status["updated_at"].is_string() || Instant::now() > until {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status["running"], true);
+    assert_eq!(status["pid"], daemon.child.id());
+    assert!(
+        status["repositories"][0]["refs_watched"] == true,
+        "{status:#}"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    assert_eq!(daemon_status(&w)["running"], false);
+}
+
+#[test]
+fn a_forge_silent_for_long_is_told_once() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = github_repo_at(&w, &format!("http://127.0.0.1:{port}"), "down");
+    down.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(
+        &w,
+        &format!("{text}[daemon]\npoll = \"1s\"\nunreachable_after = \"3s\"\n"),
+    );
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["daemon"]);
+    cmd.env("GH_TOKEN", "a-token");
+    let daemon = Running::start(cmd);
+    let arrived = server.wait_for(1, Duration::from_secs(20));
+    assert_eq!(arrived.len(), 1, "{}", daemon.lines().join("\n"));
+    assert!(
+        arrived[0]
+            .summary
+            .starts_with("git-train: no news from down for "),
+        "{arrived:?}"
+    );
+    assert!(
+        arrived[0].body.contains("could not reach GitHub"),
+        "{arrived:?}"
+    );
+    // Told once, however long it lasts.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+#[test]
 fn a_stale_commit_is_announced_once_across_rounds_and_restarts() {
     let w = World::new();
     let bus = Bus::start();
@@ -718,6 +1045,29 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
     ] {
         assert!(out.stdout.contains(way), "{way}: {}", out.stdout);
     }
+    for line in [
+        "After=graphical-session.target",
+        "PartOf=graphical-session.target",
+        "EnvironmentFile=-%h/.config/git-train/env",
+    ] {
+        assert!(text.contains(&format!("\n{line}\n")), "{line}: {text}");
+    }
+    // A man page that is not installed would fail `systemd-analyze verify`.
+    assert!(!text.contains("Documentation="), "{text}");
+    let analyze = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .env("HOME", w.path("home"))
+        .output();
+    match analyze {
+        Ok(out) => assert!(
+            out.status.success(),
+            "systemd-analyze verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("no systemd-analyze ({e}): the unit's text is checked only"),
+    }
     assert_eq!(
         ran(),
         "--user daemon-reload\n--user enable --now git-train.service\n"
@@ -758,10 +1108,22 @@ fn install_and_uninstall_write_the_unit_and_run_the_service_manager() {
         )),
         "{text}"
     );
-    assert_eq!(ran(), format!("load -w {}\n", plist.display()));
+    assert!(
+        text.contains("<key>PATH</key>\n    <string>/opt/homebrew/bin:/usr/local/bin:"),
+        "a Homebrew gh is found: {text}"
+    );
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(ran(), format!("bootstrap gui/{uid} {}\n", plist.display()));
+    // Installed again: the loaded agent is taken out first.
+    run("launchctl", &["daemon", "install"], false).ok();
+    assert!(ran().ends_with(&format!(
+        "bootout gui/{uid}/org.git-train.daemon\nbootstrap gui/{uid} {}\n",
+        plist.display()
+    )));
     run("launchctl", &["daemon", "uninstall"], false).ok();
     assert!(!plist.exists());
-    assert!(ran().ends_with(&format!("unload -w {}\n", plist.display())));
+    assert!(ran().ends_with(&format!("bootout gui/{uid}/org.git-train.daemon\n")));
 }
 
 #[test]
@@ -864,8 +1226,46 @@ fn watch_unwatch_and_init_edit_the_watch_list_and_keep_the_rest_of_the_file() {
 
 /// The figures of the closing note: resident memory while watching 20 repositories,
 /// and the requests an idle round sends.
+/// The daemon's CPU time so far (user and system), from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// A `gh` that counts its calls and prints the token: the systemd case, where no
+/// GH_TOKEN is set and the token comes from `gh auth token`.
+fn fake_gh(w: &World, token: &str) -> (String, PathBuf) {
+    let bin = w.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = w.path("gh-calls");
+    let script = bin.join("gh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho {token}\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        std::path::Path::new(BIN).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, calls)
+}
+
 #[test]
-fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
+fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
     let w = World::new();
     let bus = Bus::start();
     let _server = Notifications::start(&bus, false);
@@ -892,15 +1292,30 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
 
     let text = std::fs::read_to_string(user_config(&w)).unwrap();
     write_user_config(&w, &format!("{text}[daemon]\npoll = \"2s\"\n"));
+    // No GH_TOKEN, as under systemd: the token comes from `gh auth token`.
+    let (path, gh_calls) = fake_gh(&w, gh.token());
     let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
-    cmd.env("GH_TOKEN", gh.token());
+    cmd.env("PATH", path);
     let daemon = Running::start(cmd);
+    let pid = daemon.child.id();
     daemon.wait_for("ready: watching 20 repositories", 1, READY);
     daemon.wait_for("round: 20 repositories", 2, READY);
     gh.clear_requests();
     daemon.wait_for("round: 20 repositories", 3, READY);
     let requests = gh.requests();
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
+    // Five idle rounds, timed by the daemon's own CPU clock.
+    let before = cpu_time(pid);
+    let state = w.path("home/.local/state/git-train/daemon.json");
+    let imports: Vec<PathBuf> = clones
+        .iter()
+        .map(|c| c.dir.join(".git/train/github/import.json"))
+        .collect();
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let state_at = modified(&state);
+    let imports_at: Vec<_> = imports.iter().map(modified).collect();
+    daemon.wait_for("round: 20 repositories", 8, READY);
+    let cpu = cpu_time(pid) - before;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
@@ -912,11 +1327,15 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         .rev()
         .find(|l| l.contains("round: 20 repositories"))
         .unwrap();
+    let calls = std::fs::read_to_string(&gh_calls).unwrap_or_default();
     eprintln!(
-        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}",
+        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}; CPU {} ms over 5 idle rounds ({} ms a round); `gh` ran {} times",
         requests.len(),
         requests.iter().filter(|r| r.status == 304).count(),
-        round.split("round: ").nth(1).unwrap_or("")
+        round.split("round: ").nth(1).unwrap_or(""),
+        cpu.as_millis(),
+        cpu.as_millis() / 5,
+        calls.lines().count(),
     );
     // A repository: its deployment list, and the CI of its (three) newest trunk
     // commits for `status` (combined status and check runs): all conditional.
@@ -926,6 +1345,16 @@ fn figures_memory_with_20_repositories_and_requests_per_idle_round() {
         "conditional requests only: {requests:?}"
     );
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
+    // The token is asked for once per API host, not per repository per round.
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    // Idle rounds write neither the state file nor the import cursors.
+    assert_eq!(modified(&state), state_at);
+    let imports_now: Vec<_> = imports.iter().map(modified).collect();
+    assert_eq!(imports_now, imports_at);
+    assert!(
+        !daemon.lines().join("\n").contains(gh.token()),
+        "the token leaked"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -991,7 +1420,9 @@ fn a_deployment_is_one_popup_that_changes_and_a_failure_stays() {
     let text = std::fs::read_to_string(user_config(&w)).unwrap();
     write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
     let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
-    cmd.env("GH_TOKEN", gh.token());
+    // Watched by someone whose commits these are not: no ship notice besides.
+    cmd.env("GH_TOKEN", gh.token())
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com");
     let daemon = Running::start(cmd);
     daemon.wait_for("ready: watching 1 repository", 1, READY);
 

@@ -179,3 +179,25 @@ fn deploy_plan_outcome_rollback_and_refusals_at_80_and_120_columns() {
         insta::assert_snapshot!(format!("deploy_and_refusals_{cols}"), all);
     }
 }
+
+#[test]
+fn daemon_status_at_80_columns() {
+    let w = World::new();
+    let repo = scene(&w);
+    let _guard = settings().bind_to_scope();
+    repo.train(&["watch"]).ok();
+    let mut all = shown(&repo, T[5], 80, &["daemon", "status"]);
+    all.push('\n');
+    // One round, on the fixed clock, by a daemon that has ended since.
+    let out = Run::of(
+        repo.cmd(BIN)
+            .env("GIT_TRAIN_NOW", T[5])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+            .args(["daemon", "--once"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    all.push_str(&shown(&repo, READ, 80, &["daemon", "status"]));
+    insta::assert_snapshot!("daemon_status_80", all);
+}

@@ -83,7 +83,8 @@ impl Cli {
             Command::Board(_) => false,
             Command::Daemon(a) => match &a.action {
                 Some(daemon::DaemonAction::Install(s))
-                | Some(daemon::DaemonAction::Uninstall(s)) => s.output.json,
+                | Some(daemon::DaemonAction::Uninstall(s))
+                | Some(daemon::DaemonAction::Status(s)) => s.output.json,
                 None => false,
             },
             Command::RunDeployment(_)

@@ -353,8 +353,11 @@ ledger and refreshes the CI state of your trunk commits; a ref change (a commit,
 deploy, a fetch) wakes it at once. It raises a desktop notification when a deployment
 of a followed environment changes state, when CI finishes on a trunk commit of yours,
 and when a commit of yours has waited longer than \fBstale_after\fR for an
-environment (once per commit and environment). It never runs a command from a
-repository's configuration. Its settings, in the per\-user \fIconfig.toml\fR:
+environment (once per commit and environment), and when a successful deployment
+carries commits of yours (once, all of them in one notification). \fBgit train
+daemon status\fR says whether it runs and when each repository last answered. It
+never runs a command from a repository's configuration. Its settings, in the
+per\-user \fIconfig.toml\fR:
 .TP
 \fBwatch\fR = \fI["/home/alice/src/api"]\fR
 The watched repositories (their work trees); \fBgit train watch\fR,
@@ -364,7 +367,11 @@ The watched repositories (their work trees); \fBgit train watch\fR,
 How often each forge is asked. Default: 60s.
 .TP
 \fB[daemon] environments\fR = \fI["production"]\fR
-The environments whose deployments and stale commits notify. Default: all.
+The environments whose deployments, stale commits and shipped commits notify. Default: all.
+.TP
+\fB[daemon] unreachable_after\fR = \fI"10m"\fR
+A repository whose forge has not answered this long (no token, a refused token,
+unreachable) is told once on the desktop. Default: 10m.
 .TP
 \fB[daemon.mine_only] deployments\fR = \fIfalse\fR, \fBci\fR = \fItrue\fR, \fBstale\fR = \fItrue\fR
 Notify only about your own commits (author email = your git \fBuser.email\fR); a

@@ -11,6 +11,7 @@ use crate::daemon::{self, config, Log};
 use crate::error::Result;
 use crate::ledger::repo::Repo;
 
+use crate::daemon::health::{Health, RepoHealth};
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 pub struct DaemonArgs {
@@ -28,10 +29,17 @@ pub enum DaemonAction {
     /// Writes ~/.config/systemd/user/git-train.service (or
     /// ~/Library/LaunchAgents/org.git-train.daemon.plist) to run this binary, by its
     /// absolute path, as `git-train daemon`, and enables and starts it
-    /// (`systemctl --user enable --now`, `launchctl load`).
+    /// (`systemctl --user enable --now`, `launchctl bootstrap gui/UID`).
     Install(ServiceArgs),
     /// Stop the daemon's service and remove its unit or agent file
     Uninstall(ServiceArgs),
+    /// Whether a daemon runs, what it watches, and how each repository last answered
+    ///
+    /// Reads the daemon's lock and the file it writes after each round of its
+    /// repositories (~/.local/state/git-train/daemon-status.json): when each
+    /// watched repository last answered, and why one did not (no token, token
+    /// refused, unreachable, not a repository).
+    Status(ServiceArgs),
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -49,6 +57,7 @@ pub struct WatchArgs {
 }
 
 pub use crate::daemon::service::Service;
+use crate::domain::Timestamp;
 
 /// What `watch` or `unwatch` did.
 #[derive(Serialize)]
@@ -157,4 +166,73 @@ pub fn install() -> Result<Service> {
 
 pub fn uninstall() -> Result<Service> {
     daemon::service::uninstall()
+}
+
+/// What `git train daemon status` says: whether a daemon runs (its lock is held),
+/// what it watches and how each repository's last round went, from the file the
+/// daemon writes after each round of its repositories.
+#[derive(Serialize)]
+pub struct DaemonStatus {
+    pub version: u32,
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub started_at: Option<Timestamp>,
+    /// When its repositories last finished a round.
+    pub updated_at: Option<Timestamp>,
+    pub poll_secs: Option<u64>,
+    /// The watch list's file.
+    pub config: String,
+    /// The status file.
+    pub file: String,
+    /// The watch list, each with how its last round went (nothing yet for one the
+    /// daemon has not looked at).
+    pub repositories: Vec<RepoHealth>,
+    #[serde(skip)]
+    pub now: Timestamp,
+}
+
+pub fn status() -> Result<DaemonStatus> {
+    let holder = daemon::lock::holder(&daemon::lock::path()?);
+    let file = daemon::health::path()?;
+    let health = Health::read(&file);
+    let (config, config_path) = config::load()?;
+    let running = holder.is_some();
+    let pid = holder.flatten();
+    // A file left by an earlier daemon still says how its rounds went.
+    let mine = health
+        .as_ref()
+        .filter(|h| !running || pid.is_none() || Some(h.pid) == pid);
+    let mut repositories: Vec<RepoHealth> = config
+        .watch
+        .iter()
+        .map(|path| {
+            let known = mine.and_then(|h| h.repositories.iter().find(|r| &r.path == path));
+            known.cloned().unwrap_or_else(|| RepoHealth {
+                path: path.clone(),
+                name: Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| path.clone()),
+                same_as: None,
+                refs_watched: false,
+                last_round: None,
+                last_answer: None,
+                problem: None,
+            })
+        })
+        .collect();
+    repositories.sort_by(|a, b| a.path.cmp(&b.path));
+    let now = crate::clock::Clock::from_env()?.now();
+    Ok(DaemonStatus {
+        version: super::JSON_VERSION,
+        running,
+        pid: pid.or(mine.map(|h| h.pid)).filter(|_| running),
+        started_at: mine.map(|h| h.started_at),
+        updated_at: mine.map(|h| h.updated_at),
+        poll_secs: mine.map(|h| h.poll_secs),
+        config: config_path.display().to_string(),
+        file: file.display().to_string(),
+        repositories,
+        now,
+    })
 }

@@ -44,6 +44,9 @@ pub struct RepoAnnounced {
     /// Stale commits already announced (`ENV SHA`), with when (ms since the epoch).
     #[serde(default)]
     pub stale: BTreeMap<String, i64>,
+    /// Commits of the user's told live (`ENV SHA`), with when (ms since the epoch).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shipped: BTreeMap<String, i64>,
 }
 
 pub fn path() -> Result<PathBuf> {

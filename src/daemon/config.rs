@@ -9,6 +9,7 @@
 //! [daemon]
 //! poll = "60s"                      # how often to ask the forges (GitHub)
 //! environments = ["production"]     # environments that notify (default: all)
+//! unreachable_after = "10m"         # a forge silent this long is told once
 //!
 //! [daemon.mine_only]                # only your own commits (git user.email = author)
 //! deployments = false
@@ -26,6 +27,7 @@ use crate::domain::EnvName;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
+pub const DEFAULT_UNREACHABLE_AFTER: Duration = Duration::from_secs(600);
 /// Below this a poll would spend the rate limit on nothing.
 const MIN_POLL: Duration = Duration::from_secs(1);
 
@@ -49,6 +51,10 @@ pub struct DaemonConfig {
     pub environments: Option<Vec<String>>,
     #[serde(default)]
     pub mine_only: MineOnly,
+    /// A repository whose forge has not answered for this long is told once on
+    /// the desktop (default 10m).
+    #[serde(default, deserialize_with = "crate::config::duration")]
+    pub unreachable_after: Option<Duration>,
 }
 
 /// Which notifications are only about your own commits (author email = your git
@@ -98,6 +104,12 @@ impl UserConfig {
                 "the poll interval must be at least 1s".into(),
             ));
         }
+        if self.daemon.unreachable_after.is_some_and(|p| p < MIN_POLL) {
+            return Err((
+                "daemon.unreachable_after".into(),
+                "it must be at least 1s".into(),
+            ));
+        }
         for env in self.daemon.environments.iter().flatten() {
             EnvName::new(env).map_err(|m| ("daemon.environments".to_string(), m))?;
         }
@@ -111,6 +123,12 @@ impl UserConfig {
 
     pub fn poll(&self) -> Duration {
         self.daemon.poll.unwrap_or(DEFAULT_POLL)
+    }
+
+    pub fn unreachable_after(&self) -> Duration {
+        self.daemon
+            .unreachable_after
+            .unwrap_or(DEFAULT_UNREACHABLE_AFTER)
     }
 
     /// Whether an environment's deployments and stale commits notify.

@@ -24,6 +24,23 @@ pub fn path() -> Result<PathBuf> {
     Ok(super::config::config_dir()?.join("daemon.lock"))
 }
 
+/// Whether a daemon holds the lock now, and its pid: asked with a shared lock that
+/// is let go at once, so nothing is taken from a daemon that runs.
+pub fn holder(path: &Path) -> Option<Option<u32>> {
+    use std::io::Read;
+    use std::os::unix::io::AsRawFd;
+    let mut file = std::fs::File::open(path).ok()?;
+    // SAFETY: flock(2) on a descriptor this function owns.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    if free {
+        // Closing the file lets it go; a daemon starting this instant retries.
+        return None;
+    }
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    Some(text.trim().parse().ok())
+}
+
 impl DaemonLock {
     pub fn acquire(path: &Path) -> Result<DaemonLock> {
         if let Some(dir) = path.parent() {
@@ -73,7 +90,9 @@ mod tests {
             "{}",
             second.message
         );
+        assert_eq!(holder(&path), Some(Some(pid)));
         drop(first);
+        assert_eq!(holder(&path), None);
         DaemonLock::acquire(&path).unwrap();
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod announced;
 pub mod config;
+pub mod health;
 pub mod lock;
 pub mod round;
 pub mod service;
@@ -31,10 +32,13 @@ use std::time::{Duration, Instant};
 
 use announced::Announced;
 use config::UserConfig;
+use health::{Health, Problem, ProblemKind, RepoHealth};
 use round::{Refs, Settings};
 use watcher::{RefWatcher, Wake};
 
+use crate::clock::Clock;
 use crate::context::Ui;
+use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 use crate::notify::{self, Hub};
 
@@ -51,6 +55,9 @@ const PARALLEL: usize = 4;
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
 /// A round is run again at once (refs moved during it) at most this many times.
 const MAX_REPEATS: u32 = 2;
+/// How often repositories whose ref watch is missing or stale (deleted, cloned
+/// again, not there yet) are looked at: one `stat` each.
+const WATCH_CHECK: Duration = Duration::from_secs(5);
 /// On a stop, the longest wait for a ledger ref being moved at that instant.
 const STOP_WAIT: Duration = Duration::from_secs(1);
 
@@ -87,7 +94,12 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         .build()
         .map_err(|e| Error::internal(format!("cannot start the daemon's runtime: {e}")))?;
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let clock = Clock::from_env().unwrap_or_else(|_| Clock::system());
     let daemon = Daemon {
+        clock,
+        started_at: clock.now(),
+        health_path: health::path()?,
+        health_saved: None,
         announcer: Announcer::new(hub),
         log: Arc::clone(&log),
         config,
@@ -105,6 +117,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         limit: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
         batches: Vec::new(),
         ready: None,
+        health_due: false,
     };
     let outcome = runtime.block_on(async {
         // Caught before the first round starts, so a stop is never lost.
@@ -144,6 +157,18 @@ struct Watched {
     repeats: u32,
     /// Its common git folder: two work trees of one repository share it.
     git_dir: Option<PathBuf>,
+    /// The git folder its ref watch is on (device and inode): None when its refs
+    /// are not watched (not there yet, gone, or the watch could not be made).
+    watching: Option<Identity>,
+    /// When its last round ended, and the last one without a problem.
+    last_round: Option<Timestamp>,
+    last_answer: Option<Timestamp>,
+    /// What kind of problem `problem` is.
+    kind: Option<ProblemKind>,
+    /// Its forge has not answered since then.
+    failing_since: Option<Instant>,
+    /// The desktop was told that its forge does not answer (once per outage).
+    told_unreachable: bool,
 }
 
 /// What a round tells the loop.
@@ -168,6 +193,11 @@ struct Batch {
 }
 
 struct Daemon {
+    clock: Clock,
+    started_at: Timestamp,
+    /// `daemon status`'s file, and what was last written to it.
+    health_path: PathBuf,
+    health_saved: Option<Health>,
     log: Arc<dyn Log>,
     announcer: Announcer,
     config: UserConfig,
@@ -190,6 +220,8 @@ struct Daemon {
     batches: Vec<Batch>,
     /// The "ready" line, said when the first rounds have ended (or run long).
     ready: Option<String>,
+    /// A batch of rounds ended: the health file is written.
+    health_due: bool,
 }
 
 impl Daemon {
@@ -205,7 +237,8 @@ impl Daemon {
                     None => break,
                 }
             }
-            return Ok(());
+            self.save_health().await;
+            return self.all_failed();
         }
         let (tx, mut wakes) = tokio::sync::mpsc::unbounded_channel();
         match RefWatcher::new(&self.config_path, tx) {
@@ -224,8 +257,15 @@ impl Daemon {
         ));
         self.start(self.repos.keys().cloned().collect());
         let mut tick = ticker(poll);
+        let mut check = ticker(WATCH_CHECK);
         loop {
             tokio::select! {
+                _ = check.tick() => {
+                    let found = self.rewatch().await;
+                    if !found.is_empty() {
+                        self.start(found);
+                    }
+                }
                 _ = tick.tick() => {
                     // What could not be shown is tried again, news or not.
                     self.announcer.next_round();
@@ -256,11 +296,20 @@ impl Daemon {
                         // A new `poll` counts from now, not from the old tick.
                         self.repoll(&mut poll, &mut tick);
                     }
-                    let keys = woken.into_iter().filter_map(|w| match w {
-                        Wake::Repo(key) => Some(key),
-                        Wake::Config => None,
-                    });
-                    for key in self.moved(keys.collect()).await {
+                    let mut keys = Vec::new();
+                    for w in woken {
+                        match w {
+                            Wake::Repo(key) => keys.push(key),
+                            Wake::Lost(key) => {
+                                // Looked for again at the next check.
+                                if let Some(w) = self.repos.get_mut(&key) {
+                                    w.watching = None;
+                                }
+                            }
+                            Wake::Config => {}
+                        }
+                    }
+                    for key in self.moved(keys).await {
                         self.log.info(&format!("{key}: refs changed, looking again"));
                         due.push(key);
                     }
@@ -268,7 +317,12 @@ impl Daemon {
                         self.start(due);
                     }
                 }
-                Some(event) = self.done_rx.recv() => self.finished(event).await,
+                Some(event) = self.done_rx.recv() => {
+                    self.finished(event).await;
+                    if std::mem::take(&mut self.health_due) {
+                        self.save_health().await;
+                    }
+                }
             }
         }
     }
@@ -398,17 +452,21 @@ impl Daemon {
             Ok(Ok(outcome)) => Some(outcome),
             Ok(Err(e)) => {
                 self.problem(&key, Some(say(&e)));
+                self.answered(&key, Some(ProblemKind::of(&e)));
                 None
             }
             Err(e) => {
                 self.problem(&key, Some(format!("the round failed: {e}")));
+                self.answered(&key, Some(ProblemKind::Other));
                 None
             }
         };
         let mut news = Vec::new();
         if let Some(outcome) = outcome {
-            let problem = (!outcome.problems.is_empty()).then(|| outcome.problems.join("; "));
+            let said: Vec<String> = outcome.problems.iter().map(say).collect();
+            let problem = (!said.is_empty()).then(|| said.join("; "));
             self.problem(&key, problem);
+            self.answered(&key, outcome.problems.first().map(ProblemKind::of));
             // A repository whose refs someone moved during its round gets a second one.
             again |= outcome.moved_meanwhile;
             news = outcome.news;
@@ -432,6 +490,7 @@ impl Daemon {
         for event in news {
             self.announcer.announce(&event, self.log.as_ref()).await;
         }
+        self.tell_unreachable().await;
         // Refs that move during every round wait for the next poll or wake.
         let watched = self.repos.get_mut(&key);
         let again = again && watched.as_ref().is_some_and(|w| w.repeats < MAX_REPEATS);
@@ -463,6 +522,9 @@ impl Daemon {
                 true
             }
         });
+        if !complete.is_empty() {
+            self.health_due = true;
+        }
         for (first, asked, took, told) in complete {
             if self.verbose {
                 self.log.info(&format!(
@@ -539,45 +601,105 @@ impl Daemon {
             if self.repos.contains_key(&key) || self.aliases.contains_key(&key) {
                 continue;
             }
-            let path = PathBuf::from(&key);
-            let found = tokio::task::spawn_blocking(move || {
-                round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
-            })
-            .await;
-            let mut watched = Watched::default();
-            match found {
-                Ok(Ok(git_dir)) => {
-                    let same = self
-                        .repos
-                        .iter()
-                        .find(|(_, w)| w.git_dir.as_ref() == Some(&git_dir))
-                        .map(|(k, _)| k.clone());
-                    if let Some(of) = same {
-                        self.log.info(&format!(
-                            "{key}: another work tree of {of}, which is watched already: told once"
-                        ));
-                        self.aliases.insert(key, of);
-                        continue;
-                    }
-                    watched.git_dir = Some(git_dir.clone());
-                    if let Some(w) = &mut self.watcher {
-                        if let Err(e) = w.add(&key, &git_dir) {
-                            self.log.warn(&format!("{key}: {e}; polling it only"));
-                        }
+            self.repos.insert(key.clone(), Watched::default());
+            self.attach(&key, true).await;
+        }
+    }
+
+    /// Finds a watched repository's git folder and watches its refs. Another work
+    /// tree of a repository watched already becomes an alias of it. `first`: the
+    /// entry is new, so a missing repository is said (later, its round says it).
+    /// Returns whether its refs are watched now.
+    async fn attach(&mut self, key: &str, first: bool) -> bool {
+        let path = PathBuf::from(key);
+        let found = tokio::task::spawn_blocking(move || {
+            round::git_dir(&path).map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+        })
+        .await;
+        match found {
+            Ok(Ok(git_dir)) => {
+                let same = self
+                    .repos
+                    .iter()
+                    .find(|(k, w)| k.as_str() != key && w.git_dir.as_ref() == Some(&git_dir))
+                    .map(|(k, _)| k.clone());
+                if let Some(of) = same {
+                    self.log.info(&format!(
+                        "{key}: another work tree of {of}, which is watched already: told once"
+                    ));
+                    self.repos.remove(key);
+                    self.aliases.insert(key.to_string(), of);
+                    return false;
+                }
+                let identity = identity(&git_dir);
+                let mut watching = None;
+                if let Some(w) = &mut self.watcher {
+                    match w.add(key, &git_dir) {
+                        Ok(()) => watching = identity,
+                        // Said once; it is tried again at each check.
+                        Err(e) if first => self.log.warn(&format!("{key}: {e}; polling it only")),
+                        Err(_) => {}
                     }
                 }
-                Ok(Err(e)) => {
+                if let Some(w) = self.repos.get_mut(key) {
+                    w.git_dir = Some(git_dir);
+                    w.watching = watching;
+                }
+                watching.is_some()
+            }
+            Ok(Err(e)) => {
+                if first {
                     let problem = format!(
                         "not a repository ({}); `git train unwatch {key}` takes it off the list",
                         e.message
                     );
                     self.log.warn(&format!("{key}: {problem}"));
-                    watched.problem = Some(problem);
+                    if let Some(w) = self.repos.get_mut(key) {
+                        w.problem = Some(problem);
+                        w.kind = Some(ProblemKind::NotARepository);
+                    }
                 }
-                Err(_) => {}
+                false
             }
-            self.repos.insert(key, watched);
+            Err(_) => false,
         }
+    }
+
+    /// Gives back their ref watch to repositories that lost it or never had one: a
+    /// repository deleted and cloned again at its path (a new git folder), or a
+    /// watch-list path that is a repository now. Returns those found again, for a
+    /// round at once.
+    async fn rewatch(&mut self) -> Vec<String> {
+        if self.watcher.is_none() {
+            return Vec::new();
+        }
+        let stale: Vec<(String, bool)> = self
+            .repos
+            .iter()
+            .filter(|(_, w)| {
+                w.watching.is_none() || w.git_dir.as_deref().and_then(identity) != w.watching
+            })
+            .map(|(k, w)| (k.clone(), w.watching.is_some()))
+            .collect();
+        let mut found = Vec::new();
+        for (key, had) in stale {
+            if had {
+                // Its git folder is gone or another one: the old watch means nothing.
+                if let Some(w) = &mut self.watcher {
+                    w.remove(&key);
+                }
+                if let Some(w) = self.repos.get_mut(&key) {
+                    w.watching = None;
+                    w.git_dir = None;
+                }
+            }
+            if self.attach(&key, false).await {
+                self.log
+                    .info(&format!("{key}: a repository again, its refs watched"));
+                found.push(key);
+            }
+        }
+        found
     }
 
     /// The woken repositories whose refs differ from what the last round left: the
@@ -635,6 +757,155 @@ impl Daemon {
         }
     }
 
+    /// Notes how a repository's round ended for `daemon status`: answered, or
+    /// the kind of problem it met.
+    fn answered(&mut self, key: &str, problem: Option<ProblemKind>) {
+        let now = self.clock.now();
+        let Some(w) = self.repos.get_mut(key) else {
+            return;
+        };
+        w.last_round = Some(now);
+        w.kind = problem;
+        let forge = problem.is_some_and(|k| {
+            matches!(
+                k,
+                ProblemKind::NoToken
+                    | ProblemKind::Unauthorized
+                    | ProblemKind::Unreachable
+                    | ProblemKind::RateLimited
+            )
+        });
+        if problem.is_none() {
+            w.last_answer = Some(now);
+        }
+        if forge {
+            w.failing_since.get_or_insert_with(Instant::now);
+        } else {
+            w.failing_since = None;
+            w.told_unreachable = false;
+        }
+    }
+
+    /// Tells the desktop, once per outage, about repositories whose forge has not
+    /// answered for `unreachable_after`: one notification for all of them.
+    async fn tell_unreachable(&mut self) {
+        let after = self.config.unreachable_after();
+        let due: Vec<(String, Duration)> = self
+            .repos
+            .iter()
+            .filter(|(_, w)| !w.told_unreachable)
+            .filter_map(|(k, w)| {
+                let for_ = w.failing_since?.elapsed();
+                (for_ >= after).then(|| (k.clone(), for_))
+            })
+            .collect();
+        let Some((first, longest)) = due.iter().max_by_key(|(_, d)| *d).cloned() else {
+            return;
+        };
+        let names = due.iter().map(|(k, _)| self.display_name(k)).collect();
+        for (key, _) in &due {
+            if let Some(w) = self.repos.get_mut(key) {
+                w.told_unreachable = true;
+            }
+        }
+        let why = self
+            .repos
+            .get(&first)
+            .and_then(|w| w.problem.clone())
+            .unwrap_or_default();
+        let event = notify::Event::Unreachable(notify::ForgeUnreachable {
+            repository: notify::Repository {
+                name: self.display_name(&first),
+                ..notify::Repository::at(Path::new(&first))
+            },
+            repositories: names,
+            for_ms: i64::try_from(longest.as_millis()).unwrap_or(i64::MAX),
+            why,
+        });
+        self.announcer.announce(&event, self.log.as_ref()).await;
+    }
+
+    /// `daemon --once`: an error when every watched repository's round failed.
+    fn all_failed(&self) -> Result<()> {
+        if self.repos.is_empty() || self.repos.values().any(|w| w.problem.is_none()) {
+            return Ok(());
+        }
+        let failed: Vec<String> = self
+            .repos
+            .iter()
+            .map(|(k, w)| {
+                let kind = w.kind.unwrap_or(ProblemKind::Other).words();
+                format!("{} ({kind})", self.display_name(k))
+            })
+            .collect();
+        Err(Error::refused(format!(
+            "every watched repository failed its round: {}",
+            failed.join(", ")
+        ))
+        .hint("`git train daemon status` says why, for each"))
+    }
+
+    /// Writes `daemon status`'s file when what it says changed.
+    async fn save_health(&mut self) {
+        let mut repositories: Vec<RepoHealth> = self
+            .repos
+            .iter()
+            .map(|(k, w)| RepoHealth {
+                path: k.clone(),
+                name: self.display_name(k),
+                same_as: None,
+                refs_watched: w.watching.is_some(),
+                last_round: w.last_round,
+                last_answer: w.last_answer,
+                problem: w.problem.clone().map(|message| Problem {
+                    kind: w.kind.unwrap_or(ProblemKind::Other),
+                    message,
+                }),
+            })
+            .collect();
+        for (alias, of) in &self.aliases {
+            repositories.push(RepoHealth {
+                path: alias.clone(),
+                name: self.display_name(alias),
+                same_as: Some(of.clone()),
+                refs_watched: false,
+                last_round: None,
+                last_answer: None,
+                problem: None,
+            });
+        }
+        repositories.sort_by(|a, b| a.path.cmp(&b.path));
+        let health = Health {
+            version: health::VERSION,
+            pid: std::process::id(),
+            started_at: self.started_at,
+            updated_at: self.clock.now(),
+            poll_secs: self.config.poll().as_secs(),
+            config: self.config_path.display().to_string(),
+            repositories,
+        };
+        if self.health_saved.as_ref() == Some(&health) {
+            return;
+        }
+        let path = self.health_path.clone();
+        let saving = health.clone();
+        let saved = tokio::task::spawn_blocking(move || saving.save(&path)).await;
+        match saved {
+            Ok(Ok(())) => self.health_saved = Some(health),
+            Ok(Err(e)) => {
+                if self.health_saved.is_some() || self.save_failed.is_none() {
+                    self.log.warn(&format!(
+                        "cannot write {} ({}): `git train daemon status` cannot say what this daemon does",
+                        self.health_path.display(),
+                        e.message
+                    ));
+                }
+                self.health_saved = None;
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Logs a repository's problem when it appears or changes, and when it is gone.
     fn problem(&mut self, key: &str, problem: Option<String>) {
         let Some(w) = self.repos.get_mut(key) else {
@@ -650,6 +921,21 @@ impl Daemon {
         w.problem = problem;
     }
 }
+
+/// A folder's device, inode and birth time: a folder deleted and made again is
+/// another one (its inode number may be the old one's, reused at once).
+fn identity(dir: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| {
+        let born = m
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        (m.dev(), m.ino(), born.map_or(0, |d| d.as_nanos()))
+    })
+}
+
+type Identity = (u64, u64, u128);
 
 fn ticker(every: Duration) -> tokio::time::Interval {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -31,6 +31,8 @@ const STALE_WALK: usize = 1_000;
 const STALE_MEMORY_MS: i64 = 90 * 86_400_000;
 /// More news than this of one kind in one round becomes one summary.
 const MAX_EACH: usize = 3;
+/// How far back a successful deployment's train is read for the user's commits.
+const SHIP_WALK: usize = 1_000;
 /// On a repository's first round, more stale commits than this become one summary.
 const FIRST_STALE: usize = 1;
 
@@ -71,7 +73,7 @@ pub struct Outcome {
     /// Someone else moved a ref while the round ran: it may have missed it.
     pub moved_meanwhile: bool,
     /// What went wrong without stopping the round (the forge could not be reached).
-    pub problems: Vec<String>,
+    pub problems: Vec<crate::error::Error>,
 }
 
 fn same_person(a: &str, b: &str) -> bool {
@@ -105,7 +107,7 @@ pub fn round(
     match crate::forge::open(&ctx) {
         Ok(forge) => {
             if let Err(e) = forge.poll(&ctx) {
-                problems.push(super::say(&e));
+                problems.push(e);
             }
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
             if let Err(e) = ci(
@@ -117,11 +119,11 @@ pub fn round(
                 settings,
                 &mut news,
             ) {
-                problems.push(super::say(&e));
+                problems.push(e);
             }
         }
         Err(e) => {
-            problems.push(super::say(&e));
+            problems.push(e);
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
         }
     }
@@ -201,6 +203,10 @@ fn deployments(
     }
     let mut notes = ctx.ledger.deployments()?;
     let mut found = Vec::new();
+    let mut ships = Vec::new();
+    announced
+        .shipped
+        .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
     for e in changed {
         let Some(d) = notes.find(e.commit, &e.dep, Some(&e.env))? else {
             continue;
@@ -208,6 +214,12 @@ fn deployments(
         let newest = d.events.last().map(|ev| ev.at).unwrap_or(d.started_at());
         if now.millis_since(newest) > OLD_NEWS_MS {
             continue;
+        }
+        // Who deployed it knows it is live.
+        if e.state == State::Success && !d.rollback() && !same_person(d.by(), ctx.me()) {
+            if let Some(s) = shipped(ctx, repo, e.commit, d, announced, now)? {
+                ships.push(Event::Shipped(s));
+            }
         }
         if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
             continue;
@@ -223,7 +235,63 @@ fn deployments(
         found.push(Event::Deployment(event));
     }
     news.extend(capped(found, repo, Summarized::Deployments, None));
+    news.extend(ships);
     Ok(())
+}
+
+/// The user's commits a successful deployment carried to its environment that were
+/// not told live there before: one notice for them all. The train is what the
+/// environment ran before (`from`) up to the deployed commit; without a known
+/// `from` on its line, the deployed commit alone.
+fn shipped(
+    ctx: &Context,
+    repo: &notify::Repository,
+    commit: CommitId,
+    d: &Deployment,
+    announced: &mut RepoAnnounced,
+    now: Timestamp,
+) -> Result<Option<notify::CommitsShipped>> {
+    let from = d.from().and_then(CommitId::parse);
+    let train = match from {
+        Some(from) if from == commit => Vec::new(),
+        Some(from) => {
+            let walked = ctx.repo().train(commit, Some(from), SHIP_WALK)?;
+            if walked.reached_base {
+                walked.commits
+            } else {
+                vec![commit]
+            }
+        }
+        None => vec![commit],
+    };
+    let mut mine = Vec::new();
+    for oid in train {
+        let Ok(info) = ctx.repo().commit_info(oid) else {
+            continue;
+        };
+        if !same_person(&info.author_email, ctx.me()) {
+            continue;
+        }
+        let key = format!("{} {oid}", d.env);
+        if announced.shipped.contains_key(&key) {
+            continue;
+        }
+        announced.shipped.insert(key, now.0);
+        mine.push(notify::Commit::from(&info));
+    }
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let total = mine.len();
+    mine.truncate(notify::TRAIN_LISTED);
+    Ok(Some(notify::CommitsShipped {
+        repository: repo.clone(),
+        environment: d.env.clone(),
+        deployment: d.dep.clone(),
+        by: d.by().to_string(),
+        commits: mine,
+        total,
+    }))
 }
 
 /// Made by the user, or bringing a commit of theirs.

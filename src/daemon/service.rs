@@ -144,10 +144,11 @@ pub fn install() -> Result<Service> {
     let existed = path.exists();
     let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str());
     let mut commands = Vec::new();
-    if existed && changed && manager.kind == Kind::Launchd {
-        // launchd reads the file at load: unload the old one first (it may not be loaded).
-        let path_text = path.to_string_lossy().to_string();
-        let _ = manager.run(&["unload", &path_text], &mut commands);
+    let domain = gui_domain();
+    if existed && manager.kind == Kind::Launchd {
+        // launchd reads the file when the agent is bootstrapped, and refuses one
+        // that is loaded already: take the old one out first (it may not be in).
+        let _ = manager.run(&["bootout", &format!("{domain}/{LABEL}")], &mut commands);
     }
     if changed {
         if let Some(dir) = path.parent() {
@@ -168,7 +169,7 @@ pub fn install() -> Result<Service> {
                     Ok(())
                 }
             }),
-        Kind::Launchd => manager.run(&["load", "-w", &path_text], &mut commands),
+        Kind::Launchd => manager.run(&["bootstrap", &domain, &path_text], &mut commands),
     };
     enabled.map_err(|e| {
         let hint = format!(
@@ -205,11 +206,13 @@ pub fn uninstall() -> Result<Service> {
     if !path.exists() {
         return Ok(service);
     }
-    let path_text = path.to_string_lossy().to_string();
     // Stopping may fail (never started, no session): the file goes all the same.
     let stopped = match manager.kind {
         Kind::Systemd => manager.run(&["--user", "disable", "--now", UNIT], &mut service.commands),
-        Kind::Launchd => manager.run(&["unload", "-w", &path_text], &mut service.commands),
+        Kind::Launchd => manager.run(
+            &["bootout", &format!("{}/{LABEL}", gui_domain())],
+            &mut service.commands,
+        ),
     };
     if let Err(e) = stopped {
         service.stopped = false;
@@ -226,6 +229,16 @@ pub fn uninstall() -> Result<Service> {
     Ok(service)
 }
 
+/// The user's GUI session domain of launchd: `gui/UID`.
+fn gui_domain() -> String {
+    // SAFETY: getuid(2) cannot fail.
+    format!("gui/{}", unsafe { libc::getuid() })
+}
+
+/// Where the unit reads a token from: `GH_TOKEN=...`, one line (see README, "As a
+/// service"). systemd expands `%h` to the home folder; `-` lets the file be absent.
+pub const ENV_FILE: &str = "%h/.config/git-train/env";
+
 /// The unit. systemd splits `ExecStart` at spaces and expands `%` and `$`: the path is
 /// quoted and escaped when it needs to be.
 pub fn systemd_unit(program: &Path) -> String {
@@ -241,14 +254,15 @@ pub fn systemd_unit(program: &Path) -> String {
     };
     format!(
         "# Written by `git train daemon install`; `git train daemon uninstall` removes it.
+# A GitHub token for it: GH_TOKEN=... in {ENV_FILE} (mode 600), else `gh auth token`.
 [Unit]
 Description=git-train: desktop notifications for deployments, CI and stale commits
-Documentation=man:git-train(1)
+# Notifications need the desktop session: started after it, stopped with it.
+After=graphical-session.target
+PartOf=graphical-session.target
 
 [Service]
-# A GitHub token for the github forge, if `gh auth token` and git's credentials have
-# none: a line GH_TOKEN=... in this file (optional; keep it private, chmod 600).
-EnvironmentFile=-%h/.config/git-train/env
+EnvironmentFile=-{ENV_FILE}
 ExecStart={exec} daemon
 Restart=on-failure
 RestartSec=30
@@ -258,6 +272,9 @@ WantedBy=default.target
 "
     )
 }
+
+/// The agent's PATH: Homebrew's folders (Apple silicon, Intel) before the system's.
+pub const LAUNCHD_PATH: &str = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 pub fn launchd_plist(program: &Path, plist: &Path) -> String {
     let xml = |s: &str| {
@@ -294,6 +311,12 @@ pub fn launchd_plist(program: &Path, plist: &Path) -> String {
   </dict>
   <key>ProcessType</key>
   <string>Background</string>
+  <key>EnvironmentVariables</key>
+  <dict>
+    <!-- launchd's own PATH has no Homebrew: `gh auth token` is found there. -->
+    <key>PATH</key>
+    <string>{LAUNCHD_PATH}</string>
+  </dict>
   <key>StandardErrorPath</key>
   <string>{}</string>
 </dict>

@@ -20,6 +20,9 @@ pub enum Wake {
     Repo(String),
     /// The per-user config file changed.
     Config,
+    /// This watched repository's git folder itself was removed (or moved away):
+    /// its watch is gone with it.
+    Lost(String),
 }
 
 struct Watched {
@@ -122,6 +125,16 @@ fn classify(event: &Event, repos: &[Watched], config: &Path) -> Vec<Wake> {
             let Ok(rel) = path.strip_prefix(&w.git_dir) else {
                 continue;
             };
+            let gone = matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))
+            );
+            if rel.as_os_str().is_empty() && gone {
+                let lost = Wake::Lost(w.key.clone());
+                if !wakes.contains(&lost) {
+                    wakes.push(lost);
+                }
+            }
             if !about_refs(rel) {
                 continue;
             }
@@ -214,6 +227,14 @@ mod tests {
             &["/src/api/.git/refs/notes"],
         );
         assert_eq!(wake(&folder), api);
+        let removed = event(
+            EventKind::Remove(notify::event::RemoveKind::Folder),
+            &["/src/api/.git"],
+        );
+        assert_eq!(
+            wake(&removed),
+            vec![Wake::Lost("/src/api".into()), Wake::Repo("/src/api".into())]
+        );
         let elsewhere = event(EventKind::Any, &["/src/web/.git/HEAD"]);
         assert!(wake(&elsewhere).is_empty());
         let cfg = event(

@@ -249,6 +249,9 @@ fn describe(error: &str) -> String {
     }
 }
 
+/// The commits a ship notice lists; the rest are counted.
+const SHIPPED_LISTED: usize = 5;
+
 /// The notification: repository, environment, short sha, subject and state.
 pub fn render(event: &Event) -> Text {
     let repo = &event.repository().name;
@@ -361,6 +364,56 @@ pub fn render(event: &Event) -> Text {
                     }
                 ),
                 body,
+                critical: false,
+            }
+        }
+        Event::Shipped(s) => {
+            let env = &s.environment;
+            let (summary, mut body) = match s.commits.as_slice() {
+                [one] if s.total == 1 => (
+                    format!("{repo}: {} is live in {env}", one.short()),
+                    format!(
+                        "{} {} is live in {env}, deployed by {}",
+                        one.short(),
+                        one.subject,
+                        s.by
+                    ),
+                ),
+                listed => {
+                    let mut body = String::new();
+                    for c in listed.iter().take(SHIPPED_LISTED) {
+                        body.push_str(&format!("{} {}\n", c.short(), c.subject));
+                    }
+                    let more = s.total.saturating_sub(listed.len().min(SHIPPED_LISTED));
+                    if more > 0 {
+                        body.push_str(&format!("and {more} more\n"));
+                    }
+                    (
+                        format!("{repo}: {} of your commits are live in {env}", s.total),
+                        body,
+                    )
+                }
+            };
+            if s.total != 1 || s.commits.len() != 1 {
+                body.push_str(&format!("deployed to {env} by {}", s.by));
+            }
+            Text {
+                summary,
+                body,
+                critical: false,
+            }
+        }
+        Event::Unreachable(u) => {
+            let names = match u.repositories.len() {
+                0 | 1 => repo.clone(),
+                n => format!("{repo} and {} more", n - 1),
+            };
+            Text {
+                summary: format!(
+                    "git-train: no news from {names} for {}",
+                    format_age(u.for_ms)
+                ),
+                body: format!("{}\n`git train daemon status` says more", u.why),
                 critical: false,
             }
         }

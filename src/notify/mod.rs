@@ -51,6 +51,10 @@ pub enum Event {
     /// `git train stale --post`: the commits that have waited long for an
     /// environment, for the team.
     Digest(StaleDigest),
+    /// Commits of the user's are live: a successful deployment carried them.
+    Shipped(CommitsShipped),
+    /// The daemon has not reached the forge of some repositories for long.
+    Unreachable(ForgeUnreachable),
 }
 
 impl Event {
@@ -63,6 +67,8 @@ impl Event {
             Event::Lock(e) => &e.repository,
             Event::Test(e) => &e.repository,
             Event::Digest(e) => &e.repository,
+            Event::Shipped(e) => &e.repository,
+            Event::Unreachable(e) => &e.repository,
         }
     }
 
@@ -73,8 +79,9 @@ impl Event {
             Event::Stale(e) => Some(&e.environment),
             Event::Lock(e) => Some(&e.environment),
             Event::Digest(e) => Some(&e.environment),
+            Event::Shipped(e) => Some(&e.environment),
             Event::Summary(e) => e.environment.as_deref(),
-            Event::Ci(_) | Event::Test(_) => None,
+            Event::Ci(_) | Event::Test(_) | Event::Unreachable(_) => None,
         }
     }
 }
@@ -172,6 +179,35 @@ pub struct DeploymentChanged {
     pub forced: Option<String>,
     /// From its start to its end, once it ended.
     pub duration_ms: Option<i64>,
+}
+
+/// A successful deployment carried commits of the user's (their author email is
+/// the user's git `user.email`) to an environment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommitsShipped {
+    pub repository: Repository,
+    pub environment: String,
+    /// The deployment's id in the ledger.
+    pub deployment: String,
+    /// Who deployed.
+    pub by: String,
+    /// The user's commits it carried, newest first (at most `TRAIN_LISTED`).
+    pub commits: Vec<Commit>,
+    /// How many in all.
+    pub total: usize,
+}
+
+/// The forge of some watched repositories has not answered for a while.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ForgeUnreachable {
+    /// The first of them.
+    pub repository: Repository,
+    /// How notifications name each of them.
+    pub repositories: Vec<String>,
+    /// How long the first has failed.
+    pub for_ms: i64,
+    /// Why its last round failed.
+    pub why: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

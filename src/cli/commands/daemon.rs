@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::args::Cli;
+use crate::cli::render::{format_age, Timestamp};
 use crate::cli::tell_result;
 use crate::cli::ui::TermUi;
 use crate::clock::Clock;
-use crate::commands::daemon::{self, DaemonAction, DaemonArgs, WatchArgs};
+use crate::commands::daemon::{self, DaemonAction, DaemonArgs, DaemonStatus, WatchArgs};
 use crate::context::Ui;
 use crate::error::Result;
 
@@ -35,6 +36,10 @@ pub fn daemon(cli: &Cli, a: &DaemonArgs) -> Result<u8> {
         Some(DaemonAction::Install(s)) => {
             let done = daemon::install()?;
             show(cli, s.output.json, &done, |d| service(d, true))
+        }
+        Some(DaemonAction::Status(s)) => {
+            let status = daemon::status()?;
+            show(cli, s.output.json, &status, render_status)
         }
         Some(DaemonAction::Uninstall(s)) => {
             let done = daemon::uninstall()?;
@@ -138,6 +143,77 @@ pub fn service(s: &crate::commands::daemon::Service, installed: bool) -> String 
             out,
             "  GitHub token: the service does not see your shell's GH_TOKEN; it uses `gh auth token`, or `git credential fill` for the API host{file}"
         );
+    }
+    out
+}
+
+/// `daemon status` for a person: one line about the daemon, one per repository,
+/// and why one did not answer on the line below it.
+pub fn render_status(s: &DaemonStatus) -> String {
+    let ago = |t: Timestamp| format!("{} ago", format_age(s.now.millis_since(t).max(0)));
+    let mut out = match (s.running, s.pid, s.started_at) {
+        (true, Some(pid), Some(at)) => {
+            format!("daemon: running (pid {pid}), started {}\n", ago(at))
+        }
+        (true, Some(pid), None) => format!("daemon: running (pid {pid})\n"),
+        (true, None, _) => "daemon: running\n".to_string(),
+        (false, _, Some(_)) => match s.updated_at {
+            Some(at) => format!(
+                "daemon: not running (the last one finished a round {})\n",
+                ago(at)
+            ),
+            None => "daemon: not running\n".to_string(),
+        },
+        (false, _, None) => "daemon: not running\n".to_string(),
+    };
+    if s.running {
+        match (s.updated_at, s.poll_secs) {
+            (Some(at), Some(poll)) => {
+                out.push_str(&format!("last round: {}, polling every {poll}s\n", ago(at)))
+            }
+            _ => out.push_str("no round has finished yet\n"),
+        }
+    } else {
+        out.push_str(
+            "start it: `git train daemon` (or `git train daemon install` to run it at login)\n",
+        );
+    }
+    out.push_str(&format!("watch list: {}\n", s.config));
+    if s.repositories.is_empty() {
+        out.push_str("nothing to watch: `git train watch` in a repository adds it\n");
+        return out;
+    }
+    out.push('\n');
+    let width = s
+        .repositories
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for r in &s.repositories {
+        let state = match (&r.same_as, &r.problem, r.last_round) {
+            (Some(of), _, _) => format!("another work tree of {of}: told through it"),
+            (None, _, None) => "not looked at yet".to_string(),
+            (None, Some(p), _) => match r.last_answer {
+                Some(at) => format!("{}, last answered {}", p.kind.words(), ago(at)),
+                None => format!("{}, never answered", p.kind.words()),
+            },
+            (None, None, Some(at)) => match r.last_answer {
+                Some(ok) => format!("answered {}", ago(ok)),
+                None => format!("checked {}", ago(at)),
+            },
+        };
+        let polled =
+            if !s.running || r.refs_watched || r.same_as.is_some() || r.last_round.is_none() {
+                ""
+            } else {
+                " (refs not watched: polled only)"
+            };
+        let pad = " ".repeat(width.saturating_sub(r.name.chars().count()));
+        out.push_str(&format!("{}{pad}  {state}{polled}  {}\n", r.name, r.path));
+        if let Some(p) = &r.problem {
+            out.push_str(&format!("  {}\n", p.message));
+        }
     }
     out
 }

@@ -1,8 +1,10 @@
 //! Where the token and the repository come from. The token is only ever held in
 //! memory: never printed, logged or stored by git-train.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 
@@ -16,13 +18,85 @@ pub fn token(api: &ApiUrl) -> Result<String> {
             }
         }
     }
-    // `gh` and git's credential helpers know GitHub by its web host.
-    let authority = api.authority();
-    let gh_host = if authority == "api.github.com" {
-        "github.com"
-    } else {
-        authority.as_str()
+    let gh_host = web_host(api);
+    // Asked of `gh` or git once per host and kept in memory for the process (the
+    // daemon asks every round); `forget` drops it after GitHub refused it. That
+    // there is none is kept a while too, so a daemon without a token does not run
+    // them for each repository each round, yet sees a `gh auth login` soon.
+    let kept = || {
+        let kept = KEPT
+            .lock()
+            .ok()
+            .and_then(|k| k.as_ref()?.get(&gh_host).cloned());
+        match kept {
+            Some(Kept::Token(t)) => Some(Ok(t)),
+            Some(Kept::None(at)) if at.elapsed() < NO_TOKEN_KEPT => Some(Err(no_token(&gh_host))),
+            _ => None,
+        }
     };
+    if let Some(known) = kept() {
+        return known;
+    }
+    // Rounds running side by side ask once: the others wait and read the answer.
+    let _asking = ASKING.lock();
+    if let Some(known) = kept() {
+        return known;
+    }
+    let found = ask_for_token(&gh_host);
+    if let Ok(mut k) = KEPT.lock() {
+        let value = match &found {
+            Some(t) => Kept::Token(t.clone()),
+            None => Kept::None(std::time::Instant::now()),
+        };
+        k.get_or_insert_with(HashMap::new)
+            .insert(gh_host.clone(), value);
+    }
+    found.ok_or_else(|| no_token(&gh_host))
+}
+
+#[derive(Clone)]
+enum Kept {
+    Token(String),
+    /// Neither `gh` nor git had one, at that moment.
+    None(std::time::Instant),
+}
+
+/// How long "no token" is believed before `gh` and git are asked again.
+const NO_TOKEN_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Tokens found by `gh` or git, by web host: memory only, never written anywhere.
+static KEPT: Mutex<Option<HashMap<String, Kept>>> = Mutex::new(None);
+static ASKING: Mutex<()> = Mutex::new(());
+
+pub fn no_token(gh_host: &str) -> Error {
+    Error::usage(format!("no GitHub token for {gh_host}"))
+        .hint(
+            "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git; the daemon's service does not see your shell's GH_TOKEN: put GH_TOKEN=... in ~/.config/git-train/env (systemd reads it)",
+        )
+        .with_source(crate::error::NoCredential)
+}
+
+/// Drops the kept token of an API (GitHub answered 401): the next request asks
+/// `gh` or git again.
+pub fn forget(api: &ApiUrl) {
+    if let Ok(mut kept) = KEPT.lock() {
+        if let Some(k) = kept.as_mut() {
+            k.remove(&web_host(api));
+        }
+    }
+}
+
+/// `gh` and git's credential helpers know GitHub by its web host.
+fn web_host(api: &ApiUrl) -> String {
+    let authority = api.authority();
+    if authority == "api.github.com" {
+        "github.com".to_string()
+    } else {
+        authority
+    }
+}
+
+fn ask_for_token(gh_host: &str) -> Option<String> {
     if let Ok(out) = Command::new("gh")
         .args(["auth", "token", "--hostname", gh_host])
         .stdin(Stdio::null())
@@ -31,17 +105,10 @@ pub fn token(api: &ApiUrl) -> Result<String> {
     {
         let t = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if out.status.success() && !t.is_empty() {
-            return Ok(t);
+            return Some(t);
         }
     }
-    if let Some(t) = credential_fill(gh_host) {
-        return Ok(t);
-    }
-    Err(Error::usage(format!("no GitHub token for {gh_host}"))
-        .hint(
-            "set GH_TOKEN (or GITHUB_TOKEN), run `gh auth login`, or store a credential for it in git; the daemon's service does not see your shell's GH_TOKEN: put GH_TOKEN=... in ~/.config/git-train/env (systemd reads it)",
-        )
-        .with_source(crate::error::NoCredential))
+    credential_fill(gh_host)
 }
 
 fn credential_fill(host: &str) -> Option<String> {

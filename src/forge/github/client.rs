@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -67,7 +68,7 @@ pub struct Logged {
 
 pub struct Client {
     octo: Octocrab,
-    rt: tokio::runtime::Runtime,
+    rt: &'static tokio::runtime::Runtime,
     /// The longest one request (answer and body) may take.
     timeout: Duration,
     base: ApiUrl,
@@ -93,10 +94,7 @@ impl Client {
         max_wait: Duration,
         cache_dir: Option<PathBuf>,
     ) -> Result<Client> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
+        let rt = runtime()?;
         // Defence in depth against two parsers reading one text two ways: the HTTP
         // client must see the very host and port that `ApiUrl` checked.
         let uri: http::Uri = base.as_str().parse().map_err(|e| {
@@ -110,16 +108,7 @@ impl Client {
             .hint("write it as https://HOST/api/v3"));
         }
         let base = base.clone();
-        let octo = {
-            let _guard = rt.enter();
-            build_octocrab(&uri, &token).map_err(|e| {
-                Error::new(
-                    Kind::Forge,
-                    format!("could not set up the GitHub client: {e}"),
-                )
-                .hint("the system needs root certificates (the ca-certificates package)")
-            })?
-        };
+        let octo = shared_octocrab(rt, &base, &uri, token)?;
         let etags_path = cache_dir.map(|d| d.join("etags.json"));
         let etags = etags_path
             .as_ref()
@@ -405,6 +394,68 @@ impl Client {
             }
         }
     }
+}
+
+/// The process's HTTP runtime: one worker thread that drives every GitHub
+/// connection, made once (the clients below live on it).
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("git-train-http")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("could not start the HTTP runtime: {e}")))?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// An octocrab client for one API, token and timeout, made once per process and
+/// shared: making one reads every root certificate of the system, which a daemon
+/// round of twenty repositories would otherwise do twenty times. Its connections
+/// are kept between requests too. The token is held in memory only.
+fn shared_octocrab(
+    rt: &'static tokio::runtime::Runtime,
+    base: &ApiUrl,
+    uri: &http::Uri,
+    token: String,
+) -> Result<Octocrab> {
+    struct Made {
+        base: String,
+        token: String,
+        octo: Octocrab,
+    }
+    static MADE: Mutex<Vec<Made>> = Mutex::new(Vec::new());
+    let mut made = MADE
+        .lock()
+        .map_err(|_| Error::internal("the GitHub clients' lock is poisoned"))?;
+    if let Some(m) = made
+        .iter()
+        .find(|m| m.base == base.as_str() && m.token == token)
+    {
+        return Ok(m.octo.clone());
+    }
+    let octo = {
+        // octocrab starts its request queue on the runtime it is made in.
+        let _guard = rt.enter();
+        build_octocrab(uri, &token).map_err(|e| {
+            Error::new(
+                Kind::Forge,
+                format!("could not set up the GitHub client: {e}"),
+            )
+            .hint("the system needs root certificates (the ca-certificates package)")
+        })?
+    };
+    // A new token for the same API (the old one was refused) replaces the old client.
+    made.retain(|m| m.base != base.as_str());
+    made.push(Made {
+        base: base.as_str().to_string(),
+        token,
+        octo: octo.clone(),
+    });
+    Ok(octo)
 }
 
 impl Drop for Client {

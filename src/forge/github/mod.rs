@@ -77,7 +77,13 @@ impl GitHub {
 
     fn fail(&self, what: &str) -> impl Fn(ApiError) -> Error + '_ {
         let what = what.to_string();
-        move |e| e.into_error(&what, self.api.as_str())
+        move |e| {
+            if matches!(e, ApiError::Status { status: 401, .. }) {
+                // A kept token GitHub refuses is looked for again next time.
+                auth::forget(&self.api);
+            }
+            e.into_error(&what, self.api.as_str())
+        }
     }
 
     /// `fail`, with a 404 saying what was not found (`commit 1a2b3c4`).
@@ -220,6 +226,8 @@ impl GitHub {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        // Written only when it moves: an idle round writes nothing.
+        let mut saved = cursor.clone();
         let client = self.client()?;
         let memory = Memory::load(&self.cache_dir);
         let mut next = Some(self.path("/deployments?per_page=100"));
@@ -256,7 +264,7 @@ impl GitHub {
             // loses at most this page's work, which the next run does again.
             ctx.ledger
                 .record_many(&batch, "git-train: import GitHub deployments")?;
-            save_cursor(&path, &cursor)?;
+            save_cursor(&path, &cursor, &mut saved)?;
             next = if list.is_empty() || reached_imported {
                 None
             } else {
@@ -275,7 +283,7 @@ impl GitHub {
         cursor.high = cursor.high.max(cursor.run_top.unwrap_or(0));
         cursor.run_low = None;
         cursor.run_top = None;
-        save_cursor(&path, &cursor)?;
+        save_cursor(&path, &cursor, &mut saved)?;
 
         // Deployments still under way: ask for their new statuses (conditional: a
         // deployment that did not change costs nothing).
@@ -535,7 +543,7 @@ fn trusted_hosts(repo: &Repo) -> Vec<String> {
         .collect()
 }
 
-#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Cursor {
     /// Every deployment with an id up to this one is imported.
     high: u64,
@@ -544,12 +552,17 @@ struct Cursor {
     run_low: Option<u64>,
 }
 
-fn save_cursor(path: &std::path::Path, cursor: &Cursor) -> Result<()> {
+fn save_cursor(path: &std::path::Path, cursor: &Cursor, saved: &mut Cursor) -> Result<()> {
+    if cursor == saved && path.is_file() {
+        return Ok(());
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let bytes = serde_json::to_vec(cursor).map_err(|e| Error::internal(e.to_string()))?;
-    crate::file::write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)?;
+    *saved = cursor.clone();
+    Ok(())
 }
 
 /// The deployment id of a GitHub Deployment: git-train's own from the payload, or

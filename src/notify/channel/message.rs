@@ -81,7 +81,11 @@ pub fn render(
         Event::Lock(l) => Some(m.lock(&event.repository().name, l)),
         Event::Test(t) => Some(m.test(t)),
         Event::Digest(d) => Some(m.digest(d)),
-        Event::Ci(_) | Event::Stale(_) | Event::Summary(_) => None,
+        Event::Ci(_)
+        | Event::Stale(_)
+        | Event::Summary(_)
+        | Event::Shipped(_)
+        | Event::Unreachable(_) => None,
     }
 }
 

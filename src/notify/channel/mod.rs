@@ -193,6 +193,8 @@ fn describe(event: &Event) -> String {
         Event::Ci(_) => "CI".into(),
         Event::Stale(_) => "a stale commit".into(),
         Event::Summary(_) => "a summary".into(),
+        Event::Shipped(s) => format!("commits live in {}", s.environment),
+        Event::Unreachable(_) => "an unreachable forge".into(),
     }
 }
 
@@ -213,7 +215,12 @@ impl Sink for Channel {
                 .environment()
                 .is_some_and(|env| self.environments.iter().any(|e| e == env)),
             Event::Test(t) => t.channel == self.channel,
-            Event::Ci(_) | Event::Stale(_) | Event::Summary(_) => false,
+            // The daemon's, for the desktop only.
+            Event::Ci(_)
+            | Event::Stale(_)
+            | Event::Summary(_)
+            | Event::Shipped(_)
+            | Event::Unreachable(_) => false,
         }
     }
 
