@@ -1627,3 +1627,50 @@ fn notifications_use_words_give_the_local_log_and_tell_clones_of_one_name_apart(
         "{path}"
     );
 }
+
+/// Runs `git-train ARGS` in a pseudo-terminal (util-linux `script`), as a person
+/// types it: stdin and stderr are a terminal.
+fn in_a_terminal(repo: &Repo, args: &str) -> Run {
+    let line = format!("{} {args} </dev/tty", common::BIN);
+    let mut cmd = repo.cmd("script");
+    cmd.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null());
+    Run::of(cmd.output().unwrap())
+}
+
+#[test]
+fn a_deployment_followed_in_a_terminal_here_raises_no_popup_unless_asked() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let repo = local_repo(&w, "api", "");
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    // The first round is the starting point.
+    once(&w, Some(&bus.address), &[]).ok();
+
+    // Followed to its end in a terminal on this machine: seen there already.
+    let out = in_a_terminal(&repo, "deploy staging --yes");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("staging now runs"), "{}", out.stdout);
+    let out = once(&w, Some(&bus.address), &[]).ok();
+    assert!(
+        server.arrived().is_empty(),
+        "{:?}\n{}",
+        server.arrived(),
+        out.stderr
+    );
+
+    // A deploy from a script (no terminal) is news.
+    repo.commit("change 3");
+    repo.train(&["deploy", "staging", "--yes", "-q"]).ok();
+    once(&w, Some(&bus.address), &[]).ok();
+    assert_eq!(server.arrived().len(), 1, "{:?}", server.arrived());
+
+    // `own_deployments = true`: popups for your own terminal deploys too.
+    write_user_config(&w, &format!("{text}[daemon]\nown_deployments = true\n"));
+    repo.commit("change 4");
+    let out = in_a_terminal(&repo, "deploy staging --yes");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    once(&w, Some(&bus.address), &[]).ok();
+    assert_eq!(server.arrived().len(), 2, "{:?}", server.arrived());
+}

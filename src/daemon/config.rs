@@ -55,6 +55,10 @@ pub struct DaemonConfig {
     /// the desktop (default 10m).
     #[serde(default, deserialize_with = "crate::config::duration")]
     pub unreachable_after: Option<Duration>,
+    /// Popups also for the deployments you followed in a terminal here (default
+    /// false: you saw their end where you typed).
+    #[serde(default)]
+    pub own_deployments: bool,
 }
 
 /// Which notifications are only about your own commits (author email = your git

@@ -23,6 +23,7 @@ pub mod health;
 pub mod lock;
 pub mod round;
 pub mod service;
+pub mod started;
 pub mod watcher;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -40,6 +40,8 @@ const FIRST_STALE: usize = 1;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub mine_only: MineOnly,
+    /// Popups for deployments followed in a terminal on this machine too.
+    pub own_deployments: bool,
     /// None: every environment.
     pub environments: Option<Vec<String>>,
 }
@@ -48,6 +50,7 @@ impl Settings {
     pub fn of(config: &UserConfig) -> Settings {
         Settings {
             mine_only: config.daemon.mine_only,
+            own_deployments: config.daemon.own_deployments,
             environments: config.daemon.environments.clone(),
         }
     }
@@ -204,6 +207,11 @@ fn deployments(
     let mut notes = ctx.ledger.deployments()?;
     let mut found = Vec::new();
     let mut ships = Vec::new();
+    let followed = if settings.own_deployments {
+        Default::default()
+    } else {
+        super::started::load()
+    };
     announced
         .shipped
         .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
@@ -222,6 +230,10 @@ fn deployments(
             }
         }
         if settings.mine_only.deployments && !deployment_is_mine(ctx, d, e.commit) {
+            continue;
+        }
+        // Followed in a terminal here: its end was seen there.
+        if followed.contains(&d.dep) {
             continue;
         }
         let mut event = recorded::deployment(ctx, repo, e.commit, d);

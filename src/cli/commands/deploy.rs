@@ -114,6 +114,10 @@ fn finish(
     let (prepared, _) = deploy::take_lease(ctx, forge, prepared, &lease, again)?;
     let offline = prepared.plan.offline;
     let (env, dep) = (prepared.plan.env.clone(), prepared.plan.dep.clone());
+    // A person follows it here to its end: the daemon need not tell them again.
+    if ctx.ui.interactive() && !json && !confirm.no_wait {
+        crate::daemon::started::record(&dep);
+    }
     let outcome = deploy::carry_out(ctx, forge, prepared, !confirm.no_wait);
     // A `--no-wait` deployment's runner releases the lease at its end.
     if outcome.as_ref().map_or(true, |o| o.state.is_final()) {
