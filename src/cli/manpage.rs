@@ -373,6 +373,11 @@ The environments whose deployments, stale commits and shipped commits notify. De
 A repository whose forge has not answered this long (no token, a refused token,
 unreachable) is told once on the desktop. Default: 10m.
 .TP
+\fB[daemon] own_deployments\fR = \fIfalse\fR
+Popups also for the deployments you followed to their end in a terminal on this
+machine (\fBdeploy\fR and \fBrollback\fR without \fB--no-wait\fR note their id in
+\fI$XDG_STATE_HOME/git-train/started\fR). Default: false, you saw their end there.
+.TP
 \fB[daemon.mine_only] deployments\fR = \fIfalse\fR, \fBci\fR = \fItrue\fR, \fBstale\fR = \fItrue\fR
 Notify only about your own commits (author email = your git \fBuser.email\fR); a
 deployment is yours when you made it or it brings a commit of yours. Defaults as shown.
