@@ -1674,3 +1674,29 @@ fn a_deployment_followed_in_a_terminal_here_raises_no_popup_unless_asked() {
     once(&w, Some(&bus.address), &[]).ok();
     assert_eq!(server.arrived().len(), 2, "{:?}", server.arrived());
 }
+
+#[test]
+fn a_watched_folder_that_is_gone_is_said_once_not_once_per_way_of_finding_it() {
+    let w = World::new();
+    let repo = local_repo(&w, "api", "");
+    repo.train(&["watch"]).ok();
+    let gone = w.repo("gone", 1);
+    gone.train(&["watch"]).ok();
+    std::fs::remove_dir_all(&gone.dir).unwrap();
+    // A daemon over several rounds: the missing folder is one warning in all.
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    let daemon = Running::start(daemon_cmd(&w, None, &["daemon", "-v"]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.count("round:") < 3 {
+        assert!(Instant::now() < deadline, "{}", daemon.lines().join("\n"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let said: Vec<String> = daemon
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("gone") && l.contains("warning"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", daemon.lines().join("\n"));
+    assert!(said[0].contains("git train unwatch"), "{said:?}");
+}

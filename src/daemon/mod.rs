@@ -452,8 +452,14 @@ impl Daemon {
         let outcome = match result {
             Ok(Ok(outcome)) => Some(outcome),
             Ok(Err(e)) => {
-                self.problem(&key, Some(say(&e)));
-                self.answered(&key, Some(ProblemKind::of(&e)));
+                let kind = ProblemKind::of(&e);
+                // The same problem in other words (the watch said "not a repository"
+                // first, the round says it as opening the repository does): once.
+                let said = self.repos.get(&key).and_then(|w| w.kind);
+                if said != Some(kind) || self.repos.get(&key).is_some_and(|w| w.problem.is_none()) {
+                    self.problem(&key, Some(say(&e)));
+                }
+                self.answered(&key, Some(kind));
                 None
             }
             Err(e) => {
