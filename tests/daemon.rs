@@ -1700,3 +1700,71 @@ fn a_watched_folder_that_is_gone_is_said_once_not_once_per_way_of_finding_it() {
     assert_eq!(said.len(), 1, "{}", daemon.lines().join("\n"));
     assert!(said[0].contains("git train unwatch"), "{said:?}");
 }
+
+#[test]
+fn without_a_token_the_daemon_says_so_once_not_every_round_and_never_prints_one() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let api = github_repo(&w, &gh, "api");
+    api.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    // A `gh` that is logged out: it fails, though it prints something like a token
+    // (which is not to be taken, nor shown).
+    let bin = w.path("logged-out");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("gh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho {}\necho 'not logged in' >&2\nexit 1\n",
+            gh.token()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        std::path::Path::new(BIN).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = daemon_cmd(&w, None, &["-v", "daemon"]);
+    cmd.env("PATH", &path);
+    let daemon = Running::start(cmd);
+    daemon.wait_for("round: 1 repository", 4, READY);
+    let lines = daemon.lines();
+    assert_eq!(daemon.stop(), Some(0));
+    let said: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("no GitHub token"))
+        .collect();
+    assert_eq!(
+        said.len(),
+        1,
+        "once, not every round:\n{}",
+        lines.join("\n")
+    );
+    assert_eq!(
+        said[0].matches("no GitHub token").count(),
+        1,
+        "once in its line too: {}",
+        said[0]
+    );
+    assert!(
+        said[0].contains(&api.dir.display().to_string()),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("GH_TOKEN"),
+        "it says where a token comes from: {}",
+        said[0]
+    );
+    for line in &lines {
+        assert!(!line.contains(gh.token()), "a token: {line}");
+        assert!(!line.contains("ghp_"), "a token: {line}");
+    }
+    assert!(gh.requests().is_empty(), "{:?}", gh.requests());
+}

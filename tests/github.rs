@@ -837,3 +837,243 @@ fn status_shows_github_ci_after_a_sync_and_an_unchanged_refresh_costs_only_304s(
         .json();
     assert_eq!(st["commits"][2]["ci"], "success");
 }
+
+#[test]
+fn a_next_page_on_another_host_is_not_followed_and_says_so() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    // Where the link points: a server that would take the token if it were sent there.
+    let elsewhere = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "");
+    let sha = repo.rev("HEAD~1");
+    let id = gh.add_deployment(&sha, "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "success", None);
+    let refused = |out: &common::Run, what: &str| {
+        assert!(
+            out.stderr.contains(&format!(
+                "GitHub's answer to {what} links its next page to {}/repos/acme/api/",
+                elsewhere.url()
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                "not followed, so the token stays with {}",
+                gh.url()
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("malformed"), "{}", out.stderr);
+    };
+
+    // The deployment import.
+    gh.fault(
+        "GET",
+        "/deployments?",
+        Fault::NextElsewhere(elsewhere.url()),
+        1,
+    );
+    let out = gh.train(&repo, &["sync"]).code(3);
+    refused(&out, "list deployments");
+
+    // A commit's statuses, read by `deploy`'s CI gate.
+    gh.set_commit_status(&repo.rev("HEAD"), "ci/build", "success", None);
+    gh.fault("GET", "/status", Fault::NextElsewhere(elsewhere.url()), 1);
+    let out = gh.train(&repo, &["deploy", "staging", "--new-env"]).code(3);
+    refused(&out, "read the commit's status");
+    assert!(gh.deployments().len() == 1, "nothing was deployed");
+
+    // And its check runs, read by a sync for `status` (a page that is not empty: an
+    // empty one ends the list, and nothing is followed).
+    gh.set_check_run(&repo.rev("HEAD"), "test", "completed", Some("success"));
+    gh.fault(
+        "GET",
+        "/check-runs",
+        Fault::NextElsewhere(elsewhere.url()),
+        1,
+    );
+    let out = gh.train(&repo, &["sync"]).code(3);
+    refused(&out, "read the commit's check runs");
+
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing went to the other host: {:?}",
+        elsewhere.requests()
+    );
+    // Without the fault, everything is read again.
+    gh.train(&repo, &["sync"]).ok();
+}
+
+#[test]
+fn a_commit_github_does_not_know_is_named_and_a_name_that_does_not_resolve_is_one_phrase() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "");
+    let sha = repo.rev("HEAD");
+    let short = &sha[..7];
+    // Every time it is asked (the sync before the gate asks too, and leaves out a
+    // commit GitHub does not have).
+    let status = format!("/commits/{sha}/status");
+    gh.fault("GET", &status, Fault::Status(404), 10);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(2);
+    out.says(&format!(
+        "GitHub found no commit {short} in acme/api (404) to read the commit's status"
+    ));
+    out.says("check that it is on GitHub (pushed, not deleted)");
+    gh.clear_faults();
+    let runs = format!("/commits/{sha}/check-runs");
+    gh.fault("GET", &runs, Fault::Status(404), 10);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(2);
+    out.says(&format!(
+        "GitHub found no commit {short} in acme/api (404) to read the commit's check runs"
+    ));
+    assert!(
+        !out.stderr.contains("repository or deployment"),
+        "{}",
+        out.stderr
+    );
+    assert!(gh.deployments().is_empty());
+
+    // A host name that cannot resolve (`.invalid` never does): said once, plainly.
+    let api = "https://api.example.invalid";
+    repo.write(
+        ".train.toml",
+        &format!("forge = \"github\"\n[github]\nrepo = \"acme/api\"\napi = \"{api}\"\ntimeout = \"5s\"\n"),
+    );
+    repo.git(&["config", "train.githubHost", "api.example.invalid"]);
+    let out = gh.train(&repo, &["deploy", "staging"]).code(3);
+    out.says(&format!("could not reach GitHub at {api}"));
+    out.says("the host name does not resolve (DNS)");
+    out.says("try again");
+    for layer in [
+        "Service Error",
+        "client error",
+        "dns error",
+        "lookup address",
+    ] {
+        assert!(!out.stderr.contains(layer), "{layer}: {}", out.stderr);
+    }
+    assert_eq!(out.stderr.matches("resolve").count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn rollback_offline_works_from_the_ledger_with_the_local_forge_and_refuses_with_github() {
+    let w = World::new();
+    // The local forge, with a remote no network reaches: every attempt to contact it
+    // runs this ssh, which notes it and fails.
+    let repo = w.repo("r", 3);
+    repo.config_without_ci("[env.staging]\n");
+    let contacted = w.path("contacted");
+    let ssh = w.path("ssh");
+    std::fs::write(
+        &ssh,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexit 255\n",
+            contacted.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "ssh://git@git.example.invalid/acme/api.git",
+    ]);
+    let train = |args: &[&str]| {
+        common::Run::of(
+            repo.cmd(BIN)
+                .env("GIT_SSH_COMMAND", &ssh)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let old = repo.rev("HEAD~1");
+    train(&["deploy", "staging", "HEAD~1", "--offline"]).ok();
+    train(&["deploy", "staging", "HEAD", "--offline"]).ok();
+    assert!(!contacted.exists(), "--offline contacts no remote");
+    // The sentinel works: without --offline the remote is tried.
+    train(&["sync"]);
+    assert!(contacted.exists(), "a sync tries the remote");
+    std::fs::remove_file(&contacted).unwrap();
+
+    let out = train(&["rollback", "staging", "--offline", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["sha"], old);
+    assert_eq!(out["rollback"], true);
+    assert_eq!(out["state"], "success");
+    assert_eq!(repo.rev("refs/train/deployed/staging"), old);
+    assert!(!contacted.exists(), "the rollback contacted no remote");
+
+    // The github forge: refused at once, whatever ran before, and GitHub never asked.
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "g", "[checks]\nrequire = false\n");
+    gh.workflow(&[("success", Duration::from_millis(0))]);
+    gh.train(&repo, &["deploy", "staging", "HEAD~1"]).ok();
+    gh.train(&repo, &["deploy", "staging"]).ok();
+    let before = repo.all_lines();
+    gh.clear_requests();
+    let out = gh
+        .train(&repo, &["rollback", "staging", "--offline"])
+        .code(2);
+    out.says("cannot roll back offline with the github forge");
+    assert!(gh.requests().is_empty(), "{:?}", gh.requests());
+    assert_eq!(repo.all_lines(), before);
+    assert_eq!(repo.rev("refs/train/deployed/staging"), repo.rev("HEAD"));
+}
+
+#[test]
+fn status_says_how_old_githubs_ci_is_after_five_minutes_and_refresh_asks_again() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = gh.configured(&w, "r", "");
+    gh.set_commit_status(&repo.rev("HEAD"), "ci/build", "success", None);
+    let at = |now: &str, args: &[&str]| {
+        let out = repo
+            .cmd(BIN)
+            .env("GH_TOKEN", gh.token())
+            .env("GIT_TRAIN_NOW", now)
+            .args(args)
+            .output()
+            .unwrap();
+        let run = common::Run::of(out);
+        assert!(!run.stdout.contains(gh.token()) && !run.stderr.contains(gh.token()));
+        run.ok()
+    };
+    let line = "CI as GitHub said";
+    at("2026-11-20T12:00:00Z", &["sync"]);
+    let fresh = at("2026-11-20T12:04:59Z", &["status"]);
+    assert!(fresh.stdout.contains('✓'), "{}", fresh.stdout);
+    assert!(!fresh.stdout.contains(line), "{}", fresh.stdout);
+
+    let old = at("2026-11-20T12:07:00Z", &["status"]);
+    assert!(
+        old.stdout
+            .contains("CI as GitHub said 7m ago (`git train status --refresh` asks again)"),
+        "{}",
+        old.stdout
+    );
+    assert!(old.stdout.contains('✓'), "{}", old.stdout);
+
+    gh.clear_requests();
+    let refreshed = at("2026-11-20T12:07:00Z", &["status", "--refresh"]);
+    assert!(!refreshed.stdout.contains(line), "{}", refreshed.stdout);
+    let ci: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/commits/"))
+        .collect();
+    assert!(!ci.is_empty(), "--refresh asks GitHub");
+    assert!(
+        ci.iter()
+            .all(|r| r.if_none_match.is_some() && r.status == 304),
+        "conditional, and unchanged: {ci:?}"
+    );
+    let later = at("2026-11-20T12:10:00Z", &["status"]);
+    assert!(!later.stdout.contains(line), "{}", later.stdout);
+}

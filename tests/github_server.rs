@@ -743,11 +743,19 @@ fn rate_limit_headers_count_down_and_an_empty_budget_refuses() {
     let rate = Call::get(&gh, "/rate_limit").send(&gh).expect(200);
     assert_eq!(rate.json()["rate"]["remaining"], 0);
 
-    // When the reset time passes, the budget is whole again.
+    // When the reset time passes, the budget is whole again: the server's clock is
+    // moved past it, no test waits for it.
     gh.set_rate_reset_in(Duration::from_secs(1));
-    std::thread::sleep(Duration::from_millis(2100));
+    let still = Call::get(&gh, "/repos/acme/api").send(&gh).expect(403);
+    let reset: u64 = still.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    gh.advance_clock(Duration::from_secs(2));
     let back = Call::get(&gh, "/repos/acme/api").send(&gh).expect(200);
     assert_eq!(back.remaining(), 4999);
+    let next: u64 = back.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!(
+        next >= reset + 3600,
+        "a new hour from the server's now: {reset} {next}"
+    );
 }
 
 #[test]
@@ -1323,6 +1331,32 @@ fn fault_conflict_and_unprocessable_answer_as_github_does() {
     .expect(422)
     .json();
     assert_eq!(status["message"], "Validation Failed");
+}
+
+#[test]
+fn fault_next_elsewhere_links_the_next_page_to_another_origin() {
+    let gh = GitHub::start("acme/api");
+    gh.add_deployment(SHA, "production", "bob", json!({}));
+    gh.fault(
+        "GET",
+        "/deployments",
+        Fault::NextElsewhere("http://127.0.0.1:9".into()),
+        1,
+    );
+    let first = Call::get(&gh, "/repos/acme/api/deployments?per_page=100")
+        .send(&gh)
+        .expect(200);
+    assert_eq!(first.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        first.header("link"),
+        Some("<http://127.0.0.1:9/repos/acme/api/deployments?per_page=100&page=2>; rel=\"next\"")
+    );
+    // Once, and the rest of the answer is as normal.
+    let again = Call::get(&gh, "/repos/acme/api/deployments?per_page=100")
+        .send(&gh)
+        .expect(200);
+    assert_eq!(again.header("link"), None);
+    assert_eq!(again.json(), first.json());
 }
 
 #[test]

@@ -470,7 +470,14 @@ impl Daemon {
         };
         let mut news = Vec::new();
         if let Some(outcome) = outcome {
-            let said: Vec<String> = outcome.problems.iter().map(say).collect();
+            // One problem met twice in a round (no token for the import and again for
+            // CI) is said once.
+            let mut said: Vec<String> = Vec::new();
+            for text in outcome.problems.iter().map(say) {
+                if !said.contains(&text) {
+                    said.push(text);
+                }
+            }
             let problem = (!said.is_empty()).then(|| said.join("; "));
             self.problem(&key, problem);
             self.answered(&key, outcome.problems.first().map(ProblemKind::of));

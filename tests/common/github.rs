@@ -97,6 +97,9 @@ pub enum Fault {
     /// Do the work (a POST creates its deployment), then answer this status instead,
     /// as when GitHub times out after committing.
     Lost(u16),
+    /// A list answers normally, but its `Link` names the next page on this other
+    /// origin (`http://HOST:PORT`), as a hostile or misconfigured proxy might.
+    NextElsewhere(String),
 }
 
 /// One request as the server saw it.
@@ -312,11 +315,19 @@ impl GitHub {
         st.rate.remaining = n.min(st.rate.limit);
     }
 
-    /// Moves the budget's reset (`x-ratelimit-reset`) to `after` from now; when it
-    /// passes, the budget is full again.
+    /// Moves the budget's reset (`x-ratelimit-reset`) to `after` from the server's
+    /// now; when it passes, the budget is full again.
     pub fn set_rate_reset_in(&self, after: Duration) {
         let mut st = self.shared.lock();
-        st.rate.reset = epoch_now() + after.as_secs_f64().ceil() as u64;
+        st.rate.reset = st.now() + after.as_secs_f64().ceil() as u64;
+    }
+
+    /// Moves the server's own clock (rate-limit windows, `x-ratelimit-reset`, and the
+    /// times it stamps when not frozen) forward by `by`, so that a test waits for a
+    /// reset without sleeping. The client's clock is not moved: a client that waits
+    /// for `x-ratelimit-reset` itself still reads it against the real time.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.lock().offset += by;
     }
 
     /// The remaining primary budget.
@@ -673,6 +684,7 @@ async fn handle(
         Some(Fault::Slow(pause)) => tokio::time::sleep(*pause).await,
         Some(Fault::MalformedJson | Fault::TruncatedJson | Fault::Lost(_)) => conditional = false,
         Some(Fault::EarlyEnd) => early_end = true,
+        Some(Fault::NextElsewhere(_)) => {}
         Some(refusal) => reply = Some(shared.lock().refuse(&call, refusal)),
         None => {}
     }
@@ -690,6 +702,27 @@ async fn handle(
         Some(Fault::Lost(status)) => shared.lock().lost(reply, status),
         _ => reply,
     };
+    if let (Some(Fault::NextElsewhere(origin)), 200) = (&fault, reply.status) {
+        let page = call
+            .param("page")
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(1);
+        let mut query: Vec<String> = call
+            .query
+            .iter()
+            .filter(|q| q.split('=').next() != Some("page"))
+            .cloned()
+            .collect();
+        query.push(format!("page={}", page + 1));
+        let next = format!(
+            "<{}{}?{}>; rel=\"next\"",
+            origin.trim_end_matches('/'),
+            call.path,
+            query.join("&")
+        );
+        reply.headers.retain(|(n, _)| n != "link");
+        reply.headers.push(("link".to_string(), next));
+    }
     if matches!(fault, Some(Fault::MalformedJson | Fault::TruncatedJson)) {
         // A client must not cache a garbled answer.
         reply
@@ -845,6 +878,8 @@ struct State {
     environments: Vec<Value>,
     next_id: u64,
     frozen: Option<SystemTime>,
+    /// How far the server's clock runs ahead of the real one ([`GitHub::advance_clock`]).
+    offset: Duration,
     rate: Rate,
     faults: Vec<FaultRule>,
     workflow: Steps,
@@ -872,6 +907,7 @@ impl State {
             environments: Vec::new(),
             next_id: 1,
             frozen: None,
+            offset: Duration::ZERO,
             rate: Rate {
                 limit: 5000,
                 remaining: 5000,
@@ -917,12 +953,20 @@ impl State {
         id
     }
 
+    /// The server's now, in seconds since the epoch: the real clock plus `offset`.
+    fn now(&self) -> u64 {
+        epoch_now() + self.offset.as_secs()
+    }
+
     fn stamp(&self) -> String {
-        humantime::format_rfc3339_seconds(self.frozen.unwrap_or_else(SystemTime::now)).to_string()
+        let now = self
+            .frozen
+            .unwrap_or_else(|| SystemTime::now() + self.offset);
+        humantime::format_rfc3339_seconds(now).to_string()
     }
 
     fn refresh_window(&mut self) {
-        let now = epoch_now();
+        let now = self.now();
         if now >= self.rate.reset {
             self.rate.remaining = self.rate.limit;
             self.rate.reset = now + 3600;

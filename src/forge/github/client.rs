@@ -194,10 +194,14 @@ impl Client {
         let body: Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(e.to_string()))?;
         let next = next_link(&parts.headers);
+        // An answer whose next page is on another server is refused by every list:
+        // not kept, or every later 304 would bring the refused link back with it.
+        let keep = next.as_deref().is_none_or(|n| self.same_origin(n));
         if let Some(etag) = parts
             .headers
             .get(http::header::ETAG)
             .and_then(|v| v.to_str().ok())
+            .filter(|_| keep)
         {
             let mut etags = self.etags.borrow_mut();
             if etags.len() >= ETAG_ENTRIES {
