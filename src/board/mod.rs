@@ -738,7 +738,7 @@ impl Ui for PageUi {
 }
 
 /// Opens the repository for one page: the context is made where it is used
-/// (`git2::Repository` is not `Sync`). Why it cannot be opened is not shown: a
+/// (the repository handle is not `Sync`). Why it cannot be opened is not shown: a
 /// configuration error may quote a value (a webhook URL, a token) from the file.
 fn open(site: &Site) -> (Result<Context>, Rc<RefCell<Vec<String>>>) {
     let warnings = Rc::new(RefCell::new(Vec::new()));
