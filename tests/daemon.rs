@@ -232,7 +232,10 @@ impl Notifications {
 // Running the daemon.
 
 fn daemon_cmd(w: &World, bus: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    // The figures can be taken of another build (the release one):
+    // GIT_TRAIN_FIGURES_BIN=target/release/git-train.
+    let bin = std::env::var_os("GIT_TRAIN_FIGURES_BIN").unwrap_or_else(|| BIN.into());
+    let mut cmd = Command::new(bin);
     w.env(&mut cmd);
     cmd.current_dir(w.root.path())
         .stdin(Stdio::null())
@@ -1355,6 +1358,20 @@ fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
         !daemon.lines().join("\n").contains(gh.token()),
         "the token leaked"
     );
+    // With GIT_TRAIN_FIGURES_MINUTE set: the CPU of one idle minute at poll = 60s
+    // (a figure for the closing note; a minute is too long for every run).
+    if std::env::var_os("GIT_TRAIN_FIGURES_MINUTE").is_some() {
+        write_user_config(&w, &format!("{text}[daemon]\npoll = \"60s\"\n"));
+        daemon.wait_for("polling every 60s from now", 1, READY);
+        std::thread::sleep(Duration::from_secs(5));
+        let before = cpu_time(pid);
+        std::thread::sleep(Duration::from_secs(60));
+        let minute = cpu_time(pid) - before;
+        eprintln!(
+            "FIGURES: one idle minute at poll = 60s: CPU {} ms",
+            minute.as_millis()
+        );
+    }
     assert_eq!(daemon.stop(), Some(0));
 }
 
