@@ -1340,11 +1340,12 @@ fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
         cpu.as_millis() / 5,
         calls.lines().count(),
     );
-    // A repository: its deployment list, and the CI of its (three) newest trunk
-    // commits for `status` (combined status and check runs): all conditional.
+    // A repository: its deployment list, conditional. The CI of its trunk commits
+    // had finished when the first round read it, so idle rounds do not ask again
+    // (until it is ten minutes old; `sync` and `status --refresh` ask every time).
     assert_eq!(
         requests.len(),
-        20 * (1 + 2 * 3),
+        20,
         "conditional requests only: {requests:?}"
     );
     assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
@@ -1784,4 +1785,38 @@ fn without_a_token_the_daemon_says_so_once_not_every_round_and_never_prints_one(
         assert!(!line.contains("ghp_"), "a token: {line}");
     }
     assert!(gh.requests().is_empty(), "{:?}", gh.requests());
+}
+
+#[test]
+fn a_round_asks_again_for_finished_ci_only_once_it_is_ten_minutes_old() {
+    let w = World::new();
+    let gh = GitHub::start("acme/api");
+    let repo = github_repo(&w, &gh, "api");
+    repo.train(&["watch"]).ok();
+    for rev in ["HEAD", "HEAD~1", "HEAD~2"] {
+        gh.set_commit_status(&repo.rev(rev), "ci/build", "success", None);
+    }
+    let at = |now: &'static str| [("GH_TOKEN", gh.token()), ("GIT_TRAIN_NOW", now)];
+    let ci_asked = |gh: &GitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| r.path.contains("/status") || r.path.contains("/check-runs"))
+            .count()
+    };
+    once(&w, None, &at("2026-12-01T09:00:00Z")).ok();
+    assert!(ci_asked(&gh) >= 6, "{:?}", gh.requests());
+    gh.clear_requests();
+    // Finished, and read a minute ago: not asked.
+    once(&w, None, &at("2026-12-01T09:01:00Z")).ok();
+    assert_eq!(ci_asked(&gh), 0, "{:?}", gh.requests());
+    gh.clear_requests();
+    // Ten minutes on: asked again (conditional, so 304s).
+    once(&w, None, &at("2026-12-01T09:11:00Z")).ok();
+    let asked: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/status") || r.path.contains("/check-runs"))
+        .collect();
+    assert!(!asked.is_empty(), "{:?}", gh.requests());
+    assert!(asked.iter().all(|r| r.status == 304), "{asked:?}");
 }

@@ -651,18 +651,45 @@ impl CiCache {
 /// How many trunk commits a refresh reads the CI of: what `status` shows by default.
 pub const CI_REFRESH_COMMITS: usize = 10;
 
+/// A daemon round asks again for a commit whose CI had finished (success or failure)
+/// only when it was read longer ago than this; pending and unknown ones every round.
+/// A finished CI rarely changes (a re-run), and `status --refresh` or `sync` asks
+/// for every one.
+pub const CI_FINISHED_KEPT_MS: i64 = 10 * 60 * 1000;
+
 impl GitHub {
     /// Reads the CI state of the newest `count` first-parent trunk commits into the
     /// cache `status` reads: two conditional GETs per commit (statuses, check runs), so
     /// an unchanged refresh is answered 304 and costs no rate limit. A commit GitHub
     /// does not have (not pushed yet) is left out.
-    pub fn refresh_ci_cache(&self, ctx: &Context, count: usize) -> Result<usize> {
+    ///
+    /// With `finished_kept_ms`, a commit whose CI had finished when it was read less
+    /// than that long ago is not asked again (the daemon's rounds).
+    pub fn refresh_ci_cache(
+        &self,
+        ctx: &Context,
+        count: usize,
+        finished_kept_ms: Option<i64>,
+    ) -> Result<usize> {
         let trunk = ctx.repo().trunk(&ctx.config)?;
         let commits = ctx.repo().first_parent(trunk.tip, count.min(100))?;
         let mut cache = CiCache::load(ctx);
         let mut keep = std::collections::BTreeMap::new();
         let mut read = 0;
+        let now = ctx.now().0;
         for commit in commits {
+            if let (Some(kept), Some(known)) =
+                (finished_kept_ms, cache.commits.get(&commit.to_string()))
+            {
+                let finished = matches!(
+                    known.state(),
+                    crate::domain::CiState::Success | crate::domain::CiState::Failure
+                );
+                if finished && now - known.at_ms < kept {
+                    keep.insert(commit.to_string(), known.clone());
+                    continue;
+                }
+            }
             match self.ci(ctx, commit) {
                 Ok(ci) => {
                     keep.insert(
@@ -1021,18 +1048,19 @@ impl Forge for GitHub {
         if ctx.config.github.export {
             imported.exported = self.export(ctx)?;
         }
-        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS, None)?);
         Ok(Some(imported))
     }
 
     fn poll(&self, ctx: &Context) -> Result<Option<Imported>> {
         let mut imported = self.import_all(ctx)?;
-        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS)?);
+        imported.ci =
+            Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS, Some(CI_FINISHED_KEPT_MS))?);
         Ok(Some(imported))
     }
 
     fn refresh_ci(&self, ctx: &Context, count: usize) -> Result<Option<usize>> {
-        self.refresh_ci_cache(ctx, count.max(CI_REFRESH_COMMITS))
+        self.refresh_ci_cache(ctx, count.max(CI_REFRESH_COMMITS), None)
             .map(Some)
     }
 
