@@ -640,11 +640,17 @@ impl CiCache {
             .unwrap_or_default()
     }
 
+    /// Writes the cache when it changed (an idle daemon round writes nothing).
     fn save(&self, dir: &std::path::Path) {
-        let _ = std::fs::create_dir_all(dir);
-        if let Ok(bytes) = serde_json::to_vec(self) {
-            let _ = crate::file::write_atomically(&dir.join("ci.json"), &bytes);
+        let path = dir.join("ci.json");
+        let Ok(bytes) = serde_json::to_vec(self) else {
+            return;
+        };
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            return;
         }
+        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::file::write_atomically(&path, &bytes);
     }
 }
 
