@@ -267,14 +267,10 @@ fn write_head(dir: &Path, head: &Head) -> Result<()> {
 }
 
 fn current_refs(git: &Repository) -> Result<Deployed> {
-    let mut out = Deployed::new();
-    for r in git.references_glob(&format!("{DEPLOYED_PREFIX}*"))? {
-        let r = r?;
-        if let (Some(name), Some(oid)) = (r.name(), r.target()) {
-            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid.into());
-        }
-    }
-    Ok(out)
+    Ok(super::refs::under(git, DEPLOYED_PREFIX)?
+        .into_iter()
+        .map(|(name, oid)| (name[DEPLOYED_PREFIX.len()..].to_string(), oid.into()))
+        .collect())
 }
 
 fn notes_tip(git: &Repository) -> Result<Option<CommitId>> {

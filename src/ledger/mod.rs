@@ -8,15 +8,21 @@
 //! environment at a time),
 //! `remote` and `sync` (sharing through the team's remote), `runs` (the deployments
 //! this clone runs, and the reaper), `repo` (the repository itself), `lockfile`
-//! (locks between processes), `git` (where libgit2's types meet git-train's).
+//! (locks between processes), `git` (where libgit2's types meet git-train's),
+//! `graph` (git's commit-graph file: ancestry without a merge-base walk), `refs`
+//! (the refs under one prefix, without parsing all of packed-refs), `mmap` (files
+//! they read in place).
 
 mod git;
+mod graph;
 pub mod index;
 pub mod leases;
 pub mod lockfile;
 pub mod locks;
+mod mmap;
 pub mod notes;
 pub mod readers;
+mod refs;
 pub mod remote;
 pub mod repo;
 pub mod runs;
