@@ -199,7 +199,7 @@ impl Context {
     pub fn known_envs(&self) -> Result<Vec<String>> {
         let mut known: std::collections::BTreeSet<String> =
             self.config.env.keys().cloned().collect();
-        known.extend(self.ledger.index()?.entries.into_iter().map(|e| e.env));
+        known.extend(self.ledger.newest()?.into_keys());
         Ok(known.into_iter().collect())
     }
 

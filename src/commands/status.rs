@@ -108,15 +108,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         .collect();
     names.extend(locks.keys().cloned());
     // The newest deployment of each environment, to say when it failed.
-    let mut newest: std::collections::BTreeMap<String, crate::ledger::Entry> = Default::default();
-    for e in ctx.ledger.index()?.entries {
-        match newest.get(&e.env) {
-            Some(n) if n.started > e.started => {}
-            _ => {
-                newest.insert(e.env.clone(), e);
-            }
-        }
-    }
+    let newest = ctx.ledger.newest()?;
     names.extend(newest.keys().cloned());
     if let Some(env) = &only {
         names.retain(|n| n == env.as_str());

@@ -34,7 +34,7 @@ use crate::clock::Clock;
 use crate::domain::{CiSummary, CommitId, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
-pub use index::{Entry, Future, Index, Open, Snapshot};
+pub use index::{Entry, Future, Index, Open, Shown, Snapshot};
 pub use leases::{HeldLease, Lease, Leased};
 pub use locks::{Held, Lock, Taken};
 pub use notes::{
@@ -122,9 +122,20 @@ impl Ledger {
         index::refresh(&self.repo, self.clock)
     }
 
+    /// Each environment's newest deployment, whatever its state: the environments the
+    /// ledger has deployments to.
+    pub fn newest(&self) -> Result<std::collections::BTreeMap<String, Entry>> {
+        index::newest(&self.repo, self.clock)
+    }
+
     /// The newest `n` deployments, of one environment or all, newest first.
     pub fn recent(&self, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
         index::recent(&self.repo, self.clock, env, n)
+    }
+
+    /// The lines that do not parse, of each note that has some, by commit.
+    pub fn skipped_lines(&self) -> Result<std::collections::HashMap<CommitId, String>> {
+        index::skipped(&self.repo)
     }
 
     /// The deployment with id `dep`, as the index knows it.
