@@ -1027,7 +1027,7 @@ pub fn skipped(repo: &Repo) -> Result<std::collections::HashMap<CommitId, String
 
 /// A journal longer than this is folded into the deployments file: every reader
 /// of the index reads the journal whole, and a fold rewrites the file (once per
-/// about 500 changed deployments).
+/// a few hundred changed deployments).
 const JOURNAL_MAX: u64 = if cfg!(test) { 2 * 1024 } else { 64 * 1024 };
 
 /// The journal file's length (0: none).
