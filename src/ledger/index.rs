@@ -878,7 +878,12 @@ fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<Entry>>
         Ok((entries, bad))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
-    let second = (threads > 1 && all.len() >= THREADED_REBUILD)
+    // A handle opened by path does not see objects given by the environment
+    // (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`): one thread then.
+    let by_env = ["GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let second = (threads > 1 && !by_env && all.len() >= THREADED_REBUILD)
         .then(|| Repository::open(notes.git().path()).ok())
         .flatten();
     let (first, rest) = match &second {
