@@ -1,20 +1,25 @@
-//! `cargo bench --bench train`: git-train against plain git on a trunk of 100,000
-//! commits with 20,000 deployed ones (issue 7).
+//! `cargo bench --bench train`: git-train against plain git on trunks of 100,000
+//! commits (issues 7 and 17).
 //!
-//! 1. Builds two corpora once, under `target/bench-corpus/` (`--rebuild` or
+//! 1. Builds the corpora once, under `target/bench-corpus/` (`--rebuild` or
 //!    `GIT_TRAIN_BENCH_REBUILD=1` builds them again): `lib`, written here with
-//!    `git fast-import` and git-train's own `ledger::write`, and `make-repo`, written
+//!    `git fast-import` and git-train's own `ledger::write`; `make-repo`, written
 //!    by `tests/fixtures/make-repo.py` (a copy of `shared/bench/make-repo.py`), a
-//!    second, independent writer of the format.
-//!    Each gets a bare clone as its `origin`.
-//! 2. Checks that git-train reads both as their writers meant: its parser takes
+//!    second, independent writer of the format; `merge-heavy` (every trunk commit a
+//!    merge, `qa` 15,000 commits behind); `big-ledger` (make-repo.py with
+//!    `--deploy-last 100000`); `tags` (a copy of `lib` with 50,000 packed tags);
+//!    `fleet` (20 small repositories on a watch list, for `status --all`).
+//!    Each gets a bare clone as its `origin`, and a commit-graph.
+//! 2. Checks that git-train reads each as its writer meant: its parser takes
 //!    every event line, `history` and `stats` count every deployment each writer
-//!    wrote, and nothing is said on stderr.
-//! 3. Times whole commands of the release binary next to plain git, in fresh copies
-//!    of the corpora, as medians of interleaved runs, and checks the budgets.
+//!    wrote, nothing is said on stderr, and `status`, `history` and `stats` agree
+//!    with a reference worked out with plain git from the raw notes.
+//! 3. Times whole commands of the release binary (alone and through `git train`)
+//!    next to plain git, in fresh copies of the corpora, as medians of interleaved
+//!    runs, checks the budgets, and measures each command's peak RSS once more.
 //!
 //! Options, after `--`: `--rebuild`, `--runs N` (30), `--warmup N` (3),
-//! `--corpus lib|make-repo|both` (both). `GIT_TRAIN_BENCH_BIN=DIR/git-train` times
+//! `--corpus NAME[,NAME...]` (all). `GIT_TRAIN_BENCH_BIN=DIR/git-train` times
 //! another build (an older one, to compare). Exits 1 when a budget is missed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -53,6 +58,8 @@ require = false
 production = true
 max_train = 20
 stale_after = \"24h\"
+
+[env.qa]
 ";
 
 type Res<T> = Result<T, String>;
@@ -88,7 +95,7 @@ impl Opts {
             rebuild: std::env::var_os("GIT_TRAIN_BENCH_REBUILD").is_some_and(|v| v != "0"),
             runs: 30,
             warmup: 3,
-            corpora: vec![Kind::Lib, Kind::MakeRepo],
+            corpora: Kind::ALL.to_vec(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -104,11 +111,19 @@ impl Opts {
                 "--runs" => opts.runs = number("--runs")?.max(1),
                 "--warmup" => opts.warmup = number("--warmup")?,
                 "--corpus" => {
-                    opts.corpora = match args.next().as_deref() {
-                        Some("lib") => vec![Kind::Lib],
-                        Some("make-repo") => vec![Kind::MakeRepo],
-                        Some("both") => vec![Kind::Lib, Kind::MakeRepo],
-                        _ => return Err("--corpus takes lib, make-repo or both".into()),
+                    let names = args.next().unwrap_or_default();
+                    opts.corpora = Vec::new();
+                    for name in names.split(',') {
+                        match name {
+                            "both" => opts.corpora.extend([Kind::Lib, Kind::MakeRepo]),
+                            "all" => opts.corpora.extend(Kind::ALL),
+                            _ => opts.corpora.push(
+                                Kind::ALL.into_iter().find(|k| k.name() == name).ok_or(
+                                    "--corpus takes lib, make-repo, merge-heavy, tags, \
+                                     big-ledger, fleet, both or all (or a list with commas)",
+                                )?,
+                            ),
+                        }
                     }
                 }
                 other => return Err(format!("unknown option {other}")),
@@ -124,16 +139,57 @@ enum Kind {
     Lib,
     /// Written by tests/fixtures/make-repo.py.
     MakeRepo,
+    /// Like `lib`, but every trunk commit is a merge of a one-commit side branch (as
+    /// GitHub's merge button makes), and `qa` runs a commit 15,000 first-parent
+    /// commits behind the tip.
+    MergeHeavy,
+    /// The `lib` corpus with 50,000 tags, packed (`git pack-refs --all`).
+    Tags,
+    /// make-repo.py with `--deploy-last 100000`: about 71,000 deployments.
+    BigLedger,
+    /// 20 repositories of 10,000 commits on the watch list, for `status --all`.
+    Fleet,
 }
 
 impl Kind {
+    const ALL: [Kind; 6] = [
+        Kind::Lib,
+        Kind::MakeRepo,
+        Kind::MergeHeavy,
+        Kind::Tags,
+        Kind::BigLedger,
+        Kind::Fleet,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Kind::Lib => "lib",
             Kind::MakeRepo => "make-repo",
+            Kind::MergeHeavy => "merge-heavy",
+            Kind::Tags => "tags",
+            Kind::BigLedger => "big-ledger",
+            Kind::Fleet => "fleet",
+        }
+    }
+
+    /// The corpus it is a copy of.
+    fn corpus(self) -> Kind {
+        match self {
+            Kind::Tags => Kind::Lib,
+            k => k,
         }
     }
 }
+
+/// Packed tags in the `tags` corpus.
+const TAGS: usize = 50_000;
+/// How far behind the tip `qa` is in the `merge-heavy` corpus.
+const FAR_BEHIND: usize = 15_000;
+/// How far below the tip the `merge-heavy` deploy row deploys.
+const BELOW_TIP: usize = 3_000;
+/// Repositories, and commits in each, of the `fleet`.
+const FLEET: usize = 20;
+const FLEET_COMMITS: usize = 10_000;
 
 /// Where things are, and the environment every child process gets.
 struct Bench {
@@ -227,13 +283,23 @@ fn run(opts: &Opts) -> Res<bool> {
     let mut all_met = true;
     let mut report = machine(&bench);
     print!("{report}");
+    let mut built = HashSet::new();
     for &kind in &opts.corpora {
-        let dir = ensure_corpus(&bench, kind, opts.rebuild)?;
-        let counts = read_counts(&dir.with_extension("ready"))?;
-        check_readers(&bench, kind, &dir, &counts)?;
-        let work = fresh_copy(&bench, kind, &dir)?;
-        let before = load_average();
-        let rows = measure(&bench, &work, opts)?;
+        let before;
+        let rows = if kind == Kind::Fleet {
+            let home = ensure_fleet(&bench, opts.rebuild)?;
+            before = load_average();
+            measure_fleet(&bench, &home, opts)?
+        } else {
+            let rebuild = opts.rebuild && built.insert(kind.corpus().name());
+            let dir = ensure_corpus(&bench, kind.corpus(), rebuild)?;
+            let counts = read_counts(&dir.with_extension("ready"))?;
+            let work = fresh_copy(&bench, kind, &dir)?;
+            check_readers(&bench, kind, &work, &counts)?;
+            check_reference(&bench, kind, &work)?;
+            before = load_average();
+            measure(&bench, kind, &work, opts)?
+        };
         let table = render(kind, &rows, opts, (before, load_average()));
         print!("{table}");
         report.push_str(&table);
@@ -347,14 +413,20 @@ fn ensure_corpus(bench: &Bench, kind: Kind, rebuild: bool) -> Res<PathBuf> {
     let started = Instant::now();
     eprintln!("bench: building {} ...", dir.display());
     let counts = match kind {
-        Kind::Lib => build_lib(bench, &dir)?,
-        Kind::MakeRepo => build_make_repo(bench, &dir)?,
+        Kind::Lib => build_lib(bench, &dir, false)?,
+        Kind::MergeHeavy => build_lib(bench, &dir, true)?,
+        Kind::MakeRepo => build_make_repo(bench, &dir, DEPLOY_LAST)?,
+        Kind::BigLedger => build_make_repo(bench, &dir, COMMITS)?,
+        Kind::Tags | Kind::Fleet => return Err("not a corpus of its own".into()),
     };
     std::fs::write(dir.join(".train.toml"), TRAIN_TOML).map_err(|e| e.to_string())?;
     // No background gc or maintenance started by a fetch while something is timed.
+    // A commit-graph, as `git gc` (gc.writeCommitGraph, on by default) or `git
+    // maintenance` leave in a repository: plain git uses it, and so does git-train.
     for repo in [dir.clone(), dir.with_extension("git")] {
         bench.git(&repo, &["config", "gc.auto", "0"])?;
         bench.git(&repo, &["config", "maintenance.auto", "false"])?;
+        bench.git(&repo, &["commit-graph", "write", "--reachable"])?;
     }
     std::fs::write(&ready, counts.to_text()).map_err(|e| e.to_string())?;
     eprintln!(
@@ -406,7 +478,7 @@ fn commit_time(i: usize) -> i64 {
 
 /// The `lib` corpus: trunk through `git fast-import`, the ledger through
 /// `git_train::ledger::write`, then a bare clone as origin.
-fn build_lib(bench: &Bench, dir: &Path) -> Res<Counts> {
+fn build_lib(bench: &Bench, dir: &Path, merge_heavy: bool) -> Res<Counts> {
     let parent = dir.parent().ok_or("no parent folder")?;
     let name = dir.file_name().and_then(|n| n.to_str()).ok_or("bad name")?;
     bench.git(parent, &["init", "-q", "-b", "main", name])?;
@@ -417,10 +489,11 @@ fn build_lib(bench: &Bench, dir: &Path) -> Res<Counts> {
     ] {
         bench.git(dir, &["config", key, value])?;
     }
-    let trunk = import_trunk(bench, dir)?;
+    let trunk = import_trunk(bench, dir, COMMITS, merge_heavy)?;
     bench.git(dir, &["update-ref", "-d", "refs/heads/bench-side"])?;
     bench.git(dir, &["reset", "-q", "--hard", "main"])?;
-    let (notes, counts) = plan_ledger(&trunk);
+    let far = merge_heavy.then_some(COMMITS - 1 - FAR_BEHIND);
+    let (notes, counts) = plan_ledger(&trunk, COMMITS - DEPLOY_LAST, far);
     write_ledger(dir, notes, &trunk)?;
     // libgit2 leaves the ledger's objects loose; git's gc would pack them.
     bench.git(dir, &["repack", "-adq"])?;
@@ -432,7 +505,7 @@ fn build_lib(bench: &Bench, dir: &Path) -> Res<Counts> {
 /// Feeds fast-import 100,000 first-parent commits, every tenth from the sixth on a
 /// true merge of a side commit forked four commits back. Returns trunk's shas,
 /// oldest first.
-fn import_trunk(bench: &Bench, dir: &Path) -> Res<Vec<String>> {
+fn import_trunk(bench: &Bench, dir: &Path, commits: usize, merge_heavy: bool) -> Res<Vec<String>> {
     const SIDE: usize = 1_000_000;
     let marks = dir.join(".git").join("bench-marks");
     let mut child = bench
@@ -446,11 +519,22 @@ fn import_trunk(bench: &Bench, dir: &Path) -> Res<Vec<String>> {
     let mut w = BufWriter::with_capacity(1 << 20, stdin);
     let mut rng = Rng(7);
     let io = |e: std::io::Error| format!("writing to git fast-import: {e}");
-    for i in 0..COMMITS {
+    for i in 0..commits {
         let mark = i + 1;
         let t = commit_time(i);
         let (name, login) = PEOPLE[rng.below(PEOPLE.len() as u64) as usize];
-        let merge = i % 10 == 5 && i > 20;
+        let merge = if merge_heavy {
+            i > 0
+        } else {
+            i % 10 == 5 && i > 20
+        };
+        // The side branch forks from the trunk commit before (the merge button) or
+        // four commits back (the occasional true merge of the `lib` corpus).
+        let fork = if merge_heavy {
+            mark - 1
+        } else {
+            mark.saturating_sub(4)
+        };
         if merge {
             let (sname, slogin) = PEOPLE[rng.below(PEOPLE.len() as u64) as usize];
             let msg = format!("Prepare module {} for change {i}\n", i % 89);
@@ -466,7 +550,7 @@ fn import_trunk(bench: &Bench, dir: &Path) -> Res<Vec<String>> {
                 t - 300,
                 t - 300,
                 msg.len(),
-                mark - 4,
+                fork,
                 i % 89,
                 body.len()
             )
@@ -518,14 +602,14 @@ fn import_trunk(bench: &Bench, dir: &Path) -> Res<Vec<String>> {
     }
     let text = std::fs::read_to_string(&marks).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&marks);
-    let mut shas = vec![String::new(); COMMITS];
+    let mut shas = vec![String::new(); commits];
     for line in text.lines() {
         let (mark, sha) = line.split_once(' ').ok_or("bad marks file")?;
         let mark: usize = mark
             .trim_start_matches(':')
             .parse()
             .map_err(|_| "bad mark")?;
-        if (1..=COMMITS).contains(&mark) {
+        if (1..=commits).contains(&mark) {
             shas[mark - 1] = sha.to_string();
         }
     }
@@ -539,12 +623,40 @@ fn import_trunk(bench: &Bench, dir: &Path) -> Res<Vec<String>> {
 /// 5th to production. About 5% of production deployments fail, each followed by a
 /// rollback to the commit production ran before; about 2% of staging ones fail.
 /// Returns each note's event lines, and what was written.
-fn plan_ledger(trunk: &[String]) -> (BTreeMap<usize, Vec<String>>, Counts) {
+fn plan_ledger(
+    trunk: &[String],
+    first: usize,
+    far: Option<usize>,
+) -> (BTreeMap<usize, Vec<String>>, Counts) {
     let mut rng = Rng(11);
     let mut ledger = Planned::default();
     let mut last_prod: Option<usize> = None;
     let mut gh_id = 4_000_000u64;
-    for i in COMMITS.saturating_sub(DEPLOY_LAST)..COMMITS {
+    if let Some(i) = far {
+        // One deployment to `qa`, long ago, that it still runs.
+        let start = commit_time(i) * 1_000 + 1_800_000;
+        let dep = ulid(start, &mut rng);
+        let fields = || Fields {
+            dep: Some(dep.clone()),
+            ..Fields::default()
+        };
+        ledger.push(
+            i,
+            event(start, "qa", State::Queued, "ada@example.com", fields()),
+        );
+        ledger.push(
+            i,
+            event(
+                start + 60_000,
+                "qa",
+                State::Success,
+                "ada@example.com",
+                fields(),
+            ),
+        );
+        ledger.deployment("qa", false, false);
+    }
+    for i in first..trunk.len() {
         let mut envs = Vec::new();
         if i % 2 == 0 {
             envs.push("staging");
@@ -693,7 +805,7 @@ fn add_origin(bench: &Bench, dir: &Path) -> Res<()> {
 /// The `make-repo` corpus: make-repo.py with its defaults (100,000
 /// commits, deployments on the newest 20,000) and `--origin`. What it wrote is
 /// counted from the raw note lines, read with plain git.
-fn build_make_repo(bench: &Bench, dir: &Path) -> Res<Counts> {
+fn build_make_repo(bench: &Bench, dir: &Path, deploy_last: usize) -> Res<Counts> {
     let script = std::env::var_os("GIT_TRAIN_BENCH_MAKE_REPO")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -712,7 +824,7 @@ fn build_make_repo(bench: &Bench, dir: &Path) -> Res<Counts> {
             .arg(&script)
             .arg(dir)
             .args(["--commits", &COMMITS.to_string()])
-            .args(["--deploy-last", &DEPLOY_LAST.to_string()])
+            .args(["--deploy-last", &deploy_last.to_string()])
             .arg("--origin"),
     )?;
     eprintln!("bench: make-repo.py: {}", said.trim());
@@ -907,6 +1019,10 @@ fn check_readers(bench: &Bench, kind: Kind, dir: &Path, wrote: &Counts) -> Res<(
 /// commands write never reaches the cached corpus; `git train init` installs the hook.
 fn fresh_copy(bench: &Bench, kind: Kind, dir: &Path) -> Res<PathBuf> {
     let run = bench.root.join("run");
+    // One copy at a time: the corpora are large.
+    if run.exists() {
+        std::fs::remove_dir_all(&run).map_err(|e| format!("{}: {e}", run.display()))?;
+    }
     let work = run.join(kind.name());
     let bare = work.with_extension("git");
     for d in [&work, &bare] {
@@ -924,10 +1040,272 @@ fn fresh_copy(bench: &Bench, kind: Kind, dir: &Path) -> Res<PathBuf> {
     )?;
     let bare_s = bare.to_str().ok_or("path is not UTF-8")?;
     bench.git(&work, &["remote", "set-url", "origin", bare_s])?;
+    // Written again in each copy: a corpus built before a change of it is not stale.
+    std::fs::write(work.join(".train.toml"), TRAIN_TOML).map_err(|e| e.to_string())?;
+    if kind == Kind::Tags {
+        add_tags(bench, &work)?;
+    }
     bench.train(&work, &["init"])?;
     bench.train(&work, &["sync"])?;
     bench.train(&work, &["status"])?;
     Ok(work)
+}
+
+/// 50,000 tags on trunk commits, then every ref packed, as `git gc` leaves them.
+fn add_tags(bench: &Bench, work: &Path) -> Res<()> {
+    let trunk = bench.git(work, &["rev-list", "--first-parent", "main"])?;
+    let shas: Vec<&str> = trunk.lines().collect();
+    let mut input = String::with_capacity(TAGS * 80);
+    for i in 0..TAGS {
+        let sha = shas[(i * 2) % shas.len()];
+        let _ = writeln!(
+            input,
+            "create refs/tags/v{}.{}.{} {sha}",
+            i / 1000,
+            (i / 10) % 100,
+            i % 10
+        );
+    }
+    let mut child = bench
+        .command("git", work)
+        .args(["update-ref", "--stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(input.as_bytes())
+        .map_err(|e| e.to_string())?;
+    if !child.wait().map_err(|e| e.to_string())?.success() {
+        return Err("git update-ref --stdin failed".into());
+    }
+    bench.git(work, &["pack-refs", "--all"])?;
+    let count = bench.git(work, &["for-each-ref", "--count=1000000", "--format=x"])?;
+    eprintln!("bench: tags corpus: {} refs, packed", count.lines().count());
+    Ok(())
+}
+
+/// One deployment, read from the raw note lines with plain git.
+#[derive(Debug, Default, Clone)]
+struct RawDeployment {
+    commit: String,
+    /// (AT, state rank, state) of each event.
+    events: Vec<(String, usize, String)>,
+}
+
+impl RawDeployment {
+    fn last(&self) -> &(String, usize, String) {
+        self.events.iter().max().expect("a deployment has events")
+    }
+}
+
+const STATES: [&str; 7] = [
+    "queued",
+    "pending",
+    "in_progress",
+    "success",
+    "failure",
+    "error",
+    "inactive",
+];
+
+/// Every deployment of the corpus, by (environment, id), from `git notes list`,
+/// `git cat-file --batch` and a reader of the bench's own.
+fn raw_deployments(bench: &Bench, dir: &Path) -> Res<BTreeMap<(String, String), RawDeployment>> {
+    let list = bench.git(dir, &["notes", "--ref", ledger::DEPLOYS, "list"])?;
+    let pairs: Vec<(&str, &str)> = list.lines().filter_map(|l| l.split_once(' ')).collect();
+    let request: String = pairs.iter().map(|(b, _)| format!("{b}\n")).collect();
+    let out = cat_file(bench, dir, request)?;
+    let mut deps: BTreeMap<(String, String), RawDeployment> = BTreeMap::new();
+    let mut rest = &out[..];
+    for (_, commit) in &pairs {
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("cat-file header")?;
+        let header = std::str::from_utf8(&rest[..nl]).map_err(|e| e.to_string())?;
+        let size: usize = header
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(format!("cat-file header {header}"))?;
+        let body = std::str::from_utf8(&rest[nl + 1..nl + 1 + size]).map_err(|e| e.to_string())?;
+        rest = &rest[nl + 1 + size + 1..];
+        for line in body.lines().filter(|l| !l.is_empty()) {
+            let f: Vec<&str> = line.splitn(5, ' ').collect();
+            let [at, env, state, _, json] = f[..] else {
+                return Err(format!("raw line without five fields: {line}"));
+            };
+            let json: Value = serde_json::from_str(json).map_err(|e| format!("{line}: {e}"))?;
+            let dep = json["dep"].as_str().ok_or(format!("no dep: {line}"))?;
+            let rank = STATES
+                .iter()
+                .position(|s| *s == state)
+                .ok_or(line.to_string())?;
+            let d = deps.entry((env.to_string(), dep.to_string())).or_default();
+            d.commit = commit.to_string();
+            d.events.push((at.to_string(), rank, state.to_string()));
+        }
+    }
+    Ok(deps)
+}
+
+fn cat_file(bench: &Bench, dir: &Path, request: String) -> Res<Vec<u8>> {
+    let mut child = bench
+        .command("git", dir)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .ok_or("no stdout")?
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    writer
+        .join()
+        .map_err(|_| "writer thread")?
+        .map_err(|e| e.to_string())?;
+    child.wait().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `status`, `history` and `stats` against a slow reference worked out with plain
+/// git from the raw notes: every deployment with its commit and state, each
+/// environment's commit (its newest success), how far behind trunk it is
+/// (`git rev-list --first-parent --count`, up to status's 10,000) and whether it is
+/// on trunk (`git merge-base --is-ancestor`).
+fn check_reference(bench: &Bench, kind: Kind, work: &Path) -> Res<()> {
+    let fail = |what: String| Err(format!("{} corpus, reference check: {what}", kind.name()));
+    let deps = raw_deployments(bench, work)?;
+    // history: every deployment, its commit and state, newest start first.
+    let (history, _) = bench.train(work, &["history", "--json", "-n", "1000000"])?;
+    let history: Value = serde_json::from_str(&history).map_err(|e| e.to_string())?;
+    let items = history["deployments"].as_array().ok_or("no deployments")?;
+    let mut listed = BTreeMap::new();
+    let mut previous: Option<String> = None;
+    for item in items {
+        let key = (
+            item["env"].as_str().unwrap_or("?").to_string(),
+            item["dep"].as_str().unwrap_or("?").to_string(),
+        );
+        let started = item["started_at"].as_str().unwrap_or("").to_string();
+        if previous.as_ref().is_some_and(|p| *p < started) {
+            return fail(format!("history is not newest first at {key:?}"));
+        }
+        previous = Some(started);
+        let value = (
+            item["sha"].as_str().unwrap_or("?").to_string(),
+            item["state"].as_str().unwrap_or("?").to_string(),
+        );
+        listed.insert(key, value);
+    }
+    let want: BTreeMap<(String, String), (String, String)> = deps
+        .iter()
+        .map(|(k, d)| (k.clone(), (d.commit.clone(), d.last().2.clone())))
+        .collect();
+    if listed != want {
+        let differ = want.iter().find(|(k, v)| listed.get(*k) != Some(v));
+        return fail(format!(
+            "history lists {} deployments, the notes hold {}; first difference: {differ:?}",
+            listed.len(),
+            want.len()
+        ));
+    }
+    // stats: deployments, failures per environment.
+    let mut per_env: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for ((env, _), d) in &deps {
+        let e = per_env.entry(env).or_default();
+        e.0 += 1;
+        e.1 += u64::from(matches!(d.last().2.as_str(), "failure" | "error"));
+    }
+    for (env, (total, failed)) in &per_env {
+        let (stats, _) = bench.train(
+            work,
+            &["stats", "--env", env, "--since", "2000-01-01", "--json"],
+        )?;
+        let stats: Value = serde_json::from_str(&stats).map_err(|e| e.to_string())?;
+        let got = (
+            stats["deployments"]["total"].as_u64().unwrap_or(u64::MAX),
+            stats["deployments"]["failed"].as_u64().unwrap_or(u64::MAX),
+        );
+        if got != (*total, *failed) {
+            return fail(format!(
+                "stats --env {env} says {got:?}, the notes {:?}",
+                (total, failed)
+            ));
+        }
+    }
+    // status: what each environment runs, how far behind, whether on trunk.
+    let (status, _) = bench.train(work, &["status", "--json", "-n", "1"])?;
+    let status: Value = serde_json::from_str(&status).map_err(|e| e.to_string())?;
+    let envs = status["environments"].as_array().ok_or("no environments")?;
+    let mut checked = 0;
+    for env in per_env.keys() {
+        let newest = deps
+            .iter()
+            .filter(|((e, _), d)| e == env && d.last().2 == "success")
+            .max_by_key(|((_, dep), d)| {
+                (
+                    d.last().0.clone(),
+                    d.events.iter().min().cloned(),
+                    dep.clone(),
+                )
+            });
+        let Some((_, d)) = newest else { continue };
+        let shown = envs
+            .iter()
+            .find(|e| e["name"] == *env)
+            .ok_or(format!("status does not list {env}"))?;
+        let behind = bench.git(
+            work,
+            &[
+                "rev-list",
+                "--first-parent",
+                "--count",
+                &format!("{}..main", d.commit),
+            ],
+        )?;
+        let behind: u64 = behind.trim().parse().map_err(|_| "rev-list --count")?;
+        let on_trunk = bench
+            .command("git", work)
+            .args(["merge-base", "--is-ancestor", &d.commit, "main"])
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        let got = (
+            shown["deployed"]["sha"].as_str().unwrap_or("-").to_string(),
+            shown["behind"].as_u64(),
+            shown["behind_more"].as_bool(),
+            shown["deployed"]["on_trunk"].as_bool(),
+        );
+        let want = (
+            d.commit.clone(),
+            Some(behind.min(10_000)),
+            Some(behind > 10_000),
+            Some(on_trunk),
+        );
+        if got != want {
+            return fail(format!(
+                "status of {env} is {got:?}, plain git says {want:?}"
+            ));
+        }
+        checked += 1;
+    }
+    eprintln!(
+        "bench: {} corpus: status ({checked} environments), history ({} deployments) and \
+         stats agree with plain git reading the notes",
+        kind.name(),
+        want.len()
+    );
+    Ok(())
 }
 
 /// One whole command, as a child process with its output thrown away.
@@ -974,7 +1352,35 @@ impl Cmd {
 
     /// Runs it once and returns how long it took, from spawn to exit.
     fn time(&self, bench: &Bench, dir: &Path) -> Res<Duration> {
-        let mut cmd = bench.command(&self.program, dir);
+        self.run(bench, dir, None)
+    }
+
+    /// Runs it once under GNU time (`/usr/bin/time -f %M`), untimed, for its peak
+    /// resident memory in KiB. A child forked from this process would count this
+    /// process's pages too (`ru_maxrss` survives exec); time's child starts small.
+    fn peak_rss(&self, bench: &Bench, dir: &Path) -> Res<u64> {
+        let out = bench.root.join("rss");
+        self.run(bench, dir, Some(&out))?;
+        let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+        text.lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or(format!("/usr/bin/time said {text:?}"))
+    }
+
+    fn run(&self, bench: &Bench, dir: &Path, rss_to: Option<&Path>) -> Res<Duration> {
+        let mut cmd = match rss_to {
+            Some(out) => {
+                let mut cmd = bench.command("/usr/bin/time", dir);
+                cmd.arg("-f")
+                    .arg("%M")
+                    .arg("-o")
+                    .arg(out)
+                    .arg(&self.program);
+                cmd
+            }
+            None => bench.command(&self.program, dir),
+        };
         cmd.args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -1024,6 +1430,10 @@ struct Row {
     setup: Option<Box<dyn Fn() -> Res<()>>>,
     train_median: Duration,
     git_median: Option<Duration>,
+    /// The peak RSS of `train` in one more run after the timed ones, KiB.
+    rss: u64,
+    /// Timed runs at most (slow rows: stats, a rebuild of 71,000 deployments).
+    max_runs: Option<usize>,
 }
 
 impl Row {
@@ -1055,7 +1465,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
     }
 }
 
-fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
+fn measure(bench: &Bench, kind: Kind, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
     let bin = bench.bin.clone();
     let main = bench.git(work, &["rev-parse", "main"])?.trim().to_string();
     let origin_main = bench
@@ -1103,7 +1513,7 @@ fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
         &[hook_path.to_str().unwrap_or(""), "origin", &url],
     );
     hook_script.stdin = Some(pushed.clone());
-    hook_script.env.push(("PATH".into(), path));
+    hook_script.env.push(("PATH".into(), path.clone()));
     hook_script.label = Some("sh .git/hooks/pre-push origin URL < pushed refs".into());
     let mut hook_direct = Cmd::new(&bin, &["hook", "pre-push", "origin", &url]);
     hook_direct.stdin = Some(pushed);
@@ -1112,6 +1522,15 @@ fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
         let work = work.to_path_buf();
         let git_home = bench.home.clone();
         move || wipe_index(&work, &git_home)
+    };
+    // `git train ...` as users type it: git finds git-train on PATH.
+    let dispatch = |args: &[&str]| {
+        let mut all = vec!["train"];
+        all.extend_from_slice(args);
+        let mut cmd = Cmd::new(&git, &all);
+        cmd.env.push(("PATH".into(), path.clone()));
+        cmd.label = Some(format!("git train {} (through git)", args.join(" ")));
+        cmd
     };
     let ms = Duration::from_millis;
     let row = |what, train, git, per, budget| Row {
@@ -1123,44 +1542,67 @@ fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
         setup: None,
         train_median: Duration::ZERO,
         git_median: None,
+        rss: 0,
+        max_runs: None,
     };
+    let big = kind == Kind::BigLedger;
+    let status = || Cmd::new(&bin, &["status", "-n", "50"]);
+    let history = || Cmd::new(&bin, &["history", "production", "-n", "50"]);
     let mut rows = vec![
+        row("status", status(), Some(git_log()), 1, Budget::Ratio(1.5)),
         row(
-            "status",
-            Cmd::new(&bin, &["status", "-n", "50"]),
+            "status, through git",
+            dispatch(&["status", "-n", "50"]),
             Some(git_log()),
             1,
             Budget::Ratio(1.5),
         ),
+        row("history", history(), Some(git_log()), 1, Budget::Ratio(1.5)),
         row(
-            "history",
-            Cmd::new(&bin, &["history", "production", "-n", "50"]),
+            "history, through git",
+            dispatch(&["history", "production", "-n", "50"]),
             Some(git_log()),
             1,
-            Budget::Ratio(1.5),
+            Budget::Ratio(1.2),
         ),
-        row(
+        Row {
+            max_runs: Some(5),
+            ..row(
+                "stats",
+                Cmd::new(&bin, &["stats", "--since", "2000-01-01"]),
+                None,
+                1,
+                Budget::None,
+            )
+        },
+    ];
+    if kind != Kind::MergeHeavy {
+        rows.push(row(
             "pre-push hook, as git runs it",
             hook_script,
             Some(rev_list()),
             1,
             Budget::Time(ms(10)),
-        ),
-        row(
+        ));
+        rows.push(row(
             "pre-push hook, the command alone",
             hook_direct,
             Some(rev_list()),
             1,
             Budget::Time(ms(10)),
-        ),
-        row(
+        ));
+    }
+    if matches!(kind, Kind::Lib | Kind::MakeRepo) {
+        rows.push(row(
             "sync, nothing to do",
             Cmd::new(&bin, &["sync"]),
             Some(Cmd::new(&git, &["fetch", "-q", "origin"])),
             1,
             Budget::None,
-        ),
-        row(
+        ));
+    }
+    if kind != Kind::Tags {
+        rows.push(row(
             "one event (report)",
             Cmd {
                 label: Some("git train report success --deployment DEP".into()),
@@ -1168,31 +1610,52 @@ fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
             },
             None,
             1,
-            Budget::Time(ms(20)),
-        ),
-        row(
+            Budget::Time(ms(if big { 10 } else { 20 })),
+        ));
+        rows.push(row(
             "one event (deploy, 3 events)",
             Cmd::new(&bin, &["deploy", "staging", "--yes", "--offline"]),
             None,
             3,
-            Budget::Time(ms(20)),
-        ),
-        Row {
+            Budget::Time(ms(if big { 10 } else { 20 })),
+        ));
+    }
+    if kind == Kind::MergeHeavy {
+        let below = format!("main~{BELOW_TIP}");
+        rows.push(row(
+            "deploy 3,000 first-parent commits below the tip, vs the tip",
+            Cmd::new(&bin, &["deploy", "staging", &below, "--yes", "--offline"]),
+            Some(Cmd::new(
+                &bin,
+                &["deploy", "staging", "main", "--yes", "--offline"],
+            )),
+            1,
+            Budget::Ratio(2.0),
+        ));
+    }
+    if kind != Kind::Tags {
+        rows.push(Row {
             setup: Some(Box::new(wipe)),
+            max_runs: big.then_some(10),
             ..row(
-                "index rebuild from scratch",
-                Cmd::new(&bin, &["status", "-n", "50"]),
+                if big {
+                    "index rebuild from scratch (.git/train missing)"
+                } else {
+                    "status with .git/train missing (index rebuilt)"
+                },
+                status(),
                 None,
                 1,
-                Budget::Time(ms(1000)),
+                Budget::Time(ms(if big { 1000 } else { 100 })),
             )
-        },
-    ];
+        });
+    }
     for row in &mut rows {
         eprintln!("bench: timing {} ...", row.train.shown());
-        let mut train = Vec::with_capacity(opts.runs);
-        let mut git = Vec::with_capacity(opts.runs);
-        for round in 0..opts.warmup + opts.runs {
+        let runs = row.max_runs.map_or(opts.runs, |m| m.min(opts.runs));
+        let mut train = Vec::with_capacity(runs);
+        let mut git = Vec::with_capacity(runs);
+        for round in 0..opts.warmup.min(runs) + runs {
             if let Some(setup) = &row.setup {
                 setup()?;
             }
@@ -1201,13 +1664,159 @@ fn measure(bench: &Bench, work: &Path, opts: &Opts) -> Res<Vec<Row>> {
                 Some(cmd) => Some(cmd.time(bench, work)?),
                 None => None,
             };
-            if round >= opts.warmup {
+            if round >= opts.warmup.min(runs) {
                 train.push(t);
                 git.extend(g);
             }
         }
+        if let Some(setup) = &row.setup {
+            setup()?;
+        }
+        row.rss = row.train.peak_rss(bench, work)?;
         row.train_median = median(train);
         row.git_median = (!git.is_empty()).then(|| median(git));
+    }
+    Ok(rows)
+}
+
+/// The fleet: `FLEET` repositories of `FLEET_COMMITS` commits each, deployments on
+/// the newest 200 of each, and a per-user config whose watch list names them all.
+/// Returns the folder to use as `XDG_CONFIG_HOME`.
+fn ensure_fleet(bench: &Bench, rebuild: bool) -> Res<PathBuf> {
+    let root = bench.root.join("fleet");
+    let home = bench.root.join("fleet-home");
+    let ready = root.with_extension("ready");
+    if ready.exists() && !rebuild {
+        eprintln!(
+            "bench: reusing {} (--rebuild builds it again)",
+            root.display()
+        );
+        return Ok(home);
+    }
+    let _ = std::fs::remove_file(&ready);
+    for d in [&root, &home] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).map_err(|e| e.to_string())?;
+        }
+    }
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut watch = Vec::new();
+    for n in 0..FLEET {
+        let name = format!("service-{n:02}");
+        let dir = root.join(&name);
+        bench.git(&root, &["init", "-q", "-b", "main", &name])?;
+        for (key, value) in [
+            ("user.name", "Bench"),
+            ("user.email", "bench@example.com"),
+            ("notes.displayRef", ledger::DEPLOYS),
+            ("gc.auto", "0"),
+            ("maintenance.auto", "false"),
+        ] {
+            bench.git(&dir, &["config", key, value])?;
+        }
+        let trunk = import_trunk(bench, &dir, FLEET_COMMITS, false)?;
+        bench.git(&dir, &["update-ref", "-d", "refs/heads/bench-side"])?;
+        bench.git(&dir, &["reset", "-q", "--hard", "main"])?;
+        let (notes, _) = plan_ledger(&trunk, FLEET_COMMITS - 200, None);
+        write_ledger(&dir, notes, &trunk)?;
+        bench.git(&dir, &["repack", "-adq"])?;
+        bench.git(&dir, &["prune-packed"])?;
+        bench.git(&dir, &["commit-graph", "write", "--reachable"])?;
+        std::fs::write(dir.join(".train.toml"), TRAIN_TOML).map_err(|e| e.to_string())?;
+        watch.push(format!("{:?}", dir.display().to_string()));
+    }
+    let config = home.join("git-train");
+    std::fs::create_dir_all(&config).map_err(|e| e.to_string())?;
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "# written by benches/train.rs\nwatch = [{}]\n",
+            watch.join(", ")
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(&ready, "fleet\n").map_err(|e| e.to_string())?;
+    eprintln!(
+        "bench: built the fleet ({FLEET} repositories of {FLEET_COMMITS} commits) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(home)
+}
+
+/// `git train status --all` over the fleet, its indexes built first (untimed).
+fn measure_fleet(bench: &Bench, home: &Path, opts: &Opts) -> Res<Vec<Row>> {
+    let bin = bench.bin.clone();
+    let dir = bench.root.clone();
+    let git = program("git")?;
+    let env = vec![("XDG_CONFIG_HOME".to_string(), home.display().to_string())];
+    let (json, _) = {
+        let out = bench
+            .command(&bin, &dir)
+            .env("XDG_CONFIG_HOME", home)
+            .args(["status", "--all", "--json"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status,
+        )
+    };
+    let json: Value = serde_json::from_str(&json).map_err(|e| format!("status --all: {e}"))?;
+    let repos = json["repositories"].as_array().ok_or("no repositories")?;
+    let ok = repos
+        .iter()
+        .filter(|r| {
+            r["error"].is_null() && r["environments"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .count();
+    if ok != FLEET {
+        return Err(format!(
+            "status --all read {ok} of {FLEET} repositories: {json}"
+        ));
+    }
+    let path = format!(
+        "{}:{}",
+        bin.parent().ok_or("no bin folder")?.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let direct = Cmd {
+        env: env.clone(),
+        ..Cmd::new(&bin, &["status", "--all"])
+    };
+    let mut through = Cmd {
+        env: env.clone(),
+        ..Cmd::new(&git, &["train", "status", "--all"])
+    };
+    through.env.push(("PATH".into(), path));
+    through.label = Some("git train status --all (through git)".into());
+    let row = |what, train| Row {
+        what,
+        train,
+        git: None,
+        per: 1,
+        budget: Budget::Time(Duration::from_millis(100)),
+        setup: None,
+        train_median: Duration::ZERO,
+        git_median: None,
+        rss: 0,
+        max_runs: None,
+    };
+    let mut rows = vec![
+        row("status of 20 watched repositories", direct),
+        row("status of 20 watched repositories, through git", through),
+    ];
+    for row in &mut rows {
+        eprintln!("bench: timing {} ...", row.train.shown());
+        let mut times = Vec::new();
+        for round in 0..opts.warmup + opts.runs {
+            let t = row.train.time(bench, &dir)?;
+            if round >= opts.warmup {
+                times.push(t);
+            }
+        }
+        row.train_median = median(times);
+        row.rss = row.train.peak_rss(bench, &dir)?;
     }
     Ok(rows)
 }
@@ -1261,8 +1870,8 @@ fn render(kind: Kind, rows: &[Row], opts: &Opts, load: (String, String)) -> Stri
     let mut out = format!(
         "\n### Corpus `{}`: medians of {} runs after {} warm-ups\n\n\
          Load average (1, 5, 15 min) before: {}; after: {}.\n\n\
-         | row | git-train | median | plain git | median | ratio | budget | result |\n\
-         |---|---|---:|---|---:|---:|---|---|\n",
+         | row | git-train | median | peak RSS | paired with | median | ratio | budget | result |\n\
+         |---|---|---:|---:|---|---:|---:|---|---|\n",
         kind.name(),
         opts.runs,
         opts.warmup,
@@ -1301,9 +1910,10 @@ fn render(kind: Kind, rows: &[Row], opts: &Opts, load: (String, String)) -> Stri
         };
         let _ = writeln!(
             out,
-            "| {} | `{}` | {train} | {git} | {git_ms} | {ratio} | {budget} | {result} |",
+            "| {} | `{}` | {train} | {:.1} MiB | {git} | {git_ms} | {ratio} | {budget} | {result} |",
             row.what,
-            row.train.shown()
+            row.train.shown(),
+            row.rss as f64 / 1024.0
         );
     }
     out

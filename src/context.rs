@@ -210,10 +210,8 @@ impl Context {
         };
         known.extend(
             self.ledger
-                .index()?
-                .entries
-                .into_iter()
-                .map(|e| e.env)
+                .newest()?
+                .into_keys()
                 .filter(|e| !retired.contains(e)),
         );
         Ok(known.into_iter().collect())

@@ -379,10 +379,49 @@ fn a_no_wait_runner_that_dies_before_it_records_anything_is_closed_by_the_next_c
 // ---------------------------------------------------------------------------------
 // Item 3: a future-dated event does not pin an environment.
 
+/// The index as a rebuild writes it: the head but for the journal's length and the
+/// latest-success bounds (at least each environment's latest success: an update
+/// keeps one a later event retracted, a rebuild does not), and the deployments
+/// file with the journal (the deployments of the commits whose notes
+/// changed since the file was written) merged in by start time and id.
 fn index_files(repo: &Repo) -> (String, String) {
-    let dir = repo.dir.join(".git/train/index");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    (read("head"), read("deployments"))
+    index_view(&repo.dir.join(".git/train/index"))
+}
+
+/// `index_files` of the index in `dir`.
+fn index_view(dir: &std::path::Path) -> (String, String) {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let head: String = read("head")
+        .lines()
+        .filter(|l| !l.starts_with("journal ") && !l.starts_with("success "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let journal = read("journal");
+    let superseded: Vec<&str> = journal
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .collect();
+    let key = |line: &str| {
+        let f: Vec<&str> = line.split(' ').collect();
+        (f[3].parse::<i64>().unwrap(), f[1].to_string())
+    };
+    let file = read("deployments");
+    let mut lines: Vec<((i64, String), u8, usize, &str)> = file
+        .lines()
+        .filter(|l| !superseded.contains(&&l[..40]))
+        .enumerate()
+        .map(|(i, l)| (key(l), 1, i, l))
+        .collect();
+    lines.extend(
+        journal
+            .lines()
+            .filter(|l| !l.starts_with("- "))
+            .enumerate()
+            .map(|(i, l)| (key(l), 0, i, l)),
+    );
+    lines.sort();
+    let deployments = lines.iter().map(|(_, _, _, l)| format!("{l}\n")).collect();
+    (head, deployments)
 }
 
 fn cold_rebuild(repo: &Repo) {
@@ -542,9 +581,9 @@ mod index_agrees_with_a_rebuild {
             .collect()
     }
 
+    /// The index as a rebuild writes it (the journal merged in).
     fn files(dir: &std::path::Path) -> (String, String) {
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        (read("head"), read("deployments"))
+        super::index_view(dir)
     }
 
     fn state() -> impl Strategy<Value = State> {

@@ -70,7 +70,7 @@ pub fn retire(ctx: &Context, args: &RetireArgs) -> Result<Retired> {
         )));
     }
     ctx.open_deployments()?;
-    let newest = ctx.ledger.newest_per_env()?;
+    let newest = ctx.ledger.newest()?;
     let Some(last) = newest.get(name) else {
         let known: Vec<&str> = newest.keys().map(String::as_str).collect();
         let mut e = Error::usage(format!("no deployment to '{name}' in the ledger"));

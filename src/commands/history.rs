@@ -71,13 +71,19 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     let mut ids = neighbour_ids(ctx, &chosen, wanted)?;
     ids.sort();
     ids.dedup();
-    let mut notes = ctx.ledger.deployments()?;
+    // Each line from the index alone (it keeps what is shown); the lines of the
+    // shown notes that do not parse are said as reading those notes would say them.
+    let skipped = ctx.ledger.skipped_lines()?;
+    let mut warned = std::collections::HashSet::new();
     let mut deployments = Vec::with_capacity(chosen.len().saturating_sub(args.skip));
     for entry in chosen.iter().skip(args.skip) {
-        let found = notes.find(entry.commit, &entry.dep, Some(&entry.env))?;
-        let item = found.map(|d| item_of(ctx, entry.commit, d, short_id(&ids, &d.dep)));
-        ctx.warn_bad_lines(&notes.take_skipped());
-        deployments.extend(item);
+        if let Some(text) = skipped
+            .get(&entry.commit)
+            .filter(|_| warned.insert(entry.commit))
+        {
+            ctx.warn_bad_lines(&crate::ledger::parse_note(entry.commit, text).1);
+        }
+        deployments.push(item_of_entry(ctx, entry, short_id(&ids, &entry.dep)));
     }
     Ok(History {
         version: super::JSON_VERSION,
@@ -213,6 +219,38 @@ pub fn short_id(ids: &[String], dep: &str) -> String {
         need = need.max(common(other) + 1);
     }
     dep.chars().take(need.max(8)).collect()
+}
+
+/// A line of `history` from the index entry: the same as `item_of` on its deployment.
+fn item_of_entry(ctx: &Context, e: &crate::ledger::Entry, short_id: String) -> Item {
+    let subject = ctx.repo().subject(e.commit).unwrap_or_default();
+    let local_log = ctx.ledger.log_path(&e.dep);
+    let s = &e.shown;
+    Item {
+        dep: e.dep.clone(),
+        short_id,
+        env: e.env.clone(),
+        sha: e.commit.to_string(),
+        subject,
+        state: e.state,
+        by: s.by.clone(),
+        started_at: e.started,
+        finished_at: s.finished_at,
+        duration_s: s.finished_at.map(|f| f.millis_since(e.started) / 1000),
+        rollback: s.rollback,
+        forced: s.forced.clone(),
+        from: s.from.clone(),
+        desc: s.desc.clone(),
+        log: s
+            .log
+            .clone()
+            .or_else(|| local_log.exists().then(|| local_log.display().to_string())),
+        url: s.url.clone(),
+        gh: s.gh.as_ref().map(|(repo, id)| GhRef {
+            repo: repo.clone(),
+            id: *id,
+        }),
+    }
 }
 
 fn item_of(ctx: &Context, commit: CommitId, d: &Deployment, short_id: String) -> Item {

@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
         .collect();
     names.extend(locks.keys().cloned());
     // The newest deployment of each environment, to say when it failed.
-    let newest = ctx.ledger.newest_per_env()?;
+    let newest = ctx.ledger.newest()?;
     names.extend(newest.keys().cloned());
     // Retired environments (`git train env retire`) are gone from status; history
     // keeps their deployments.

@@ -31,7 +31,7 @@ use crate::ledger::repo::Repo;
 use crate::ledger::{self, BadLine, Notes};
 
 const DEPLOYED_PREFIX: &str = "refs/train/deployed/";
-const HEAD_MAGIC: &str = "git-train-index 4";
+const HEAD_MAGIC: &str = "git-train-index 6";
 
 /// One deployment as the index keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,10 +45,28 @@ pub struct Entry {
     pub success_at: Option<Timestamp>,
     /// When it first succeeded, whatever happened after.
     pub succeeded_at: Option<Timestamp>,
+    /// What `history` shows of it, so that it does not read a note per line.
+    pub shown: Shown,
+}
+
+/// What `history` shows of a deployment besides its commit, id, state and start
+/// (the `Deployment` accessors of the same names).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Shown {
+    pub by: String,
+    pub finished_at: Option<Timestamp>,
+    pub rollback: bool,
+    pub forced: Option<String>,
+    pub from: Option<String>,
+    pub desc: Option<String>,
+    pub log: Option<String>,
+    pub url: Option<String>,
+    pub gh: Option<(String, u64)>,
 }
 
 impl Entry {
     fn of(d: &Deployment, commit: CommitId) -> Entry {
+        let text = |t: Option<&str>| t.map(str::to_string);
         Entry {
             commit,
             dep: d.dep.clone(),
@@ -57,35 +75,93 @@ impl Entry {
             state: d.state(),
             success_at: d.success_at(),
             succeeded_at: d.first_success_at(),
+            shown: Shown {
+                by: d.by().to_string(),
+                finished_at: d.finished_at(),
+                rollback: d.rollback(),
+                forced: text(d.forced()),
+                from: text(d.from()),
+                desc: text(d.desc()),
+                log: text(d.log()),
+                url: text(d.url()),
+                gh: d.gh().map(|(repo, id)| (repo.to_string(), id)),
+            },
         }
     }
 
     fn to_line(&self) -> String {
         let ms = |t: Option<Timestamp>| t.map(|t| t.0.to_string()).unwrap_or_else(|| "-".into());
+        // Text fields percent-encoded (no space, no `+`): `-` for none, `+TEXT` for
+        // some (an empty text is `+`).
+        let text = |t: &Option<String>| match t {
+            Some(t) => format!("+{}", encode_field(t)),
+            None => "-".into(),
+        };
+        let s = &self.shown;
+        let gh = match &s.gh {
+            Some((repo, id)) => format!("+{}:{id}", encode_field(repo)),
+            None => "-".into(),
+        };
         format!(
-            "{} {} {} {} {} {} {}\n",
+            "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n",
             self.commit,
             self.dep,
-            crate::domain::event::encode_field(&self.env),
+            encode_field(&self.env),
             self.started.0,
             self.state,
             ms(self.success_at),
             ms(self.succeeded_at),
+            encode_field(&s.by),
+            ms(s.finished_at),
+            u8::from(s.rollback),
+            text(&s.forced),
+            text(&s.from),
+            text(&s.desc),
+            text(&s.log),
+            text(&s.url),
+            gh,
         )
     }
 
     fn parse(line: &str) -> Option<Entry> {
         let mut f = line.split(' ');
+        let text = |field: &str| -> Option<Option<String>> {
+            match field {
+                "-" => Some(None),
+                t => decode_field(t.strip_prefix('+')?).map(Some),
+            }
+        };
         let entry = Entry {
             commit: CommitId::parse(f.next()?)?,
             dep: f.next()?.to_string(),
-            env: crate::domain::event::decode_field(f.next()?)?,
+            env: decode_field(f.next()?)?,
             started: Timestamp(f.next()?.parse().ok()?),
             state: State::parse(f.next()?)?,
             success_at: optional_ms(f.next()?)?,
             succeeded_at: optional_ms(f.next()?)?,
+            shown: Shown {
+                by: decode_field(f.next()?)?,
+                finished_at: optional_ms(f.next()?)?,
+                rollback: match f.next()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+                forced: text(f.next()?)?,
+                from: text(f.next()?)?,
+                desc: text(f.next()?)?,
+                log: text(f.next()?)?,
+                url: text(f.next()?)?,
+                gh: match f.next()? {
+                    "-" => None,
+                    gh => {
+                        let (repo, id) = gh.strip_prefix('+')?.rsplit_once(':')?;
+                        Some((decode_field(repo)?, id.parse().ok()?))
+                    }
+                },
+            },
         };
-        Some(entry)
+        f.next().is_none().then_some(entry)
     }
 }
 
@@ -151,6 +227,16 @@ struct Head {
     open: Vec<Open>,
     /// Successes that did not count for the clock the head was made with, sorted.
     future: Vec<Future>,
+    /// Each environment's newest deployment (by start, then id), whatever its state:
+    /// `status` says when it failed, and these are the environments the ledger knows,
+    /// without reading every deployment.
+    newest: BTreeMap<String, Entry>,
+    /// The length of the journal written with this head (0: none), so that a journal
+    /// lost or left from another head is noticed (and the index rebuilt).
+    journal: u64,
+    /// Each environment's latest success time, at least (a retracted one may stay):
+    /// a new success needs to look for successes dated after it only below this.
+    last_success: BTreeMap<String, Timestamp>,
 }
 
 impl Head {
@@ -199,8 +285,26 @@ fn read_head(path: &Path) -> Option<Head> {
         deployed: BTreeMap::new(),
         open: Vec::new(),
         future: Vec::new(),
+        newest: BTreeMap::new(),
+        journal: 0,
+        last_success: BTreeMap::new(),
     };
     for line in lines {
+        if let Some(rest) = line.strip_prefix("success ") {
+            let (env, ms) = rest.split_once(' ')?;
+            head.last_success
+                .insert(decode_field(env)?, Timestamp(ms.parse().ok()?));
+            continue;
+        }
+        if let Some(len) = line.strip_prefix("journal ") {
+            head.journal = len.parse().ok()?;
+            continue;
+        }
+        if let Some(entry) = line.strip_prefix("newest ") {
+            let e = Entry::parse(entry)?;
+            head.newest.insert(e.env.clone(), e);
+            continue;
+        }
         let f: Vec<&str> = line.split(' ').collect();
         match f.as_slice() {
             ["deployed", env, oid, ms, started, dep] => {
@@ -263,18 +367,24 @@ fn write_head(dir: &Path, head: &Head) -> Result<()> {
             f.commit
         ));
     }
+    for e in head.newest.values() {
+        text.push_str("newest ");
+        text.push_str(&e.to_line());
+    }
+    for (env, at) in &head.last_success {
+        text.push_str(&format!("success {} {}\n", encode_field(env), at.0));
+    }
+    if head.journal != 0 {
+        text.push_str(&format!("journal {}\n", head.journal));
+    }
     write_atomically(&dir.join("head"), text.as_bytes())
 }
 
 fn current_refs(git: &Repository) -> Result<Deployed> {
-    let mut out = Deployed::new();
-    for r in git.references_glob(&format!("{DEPLOYED_PREFIX}*"))? {
-        let r = r?;
-        if let (Some(name), Some(oid)) = (r.name(), r.target()) {
-            out.insert(name[DEPLOYED_PREFIX.len()..].to_string(), oid.into());
-        }
-    }
-    Ok(out)
+    Ok(super::refs::under(git, DEPLOYED_PREFIX)?
+        .into_iter()
+        .map(|(name, oid)| (name[DEPLOYED_PREFIX.len()..].to_string(), oid.into()))
+        .collect())
 }
 
 fn notes_tip(git: &Repository) -> Result<Option<CommitId>> {
@@ -298,7 +408,7 @@ pub fn snapshot(repo: &Repo, clock: Clock) -> Result<Snapshot> {
 /// The whole index, up to date, with every deployment oldest first.
 pub fn refresh(repo: &Repo, clock: Clock) -> Result<Index> {
     let (snapshot, bad_lines) = catch_up(repo, clock)?;
-    let entries = read_entries(&dir(repo).join("deployments")).unwrap_or_default();
+    let entries = read_all(&dir(repo)).unwrap_or_default();
     Ok(Index {
         entries,
         snapshot,
@@ -319,16 +429,27 @@ pub fn recent(
         None => catch_up(repo, clock)?.1,
     };
     let wanted = env.map(encode_field);
+    let dir = dir(repo);
+    let journal = Journal::read(&dir).unwrap_or_default();
+    // The journal's deployments of `env`, newest last, to be taken from the end.
+    let mut pending: Vec<&Entry> = journal
+        .entries
+        .iter()
+        .filter(|e| env.is_none_or(|env| e.env == env))
+        .collect();
     let mut out = Vec::new();
-    let mut file = match fs::File::open(dir(repo).join("deployments")) {
+    let mut file = match fs::File::open(dir.join("deployments")) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, bad)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            out.extend(pending.into_iter().rev().take(n).cloned());
+            return Ok((out, bad));
+        }
         Err(e) => return Err(e.into()),
     };
     let mut end = file.metadata()?.len();
     let mut carry: Vec<u8> = Vec::new();
     const BLOCK: u64 = 64 * 1024;
-    while out.len() < n {
+    'blocks: while out.len() < n {
         let start = end.saturating_sub(BLOCK);
         let mut block = vec![0u8; (end - start) as usize];
         file.seek(SeekFrom::Start(start))?;
@@ -348,13 +469,21 @@ pub fn recent(
                 || wanted
                     .as_deref()
                     .is_some_and(|w| line.split(' ').nth(2) != Some(w))
+                || journal.supersedes(line)
             {
                 continue;
             }
             if let Some(e) = Entry::parse(line) {
+                // Journal lines after this one in the index's order come first.
+                while out.len() < n && pending.last().is_some_and(|j| !newer(&e, j)) {
+                    out.extend(pending.pop().cloned());
+                }
+                if out.len() == n {
+                    break 'blocks;
+                }
                 out.push(e);
                 if out.len() == n {
-                    break;
+                    break 'blocks;
                 }
             }
         }
@@ -363,6 +492,10 @@ pub fn recent(
         }
         carry = head;
         end = start;
+    }
+    while out.len() < n {
+        let Some(j) = pending.pop() else { break };
+        out.push(j.clone());
     }
     Ok((out, bad))
 }
@@ -373,16 +506,58 @@ pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
     if up_to_date(repo, clock)?.is_none() {
         catch_up(repo, clock)?;
     }
-    let text = match fs::read_to_string(dir(repo).join("deployments")) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let dir = dir(repo);
+    let journal = Journal::read(&dir).unwrap_or_default();
+    let in_journal = journal.entries.iter().find(|e| e.dep == dep);
+    let file = match fs::File::open(dir.join("deployments")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(in_journal.cloned()),
         Err(e) => return Err(e.into()),
     };
-    // A line is `COMMIT DEP ...`, the commit 40 hex digits.
-    Ok(text
-        .lines()
-        .filter(|line| line.split(' ').nth(1) == Some(dep))
-        .find_map(Entry::parse))
+    // A line is `COMMIT DEP ...`, the commit 40 hex digits: the id is searched for
+    // in the mapped file, and only the lines that hold it are parsed.
+    let in_file = match super::mmap::Mapped::open(&file) {
+        Some(map) => {
+            let text = map.bytes();
+            let needle = format!(" {dep} ");
+            memchr::memmem::find_iter(text, needle.as_bytes())
+                .filter(|&at| at >= 40 && (at == 40 || text[at - 41] == b'\n'))
+                .filter_map(|at| {
+                    let start = at - 40;
+                    let end = text[start..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(text.len(), |i| start + i);
+                    let line = std::str::from_utf8(&text[start..end]).ok()?;
+                    (!journal.supersedes(line)).then(|| Entry::parse(line))?
+                })
+                .next()
+        }
+        None => fs::read_to_string(dir.join("deployments"))?
+            .lines()
+            .filter(|line| line.split(' ').nth(1) == Some(dep) && !journal.supersedes(line))
+            .find_map(Entry::parse),
+    };
+    // The first in the index's order (a journal line comes before an equal one).
+    Ok(match (in_journal, in_file) {
+        (Some(j), Some(f)) => Some(if newer(j, &f) && j != &f {
+            f
+        } else {
+            j.clone()
+        }),
+        (j, f) => f.or(j.cloned()),
+    })
+}
+
+/// Each environment's newest deployment (whatever its state), from the index brought
+/// up to date: the environments the ledger knows, without reading every deployment.
+pub fn newest(repo: &Repo, clock: Clock) -> Result<BTreeMap<String, Entry>> {
+    if up_to_date(repo, clock)?.is_none() {
+        catch_up(repo, clock)?;
+    }
+    Ok(read_head(&dir(repo).join("head"))
+        .map(|h| h.newest)
+        .unwrap_or_default())
 }
 
 /// The snapshot, when the index is current (nothing to catch up).
@@ -392,6 +567,7 @@ fn up_to_date(repo: &Repo, clock: Clock) -> Result<Option<Snapshot>> {
         let snapshot = head.snapshot(&repo.git);
         if head.notes == notes_tip
             && head.holds_at(clock.now())
+            && journal_len(&dir(repo)) == head.journal
             && current_refs(&repo.git)? == snapshot.deployed
         {
             return Ok(Some(snapshot));
@@ -411,7 +587,8 @@ pub fn catch_up(repo: &Repo, clock: Clock) -> Result<(Snapshot, Vec<BadLine>)> {
     let notes = Notes::load(repo, ledger::DEPLOYS)?;
     let mut bad_lines = Vec::new();
     let entries_path = dir.join("deployments");
-    let previous = read_head(&dir.join("head")).filter(|_| entries_path.exists());
+    let previous = read_head(&dir.join("head"))
+        .filter(|h| entries_path.exists() && journal_len(&dir) == h.journal);
     let now = clock.now();
     let head = match previous {
         Some(head) if head.notes == notes.tip() && head.holds_at(now) => head,
@@ -433,32 +610,82 @@ fn rebuild(
     now: Timestamp,
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
-    let mut entries = Vec::new();
-    for commit in notes.all()? {
-        entries.extend(index_note(notes, commit, bad_lines)?);
-    }
+    let mut entries = read_notes(notes, bad_lines)?;
+    write_skipped(dir, &[], bad_lines, true)?;
     entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
-    let mut text = String::with_capacity(entries.len() * 110);
+    let mut text = String::with_capacity(entries.len() * 200);
     for e in &entries {
         text.push_str(&e.to_line());
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
+    Journal::remove(dir)?;
     let head = Head {
         notes: notes.tip(),
         deployed: newest_success(entries.iter(), now),
         open: open_of(entries.iter()),
         future: future_of(entries.iter(), now),
+        newest: newest_of(entries.iter()),
+        journal: 0,
+        last_success: last_success_of(entries.iter(), BTreeMap::new()),
     };
     write_head(dir, &head)?;
     Ok(head)
 }
 
+/// Each environment's newest deployment: the last by start, then id.
+fn newest_of<'a>(entries: impl Iterator<Item = &'a Entry>) -> BTreeMap<String, Entry> {
+    let mut newest: BTreeMap<String, Entry> = BTreeMap::new();
+    for e in entries {
+        if newest.get(&e.env).is_none_or(|n| newer(e, n)) {
+            newest.insert(e.env.clone(), e.clone());
+        }
+    }
+    newest
+}
+
+/// Each environment's latest success time over `entries` and `known`.
+fn last_success_of<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+    mut known: BTreeMap<String, Timestamp>,
+) -> BTreeMap<String, Timestamp> {
+    for e in entries {
+        if let Some(at) = e.success_at {
+            let seen = known.entry(e.env.clone()).or_insert(at);
+            *seen = (*seen).max(at);
+        }
+    }
+    known
+}
+
+/// The deployments to `env` whose success is dated after `at`, from the index
+/// brought up to date; usually none, told from the index's head alone.
+pub fn successes_after(repo: &Repo, clock: Clock, env: &str, at: Timestamp) -> Result<Vec<Entry>> {
+    catch_up(repo, clock)?;
+    let dir = dir(repo);
+    let bound = read_head(&dir.join("head")).and_then(|h| h.last_success.get(env).copied());
+    if bound.is_some_and(|b| b <= at) {
+        return Ok(Vec::new());
+    }
+    Ok(read_all(&dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.env == env && e.success_at.is_some_and(|s| s > at))
+        .collect())
+}
+
+/// `a` comes after `b` in the index's order (start, then id), or with it.
+fn newer(a: &Entry, b: &Entry) -> bool {
+    (a.started, &a.dep) >= (b.started, &b.dep)
+}
+
 /// The head for another clock, from the deployments file (the notes did not move).
 fn recount(dir: &Path, old: Head, now: Timestamp) -> Result<Head> {
-    let all = read_entries(&dir.join("deployments")).unwrap_or_default();
+    let all = read_all(dir).unwrap_or_default();
     let head = Head {
         deployed: newest_success(all.iter(), now),
         future: future_of(all.iter(), now),
+        newest: newest_of(all.iter()),
+        last_success: last_success_of(all.iter(), BTreeMap::new()),
         ..old
     };
     write_head(dir, &head)?;
@@ -478,39 +705,22 @@ fn update(
         fresh.extend(index_note(notes, *commit, bad_lines)?);
     }
     fresh.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
+    let changed_list: Vec<CommitId> = changed.iter().copied().collect();
+    write_skipped(dir, &changed_list, bad_lines, false)?;
 
-    // Rewrite the file: drop the lines of changed commits, merge the new ones in by
-    // start time. Lines are compared by their first fields only.
-    let path = dir.join("deployments");
-    let old_text = fs::read_to_string(&path)?;
-    let mut text = String::with_capacity(old_text.len() + fresh.len() * 110);
-    let mut incoming = fresh.iter().peekable();
-    // Shas compared as text: parsing every line's took a fifth of recording an event.
-    let changed_hex: HashSet<String> = changed.iter().map(CommitId::to_string).collect();
-    for line in old_text.lines() {
-        if line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
-            continue;
-        }
-        // Same order as a rebuild: by start, then by deployment id.
-        let key = match incoming.peek() {
-            Some(_) => {
-                let mut f = line.split(' ');
-                let dep = f.nth(1).unwrap_or("");
-                let started = f.nth(1).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
-                (started, dep)
-            }
-            None => (0, ""),
-        };
-        while let Some(e) = incoming.next_if(|e| (e.started.0, e.dep.as_str()) <= key) {
-            text.push_str(&e.to_line());
-        }
-        text.push_str(line);
-        text.push('\n');
-    }
-    for e in incoming {
-        text.push_str(&e.to_line());
-    }
-    write_atomically(&path, text.as_bytes())?;
+    // The changed commits' deployments go to the journal, which is small: one event
+    // costs what its commit's note holds, not what the whole ledger holds. When the
+    // journal has grown to an eighth of the file, both are written as one file.
+    let Some(mut journal) = Journal::read(dir) else {
+        return rebuild(dir, notes, now, bad_lines);
+    };
+    journal.replace(&changed, &fresh);
+    let journal_len = if journal.len_bytes() > JOURNAL_MAX {
+        compact(dir, &journal)?;
+        0
+    } else {
+        journal.write(dir)?
+    };
 
     // The clock moved past what the old head was made for: count everything again.
     if !old.holds_at(now) {
@@ -518,6 +728,7 @@ fn update(
         let head = Head {
             notes: notes.tip(),
             open,
+            journal: journal_len,
             ..old
         };
         return recount(dir, head, now);
@@ -548,13 +759,38 @@ fn update(
         }
     }
     if !stale.is_empty() {
-        let all = read_entries(&path).unwrap_or_default();
+        let all = read_all(dir).unwrap_or_default();
         for (env, found) in newest_success(all.iter(), now) {
             if stale.contains(&env) {
                 deployed.insert(env, found);
             }
         }
     }
+    // The newest deployment of each environment: among the fresh ones, unless it was
+    // on a changed commit and no fresh one is as new (its note lost it).
+    let mut newest = old.newest;
+    let mut lost = Vec::new();
+    for n in newest.values() {
+        if changed.contains(&n.commit) {
+            lost.push(n.clone());
+        }
+    }
+    for n in &lost {
+        newest.remove(&n.env);
+    }
+    for e in &fresh {
+        if newest.get(&e.env).is_none_or(|n| newer(e, n)) {
+            newest.insert(e.env.clone(), e.clone());
+        }
+    }
+    if lost
+        .iter()
+        .any(|l| newest.get(&l.env).is_none_or(|n| !newer(n, l)))
+    {
+        let all = read_all(dir).unwrap_or_default();
+        newest = newest_of(all.iter());
+    }
+    let last_success = last_success_of(fresh.iter(), old.last_success);
     let mut future: Vec<Future> = old
         .future
         .into_iter()
@@ -567,6 +803,9 @@ fn update(
         deployed,
         open: open_of_update(old.open, &changed, &fresh),
         future,
+        newest,
+        journal: journal_len,
+        last_success,
     };
     write_head(dir, &head)?;
     Ok(head)
@@ -617,6 +856,54 @@ fn open_of<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Open> {
 
 fn sort_open(open: &mut [Open]) {
     open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
+}
+
+/// Below this many notes a rebuild reads them on one thread.
+const THREADED_REBUILD: usize = 2_000;
+
+/// The deployments of every note, in the order of `Notes::all`. Reading and parsing
+/// 12,000 notes is most of a rebuild (inflating each blob, parsing each line's
+/// JSON): two threads, each with its own handle on the repository, read half each.
+fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
+    let all = notes.all_blobs()?;
+    let read = |git: &Repository, part: &[(CommitId, Oid)]| -> Result<(Vec<Entry>, Vec<BadLine>)> {
+        let (mut entries, mut bad) = (Vec::new(), Vec::new());
+        for &(commit, blob) in part {
+            let text = ledger::notes::read_blob(git, blob)?;
+            let (events, skipped) = ledger::parse_note(commit, &text);
+            bad.extend(skipped);
+            let (deployments, _) = fold(&commit.to_string(), events);
+            entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+        }
+        Ok((entries, bad))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    // A handle opened by path does not see objects given by the environment
+    // (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`): one thread then.
+    let by_env = ["GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let second = (threads > 1 && !by_env && all.len() >= THREADED_REBUILD)
+        .then(|| Repository::open(notes.git().path()).ok())
+        .flatten();
+    let (first, rest) = match &second {
+        Some(_) => all.split_at(all.len() / 2),
+        None => (&all[..], &[][..]),
+    };
+    let (mine, more) = std::thread::scope(|scope| {
+        let other = second.map(|git| scope.spawn(move || read(&git, rest)));
+        let mine = read(notes.git(), first);
+        let theirs = other.map(|h| h.join().expect("the rebuild thread does not panic"));
+        (mine, theirs)
+    });
+    let (mut out, bad) = mine?;
+    bad_lines.extend(bad);
+    if let Some(more) = more {
+        let (e, b) = more?;
+        out.extend(e);
+        bad_lines.extend(b);
+    }
+    Ok(out)
 }
 
 fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -688,11 +975,208 @@ fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
     Ok(())
 }
 
-fn read_entries(path: &Path) -> Option<Vec<Entry>> {
+/// `.git/train/index/skipped`: the lines of the notes that do not parse, one
+/// `COMMIT LINE` each, so that `history` warns about those of the notes it shows
+/// without reading the notes. `changed` are the commits whose notes were read again
+/// (their old lines dropped); `all` when every note was.
+fn write_skipped(dir: &Path, changed: &[CommitId], bad: &[BadLine], all: bool) -> Result<()> {
+    let path = dir.join("skipped");
+    let old = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let changed_hex: HashSet<String> = changed.iter().map(CommitId::to_string).collect();
+    let mut text = String::new();
+    if !all {
+        for line in old.lines() {
+            if !line.get(..40).is_some_and(|h| changed_hex.contains(h)) {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    for b in bad {
+        text.push_str(&format!("{} {}\n", b.commit, b.line));
+    }
+    if text == old {
+        return Ok(());
+    }
+    if text.is_empty() {
+        fs::remove_file(&path)?;
+        return Ok(());
+    }
+    write_atomically(&path, text.as_bytes())
+}
+
+/// The lines that do not parse of each note that has some, by commit, as the note
+/// holds them (parse them again with `parse_note` for the reasons).
+pub fn skipped(repo: &Repo) -> Result<std::collections::HashMap<CommitId, String>> {
+    let mut out: std::collections::HashMap<CommitId, String> = Default::default();
+    let text = match fs::read_to_string(dir(repo).join("skipped")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e.into()),
+    };
+    for line in text.lines() {
+        if let Some((commit, rest)) = line.split_once(' ') {
+            if let Some(commit) = CommitId::parse(commit) {
+                let note = out.entry(commit).or_default();
+                note.push_str(rest);
+                note.push('\n');
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A journal longer than this is folded into the deployments file: every reader
+/// of the index reads the journal whole, and a fold rewrites the file (once per
+/// a few hundred changed deployments).
+const JOURNAL_MAX: u64 = if cfg!(test) { 2 * 1024 } else { 64 * 1024 };
+
+/// The journal file's length (0: none).
+fn journal_len(dir: &Path) -> u64 {
+    fs::metadata(Journal::path(dir)).map_or(0, |m| m.len())
+}
+
+/// `.git/train/index/journal`: the deployments of the commits whose notes changed
+/// since the deployments file was written. Their lines in that file are superseded.
+/// Lines: `- COMMIT` for each such commit, then its deployments as index lines.
+#[derive(Default)]
+struct Journal {
+    /// The commits it supersedes, as hex.
+    changed: HashSet<String>,
+    /// Their deployments, in the index's order (start, then id).
+    entries: Vec<Entry>,
+}
+
+impl Journal {
+    fn path(dir: &Path) -> PathBuf {
+        dir.join("journal")
+    }
+
+    /// The journal; empty when there is none, None when it does not read.
+    fn read(dir: &Path) -> Option<Journal> {
+        let text = match fs::read_to_string(Journal::path(dir)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Journal::default()),
+            Err(_) => return None,
+        };
+        let mut journal = Journal::default();
+        for line in text.lines() {
+            match line.strip_prefix("- ") {
+                Some(commit) => {
+                    journal.changed.insert(commit.to_string());
+                }
+                None => journal.entries.push(Entry::parse(line)?),
+            }
+        }
+        Some(journal)
+    }
+
+    /// Whether an index line is superseded by the journal.
+    fn supersedes(&self, line: &str) -> bool {
+        !self.changed.is_empty() && line.get(..40).is_some_and(|h| self.changed.contains(h))
+    }
+
+    /// The notes of `changed` now hold `fresh` (sorted).
+    fn replace(&mut self, changed: &HashSet<CommitId>, fresh: &[Entry]) {
+        self.entries.retain(|e| !changed.contains(&e.commit));
+        self.changed.extend(changed.iter().map(CommitId::to_string));
+        self.entries.extend(fresh.iter().cloned());
+        self.entries
+            .sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
+    }
+
+    fn len_bytes(&self) -> u64 {
+        (self.changed.len() * 43 + self.entries.len() * 110) as u64
+    }
+
+    /// Writes it and returns its length.
+    fn write(&self, dir: &Path) -> Result<u64> {
+        let mut changed: Vec<&String> = self.changed.iter().collect();
+        changed.sort();
+        let mut text = String::with_capacity(self.len_bytes() as usize);
+        for c in changed {
+            text.push_str("- ");
+            text.push_str(c);
+            text.push('\n');
+        }
+        for e in &self.entries {
+            text.push_str(&e.to_line());
+        }
+        write_atomically(&Journal::path(dir), text.as_bytes())?;
+        Ok(text.len() as u64)
+    }
+
+    fn remove(dir: &Path) -> Result<()> {
+        match fs::remove_file(Journal::path(dir)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Every deployment in the index's order: the file without the lines the journal
+/// supersedes, with the journal's merged in by start time (a journal line before a
+/// file line of the same start and id), as a rebuild would write them.
+fn read_all(dir: &Path) -> Option<Vec<Entry>> {
+    let journal = Journal::read(dir)?;
+    let file = read_entries(&dir.join("deployments"), &journal)?;
+    let mut out = Vec::with_capacity(file.len() + journal.entries.len());
+    let mut incoming = journal.entries.into_iter().peekable();
+    for e in file {
+        while let Some(j) = incoming.next_if(|j| (j.started, &j.dep) <= (e.started, &e.dep)) {
+            out.push(j);
+        }
+        out.push(e);
+    }
+    out.extend(incoming);
+    Some(out)
+}
+
+/// The deployments file and the journal written as one file; the journal removed.
+fn compact(dir: &Path, journal: &Journal) -> Result<()> {
+    let path = dir.join("deployments");
+    let old_text = fs::read_to_string(&path)?;
+    let mut text = String::with_capacity(old_text.len() + journal.entries.len() * 110);
+    let mut incoming = journal.entries.iter().peekable();
+    for line in old_text.lines() {
+        if journal.supersedes(line) {
+            continue;
+        }
+        // Same order as a rebuild: by start, then by deployment id.
+        let key = match incoming.peek() {
+            Some(_) => {
+                let mut f = line.split(' ');
+                let dep = f.nth(1).unwrap_or("");
+                let started = f.nth(1).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
+                (started, dep)
+            }
+            None => (0, ""),
+        };
+        while let Some(e) = incoming.next_if(|e| (e.started.0, e.dep.as_str()) <= key) {
+            text.push_str(&e.to_line());
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    for e in incoming {
+        text.push_str(&e.to_line());
+    }
+    write_atomically(&path, text.as_bytes())?;
+    Journal::remove(dir)
+}
+
+fn read_entries(path: &Path, journal: &Journal) -> Option<Vec<Entry>> {
     let file = fs::File::open(path).ok()?;
     let mut out = Vec::new();
     for line in BufReader::new(file).lines() {
-        out.push(Entry::parse(&line.ok()?)?);
+        let line = line.ok()?;
+        if !journal.supersedes(&line) {
+            out.push(Entry::parse(&line)?);
+        }
     }
     Some(out)
 }
@@ -704,4 +1188,101 @@ pub fn deployments_of(notes: &Notes, commit: CommitId) -> Result<(Vec<Deployment
     };
     let (events, bad) = ledger::parse_note(commit, &text);
     Ok((fold(&commit.to_string(), events).0, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Event, Fields};
+
+    /// Events on old and new commits, one ledger commit each, so that the journal
+    /// grows and is folded into the file several times: after every one the index
+    /// reads as a rebuild from the same notes does, and `recent` and `find` agree.
+    #[test]
+    fn the_journal_reads_as_a_rebuild() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = Repository::init(tmp.path()).unwrap();
+        let sig =
+            git2::Signature::new("A", "a@example.com", &git2::Time::new(1_600_000_000, 0)).unwrap();
+        let tree = git
+            .find_tree(git.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let mut commits: Vec<CommitId> = Vec::new();
+        for i in 0..40 {
+            let parents: Vec<git2::Commit> = commits
+                .last()
+                .map(|c| git.find_commit(Oid::from(*c)).unwrap())
+                .into_iter()
+                .collect();
+            let refs: Vec<&git2::Commit> = parents.iter().collect();
+            let oid = git
+                .commit(Some("HEAD"), &sig, &sig, &format!("c{i}"), &tree, &refs)
+                .unwrap();
+            commits.push(oid.into());
+        }
+        let repo = Repo::open(tmp.path()).unwrap();
+        let clock = Clock::fixed(Timestamp(1_700_000_000_000));
+        let dir = dir(&repo);
+        let mut folded = 0;
+        for step in 0..120u32 {
+            // Mostly new deployments, some events on old ones (out of order).
+            let i = if step % 3 == 0 {
+                (step as usize * 7) % 40
+            } else {
+                step as usize % 40
+            };
+            let env = ["staging", "production", "qa"][step as usize % 3];
+            let dep = crate::ledger::new_id(Timestamp(1_600_000_000_000 + i64::from(step) * 1000));
+            let at = 1_600_000_000_000 + i64::from(step % 17) * 60_000;
+            let event = |state, at| Event {
+                at: Timestamp(at),
+                subject: env.to_string(),
+                state,
+                by: "a@example.com".into(),
+                fields: Fields {
+                    dep: Some(dep.clone()),
+                    ..Fields::default()
+                }
+                .into_map(),
+            };
+            let lines = vec![
+                event(State::Queued, at).to_line(),
+                event(
+                    if step % 5 == 0 {
+                        State::Failure
+                    } else {
+                        State::Success
+                    },
+                    at + 30_000,
+                )
+                .to_line(),
+            ];
+            crate::ledger::append(&repo, ledger::DEPLOYS, commits[i], &lines, "test").unwrap();
+            catch_up(&repo, clock).unwrap();
+            folded += usize::from(journal_len(&dir) == 0);
+
+            let other = tempfile::tempdir().unwrap();
+            let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
+            let rebuilt = rebuild(other.path(), &notes, clock.now(), &mut Vec::new()).unwrap();
+            let all = read_all(other.path()).unwrap();
+            assert_eq!(read_all(&dir).unwrap(), all, "step {step}");
+            let head = read_head(&dir.join("head")).unwrap();
+            assert_eq!(head.deployed, rebuilt.deployed, "step {step}");
+            assert_eq!(head.open, rebuilt.open, "step {step}");
+            assert_eq!(head.newest, rebuilt.newest, "step {step}");
+            for env in [None, Some("staging"), Some("qa")] {
+                let want: Vec<Entry> = all
+                    .iter()
+                    .rev()
+                    .filter(|e| env.is_none_or(|env| e.env == env))
+                    .take(7)
+                    .cloned()
+                    .collect();
+                assert_eq!(recent(&repo, clock, env, 7).unwrap().0, want, "step {step}");
+            }
+            let first = all.iter().find(|e| e.dep == dep).cloned();
+            assert_eq!(find(&repo, clock, &dep).unwrap(), first, "step {step}");
+        }
+        assert!(folded >= 2, "the journal was folded {folded} times");
+    }
 }

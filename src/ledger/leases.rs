@@ -199,7 +199,17 @@ impl Ledger {
                         }
                         Some(PushStatus::Rejected(_)) => false,
                         _ => {
-                            git.reference(&name, oid, true, "git-train: lease")?;
+                            // Taken on the remote: mirror it here, waiting out another
+                            // process of this clone that holds the ref's lock file
+                            // this moment (a fetch of the leases).
+                            let mut tries = 0;
+                            while let Err(e) = git.reference(&name, oid, true, "git-train: lease") {
+                                tries += 1;
+                                if e.code() != git2::ErrorCode::Locked || tries > 100 {
+                                    return Err(e.into());
+                                }
+                                std::thread::sleep(std::time::Duration::from_millis(5));
+                            }
                             true
                         }
                     }

@@ -112,11 +112,8 @@ pub(super) fn get(repo: &Repository, env: &EnvName) -> Result<Option<Held>> {
 /// Every lock the local refs know.
 pub(super) fn all(repo: &Repository) -> Result<Vec<Held>> {
     let mut out = Vec::new();
-    for r in repo.references_glob(&format!("{PREFIX}*"))? {
-        let r = r?;
-        if let (Some(name), Some(oid)) = (r.name(), r.target()) {
-            out.push(read(repo, &name[PREFIX.len()..], oid));
-        }
+    for (name, oid) in super::refs::under(repo, PREFIX)? {
+        out.push(read(repo, &name[PREFIX.len()..], oid));
     }
     Ok(out)
 }

@@ -8,15 +8,21 @@
 //! environment at a time),
 //! `remote` and `sync` (sharing through the team's remote), `runs` (the deployments
 //! this clone runs, and the reaper), `repo` (the repository itself), `lockfile`
-//! (locks between processes), `git` (where libgit2's types meet git-train's).
+//! (locks between processes), `git` (where libgit2's types meet git-train's),
+//! `graph` (git's commit-graph file: ancestry without a merge-base walk), `refs`
+//! (the refs under one prefix, without parsing all of packed-refs), `mmap` (files
+//! they read in place).
 
 mod git;
+mod graph;
 pub mod index;
 pub mod leases;
 pub mod lockfile;
 pub mod locks;
+mod mmap;
 pub mod notes;
 pub mod readers;
+mod refs;
 pub mod remote;
 pub mod repo;
 pub mod runs;
@@ -28,7 +34,7 @@ use crate::clock::Clock;
 use crate::domain::{CiSummary, CommitId, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
-pub use index::{Entry, Future, Index, Open, Snapshot};
+pub use index::{Entry, Future, Index, Open, Shown, Snapshot};
 pub use leases::{HeldLease, Lease, Leased};
 pub use locks::{Held, Lock, Taken};
 pub use notes::{
@@ -116,9 +122,20 @@ impl Ledger {
         index::refresh(&self.repo, self.clock)
     }
 
+    /// Each environment's newest deployment, whatever its state: the environments the
+    /// ledger has deployments to.
+    pub fn newest(&self) -> Result<std::collections::BTreeMap<String, Entry>> {
+        index::newest(&self.repo, self.clock)
+    }
+
     /// The newest `n` deployments, of one environment or all, newest first.
     pub fn recent(&self, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
         index::recent(&self.repo, self.clock, env, n)
+    }
+
+    /// The lines that do not parse, of each note that has some, by commit.
+    pub fn skipped_lines(&self) -> Result<std::collections::HashMap<CommitId, String>> {
+        index::skipped(&self.repo)
     }
 
     /// The deployment with id `dep`, as the index knows it.
@@ -141,26 +158,12 @@ impl Ledger {
         Ok(ids)
     }
 
-    /// The newest deployment of each environment, from the index.
-    pub fn newest_per_env(&self) -> Result<std::collections::BTreeMap<String, Entry>> {
-        let mut newest: std::collections::BTreeMap<String, Entry> = Default::default();
-        for e in self.index()?.entries {
-            match newest.get(&e.env) {
-                Some(n) if n.started > e.started => {}
-                _ => {
-                    newest.insert(e.env.clone(), e);
-                }
-            }
-        }
-        Ok(newest)
-    }
-
     /// The environments retired with `git train env retire`: those whose newest
     /// deployment's newest event retired them. Only newest deployments that are
     /// `inactive` are read, so this costs nothing where none is.
     pub fn retired(&self) -> Result<std::collections::BTreeSet<String>> {
         let mut retired = std::collections::BTreeSet::new();
-        let newest = self.newest_per_env()?;
+        let newest = self.newest()?;
         let mut notes = None;
         for (env, e) in newest {
             if e.state != crate::domain::State::Inactive {

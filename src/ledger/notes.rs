@@ -84,6 +84,17 @@ pub fn cat_sort_uniq_bytes<'a>(texts: impl IntoIterator<Item = &'a [u8]>) -> Vec
     out
 }
 
+/// Text to read events from, copied only when some bytes are not UTF-8.
+fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A note's text by its blob (from `Notes::all_blobs`), in any repository handle of
+/// the same repository: a rebuild reads notes from two threads.
+pub(super) fn read_blob(repo: &Repository, blob: Oid) -> Result<String> {
+    Ok(lossy(repo.find_blob(blob)?.content().to_vec()))
+}
+
 /// Why the object a notes ref points at is not a ledger (None: it is one). A notes
 /// commit's tree holds notes named by hex object ids (at any fan-out); git keeps
 /// other files beside them, so only a tree without a single note counts as
@@ -148,6 +159,11 @@ impl<'r> Notes<'r> {
         Ok(Notes { repo, tip, tree })
     }
 
+    /// The repository handle the notes are read with.
+    pub(super) fn git(&self) -> &'r Repository {
+        self.repo
+    }
+
     /// The notes commit this is (None: the ref does not exist yet).
     pub fn tip(&self) -> Option<CommitId> {
         self.tip.map(CommitId::from)
@@ -175,9 +191,7 @@ impl<'r> Notes<'r> {
     /// A note as text to read events from (bytes that are not UTF-8 shown as U+FFFD;
     /// such a line does not parse and is skipped).
     pub fn read(&self, commit: CommitId) -> Result<Option<String>> {
-        Ok(self
-            .read_raw(commit)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(self.read_raw(commit)?.map(lossy))
     }
 
     /// A note's bytes, as stored: what writes start from, so no byte is changed.
@@ -195,6 +209,30 @@ impl<'r> Notes<'r> {
             collect(self.repo, tree, String::new(), &mut out)?;
         }
         Ok(out.into_iter().map(|(commit, _)| commit.into()).collect())
+    }
+
+    /// Every note as `all` lists them, with the blob `read` would read for each: the
+    /// one found in the tree walk, without looking each up again by path (a commit
+    /// with notes at two fan-outs is looked up as `read` does).
+    pub fn all_blobs(&self) -> Result<Vec<(CommitId, Oid)>> {
+        let mut out = Vec::new();
+        if let Some(tree) = &self.tree {
+            collect(self.repo, tree, String::new(), &mut out)?;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        let twice: std::collections::HashSet<Oid> = out
+            .iter()
+            .filter(|(c, _)| !seen.insert(*c))
+            .map(|(c, _)| *c)
+            .collect();
+        for (commit, blob) in &mut out {
+            if twice.contains(commit) {
+                if let Some((_, found)) = self.locate((*commit).into()) {
+                    *blob = found;
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(c, b)| (c.into(), b)).collect())
     }
 
     /// The annotated objects whose notes differ between `older` and this version.

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
+use super::graph::{Graph, Pos};
 use crate::config::Config;
 use crate::domain::{CommitId, CommitInfo, Timestamp};
 use crate::error::{Error, Result};
 
 pub struct Repo {
     pub(super) git: Repository,
+    /// git's commit-graph, opened at the first ancestry question.
+    graph: std::cell::OnceCell<Option<Graph>>,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -52,7 +55,10 @@ impl Repo {
                 unsupported_format(&e).unwrap_or_else(|| Error::from(e))
             }
         })?;
-        Ok(Repo { git })
+        Ok(Repo {
+            git,
+            graph: std::cell::OnceCell::new(),
+        })
     }
 
     /// `.git/train/`: caches and logs, safe to delete.
@@ -230,11 +236,99 @@ impl Repo {
     }
 
     /// `ancestor` is `descendant` or one of its ancestors.
+    ///
+    /// On trunk the answer is usually on the first-parent line, found by walking it
+    /// down to the ancestor's commit time; git's commit-graph answers the rest with
+    /// generation numbers. libgit2's `graph_descendant_of` (a full merge-base walk,
+    /// which does not read the commit-graph) is left for what neither can tell.
     pub fn contains(&self, descendant: CommitId, ancestor: CommitId) -> Result<bool> {
-        Ok(descendant == ancestor
-            || self
-                .git
-                .graph_descendant_of(descendant.into(), ancestor.into())?)
+        if descendant == ancestor {
+            return Ok(true);
+        }
+        let (d, a) = (Oid::from(descendant), Oid::from(ancestor));
+        if let Some(graph) = self.graph() {
+            if let (Some(dp), Some(ap)) = (graph.find(d), graph.find(a)) {
+                // Trunk's first-parent line first: on trunk that is the answer, and
+                // it is a fraction of every commit between the two.
+                if graph.on_first_parent_line(dp, ap) == Some(true) {
+                    return Ok(true);
+                }
+                if let Some(answer) = graph.reaches(dp, ap) {
+                    return Ok(answer);
+                }
+            }
+        }
+        let ancestor_time = self.commit_time(a)?;
+        let mut next = Some(d);
+        let mut steps = 0usize;
+        while let Some(oid) = next {
+            if oid == a {
+                return Ok(true);
+            }
+            let (parent, time) = self.first_parent_of(oid)?;
+            if time < ancestor_time {
+                break;
+            }
+            steps += 1;
+            // Without a commit-graph, each step parses a commit: a long line is
+            // left to libgit2.
+            if steps > FIRST_PARENT_PROBE && self.graph().is_none() {
+                break;
+            }
+            next = parent;
+        }
+        Ok(self.git.graph_descendant_of(d, a)?)
+    }
+
+    fn graph(&self) -> Option<&Graph> {
+        self.graph
+            .get_or_init(|| {
+                if std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
+                    || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
+                {
+                    return None;
+                }
+                let config = self.git.config().ok()?;
+                if config.get_bool("core.commitGraph").ok() == Some(false) {
+                    return None;
+                }
+                let common = self.git.commondir();
+                if super::refs::any_under(common, "refs/replace/") {
+                    return None;
+                }
+                Graph::open(common, &common.join("objects"))
+            })
+            .as_ref()
+    }
+
+    /// Where the commit-graph has `oid`.
+    fn graph_pos(&self, oid: Oid) -> Option<(&Graph, Pos)> {
+        let graph = self.graph()?;
+        Some((graph, graph.find(oid)?))
+    }
+
+    /// A commit's first parent and its commit time (seconds).
+    fn first_parent_of(&self, oid: Oid) -> Result<(Option<Oid>, i64)> {
+        if let Some((graph, pos)) = self.graph_pos(oid) {
+            if let Some(node) = graph.node(pos) {
+                let parent = match node.first_parent {
+                    Some(p) => graph.oid(p),
+                    None => None,
+                };
+                if parent.is_some() == node.first_parent.is_some() {
+                    return Ok((parent, node.time));
+                }
+            }
+        }
+        let commit = self.git.find_commit(oid)?;
+        Ok((commit.parent_ids().next(), commit.time().seconds()))
+    }
+
+    fn commit_time(&self, oid: Oid) -> Result<i64> {
+        if let Some(node) = self.graph_pos(oid).and_then(|(g, p)| g.node(p)) {
+            return Ok(node.time);
+        }
+        Ok(self.git.find_commit(oid)?.time().seconds())
     }
 
     /// First-parent commits from `tip`, newest first, at most `limit`.
@@ -292,9 +386,18 @@ impl Repo {
     /// is elsewhere, and the revwalk decides.
     fn train_down_to(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<Option<Walked>> {
         let (tip, base) = (Oid::from(tip), Oid::from(base));
-        let base_time = self.git.find_commit(base)?.time().seconds();
+        let base_time = self.commit_time(base)?;
         let mut commits = Vec::new();
         let mut next = Some(tip);
+        if let Some((graph, tip_pos)) = self.graph_pos(tip) {
+            if let Some(walked) = graph.first_parents_down_to(tip_pos, base, base_time, limit) {
+                return Ok(walked.map(|(commits, reached)| Walked {
+                    commits: commits.into_iter().map(CommitId::from).collect(),
+                    complete: reached,
+                    reached_base: reached,
+                }));
+            }
+        }
         while let Some(oid) = next {
             if oid == base {
                 return Ok(Some(Walked {
@@ -310,16 +413,20 @@ impl Repo {
                     reached_base: false,
                 }));
             }
-            let commit = self.git.find_commit(oid)?;
-            if commit.time().seconds() < base_time {
+            let (parent, time) = self.first_parent_of(oid)?;
+            if time < base_time {
                 return Ok(None);
             }
             commits.push(oid.into());
-            next = commit.parent_ids().next();
+            next = parent;
         }
         Ok(None)
     }
 }
+
+/// First-parent steps `contains` walks through libgit2 before it asks libgit2's
+/// merge-base instead (with a commit-graph it walks the whole line).
+const FIRST_PARENT_PROBE: usize = 1_000;
 
 /// Whether `name` can be a branch (`refs/heads/NAME` is a valid ref name).
 pub fn is_branch_name(name: &str) -> bool {

@@ -243,13 +243,12 @@ impl Ledger {
     /// `inactive`, superseded (as GitHub marks the deployments a new one replaces),
     /// dated as its success so that the mark reads after it.
     fn superseded(&self, env: &EnvName, dep: &str, at: Timestamp) -> Vec<(CommitId, Vec<Event>)> {
-        let Ok(index) = self.index() else {
+        let Ok(later) = index::successes_after(&self.repo, self.clock, env.as_str(), at) else {
             return Vec::new();
         };
-        index
-            .entries
+        later
             .iter()
-            .filter(|e| e.env == env.as_str() && e.dep != dep)
+            .filter(|e| e.dep != dep)
             .filter_map(|e| {
                 let success = e.success_at.filter(|s| *s > at)?;
                 let desc = format!(
