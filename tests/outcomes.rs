@@ -300,10 +300,13 @@ fn a_no_wait_runner_that_cannot_read_the_configuration_records_why() {
     let good = config_with_run("staging", "true");
     repo.write(".train.toml", &good);
     // The configuration breaks after `deploy` read it, before the runner reads it.
+    // Written whole (write, then rename): the shim runs again on every git call of
+    // `deploy` while the runner starts, and a runner that read the file while it
+    // was being rewritten (empty: no `run`) would have nothing to fail.
     let shim = git_shim(
         &w,
         repo,
-        "printf 'run = [broken\\n' > \"$REPO/.train.toml\"",
+        "printf 'run = [broken\\n' > \"$REPO/.train.toml.new\" && mv \"$REPO/.train.toml.new\" \"$REPO/.train.toml\"",
     );
     let out = common::Run::of(
         repo.cmd(BIN)
