@@ -5,164 +5,13 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
+use common::hooks::{documented_schema, slack_text, validate, Answer, Hooks, TOKEN};
 use common::{Repo, Run, World, BIN};
-use http_body_util::BodyExt;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
 /// The clock of every run: the commits waited 5 days, 2 days and 1 hour by then.
 const NOW: &str = "2026-11-25T12:00:00Z";
 const NEXT_DAY: &str = "2026-11-26T09:00:00Z";
-/// A token-like path, as Slack's incoming webhooks have: it must never show.
-const TOKEN: &str = "T0TESTTEAM/B0TESTHOOK/q8ZkX2vR7mP4nL9sW3cY6tJ1";
-
-#[derive(Clone, Debug)]
-struct Posted {
-    path: String,
-    body: Vec<u8>,
-}
-
-impl Posted {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    posted: Vec<Posted>,
-    /// Paths answered with this status instead of 200.
-    answers: HashMap<String, u16>,
-}
-
-/// The loopback server (as in tests/channels.rs, without the hanging answer): keeps
-/// every request and answers 200 unless told otherwise; 127.0.0.1 only, stops when
-/// dropped.
-struct Hooks {
-    port: u16,
-    seen: Arc<Mutex<Seen>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Hooks {
-    fn start() -> Hooks {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let shared = seen.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let stream = tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => stream,
-                            Err(_) => continue,
-                        },
-                        _ = &mut stopped => return,
-                    };
-                    let seen = shared.clone();
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let seen = seen.clone();
-                            async move { answer(seen, req).await }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-        });
-        Hooks {
-            port,
-            seen,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, hook: &str) -> String {
-        format!("http://127.0.0.1:{}/{hook}/{TOKEN}", self.port)
-    }
-
-    fn answer(&self, hook: &str, status: u16) {
-        self.seen
-            .lock()
-            .unwrap()
-            .answers
-            .insert(format!("/{hook}/{TOKEN}"), status);
-    }
-
-    fn posted(&self, hook: &str) -> Vec<Posted> {
-        let path = format!("/{hook}/{TOKEN}");
-        self.seen
-            .lock()
-            .unwrap()
-            .posted
-            .iter()
-            .filter(|p| p.path == path)
-            .cloned()
-            .collect()
-    }
-
-    fn count(&self) -> usize {
-        self.seen.lock().unwrap().posted.len()
-    }
-}
-
-impl Drop for Hooks {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn answer(
-    seen: Arc<Mutex<Seen>>,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<http_body_util::Full<Bytes>>, std::convert::Infallible> {
-    let path = req.uri().path().to_string();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .unwrap_or_default();
-    let status = {
-        let mut seen = seen.lock().unwrap();
-        seen.posted.push(Posted {
-            path: path.clone(),
-            body,
-        });
-        seen.answers.get(&path).copied().unwrap_or(200)
-    };
-    let text = if status == 200 {
-        "ok"
-    } else {
-        "invalid_payload"
-    };
-    Ok(hyper::Response::builder()
-        .status(status)
-        .body(http_body_util::Full::new(Bytes::from(text)))
-        .unwrap())
-}
-
 /// Production and staging watch for stale commits and post to channels; dev does
 /// neither. Staging runs the tip, so nothing waits for it.
 const CONFIG: &str = r#"
@@ -270,30 +119,6 @@ fn train(repo: &Repo, hooks: &Hooks, now: &str, args: &[&str]) -> Run {
         assert!(!text.contains("panicked"), "a panic: {text}");
     }
     run
-}
-
-/// What a Slack body says, all its texts together.
-fn slack_text(p: &Posted) -> String {
-    let body = p.json();
-    assert!(body["text"].is_string(), "{body}");
-    let mut text = body["text"].as_str().unwrap().to_string();
-    let mut collect = |blocks: &Value| {
-        for block in blocks.as_array().into_iter().flatten() {
-            if let Some(t) = block["text"]["text"].as_str() {
-                text.push('\n');
-                text.push_str(t);
-            }
-            for e in block["elements"].as_array().into_iter().flatten() {
-                text.push('\n');
-                text.push_str(e["text"].as_str().unwrap_or(""));
-            }
-        }
-    };
-    collect(&body["blocks"]);
-    for a in body["attachments"].as_array().into_iter().flatten() {
-        collect(&a["blocks"]);
-    }
-    text
 }
 
 #[test]
@@ -500,7 +325,7 @@ fn post_sends_one_digest_per_environment_with_its_commits_and_mentions_once_a_da
     assert_eq!(event["commits"][1]["sha"], h.bob);
     assert_eq!(event["deployed"]["sha"], h.deployed);
     assert_eq!(event["command"], "git train deploy production");
-    let schema = documented_schema();
+    let schema = documented_schema("digest-schema");
     let errors = validate(&schema, &event, "$", &schema);
     assert!(errors.is_empty(), "{errors:?}\n{event:#}");
     assert!(
@@ -593,7 +418,7 @@ fn a_channel_that_fails_is_a_warning_exit_1_and_the_only_one_tried_again() {
     let w = World::new();
     let h = history(&w);
     let hooks = Hooks::start();
-    hooks.answer("discord", 500);
+    hooks.answer("discord", Answer::Status(500));
     let out = train(&h.repo, &hooks, NOW, &["stale", "--post"]).code(1);
     assert!(
         out.stderr.contains(
@@ -611,7 +436,7 @@ fn a_channel_that_fails_is_a_warning_exit_1_and_the_only_one_tried_again() {
     assert_eq!(hooks.count(), 3);
 
     // The workflow retried: only the channel that failed gets it.
-    hooks.answer("discord", 200);
+    hooks.answer("discord", Answer::Ok);
     let out = train(&h.repo, &hooks, NOW, &["stale", "--post", "-v"]).ok();
     assert_eq!(hooks.count(), 4);
     assert_eq!(hooks.posted("discord").len(), 2);
@@ -679,98 +504,4 @@ fn bad_arguments_are_usage_errors() {
         let out = h.repo.train_at(NOW, args).code(2);
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
-}
-
-/// The JSON Schema of the digest's webhook body, as README.md documents it.
-fn documented_schema() -> Value {
-    let readme = include_str!("../README.md");
-    let start = readme
-        .find("<!-- digest-schema -->")
-        .expect("README.md documents the digest's schema");
-    let block = &readme[start..];
-    let open = block.find("```json\n").unwrap() + 8;
-    let close = block[open..].find("```").unwrap() + open;
-    serde_json::from_str(&block[open..close]).expect("the documented schema is JSON")
-}
-
-/// The validator of tests/channels.rs, for the part of JSON Schema the README uses:
-/// `$ref` into `$defs`, `type`, `const`, `enum`, `required`, `properties`,
-/// `additionalProperties: false`, `items`, `oneOf`, `minimum`.
-fn validate(schema: &Value, value: &Value, at: &str, root: &Value) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.strip_prefix("#/$defs/").expect("a local $ref");
-        return validate(&root["$defs"][name], value, at, root);
-    }
-    if let Some(options) = schema["oneOf"].as_array() {
-        let matching = options
-            .iter()
-            .filter(|o| validate(o, value, at, root).is_empty())
-            .count();
-        if matching != 1 {
-            errors.push(format!("{at}: matches {matching} of oneOf"));
-        }
-    }
-    let type_of = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    if let Some(t) = schema.get("type") {
-        let allowed: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
-            _ => panic!("bad type in schema at {at}"),
-        };
-        let actual = type_of(value);
-        let fits =
-            allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"));
-        if !fits {
-            errors.push(format!("{at}: {actual} is not {allowed:?}"));
-            return errors;
-        }
-    }
-    if let Some(c) = schema.get("const") {
-        if c != value {
-            errors.push(format!("{at}: {value} is not {c}"));
-        }
-    }
-    if let Some(list) = schema["enum"].as_array() {
-        if !list.contains(value) {
-            errors.push(format!("{at}: {value} is not one of {list:?}"));
-        }
-    }
-    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64()) {
-        if n < min {
-            errors.push(format!("{at}: {n} < {min}"));
-        }
-    }
-    if let Some(object) = value.as_object() {
-        for key in schema["required"].as_array().into_iter().flatten() {
-            let key = key.as_str().unwrap();
-            if !object.contains_key(key) {
-                errors.push(format!("{at}: no `{key}`"));
-            }
-        }
-        let properties = schema["properties"].as_object();
-        for (key, v) in object {
-            match properties.and_then(|p| p.get(key)) {
-                Some(s) => errors.extend(validate(s, v, &format!("{at}.{key}"), root)),
-                None if schema["additionalProperties"] == json!(false) => {
-                    errors.push(format!("{at}: `{key}` is not documented"))
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in list.iter().enumerate() {
-            errors.extend(validate(items, v, &format!("{at}[{i}]"), root));
-        }
-    }
-    errors
 }

@@ -2,6 +2,7 @@
 //! configuration and fixed dates, and the built `git-train` binary on PATH.
 #![allow(dead_code)]
 pub mod github;
+pub mod hooks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
