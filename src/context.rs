@@ -203,17 +203,13 @@ impl Context {
     fn envs(&self, with_retired: bool) -> Result<Vec<String>> {
         let mut known: std::collections::BTreeSet<String> =
             self.config.env.keys().cloned().collect();
+        let newest = self.ledger.newest()?;
         let retired = if with_retired {
             Default::default()
         } else {
-            self.ledger.retired()?
+            self.ledger.retired_of(&newest)?
         };
-        known.extend(
-            self.ledger
-                .newest()?
-                .into_keys()
-                .filter(|e| !retired.contains(e)),
-        );
+        known.extend(newest.into_keys().filter(|e| !retired.contains(e)));
         Ok(known.into_iter().collect())
     }
 

@@ -80,7 +80,7 @@ pub fn retire(ctx: &Context, args: &RetireArgs) -> Result<Retired> {
         return Err(e.hint("`git train history` lists the environments deployed to"));
     };
     let me = ctx.ledger.me().to_string();
-    if ctx.ledger.retired()?.contains(name) {
+    if ctx.ledger.retired_of(&newest)?.contains(name) {
         return Ok(Retired {
             version: super::JSON_VERSION,
             env: name.to_string(),

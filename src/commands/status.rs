@@ -121,7 +121,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Status> {
     names.extend(newest.keys().cloned());
     // Retired environments (`git train env retire`) are gone from status; history
     // keeps their deployments.
-    for env in ctx.ledger.retired()? {
+    for env in ctx.ledger.retired_of(&newest)? {
         if !ctx.config.env.contains_key(&env) && !locks.contains_key(&env) {
             names.remove(&env);
         }

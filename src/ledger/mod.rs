@@ -162,8 +162,15 @@ impl Ledger {
     /// deployment's newest event retired them. Only newest deployments that are
     /// `inactive` are read, so this costs nothing where none is.
     pub fn retired(&self) -> Result<std::collections::BTreeSet<String>> {
+        self.retired_of(&self.newest()?)
+    }
+
+    /// `retired`, from the newest deployments already read (`newest`).
+    pub fn retired_of(
+        &self,
+        newest: &std::collections::BTreeMap<String, Entry>,
+    ) -> Result<std::collections::BTreeSet<String>> {
         let mut retired = std::collections::BTreeSet::new();
-        let newest = self.newest()?;
         let mut notes = None;
         for (env, e) in newest {
             if e.state != crate::domain::State::Inactive {
@@ -174,10 +181,10 @@ impl Ledger {
                 None => notes.insert(self.deployments()?),
             };
             if notes
-                .find(e.commit, &e.dep, Some(&env))?
+                .find(e.commit, &e.dep, Some(env))?
                 .is_some_and(Deployment::retired)
             {
-                retired.insert(env);
+                retired.insert(env.clone());
             }
         }
         Ok(retired)
