@@ -1244,27 +1244,25 @@ fn cpu_time(pid: u32) -> Duration {
 /// A `gh` that counts its calls and prints the token: the systemd case, where no
 /// GH_TOKEN is set and the token comes from `gh auth token`.
 fn fake_gh(w: &World, token: &str) -> (String, PathBuf) {
+    let calls = w.path("gh-calls");
+    let body = format!("echo \"$*\" >> '{}'\necho {token}\n", calls.display());
+    (gh_script(w, &body), calls)
+}
+
+/// A PATH whose `gh` is a shell script of `body`, then git-train's folder.
+fn gh_script(w: &World, body: &str) -> String {
     let bin = w.path("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let calls = w.path("gh-calls");
     let script = bin.join("gh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\necho {token}\n",
-            calls.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
+    format!(
         "{}:{}:{}",
         bin.display(),
         std::path::Path::new(BIN).parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
-    );
-    (path, calls)
+    )
 }
 
 #[test]
@@ -1729,24 +1727,9 @@ fn without_a_token_the_daemon_says_so_once_not_every_round_and_never_prints_one(
     write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
     // A `gh` that is logged out: it fails, though it prints something like a token
     // (which is not to be taken, nor shown).
-    let bin = w.path("logged-out");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = bin.join("gh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho {}\necho 'not logged in' >&2\nexit 1\n",
-            gh.token()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}:{}",
-        bin.display(),
-        std::path::Path::new(BIN).parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
+    let path = gh_script(
+        &w,
+        &format!("echo {}\necho 'not logged in' >&2\nexit 1\n", gh.token()),
     );
     let mut cmd = daemon_cmd(&w, None, &["-v", "daemon"]);
     cmd.env("PATH", &path);
