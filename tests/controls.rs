@@ -399,9 +399,13 @@ fn a_lock_for_a_while_stops_blocking_when_it_expires_and_is_replaced_once() {
     } else {
         bob
     };
-    other
+    let out = other
         .train_at("2026-12-01T12:00:00Z", &["unlock", "staging"])
-        .ok()
-        .says("");
+        .ok();
+    assert!(
+        out.stdout.starts_with("removed the expired lock of"),
+        "{}",
+        out.stdout
+    );
     assert!(other.train(&["locks"]).ok().stdout.contains("no locks"));
 }
