@@ -848,3 +848,34 @@ impl Drop for Hold {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[test]
+fn a_lock_taken_for_a_while_shows_its_time_left_and_once_expired_is_no_lock() {
+    let world = World::new();
+    let repo = world.repo("web", 1);
+    repo.config_without_ci("[env.staging]\n[env.production]\n");
+    for env in ["staging", "production"] {
+        repo.train_at(NOW, &["deploy", env, "--yes", "-q"]).ok();
+    }
+    // Taken three hours before the board's clock for one hour: expired.
+    repo.train_at(
+        "2026-11-25T12:00:00Z",
+        &["lock", "staging", "--for", "1h", "-m", "db move"],
+    )
+    .ok();
+    repo.train_at(NOW, &["lock", "production", "--for", "2h"])
+        .ok();
+    let board = Board::start(&repo, &[]);
+    let overview = board.get("/").ok().body;
+    assert!(
+        overview.contains("not locked (the lock of alice@example.com expired)"),
+        "{overview}"
+    );
+    assert!(overview.contains("2h left"), "{overview}");
+    assert_eq!(
+        overview
+            .matches("<span class=\"tag bad\">locked</span>")
+            .count(),
+        1
+    );
+}
