@@ -462,10 +462,22 @@ fn ci_finishing_on_a_trunk_commit_of_mine_notifies_once_and_others_commits_do_no
         format!("{} change 3\nCI failure on main: lint", short(&mine))
     );
 
-    // A re-run that passes is news too; then nothing more.
+    // A re-run that passes is news too, once a failure is asked about again (a
+    // minute later); then nothing more.
     gh.set_check_run(&mine, "lint", "completed", Some("success"));
     once(&w, Some(&bus.address), &token).ok();
-    once(&w, Some(&bus.address), &token).ok();
+    assert_eq!(server.arrived().len(), 1, "the failure was read just now");
+    let later = git_train::domain::Timestamp::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 61,
+    )
+    .to_string();
+    let later = [("GH_TOKEN", gh.token()), ("GIT_TRAIN_NOW", later.as_str())];
+    once(&w, Some(&bus.address), &later).ok();
+    once(&w, Some(&bus.address), &later).ok();
     let arrived = server.arrived();
     assert_eq!(arrived.len(), 2, "{arrived:?}");
     assert_eq!(
@@ -1304,7 +1316,7 @@ fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
     gh.clear_requests();
     daemon.wait_for("round: 20 repositories", 3, READY);
     let requests = gh.requests();
-    // Five idle rounds, timed by the daemon's own CPU clock.
+    // Ten idle rounds, timed by the daemon's own CPU clock (in ticks of 10 ms).
     let before = cpu_time(pid);
     let state = w.path("home/.local/state/git-train/daemon.json");
     let imports: Vec<PathBuf> = clones
@@ -1314,7 +1326,7 @@ fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
     let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let state_at = modified(&state);
     let imports_at: Vec<_> = imports.iter().map(modified).collect();
-    daemon.wait_for("round: 20 repositories", 8, READY);
+    daemon.wait_for("round: 20 repositories", 13, READY);
     let cpu = cpu_time(pid) - before;
     let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
@@ -1330,12 +1342,12 @@ fn figures_memory_cpu_and_requests_of_idle_rounds_with_20_repositories() {
         .unwrap();
     let calls = std::fs::read_to_string(&gh_calls).unwrap_or_default();
     eprintln!(
-        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}; CPU {} ms over 5 idle rounds ({} ms a round); `gh` ran {} times",
+        "FIGURES: watching 20 repositories: VmRSS {rss}; an idle round sent {} requests, {} answered 304; {}; CPU {} ms over 10 idle rounds ({:.1} ms a round); `gh` ran {} times",
         requests.len(),
         requests.iter().filter(|r| r.status == 304).count(),
         round.split("round: ").nth(1).unwrap_or(""),
         cpu.as_millis(),
-        cpu.as_millis() / 5,
+        cpu.as_millis() as f64 / 10.0,
         calls.lines().count(),
     );
     // A repository: its deployment list, conditional. The CI of its trunk commits
@@ -1423,6 +1435,91 @@ fn a_server_that_reads_markup_gets_the_subject_escaped_and_the_summary_plain() {
     );
     // The log shows it as it reads.
     out.says("Add retries <fast path> & <b>bold</b>");
+}
+
+/// A quiet round (nothing moved: refs, `.train.toml`, the CI cache, GitHub's
+/// deployment list) asks GitHub one conditional GET and stops; it still misses
+/// nothing: a stale commit at the instant it crosses its threshold, a deployment made
+/// on GitHub, an edited `.train.toml`.
+#[test]
+fn quiet_rounds_miss_no_stale_commit_no_new_deployment_and_no_edited_config() {
+    let w = World::new();
+    let bus = Bus::start();
+    let server = Notifications::start(&bus, false);
+    let gh = GitHub::start("acme/api");
+    let repo = github_repo(&w, &gh, "api");
+    for rev in ["HEAD", "HEAD~1", "HEAD~2"] {
+        gh.set_commit_status(&repo.rev(rev), "ci/build", "success", None);
+    }
+    let id = gh.add_deployment(&repo.rev("HEAD~2"), "production", "octocat", json!({}));
+    gh.add_deployment_status(id, "success", None);
+    // The commits are dated 2026-11-20 10:00: HEAD~1 and HEAD wait for production
+    // long enough a few seconds after the daemon starts.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let age = now - 1_795_168_800;
+    let toml = std::fs::read_to_string(repo.dir.join(".train.toml")).unwrap();
+    repo.write(
+        ".train.toml",
+        &format!("{toml}[env.production]\nstale_after = \"{}s\"\n", age + 12),
+    );
+    repo.train(&["watch"]).ok();
+    let text = std::fs::read_to_string(user_config(&w)).unwrap();
+    write_user_config(&w, &format!("{text}[daemon]\npoll = \"1s\"\n"));
+    let mut cmd = daemon_cmd(&w, Some(&bus.address), &["-v", "daemon"]);
+    cmd.env("GH_TOKEN", gh.token());
+    let daemon = Running::start(cmd);
+    daemon.wait_for("ready: watching 1 repository", 1, READY);
+    let all = || daemon.lines().join("\n");
+    daemon.wait_for("(quiet: nothing moved)", 2, READY);
+    assert!(server.arrived().is_empty(), "{:?}", server.arrived());
+    gh.clear_requests();
+    daemon.wait_for("(quiet: nothing moved)", 4, READY);
+    let requests = gh.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.status == 304 && r.path.contains("/deployments?")),
+        "a quiet round asks for the deployment list only: {requests:?}"
+    );
+
+    // Waits for a popup whose summary is `summary`.
+    let popup = |summary: &str, within: Duration| {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if server.arrived().iter().any(|a| a.summary == summary) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no popup {summary:?}: {:?}\n{}", server.arrived(), all());
+    };
+
+    // The threshold passes: that round is a full one.
+    for rev in ["HEAD~1", "HEAD"] {
+        let summary = format!("api: {} waits for production", short(&repo.rev(rev)));
+        popup(&summary, Duration::from_secs(30));
+    }
+
+    // A deployment made on GitHub.
+    let id = gh.add_deployment(&repo.rev("HEAD~1"), "staging", "octocat", json!({}));
+    gh.add_deployment_status(id, "success", None);
+    let deployed = "api: staging succeeded";
+    popup(deployed, READY);
+
+    // `.train.toml` edited, no ref moved: staging's own threshold is seen.
+    let quiet = daemon.count("(quiet: nothing moved)");
+    daemon.wait_for("(quiet: nothing moved)", quiet + 2, READY);
+    let toml = std::fs::read_to_string(repo.dir.join(".train.toml")).unwrap();
+    repo.write(
+        ".train.toml",
+        &format!("{toml}[env.staging]\nstale_after = \"1h\"\n"),
+    );
+    let waits = format!("api: {} waits for staging", short(&repo.rev("HEAD")));
+    popup(&waits, READY);
+    assert_eq!(daemon.stop(), Some(0));
 }
 
 #[test]

@@ -146,6 +146,8 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
 struct Watched {
     /// The refs as the last round left them (None: no round yet).
     refs: Option<Refs>,
+    /// What the last full round said of the next ones, and the settings it had.
+    quiet: Option<(round::Quiet, Arc<Settings>)>,
     /// The problem last logged, so that it is logged once.
     problem: Option<String>,
     /// A round is running.
@@ -173,13 +175,17 @@ struct Watched {
 }
 
 /// What a round tells the loop.
+type JoinError = tokio::task::JoinError;
+/// A round's outcome, with the settings it had.
+type Finished = (round::Outcome, Arc<Settings>);
+
 enum RoundEvent {
     /// Still running after `ROUND_TIMEOUT`.
     Slow(String),
     Done {
         key: String,
         took: Duration,
-        result: std::result::Result<Result<round::Outcome>, tokio::task::JoinError>,
+        result: std::result::Result<Result<Box<Finished>>, JoinError>,
     },
 }
 
@@ -280,7 +286,7 @@ impl Daemon {
                         .filter(|(_, w)| !w.running)
                         .map(|(k, _)| k.clone())
                         .collect();
-                    self.start(idle);
+                    self.start_tick(idle);
                 }
                 Some(first) = wakes.recv() => {
                     let mut woken = BTreeSet::from([first]);
@@ -342,6 +348,16 @@ impl Daemon {
     /// Starts a round of each repository given, as one batch. One already in a
     /// round gets another when it ends.
     fn start(&mut self, keys: Vec<String>) {
+        self.start_rounds(keys, false);
+    }
+
+    /// Starts the rounds of a tick: a repository whose refs are watched and have not
+    /// moved since its last full round may have a quiet one (see `round::Quiet`).
+    fn start_tick(&mut self, keys: Vec<String>) {
+        self.start_rounds(keys, true);
+    }
+
+    fn start_rounds(&mut self, keys: Vec<String>, tick: bool) {
         self.announcer.next_round();
         let mut batch = Batch {
             first: self.ready.is_some() && self.batches.iter().all(|b| !b.first),
@@ -363,7 +379,13 @@ impl Daemon {
             }
             watched.running = true;
             watched.repeats = 0;
-            self.spawn_round(key, Arc::clone(&settings));
+            let quiet = match &watched.quiet {
+                Some((q, had)) if tick && watched.watching.is_some() && **had == *settings => {
+                    Some(q.clone())
+                }
+                _ => None,
+            };
+            self.spawn_round(key, Arc::clone(&settings), quiet);
         }
         if batch.asked > 0 {
             self.batches.push(batch);
@@ -390,7 +412,14 @@ impl Daemon {
         }
     }
 
-    fn spawn_round(&self, key: String, settings: Arc<Settings>) {
+    fn spawn_round(&mut self, key: String, settings: Arc<Settings>, quiet: Option<round::Quiet>) {
+        if quiet.is_none() {
+            // A full round: what it says of the next ones holds from its start.
+            if let Some(w) = self.repos.get_mut(&key) {
+                w.quiet = None;
+            }
+        }
+        let had = Arc::clone(&settings);
         let before = self.memory.repos.get(&key).cloned();
         let name = self.display_name(&key);
         let limit = Arc::clone(&self.limit);
@@ -405,7 +434,15 @@ impl Daemon {
                     log,
                     repo: path.clone(),
                 });
-                round::round(Path::new(&path), &name, before.as_ref(), &settings, ui)
+                round::round(
+                    Path::new(&path),
+                    &name,
+                    before.as_ref(),
+                    &settings,
+                    quiet.as_ref(),
+                    ui,
+                )
+                .map(|outcome| Box::new((outcome, had)))
             });
             let result = tokio::select! {
                 done = &mut round => done,
@@ -450,7 +487,7 @@ impl Daemon {
         let woken = std::mem::take(&mut watched.woken);
         let mut again = std::mem::take(&mut watched.again);
         let outcome = match result {
-            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Ok(done)) => Some(*done),
             Ok(Err(e)) => {
                 let kind = ProblemKind::of(&e);
                 // The same problem in other words (the watch said "not a repository"
@@ -469,7 +506,9 @@ impl Daemon {
             }
         };
         let mut news = Vec::new();
-        if let Some(outcome) = outcome {
+        let mut quiet = false;
+        if let Some((outcome, settings)) = outcome {
+            quiet = outcome.refs.is_none();
             // One problem met twice in a round (no token for the import and again for
             // CI) is said once.
             let mut said: Vec<String> = Vec::new();
@@ -486,7 +525,11 @@ impl Daemon {
             news = outcome.news;
             self.memory.repos.insert(key.clone(), outcome.announced);
             if let Some(w) = self.repos.get_mut(&key) {
-                w.refs = Some(outcome.refs);
+                if let Some(refs) = outcome.refs {
+                    w.refs = Some(refs);
+                }
+                // A wake during the round (below) makes the next one full anyway.
+                w.quiet = outcome.quiet.map(|q| (q, settings));
             }
             self.save_memory().await;
         }
@@ -495,9 +538,10 @@ impl Daemon {
         }
         if self.verbose {
             self.log.info(&format!(
-                "{key}: checked in {} ms, {} to tell",
+                "{key}: checked in {} ms, {} to tell{}",
                 took.as_millis(),
-                news.len()
+                news.len(),
+                if quiet { " (quiet: nothing moved)" } else { "" }
             ));
         }
         let told = news.len();
@@ -515,7 +559,7 @@ impl Daemon {
                 b.told += told;
             }
             let settings = Arc::new(Settings::of(&self.config));
-            self.spawn_round(key, settings);
+            self.spawn_round(key, settings, None);
         } else {
             self.batch_done(&key, told);
         }

@@ -7,7 +7,7 @@
 //! structured events for the notify hub.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::announced::RepoAnnounced;
 use super::config::{MineOnly, UserConfig};
@@ -37,7 +37,7 @@ const SHIP_WALK: usize = 1_000;
 const FIRST_STALE: usize = 1;
 
 /// What the user asked to hear about (the per-user config).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub mine_only: MineOnly,
     /// Popups for deployments followed in a terminal on this machine too.
@@ -71,12 +71,61 @@ fn own_ref(name: &str) -> bool {
 pub struct Outcome {
     pub news: Vec<Event>,
     pub announced: RepoAnnounced,
-    /// The refs after the round, the daemon's own writes included.
-    pub refs: Refs,
+    /// The refs after the round, the daemon's own writes included (None: a quiet
+    /// round, which did not read them: they are what the last full round left).
+    pub refs: Option<Refs>,
     /// Someone else moved a ref while the round ran: it may have missed it.
     pub moved_meanwhile: bool,
     /// What went wrong without stopping the round (the forge could not be reached).
     pub problems: Vec<crate::error::Error>,
+    /// How long the next rounds may be quiet (None: the next one looks at everything).
+    pub quiet: Option<Quiet>,
+}
+
+/// What lets a round be quiet: while the refs stay where they are (the daemon's ref
+/// watch says so), the repository's configuration and CI cache are the files they
+/// were, and the forge has nothing new (`forge::Probe`), a round before `until`
+/// would find nothing new (no stale commit crosses its threshold, no finished CI is
+/// due to be asked again, no deployment is under way): it asks the probe and stops
+/// there, without opening the repository.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quiet {
+    until: Timestamp,
+    inputs: Inputs,
+    probe: crate::forge::Probe,
+}
+
+/// A quiet round is still a full one this often, whatever its reasons.
+const FULL_EVERY_MS: i64 = 10 * 60_000;
+
+/// The files besides refs that a round reads (`.train.toml`, the CI cache), with
+/// their inode, size and modification time.
+#[derive(Clone, Debug, PartialEq)]
+struct Inputs(Vec<(PathBuf, Option<Stamp>)>);
+
+/// A file's inode, size and modification time.
+type Stamp = (u64, u64, std::time::SystemTime);
+
+impl Inputs {
+    fn of(ctx: &Context) -> Inputs {
+        let mut files = vec![ctx.repo().train_dir().join("github").join("ci.json")];
+        files.extend(
+            ctx.repo()
+                .work_tree()
+                .map(|d| d.join(crate::config::FILE_NAME)),
+        );
+        Inputs(files.into_iter().map(|f| (f.clone(), stamp(&f))).collect())
+    }
+
+    fn unchanged(&self) -> bool {
+        self.0.iter().all(|(f, was)| stamp(f) == *was)
+    }
+}
+
+fn stamp(file: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(file).ok()?;
+    Some((m.ino(), m.len(), m.modified().ok()?))
 }
 
 fn same_person(a: &str, b: &str) -> bool {
@@ -86,31 +135,65 @@ fn same_person(a: &str, b: &str) -> bool {
 /// One round. `name` is how notifications name the repository; `before` is what was announced for this repository; None on its
 /// first round, whose findings are the starting point and not news (stale commits
 /// excepted: they are a state, not an event, and still worth knowing; more than one
-/// is told as one summary for the repository, never as a flood).
+/// is told as one summary for the repository, never as a flood). `quiet` is what
+/// the last round said of the next ones, given only when the refs have not moved
+/// since it.
 pub fn round(
     path: &Path,
     name: &str,
     before: Option<&RepoAnnounced>,
     settings: &Settings,
+    quiet: Option<&Quiet>,
     ui: Box<dyn Ui>,
 ) -> Result<Outcome> {
+    if let (Some(q), Some(before)) = (quiet, before) {
+        if crate::clock::Clock::from_env()?.now() < q.until && q.inputs.unchanged() {
+            match q.probe.unchanged() {
+                Ok(true) => return Ok(Outcome::quiet(before, q)),
+                // Something new: a full round.
+                Ok(false) => {}
+                Err(e) => {
+                    return Ok(Outcome {
+                        problems: vec![e],
+                        ..Outcome::quiet(before, q)
+                    })
+                }
+            }
+        }
+    }
     // Posts to no team channel: the process that recorded an event posted it.
     let ctx = Context::open_without_channels(path, ui)?;
+    let now = ctx.now();
+    let forge = crate::forge::open(&ctx);
+    let mut problems = Vec::new();
     let start = ctx.repo().refs()?;
     let first = before.is_none();
     let mut announced = before.cloned().unwrap_or_default();
     let mut news = Vec::new();
-    let mut problems = Vec::new();
     let repo = notify::Repository {
         name: name.to_string(),
         ..notify::Repository::at(path)
     };
-    let now = ctx.now();
-
-    match crate::forge::open(&ctx) {
+    // Until when nothing but a ref, a file or the forge can bring news.
+    let mut until = Timestamp(now.0.saturating_add(FULL_EVERY_MS));
+    match &forge {
         Ok(forge) => {
-            if let Err(e) = forge.poll(&ctx) {
-                problems.push(e);
+            match forge.poll(&ctx) {
+                // Deployments under way are asked about every round.
+                Ok(Some(imported)) if imported.refreshed > 0 => until = now,
+                Ok(_) => {}
+                Err(e) => {
+                    until = now;
+                    problems.push(e);
+                }
+            }
+            match forge.poll_ci(&ctx, CI_WINDOW) {
+                Ok(Some(due)) => until = until.min(due),
+                Ok(None) => {}
+                Err(e) => {
+                    until = now;
+                    problems.push(e);
+                }
             }
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
             if let Err(e) = ci(
@@ -122,15 +205,18 @@ pub fn round(
                 settings,
                 &mut news,
             ) {
+                until = now;
                 problems.push(e);
             }
         }
         Err(e) => {
-            problems.push(e);
+            until = now;
+            problems.push(e.clone());
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
         }
     }
-    stale(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
+    let stale_due = stale(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
+    until = until.min(stale_due);
 
     let refs = ctx.repo().refs()?;
     let moved_meanwhile = start
@@ -140,10 +226,33 @@ pub fn round(
     Ok(Outcome {
         news,
         announced,
-        refs,
+        refs: Some(refs),
         moved_meanwhile,
         problems,
+        quiet: forge
+            .ok()
+            .and_then(|f| f.probe())
+            .filter(|_| until > now)
+            .map(|probe| Quiet {
+                until,
+                inputs: Inputs::of(&ctx),
+                probe,
+            }),
     })
+}
+
+impl Outcome {
+    /// A quiet round: nothing new, nothing read but the forge's deployments.
+    fn quiet(before: &RepoAnnounced, quiet: &Quiet) -> Outcome {
+        Outcome {
+            news: Vec::new(),
+            announced: before.clone(),
+            refs: None,
+            moved_meanwhile: false,
+            problems: Vec::new(),
+            quiet: Some(quiet.clone()),
+        }
+    }
 }
 
 /// Up to `MAX_EACH` news as they are; more become one summary of them all.
@@ -340,6 +449,9 @@ fn ci(
     let mut found = Vec::new();
     let mut asked = 0;
     let mut failed = Ok(());
+    // What the forge's poll has just read, where it keeps such a cache: a commit
+    // whose state there is the one announced is not asked again.
+    let cached = forge.cached_ci(ctx);
     for oid in ctx.repo().first_parent(trunk.tip, CI_WINDOW)? {
         let info = ctx.repo().commit_info(oid)?;
         if settings.mine_only.ci && !same_person(&info.author_email, ctx.me()) {
@@ -347,8 +459,15 @@ fn ci(
         }
         let sha = oid.to_string();
         let was = announced.ci.get(&sha).cloned();
+        let unchanged = cached
+            .as_ref()
+            .and_then(|c| c.get(&oid))
+            .map(|s| s.as_str());
         // A passed commit stays passed; a failed one may pass on a re-run.
-        if was.as_deref() == Some(CiState::Success.as_str()) || asked >= CI_ASKED || failed.is_err()
+        if was.as_deref() == Some(CiState::Success.as_str())
+            || (was.is_some() && was.as_deref() == unchanged)
+            || asked >= CI_ASKED
+            || failed.is_err()
         {
             if let Some(was) = was {
                 seen.insert(sha, was);
@@ -395,12 +514,14 @@ fn stale(
     settings: &Settings,
     now: Timestamp,
     news: &mut Vec<Event>,
-) -> Result<()> {
+) -> Result<Timestamp> {
     announced
         .stale
         .retain(|_, at| now.millis_since(Timestamp(*at)) < STALE_MEMORY_MS);
+    // When the next of the commits looked at will have waited too long.
+    let mut due = Timestamp(i64::MAX);
     let Ok(trunk) = ctx.repo().trunk(&ctx.config) else {
-        return Ok(());
+        return Ok(due);
     };
     let snapshot = ctx.ledger.snapshot()?;
     let mut all = Vec::new();
@@ -421,6 +542,7 @@ fn stale(
             let info = ctx.repo().commit_info(oid)?;
             let waited = now.millis_since(info.at);
             if waited <= after_ms {
+                due = due.min(Timestamp(info.at.0.saturating_add(after_ms + 1)));
                 continue;
             }
             if settings.mine_only.stale && !same_person(&info.author_email, ctx.me()) {
@@ -461,7 +583,7 @@ fn stale(
             env.as_deref(),
         ));
     }
-    Ok(())
+    Ok(due)
 }
 
 #[cfg(test)]

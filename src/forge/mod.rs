@@ -4,8 +4,10 @@
 pub mod github;
 pub mod local;
 
+use std::collections::BTreeMap;
+
 use crate::context::Context;
-use crate::domain::{CiSummary, CommitId, CommitInfo, EnvName, State};
+use crate::domain::{CiState, CiSummary, CommitId, CommitInfo, EnvName, State, Timestamp};
 use crate::error::Result;
 
 /// A deployment about to be made: everything decided, nothing recorded yet.
@@ -52,10 +54,32 @@ pub trait Forge {
         Ok(None)
     }
 
-    /// The daemon's poll: like `import`, but with conditional GETs only (never a
-    /// POST, so never an export), so that a round where nothing changed is free.
+    /// The daemon's poll of deployments: like `import`, but with conditional GETs
+    /// only (never a POST, so never an export), so that a round where nothing
+    /// changed is free. None: the forge keeps no deployments of its own.
     fn poll(&self, _ctx: &Context) -> Result<Option<Imported>> {
         Ok(None)
+    }
+
+    /// The daemon's poll of CI: the newest `count` trunk commits' CI read into the
+    /// cache, a finished one asked again only when its answer is old. Returns when
+    /// it next has something to ask without a new commit (now: some CI is still
+    /// running); None: the forge keeps CI in the ledger itself.
+    fn poll_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<Timestamp>> {
+        Ok(None)
+    }
+
+    /// What a quiet daemon round asks this forge, without the repository, to know
+    /// that nothing changed there since this process's last poll; None: that cannot
+    /// be known without a full poll.
+    fn probe(&self) -> Option<Probe> {
+        Some(Probe::Nothing)
+    }
+
+    /// The CI states the poll last read, by commit, without asking; None: the
+    /// forge keeps no such cache (its `ci` is cheap).
+    fn cached_ci(&self, _ctx: &Context) -> Option<BTreeMap<CommitId, CiState>> {
+        None
     }
 
     /// Posts a new state of a deployment (`report --deployment`); None: the forge
@@ -79,6 +103,25 @@ pub trait Forge {
     /// What `-v` prints after the command: requests made, budget left.
     fn verbose(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// How a quiet daemon round asks a forge whether anything changed (`Forge::probe`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Probe {
+    /// A forge with nothing of its own to ask (local: its deployments and CI are in
+    /// the repository's refs, which the daemon watches).
+    Nothing,
+    GitHub(github::Probe),
+}
+
+impl Probe {
+    /// Whether the forge has nothing new.
+    pub fn unchanged(&self) -> Result<bool> {
+        match self {
+            Probe::Nothing => Ok(true),
+            Probe::GitHub(p) => p.unchanged(),
+        }
     }
 }
 

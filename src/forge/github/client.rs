@@ -139,9 +139,14 @@ impl Client {
     /// answer and costs no rate limit. A rate limit is waited out as GitHub asks (up to
     /// `max_wait`); transport errors and 5xx are tried again twice.
     pub fn get(&self, path: &str) -> Result<Answer, ApiError> {
+        self.retried(|| self.get_once(path))
+    }
+
+    /// A request that may repeat, tried again as `get` says.
+    fn retried<T>(&self, mut once: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut attempt: u32 = 0;
         loop {
-            let err = match self.get_once(path) {
+            let err = match once() {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
             };
@@ -164,6 +169,37 @@ impl Client {
                 _ => return Err(err),
             }
         }
+    }
+
+    /// The ETag of the answer kept for `path`.
+    pub fn etag(&self, path: &str) -> Option<String> {
+        self.etags.borrow().get(path).map(|c| c.etag.clone())
+    }
+
+    /// Whether `path` still answers what had `etag`: one conditional GET (tried
+    /// again as `get` tries), whose answer is not kept.
+    pub fn unchanged(&self, path: &str, etag: &str) -> Result<bool, ApiError> {
+        self.retried(|| {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(etag) {
+                headers.insert(http::header::IF_NONE_MATCH, v);
+            }
+            let (parts, bytes) = self.send(path, Request::Get(headers))?;
+            let status = parts.status;
+            self.record(
+                "GET",
+                path,
+                status.as_u16(),
+                status == StatusCode::NOT_MODIFIED,
+            );
+            if status == StatusCode::NOT_MODIFIED {
+                Ok(true)
+            } else if status.is_success() {
+                Ok(false)
+            } else {
+                Err(self.failure(status, &parts.headers, &bytes))
+            }
+        })
     }
 
     fn get_once(&self, path: &str) -> Result<Answer, ApiError> {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 use super::{Forge, Imported, Plan, StatusReport};
 use crate::context::Context;
 use crate::domain::ci::{summarize, CiContext};
-use crate::domain::{CiSummary, CommitId, Event, Fields, State, Timestamp};
+use crate::domain::{CiState, CiSummary, CommitId, Event, Fields, State, Timestamp};
 use crate::error::{Error, Kind, Result};
 use crate::ledger::Repo;
 use client::{ApiError, Client};
@@ -73,6 +74,11 @@ impl GitHub {
 
     fn path(&self, rest: &str) -> String {
         format!("/repos/{}{rest}", self.repo)
+    }
+
+    /// The first page of the deployment list: what the daemon's poll asks first.
+    fn deployments_path(&self) -> String {
+        self.path("/deployments?per_page=100")
     }
 
     fn fail(&self, what: &str) -> impl Fn(ApiError) -> Error + '_ {
@@ -230,7 +236,7 @@ impl GitHub {
         let mut saved = cursor.clone();
         let client = self.client()?;
         let memory = Memory::load(&self.cache_dir);
-        let mut next = Some(self.path("/deployments?per_page=100"));
+        let mut next = Some(self.deployments_path());
         let mut imported = Imported::default();
         while let Some(page) = next {
             let answer = client.get(&page).map_err(self.fail("list deployments"))?;
@@ -657,11 +663,24 @@ impl CiCache {
 /// How many trunk commits a refresh reads the CI of: what `status` shows by default.
 pub const CI_REFRESH_COMMITS: usize = 10;
 
-/// A daemon round asks again for a commit whose CI had finished (success or failure)
-/// only when it was read longer ago than this; pending and unknown ones every round.
+/// A daemon round asks again for a commit whose CI had passed only when it was read
+/// longer ago than this (a failed one: `CI_FAILED_KEPT_MS`); pending and unknown
+/// ones every round.
 /// A finished CI rarely changes (a re-run), and `status --refresh` or `sync` asks
 /// for every one.
 pub const CI_FINISHED_KEPT_MS: i64 = 10 * 60 * 1000;
+
+/// A failed CI is asked again sooner: failures are re-run, and the author waits to
+/// hear that the re-run passed.
+pub const CI_FAILED_KEPT_MS: i64 = 60 * 1000;
+
+/// How long an answer in this state is kept, of `kept` for a finished one.
+fn kept_for(state: CiState, kept: i64) -> i64 {
+    match state {
+        CiState::Failure => kept.min(CI_FAILED_KEPT_MS),
+        _ => kept,
+    }
+}
 
 impl GitHub {
     /// Reads the CI state of the newest `count` first-parent trunk commits into the
@@ -671,33 +690,38 @@ impl GitHub {
     ///
     /// With `finished_kept_ms`, a commit whose CI had finished when it was read less
     /// than that long ago is not asked again (the daemon's rounds).
+    /// Returns how many commits were read, and when a commit is next due to be asked
+    /// (now: one's CI is still running or unknown).
     pub fn refresh_ci_cache(
         &self,
         ctx: &Context,
         count: usize,
         finished_kept_ms: Option<i64>,
-    ) -> Result<usize> {
+    ) -> Result<(usize, Timestamp)> {
         let trunk = ctx.repo().trunk(&ctx.config)?;
         let commits = ctx.repo().first_parent(trunk.tip, count.min(100))?;
         let mut cache = CiCache::load(ctx);
         let mut keep = std::collections::BTreeMap::new();
         let mut read = 0;
         let now = ctx.now().0;
+        let finished = |state| matches!(state, CiState::Success | CiState::Failure);
+        let kept = finished_kept_ms.unwrap_or(0);
+        let mut due = i64::MAX;
         for commit in commits {
             if let (Some(kept), Some(known)) =
                 (finished_kept_ms, cache.commits.get(&commit.to_string()))
             {
-                let finished = matches!(
-                    known.state(),
-                    crate::domain::CiState::Success | crate::domain::CiState::Failure
-                );
-                if finished && now - known.at_ms < kept {
+                let kept = kept_for(known.state(), kept);
+                if finished(known.state()) && now - known.at_ms < kept {
+                    due = due.min(known.at_ms + kept);
                     keep.insert(commit.to_string(), known.clone());
                     continue;
                 }
             }
             match self.ci(ctx, commit) {
                 Ok(ci) => {
+                    let again = now + kept_for(ci.state, kept);
+                    due = due.min(if finished(ci.state) { again } else { now });
                     keep.insert(
                         commit.to_string(),
                         CachedCi {
@@ -707,7 +731,8 @@ impl GitHub {
                     );
                     read += 1;
                 }
-                Err(e) if e.kind == Kind::Usage || e.kind == Kind::Refused => {}
+                // Not a commit GitHub knows (not pushed yet): asked again next time.
+                Err(e) if e.kind == Kind::Usage || e.kind == Kind::Refused => due = now,
                 Err(e) => {
                     cache.commits = keep;
                     cache.save(&self.cache_dir);
@@ -717,7 +742,36 @@ impl GitHub {
         }
         cache.commits = keep;
         cache.save(&self.cache_dir);
-        Ok(read)
+        Ok((read, Timestamp(due)))
+    }
+}
+
+/// What the daemon's quiet round asks GitHub, without the repository: whether the
+/// first page of the deployment list is still the one the last full round read (the
+/// same ETag). A new deployment changes it; the statuses of deployments under way
+/// are asked for by full rounds only (a round with one under way is never quiet).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    api: auth::ApiUrl,
+    path: String,
+    etag: String,
+    timeout: Duration,
+    max_wait: Duration,
+    trusted_hosts: Vec<String>,
+}
+
+impl Probe {
+    /// One conditional GET (the token and the TLS client are the process's own).
+    pub fn unchanged(&self) -> Result<bool> {
+        self.api.check_trusted(&self.trusted_hosts)?;
+        let token = auth::token(&self.api)?;
+        let client = Client::new(&self.api, token, self.timeout, self.max_wait, None)?;
+        client.unchanged(&self.path, &self.etag).map_err(|e| {
+            if matches!(e, ApiError::Status { status: 401, .. }) {
+                auth::forget(&self.api);
+            }
+            e.into_error("list deployments", self.api.as_str())
+        })
     }
 }
 
@@ -1054,20 +1108,46 @@ impl Forge for GitHub {
         if ctx.config.github.export {
             imported.exported = self.export(ctx)?;
         }
-        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS, None)?);
+        imported.ci = Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS, None)?.0);
         Ok(Some(imported))
     }
 
     fn poll(&self, ctx: &Context) -> Result<Option<Imported>> {
-        let mut imported = self.import_all(ctx)?;
-        imported.ci =
-            Some(self.refresh_ci_cache(ctx, CI_REFRESH_COMMITS, Some(CI_FINISHED_KEPT_MS))?);
-        Ok(Some(imported))
+        self.import_all(ctx).map(Some)
+    }
+
+    fn poll_ci(&self, ctx: &Context, count: usize) -> Result<Option<Timestamp>> {
+        let (_, due) = self.refresh_ci_cache(ctx, count, Some(CI_FINISHED_KEPT_MS))?;
+        Ok(Some(due))
+    }
+
+    fn probe(&self) -> Option<super::Probe> {
+        let path = self.deployments_path();
+        let etag = self.client.get()?.etag(&path)?;
+        Some(super::Probe::GitHub(Probe {
+            api: self.api.clone(),
+            path,
+            etag,
+            timeout: self.timeout,
+            max_wait: self.max_wait,
+            trusted_hosts: self.trusted_hosts.clone(),
+        }))
+    }
+
+    fn cached_ci(&self, ctx: &Context) -> Option<BTreeMap<CommitId, CiState>> {
+        let cache = CiCache::load(ctx);
+        Some(
+            cache
+                .commits
+                .iter()
+                .filter_map(|(sha, c)| Some((sha.parse().ok()?, c.state())))
+                .collect(),
+        )
     }
 
     fn refresh_ci(&self, ctx: &Context, count: usize) -> Result<Option<usize>> {
         self.refresh_ci_cache(ctx, count.max(CI_REFRESH_COMMITS), None)
-            .map(Some)
+            .map(|(read, _)| Some(read))
     }
 
     fn report(
