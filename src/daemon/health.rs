@@ -1,6 +1,7 @@
 //! What the daemon tells about itself: `$XDG_STATE_HOME/git-train/daemon-status.json`
 //! (else `~/.local/state/git-train/`), written when a round of the watched
-//! repositories ends and something in it changed, read by `git train daemon status`.
+//! repositories ends and something in it changed (when only the times of the rounds
+//! moved, every 10 seconds at most), read by `git train daemon status`.
 //! Whether a daemon runs is asked of its lock (held while it runs, released by the
 //! kernel when it dies), not of the file, which a killed daemon leaves behind.
 
@@ -107,6 +108,21 @@ pub fn path() -> Result<PathBuf> {
 }
 
 impl Health {
+    /// The same but for when things happened: rounds that only moved the times
+    /// need not be written each time.
+    pub fn same_but_times(&self, other: &Health) -> bool {
+        let timeless = |h: &Health| {
+            let mut h = h.clone();
+            h.updated_at = Timestamp(0);
+            for r in &mut h.repositories {
+                r.last_round = None;
+                r.last_answer = None;
+            }
+            h
+        };
+        timeless(self) == timeless(other)
+    }
+
     /// The file as the last daemon left it; None when there is none (or it cannot
     /// be read: it is only ever rewritten whole).
     pub fn read(path: &Path) -> Option<Health> {

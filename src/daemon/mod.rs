@@ -59,6 +59,9 @@ const MAX_REPEATS: u32 = 2;
 /// How often repositories whose ref watch is missing or stale (deleted, cloned
 /// again, not there yet) are looked at: one `stat` each.
 const WATCH_CHECK: Duration = Duration::from_secs(5);
+/// `daemon-status.json` is written again for new round times alone this often at
+/// most (anything else in it changing is written at once).
+const HEALTH_TIMES_EVERY: Duration = Duration::from_secs(10);
 /// On a stop, the longest wait for a ledger ref being moved at that instant.
 const STOP_WAIT: Duration = Duration::from_secs(1);
 
@@ -101,6 +104,7 @@ pub fn run(options: Options, log: Arc<dyn Log>, hub: Hub) -> Result<()> {
         started_at: clock.now(),
         health_path: health::path()?,
         health_saved: None,
+        health_saved_at: None,
         announcer: Announcer::new(hub),
         log: Arc::clone(&log),
         config,
@@ -205,6 +209,7 @@ struct Daemon {
     /// `daemon status`'s file, and what was last written to it.
     health_path: PathBuf,
     health_saved: Option<Health>,
+    health_saved_at: Option<Instant>,
     log: Arc<dyn Log>,
     announcer: Announcer,
     config: UserConfig,
@@ -942,14 +947,22 @@ impl Daemon {
             config: self.config_path.display().to_string(),
             repositories,
         };
-        if self.health_saved.as_ref() == Some(&health) {
-            return;
+        let recent = self
+            .health_saved_at
+            .is_some_and(|at| at.elapsed() < HEALTH_TIMES_EVERY);
+        match &self.health_saved {
+            Some(saved) if *saved == health => return,
+            Some(saved) if recent && saved.same_but_times(&health) => return,
+            _ => {}
         }
         let path = self.health_path.clone();
         let saving = health.clone();
         let saved = tokio::task::spawn_blocking(move || saving.save(&path)).await;
         match saved {
-            Ok(Ok(())) => self.health_saved = Some(health),
+            Ok(Ok(())) => {
+                self.health_saved = Some(health);
+                self.health_saved_at = Some(Instant::now());
+            }
             Ok(Err(e)) => {
                 if self.health_saved.is_some() || self.save_failed.is_none() {
                     self.log.warn(&format!(
