@@ -89,15 +89,33 @@ pub fn encode_author(text: &str) -> String {
 
 fn encode_bytes(text: &str, keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
+    encode_bytes_into(&mut out, text, keep);
+    out
+}
+
+/// `encode_field`, written at the end of `out` (an index line is many fields).
+pub fn encode_field_into(out: &mut String, text: &str) {
+    encode_bytes_into(out, text, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    })
+}
+
+fn encode_bytes_into(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
+    if text.bytes().all(&keep) {
+        out.push_str(text);
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in text.bytes() {
         if keep(b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
     // Only ASCII bytes are kept unencoded, so multi-byte characters were encoded whole.
-    out
 }
 
 pub fn decode_field(text: &str) -> Option<String> {

@@ -11,7 +11,7 @@
 //! and the head says for which clock it holds, so it is worked out again when the
 //! clock reaches one of them (or goes back before a success it counted).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use crate::domain::CommitId;
 
 use crate::clock::Clock;
 use crate::domain::deployment::{counts, fold};
-use crate::domain::event::{decode_field, encode_field};
+use crate::domain::event::{decode_field, encode_field, encode_field_into};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::file::write_atomically;
@@ -89,38 +89,45 @@ impl Entry {
         }
     }
 
-    fn to_line(&self) -> String {
-        let ms = |t: Option<Timestamp>| t.map(|t| t.0.to_string()).unwrap_or_else(|| "-".into());
-        // Text fields percent-encoded (no space, no `+`): `-` for none, `+TEXT` for
-        // some (an empty text is `+`).
-        let text = |t: &Option<String>| match t {
-            Some(t) => format!("+{}", encode_field(t)),
-            None => "-".into(),
+    /// The index line, at the end of `out`. Text fields are percent-encoded (no
+    /// space, no `+`): `-` for none, `+TEXT` for some (an empty text is `+`).
+    fn write_line(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let ms = |out: &mut String, t: Option<Timestamp>| match t {
+            Some(t) => {
+                let _ = write!(out, " {}", t.0);
+            }
+            None => out.push_str(" -"),
+        };
+        let text = |out: &mut String, t: &Option<String>| match t {
+            Some(t) => {
+                out.push_str(" +");
+                encode_field_into(out, t);
+            }
+            None => out.push_str(" -"),
         };
         let s = &self.shown;
-        let gh = match &s.gh {
-            Some((repo, id)) => format!("+{}:{id}", encode_field(repo)),
-            None => "-".into(),
-        };
-        format!(
-            "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n",
-            self.commit,
-            self.dep,
-            encode_field(&self.env),
-            self.started.0,
-            self.state,
-            ms(self.success_at),
-            ms(self.succeeded_at),
-            encode_field(&s.by),
-            ms(s.finished_at),
-            u8::from(s.rollback),
-            text(&s.forced),
-            text(&s.from),
-            text(&s.desc),
-            text(&s.log),
-            text(&s.url),
-            gh,
-        )
+        let _ = write!(out, "{} {} ", self.commit, self.dep);
+        encode_field_into(out, &self.env);
+        let _ = write!(out, " {} {}", self.started.0, self.state);
+        ms(out, self.success_at);
+        ms(out, self.succeeded_at);
+        out.push(' ');
+        encode_field_into(out, &s.by);
+        ms(out, s.finished_at);
+        out.push_str(if s.rollback { " 1" } else { " 0" });
+        for t in [&s.forced, &s.from, &s.desc, &s.log, &s.url] {
+            text(out, t);
+        }
+        match &s.gh {
+            Some((repo, id)) => {
+                out.push_str(" +");
+                encode_field_into(out, repo);
+                let _ = write!(out, ":{id}");
+            }
+            None => out.push_str(" -"),
+        }
+        out.push('\n');
     }
 
     fn parse(line: &str) -> Option<Entry> {
@@ -369,7 +376,7 @@ fn write_head(dir: &Path, head: &Head) -> Result<()> {
     }
     for e in head.newest.values() {
         text.push_str("newest ");
-        text.push_str(&e.to_line());
+        e.write_line(&mut text);
     }
     for (env, at) in &head.last_success {
         text.push_str(&format!("success {} {}\n", encode_field(env), at.0));
@@ -615,7 +622,7 @@ fn rebuild(
     entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
     let mut text = String::with_capacity(entries.len() * 200);
     for e in &entries {
-        text.push_str(&e.to_line());
+        e.write_line(&mut text);
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
     Journal::remove(dir)?;
@@ -634,13 +641,17 @@ fn rebuild(
 
 /// Each environment's newest deployment: the last by start, then id.
 fn newest_of<'a>(entries: impl Iterator<Item = &'a Entry>) -> BTreeMap<String, Entry> {
-    let mut newest: BTreeMap<String, Entry> = BTreeMap::new();
+    // Borrowed while looking: a rebuild goes through every deployment.
+    let mut newest: HashMap<&str, &Entry> = HashMap::new();
     for e in entries {
-        if newest.get(&e.env).is_none_or(|n| newer(e, n)) {
-            newest.insert(e.env.clone(), e.clone());
+        if newest.get(e.env.as_str()).is_none_or(|n| newer(e, n)) {
+            newest.insert(&e.env, e);
         }
     }
     newest
+        .into_iter()
+        .map(|(env, e)| (env.to_string(), e.clone()))
+        .collect()
 }
 
 /// Each environment's latest success time over `entries` and `known`.
@@ -648,11 +659,16 @@ fn last_success_of<'a>(
     entries: impl Iterator<Item = &'a Entry>,
     mut known: BTreeMap<String, Timestamp>,
 ) -> BTreeMap<String, Timestamp> {
+    let mut latest: HashMap<&str, Timestamp> = HashMap::new();
     for e in entries {
         if let Some(at) = e.success_at {
-            let seen = known.entry(e.env.clone()).or_insert(at);
+            let seen = latest.entry(&e.env).or_insert(at);
             *seen = (*seen).max(at);
         }
+    }
+    for (env, at) in latest {
+        let seen = known.entry(env.to_string()).or_insert(at);
+        *seen = (*seen).max(at);
     }
     known
 }
@@ -858,52 +874,49 @@ fn sort_open(open: &mut [Open]) {
     open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
 }
 
-/// Below this many notes a rebuild reads them on one thread.
-const THREADED_REBUILD: usize = 2_000;
-
 /// The deployments of every note, in the order of `Notes::all`. Reading and parsing
-/// 12,000 notes is most of a rebuild (inflating each blob, parsing each line's
-/// JSON): two threads, each with its own handle on the repository, read half each.
+/// every note is most of a rebuild (inflating each blob from its deltas, parsing each
+/// line's JSON): `git cat-file --batch` inflates them on one core (`ledger::batch`;
+/// a second one only did the same deltas twice) while this thread parses what it
+/// answers on the other; without git, libgit2 reads them here.
 fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
     let all = notes.all_blobs()?;
-    let read = |git: &Repository, part: &[(CommitId, Oid)]| -> Result<(Vec<Entry>, Vec<BadLine>)> {
-        let (mut entries, mut bad) = (Vec::new(), Vec::new());
-        for &(commit, blob) in part {
-            let text = ledger::notes::read_blob(git, blob)?;
-            let (events, skipped) = ledger::parse_note(commit, &text);
-            bad.extend(skipped);
-            let (deployments, _) = fold(&commit.to_string(), events);
-            entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
-        }
-        Ok((entries, bad))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
-    // A handle opened by path does not see objects given by the environment
-    // (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`): one thread then.
-    let by_env = ["GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    let second = (threads > 1 && !by_env && all.len() >= THREADED_REBUILD)
-        .then(|| Repository::open(notes.git().path()).ok())
-        .flatten();
-    let (first, rest) = match &second {
-        Some(_) => all.split_at(all.len() / 2),
-        None => (&all[..], &[][..]),
-    };
-    let (mine, more) = std::thread::scope(|scope| {
-        let other = second.map(|git| scope.spawn(move || read(&git, rest)));
-        let mine = read(notes.git(), first);
-        let theirs = other.map(|h| h.join().expect("the rebuild thread does not panic"));
-        (mine, theirs)
+    let blobs: Vec<Oid> = all.iter().map(|(_, b)| *b).collect();
+    let mut entries = Vec::with_capacity(all.len());
+    let mut bad = Vec::new();
+    let read = ledger::batch::each_blob(notes.git().path(), &blobs, |i, bytes| {
+        let commit = all[i].0;
+        let (events, skipped) = ledger::parse_note(commit, &String::from_utf8_lossy(bytes));
+        bad.extend(skipped);
+        let (deployments, _) = fold(&commit.to_string(), events);
+        entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+        Ok(())
     });
-    let (mut out, bad) = mine?;
-    bad_lines.extend(bad);
-    if let Some(more) = more {
-        let (e, b) = more?;
-        out.extend(e);
-        bad_lines.extend(b);
+    match read {
+        Some(done) => {
+            done?;
+            bad_lines.extend(bad);
+            Ok(entries)
+        }
+        // git could not be started.
+        None => read_notes_here(notes, &all, bad_lines),
     }
-    Ok(out)
+}
+
+fn read_notes_here(
+    notes: &Notes,
+    all: &[(CommitId, Oid)],
+    bad_lines: &mut Vec<BadLine>,
+) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for &(commit, blob) in all {
+        let text = ledger::notes::read_blob(notes.git(), blob)?;
+        let (events, skipped) = ledger::parse_note(commit, &text);
+        bad_lines.extend(skipped);
+        let (deployments, _) = fold(&commit.to_string(), events);
+        entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+    }
+    Ok(entries)
 }
 
 fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -934,25 +947,30 @@ fn newest_success<'a>(
     entries: impl Iterator<Item = &'a Entry>,
     now: Timestamp,
 ) -> BTreeMap<String, Best> {
-    let mut best: BTreeMap<String, Best> = BTreeMap::new();
+    let key = |e: &'a Entry, at: Timestamp| (at, e.started, e.dep.as_str(), e.commit);
+    let mut best: HashMap<&str, (&Entry, Timestamp)> = HashMap::new();
     for e in entries {
         let Some(at) = e.success_at.filter(|at| counts(*at, now)) else {
             continue;
         };
-        let candidate = Best {
-            commit: e.commit,
-            at,
-            started: e.started,
-            dep: e.dep.clone(),
-        };
         if best
-            .get(&e.env)
-            .is_none_or(|seen| candidate.key() >= seen.key())
+            .get(e.env.as_str())
+            .is_none_or(|&(seen, seen_at)| key(e, at) >= key(seen, seen_at))
         {
-            best.insert(e.env.clone(), candidate);
+            best.insert(&e.env, (e, at));
         }
     }
-    best
+    best.into_iter()
+        .map(|(env, (e, at))| {
+            let best = Best {
+                commit: e.commit,
+                at,
+                started: e.started,
+                dep: e.dep.clone(),
+            };
+            (env.to_string(), best)
+        })
+        .collect()
 }
 
 fn update_refs(git: &Repository, deployed: &Deployed) -> Result<()> {
@@ -1104,7 +1122,7 @@ impl Journal {
             text.push('\n');
         }
         for e in &self.entries {
-            text.push_str(&e.to_line());
+            e.write_line(&mut text);
         }
         write_atomically(&Journal::path(dir), text.as_bytes())?;
         Ok(text.len() as u64)
@@ -1157,13 +1175,13 @@ fn compact(dir: &Path, journal: &Journal) -> Result<()> {
             None => (0, ""),
         };
         while let Some(e) = incoming.next_if(|e| (e.started.0, e.dep.as_str()) <= key) {
-            text.push_str(&e.to_line());
+            e.write_line(&mut text);
         }
         text.push_str(line);
         text.push('\n');
     }
     for e in incoming {
-        text.push_str(&e.to_line());
+        e.write_line(&mut text);
     }
     write_atomically(&path, text.as_bytes())?;
     Journal::remove(dir)
@@ -1284,5 +1302,66 @@ mod tests {
             assert_eq!(find(&repo, clock, &dep).unwrap(), first, "step {step}");
         }
         assert!(folded >= 2, "the journal was folded {folded} times");
+    }
+
+    /// The notes read through `git cat-file --batch` are the notes libgit2 reads:
+    /// the same entries in the same order, the same lines refused.
+    #[test]
+    fn notes_read_through_git_are_the_notes_libgit2_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = Repository::init(tmp.path()).unwrap();
+        let sig =
+            git2::Signature::new("A", "a@example.com", &git2::Time::new(1_600_000_000, 0)).unwrap();
+        let tree = git
+            .find_tree(git.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let mut parent: Option<Oid> = None;
+        let mut commits = Vec::new();
+        for i in 0..30 {
+            let parents: Vec<git2::Commit> = parent
+                .map(|p| git.find_commit(p).unwrap())
+                .into_iter()
+                .collect();
+            let refs: Vec<&git2::Commit> = parents.iter().collect();
+            let oid = git
+                .commit(Some("HEAD"), &sig, &sig, &format!("c{i}"), &tree, &refs)
+                .unwrap();
+            parent = Some(oid);
+            commits.push(oid);
+        }
+        for (i, commit) in commits.iter().enumerate() {
+            let dep = crate::ledger::new_id(Timestamp(1_600_000_000_000 + i as i64 * 1000));
+            let mut note = format!(
+                "2020-09-13T12:26:40.000Z production queued a@example.com {{\"dep\":\"{dep}\"}}\n"
+            )
+            .into_bytes();
+            if i % 7 == 0 {
+                note.extend_from_slice("not an event ünïcode\n".as_bytes());
+            }
+            git.note(
+                &sig,
+                &sig,
+                Some(ledger::DEPLOYS),
+                *commit,
+                &String::from_utf8_lossy(&note),
+                true,
+            )
+            .unwrap();
+        }
+        let repo = Repo::open(tmp.path()).unwrap();
+        let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
+        let (mut through_git, mut here) = (Vec::new(), Vec::new());
+        let a = read_notes(&notes, &mut through_git).unwrap();
+        let all = notes.all_blobs().unwrap();
+        let b = read_notes_here(&notes, &all, &mut here).unwrap();
+        assert_eq!(a.len(), 30);
+        assert_eq!(a, b);
+        assert_eq!(through_git.len(), 5);
+        let lines = |v: &[BadLine]| {
+            v.iter()
+                .map(|b| (b.commit, b.line.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&through_git), lines(&here));
     }
 }

@@ -13,6 +13,7 @@
 //! (the refs under one prefix, without parsing all of packed-refs), `mmap` (files
 //! they read in place).
 
+mod batch;
 mod git;
 mod graph;
 pub mod index;

@@ -1,0 +1,77 @@
+//! Many blobs at once through `git cat-file --batch`. Notes are stored as deltas of
+//! one another; reading tens of thousands of them (an index rebuild) through libgit2
+//! spends most of its time in its delta-base cache, which evicts by scanning every
+//! entry under a lock. git's own cache makes the same pass several times faster.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use git2::Oid;
+
+use crate::error::{Error, Result};
+
+/// Calls `each` with the index (in `blobs`) and content of every blob, in order.
+/// None: git could not be started (the caller reads them another way).
+pub fn each_blob(
+    git_dir: &Path,
+    blobs: &[Oid],
+    mut each: impl FnMut(usize, &[u8]) -> Result<()>,
+) -> Option<Result<()>> {
+    let mut child = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
+    let mut ids = String::with_capacity(blobs.len() * 41);
+    for b in blobs {
+        ids.push_str(&b.to_string());
+        ids.push('\n');
+    }
+    let read = std::thread::scope(|scope| {
+        // git answers while it is still being asked: the questions go from a thread
+        // of their own, or both ends would wait on full pipes.
+        scope.spawn(move || {
+            let _ = stdin.write_all(ids.as_bytes());
+        });
+        let mut out = BufReader::with_capacity(1 << 16, stdout);
+        let mut header = Vec::new();
+        let mut body = Vec::new();
+        for (i, blob) in blobs.iter().enumerate() {
+            header.clear();
+            out.read_until(b'\n', &mut header)?;
+            let text = String::from_utf8_lossy(&header);
+            let mut words = text.split_whitespace();
+            let size = match (words.next(), words.next(), words.next()) {
+                (Some(_), Some("blob"), Some(size)) => size.parse::<usize>().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "git cat-file: blob {blob} is not readable ({})",
+                    text.trim()
+                ))
+            })?;
+            body.resize(size + 1, 0);
+            out.read_exact(&mut body)?;
+            each(i, &body[..size])?;
+        }
+        Ok(())
+    });
+    // Stops git early when reading failed.
+    drop(read.as_ref().err().map(|_| child.kill()));
+    let status = child.wait();
+    Some(read.and_then(|()| match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(Error::internal("git cat-file --batch failed")),
+    }))
+}
