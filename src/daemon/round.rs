@@ -187,18 +187,24 @@ pub fn round(
                     problems.push(e);
                 }
             }
-            match forge.poll_ci(&ctx, CI_WINDOW) {
-                Ok(Some(due)) => until = until.min(due),
-                Ok(None) => {}
+            let polled = match forge.poll_ci(&ctx, CI_WINDOW) {
+                Ok(polled) => polled,
                 Err(e) => {
                     until = now;
                     problems.push(e);
+                    None
                 }
+            };
+            if let Some(p) = &polled {
+                until = until.min(p.due);
             }
             deployments(&ctx, &repo, first, &mut announced, settings, now, &mut news)?;
             if let Err(e) = ci(
                 &ctx,
-                forge.as_ref(),
+                CiSource {
+                    forge: forge.as_ref(),
+                    polled: polled.as_ref().map(|p| &p.states),
+                },
                 &repo,
                 first,
                 &mut announced,
@@ -430,11 +436,18 @@ fn deployment_is_mine(ctx: &Context, d: &Deployment, commit: CommitId) -> bool {
         .is_some_and(|walked| walked.commits.into_iter().any(mine))
 }
 
+/// Where a round's CI comes from: the forge, and what its CI poll has just read
+/// (None: the forge keeps no such cache).
+struct CiSource<'a> {
+    forge: &'a dyn crate::forge::Forge,
+    polled: Option<&'a BTreeMap<CommitId, CiState>>,
+}
+
 /// CI finishing on the user's trunk commits: asked of the forge (GitHub: conditional
 /// GETs; local: the CI ledger).
 fn ci(
     ctx: &Context,
-    forge: &dyn crate::forge::Forge,
+    source: CiSource,
     repo: &notify::Repository,
     first: bool,
     announced: &mut RepoAnnounced,
@@ -449,9 +462,6 @@ fn ci(
     let mut found = Vec::new();
     let mut asked = 0;
     let mut failed = Ok(());
-    // What the forge's poll has just read, where it keeps such a cache: a commit
-    // whose state there is the one announced is not asked again.
-    let cached = forge.cached_ci(ctx);
     for oid in ctx.repo().first_parent(trunk.tip, CI_WINDOW)? {
         let info = ctx.repo().commit_info(oid)?;
         if settings.mine_only.ci && !same_person(&info.author_email, ctx.me()) {
@@ -459,10 +469,9 @@ fn ci(
         }
         let sha = oid.to_string();
         let was = announced.ci.get(&sha).cloned();
-        let unchanged = cached
-            .as_ref()
-            .and_then(|c| c.get(&oid))
-            .map(|s| s.as_str());
+        // What the forge's CI poll has just read, where it keeps such a cache: a
+        // commit whose state there is the one announced is not asked again.
+        let unchanged = source.polled.and_then(|c| c.get(&oid)).map(|s| s.as_str());
         // A passed commit stays passed; a failed one may pass on a re-run.
         if was.as_deref() == Some(CiState::Success.as_str())
             || (was.is_some() && was.as_deref() == unchanged)
@@ -475,7 +484,7 @@ fn ci(
             continue;
         }
         asked += 1;
-        let summary = match forge.ci(ctx, oid) {
+        let summary = match source.forge.ci(ctx, oid) {
             Ok(s) => s,
             Err(e) => {
                 failed = Err(e);

@@ -62,10 +62,9 @@ pub trait Forge {
     }
 
     /// The daemon's poll of CI: the newest `count` trunk commits' CI read into the
-    /// cache, a finished one asked again only when its answer is old. Returns when
-    /// it next has something to ask without a new commit (now: some CI is still
-    /// running); None: the forge keeps CI in the ledger itself.
-    fn poll_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<Timestamp>> {
+    /// cache, a finished one asked again only when its answer is old. None: the
+    /// forge keeps CI in the ledger itself (its `ci` is cheap).
+    fn poll_ci(&self, _ctx: &Context, _count: usize) -> Result<Option<PolledCi>> {
         Ok(None)
     }
 
@@ -74,12 +73,6 @@ pub trait Forge {
     /// be known without a full poll.
     fn probe(&self) -> Option<Probe> {
         Some(Probe::Nothing)
-    }
-
-    /// The CI states the poll last read, by commit, without asking; None: the
-    /// forge keeps no such cache (its `ci` is cheap).
-    fn cached_ci(&self, _ctx: &Context) -> Option<BTreeMap<CommitId, CiState>> {
-        None
     }
 
     /// Posts a new state of a deployment (`report --deployment`); None: the forge
@@ -104,6 +97,15 @@ pub trait Forge {
     fn verbose(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// What the daemon's CI poll read.
+pub struct PolledCi {
+    /// Each commit's CI state as the cache now holds it.
+    pub states: BTreeMap<CommitId, CiState>,
+    /// When a commit is next due to be asked without a new one (now: some CI is
+    /// still running or unknown).
+    pub due: Timestamp,
 }
 
 /// How a quiet daemon round asks a forge whether anything changed (`Forge::probe`).

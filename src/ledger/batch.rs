@@ -67,8 +67,10 @@ pub fn each_blob(
         }
         Ok(())
     });
-    // Stops git early when reading failed.
-    drop(read.as_ref().err().map(|_| child.kill()));
+    if read.is_err() {
+        // Stops git early.
+        let _ = child.kill();
+    }
     let status = child.wait();
     Some(read.and_then(|()| match status {
         Ok(s) if s.success() => Ok(()),

@@ -885,11 +885,8 @@ fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<Entry>>
     let mut entries = Vec::with_capacity(all.len());
     let mut bad = Vec::new();
     let read = ledger::batch::each_blob(notes.git().path(), &blobs, |i, bytes| {
-        let commit = all[i].0;
-        let (events, skipped) = ledger::parse_note(commit, &String::from_utf8_lossy(bytes));
-        bad.extend(skipped);
-        let (deployments, _) = fold(&commit.to_string(), events);
-        entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+        let text = String::from_utf8_lossy(bytes);
+        entries_of_note(all[i].0, &text, &mut entries, &mut bad);
         Ok(())
     });
     match read {
@@ -911,12 +908,17 @@ fn read_notes_here(
     let mut entries = Vec::new();
     for &(commit, blob) in all {
         let text = ledger::notes::read_blob(notes.git(), blob)?;
-        let (events, skipped) = ledger::parse_note(commit, &text);
-        bad_lines.extend(skipped);
-        let (deployments, _) = fold(&commit.to_string(), events);
-        entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+        entries_of_note(commit, &text, &mut entries, bad_lines);
     }
     Ok(entries)
+}
+
+/// The index entries of one note's text, and the lines that did not parse.
+fn entries_of_note(commit: CommitId, text: &str, entries: &mut Vec<Entry>, bad: &mut Vec<BadLine>) {
+    let (events, skipped) = ledger::parse_note(commit, text);
+    bad.extend(skipped);
+    let (deployments, _) = fold(&commit.to_string(), events);
+    entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
 }
 
 fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -1213,20 +1215,16 @@ mod tests {
     use super::*;
     use crate::domain::{Event, Fields};
 
-    /// Events on old and new commits, one ledger commit each, so that the journal
-    /// grows and is folded into the file several times: after every one the index
-    /// reads as a rebuild from the same notes does, and `recent` and `find` agree.
-    #[test]
-    fn the_journal_reads_as_a_rebuild() {
+    /// A new repository with a line of `n` empty commits, oldest first.
+    fn line_of_commits(n: usize) -> (tempfile::TempDir, Repository, Vec<CommitId>) {
         let tmp = tempfile::tempdir().unwrap();
         let git = Repository::init(tmp.path()).unwrap();
         let sig =
             git2::Signature::new("A", "a@example.com", &git2::Time::new(1_600_000_000, 0)).unwrap();
-        let tree = git
-            .find_tree(git.index().unwrap().write_tree().unwrap())
-            .unwrap();
+        let tree_id = git.index().unwrap().write_tree().unwrap();
         let mut commits: Vec<CommitId> = Vec::new();
-        for i in 0..40 {
+        for i in 0..n {
+            let tree = git.find_tree(tree_id).unwrap();
             let parents: Vec<git2::Commit> = commits
                 .last()
                 .map(|c| git.find_commit(Oid::from(*c)).unwrap())
@@ -1238,6 +1236,15 @@ mod tests {
                 .unwrap();
             commits.push(oid.into());
         }
+        (tmp, git, commits)
+    }
+
+    /// Events on old and new commits, one ledger commit each, so that the journal
+    /// grows and is folded into the file several times: after every one the index
+    /// reads as a rebuild from the same notes does, and `recent` and `find` agree.
+    #[test]
+    fn the_journal_reads_as_a_rebuild() {
+        let (tmp, _git, commits) = line_of_commits(40);
         let repo = Repo::open(tmp.path()).unwrap();
         let clock = Clock::fixed(Timestamp(1_700_000_000_000));
         let dir = dir(&repo);
@@ -1308,27 +1315,8 @@ mod tests {
     /// the same entries in the same order, the same lines refused.
     #[test]
     fn notes_read_through_git_are_the_notes_libgit2_reads() {
-        let tmp = tempfile::tempdir().unwrap();
-        let git = Repository::init(tmp.path()).unwrap();
-        let sig =
-            git2::Signature::new("A", "a@example.com", &git2::Time::new(1_600_000_000, 0)).unwrap();
-        let tree = git
-            .find_tree(git.index().unwrap().write_tree().unwrap())
-            .unwrap();
-        let mut parent: Option<Oid> = None;
-        let mut commits = Vec::new();
-        for i in 0..30 {
-            let parents: Vec<git2::Commit> = parent
-                .map(|p| git.find_commit(p).unwrap())
-                .into_iter()
-                .collect();
-            let refs: Vec<&git2::Commit> = parents.iter().collect();
-            let oid = git
-                .commit(Some("HEAD"), &sig, &sig, &format!("c{i}"), &tree, &refs)
-                .unwrap();
-            parent = Some(oid);
-            commits.push(oid);
-        }
+        let (tmp, git, commits) = line_of_commits(30);
+        let sig = git2::Signature::new("A", "a@example.com", &git2::Time::new(0, 0)).unwrap();
         for (i, commit) in commits.iter().enumerate() {
             let dep = crate::ledger::new_id(Timestamp(1_600_000_000_000 + i as i64 * 1000));
             let mut note = format!(
@@ -1342,7 +1330,7 @@ mod tests {
                 &sig,
                 &sig,
                 Some(ledger::DEPLOYS),
-                *commit,
+                Oid::from(*commit),
                 &String::from_utf8_lossy(&note),
                 true,
             )

@@ -180,11 +180,7 @@ impl Client {
     /// again as `get` tries), whose answer is not kept.
     pub fn unchanged(&self, path: &str, etag: &str) -> Result<bool, ApiError> {
         self.retried(|| {
-            let mut headers = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(etag) {
-                headers.insert(http::header::IF_NONE_MATCH, v);
-            }
-            let (parts, bytes) = self.send(path, Request::Get(headers))?;
+            let (parts, bytes) = self.get_if_none_match(path, Some(etag))?;
             let status = parts.status;
             self.record(
                 "GET",
@@ -202,15 +198,23 @@ impl Client {
         })
     }
 
+    /// One GET, conditional on `etag` when there is one.
+    fn get_if_none_match(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<(http::response::Parts, Vec<u8>), ApiError> {
+        let mut headers = HeaderMap::new();
+        if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+            headers.insert(http::header::IF_NONE_MATCH, v);
+        }
+        self.send(path, Request::Get(headers))
+    }
+
     fn get_once(&self, path: &str) -> Result<Answer, ApiError> {
         let cached = self.etags.borrow().get(path).cloned();
-        let mut headers = HeaderMap::new();
-        if let Some(c) = &cached {
-            if let Ok(v) = HeaderValue::from_str(&c.etag) {
-                headers.insert(http::header::IF_NONE_MATCH, v);
-            }
-        }
-        let (parts, bytes) = self.send(path, Request::Get(headers))?;
+        let (parts, bytes) =
+            self.get_if_none_match(path, cached.as_ref().map(|c| c.etag.as_str()))?;
         let status = parts.status;
         if status == StatusCode::NOT_MODIFIED {
             self.record("GET", path, 304, true);

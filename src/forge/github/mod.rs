@@ -6,7 +6,6 @@ pub mod auth;
 pub mod client;
 
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -690,14 +689,14 @@ impl GitHub {
     ///
     /// With `finished_kept_ms`, a commit whose CI had finished when it was read less
     /// than that long ago is not asked again (the daemon's rounds).
-    /// Returns how many commits were read, and when a commit is next due to be asked
-    /// (now: one's CI is still running or unknown).
+    /// Returns how many commits were read, and what the cache now says of them with
+    /// when one is next due to be asked (now: one's CI is still running or unknown).
     pub fn refresh_ci_cache(
         &self,
         ctx: &Context,
         count: usize,
         finished_kept_ms: Option<i64>,
-    ) -> Result<(usize, Timestamp)> {
+    ) -> Result<(usize, super::PolledCi)> {
         let trunk = ctx.repo().trunk(&ctx.config)?;
         let commits = ctx.repo().first_parent(trunk.tip, count.min(100))?;
         let mut cache = CiCache::load(ctx);
@@ -740,9 +739,19 @@ impl GitHub {
                 }
             }
         }
+        let states = keep
+            .iter()
+            .filter_map(|(sha, c)| Some((CommitId::parse(sha)?, c.state())))
+            .collect();
         cache.commits = keep;
         cache.save(&self.cache_dir);
-        Ok((read, Timestamp(due)))
+        Ok((
+            read,
+            super::PolledCi {
+                states,
+                due: Timestamp(due),
+            },
+        ))
     }
 }
 
@@ -1116,9 +1125,9 @@ impl Forge for GitHub {
         self.import_all(ctx).map(Some)
     }
 
-    fn poll_ci(&self, ctx: &Context, count: usize) -> Result<Option<Timestamp>> {
-        let (_, due) = self.refresh_ci_cache(ctx, count, Some(CI_FINISHED_KEPT_MS))?;
-        Ok(Some(due))
+    fn poll_ci(&self, ctx: &Context, count: usize) -> Result<Option<super::PolledCi>> {
+        let (_, polled) = self.refresh_ci_cache(ctx, count, Some(CI_FINISHED_KEPT_MS))?;
+        Ok(Some(polled))
     }
 
     fn probe(&self) -> Option<super::Probe> {
@@ -1132,17 +1141,6 @@ impl Forge for GitHub {
             max_wait: self.max_wait,
             trusted_hosts: self.trusted_hosts.clone(),
         }))
-    }
-
-    fn cached_ci(&self, ctx: &Context) -> Option<BTreeMap<CommitId, CiState>> {
-        let cache = CiCache::load(ctx);
-        Some(
-            cache
-                .commits
-                .iter()
-                .filter_map(|(sha, c)| Some((sha.parse().ok()?, c.state())))
-                .collect(),
-        )
     }
 
     fn refresh_ci(&self, ctx: &Context, count: usize) -> Result<Option<usize>> {
