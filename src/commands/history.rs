@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
         .ledger
         .recent(env.as_ref().map(|e| e.as_str()), wanted)?;
     ctx.warn_bad_lines(&bad);
-    let mut ids = neighbour_ids(ctx, &chosen, wanted)?;
+    let mut ids = neighbour_ids(ctx, &chosen)?;
     ids.sort();
     ids.dedup();
     // Each line from the index alone (it keeps what is shown); the lines of the
@@ -166,34 +166,18 @@ const ID_MARGIN: usize = 200;
 /// The ids a shown id must differ from. Ids that share 8 or more characters were
 /// made within the same second, so they sit next to each other in the ledger's
 /// order: the newest deployments of every environment down to `ID_MARGIN` past the
-/// oldest shown are enough, read from the end of the index as `recent` reads it.
-/// Only when that is far back is the whole index read.
-fn neighbour_ids(
-    ctx: &Context,
-    chosen: &[crate::ledger::Entry],
-    wanted: usize,
-) -> Result<Vec<String>> {
+/// oldest shown are enough, read from the end of the index as `recent` reads it
+/// (ids and starts only).
+fn neighbour_ids(ctx: &Context, chosen: &[crate::ledger::Entry]) -> Result<Vec<String>> {
     let Some(oldest) = chosen.iter().map(|e| e.started).min() else {
         return Ok(Vec::new());
     };
-    // One environment's page may lie behind others' deployments: widen the window
-    // (a few times) until it reaches ID_MARGIN past the oldest shown.
-    let mut want = wanted.saturating_add(ID_MARGIN);
-    for _ in 0..4 {
-        let (window, _) = ctx.ledger.recent(None, want)?;
-        let past = window.iter().filter(|e| e.started < oldest).count();
-        if window.len() < want || past >= ID_MARGIN {
-            return Ok(window.into_iter().map(|e| e.dep).collect());
-        }
-        want = want.saturating_mul(4);
-    }
-    Ok(ctx
-        .ledger
-        .index()?
-        .entries
-        .into_iter()
-        .map(|e| e.dep)
-        .collect())
+    let mut past = 0;
+    let window = ctx.ledger.ids_until(|id| {
+        past += usize::from(id.started < oldest);
+        past == ID_MARGIN
+    })?;
+    Ok(window.into_iter().map(|e| e.dep).collect())
 }
 
 /// The shortest prefix of `dep` (at least 8 characters) that no other id in the

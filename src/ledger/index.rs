@@ -423,18 +423,94 @@ pub fn refresh(repo: &Repo, clock: Clock) -> Result<Index> {
     })
 }
 
+/// What `recent` takes of each index line it returns.
+pub trait Line: Sized {
+    fn parse(line: &str) -> Option<Self>;
+    fn of(entry: &Entry) -> Self;
+    /// Its place in the index's order: start, then id.
+    fn key(&self) -> (Timestamp, &str);
+}
+
+impl Line for Entry {
+    fn parse(line: &str) -> Option<Self> {
+        Entry::parse(line)
+    }
+    fn of(entry: &Entry) -> Self {
+        entry.clone()
+    }
+    fn key(&self) -> (Timestamp, &str) {
+        (self.started, &self.dep)
+    }
+}
+
+/// A deployment's id and start, without the rest of its line: what `history` needs
+/// of the deployments around those it shows to make their short ids (parsing whole
+/// lines for them was 40% of a `history`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdAt {
+    pub started: Timestamp,
+    pub dep: String,
+}
+
+impl Line for IdAt {
+    fn parse(line: &str) -> Option<Self> {
+        // `COMMIT DEP ENV STARTED ...`
+        let mut f = line.splitn(5, ' ');
+        let (_commit, dep, _env) = (f.next()?, f.next()?, f.next()?);
+        let started = Timestamp(f.next()?.parse().ok()?);
+        f.next()?;
+        Some(IdAt {
+            started,
+            dep: dep.to_string(),
+        })
+    }
+    fn of(entry: &Entry) -> Self {
+        IdAt {
+            started: entry.started,
+            dep: entry.dep.clone(),
+        }
+    }
+    fn key(&self) -> (Timestamp, &str) {
+        (self.started, &self.dep)
+    }
+}
+
 /// The newest `n` deployments, of one environment or all, newest first. Reads the
 /// index file backwards from its end and parses only what it returns.
-pub fn recent(
+pub fn recent<T: Line>(
     repo: &Repo,
     clock: Clock,
     env: Option<&str>,
     n: usize,
-) -> Result<(Vec<Entry>, Vec<BadLine>)> {
-    let bad = match up_to_date(repo, clock)? {
+) -> Result<(Vec<T>, Vec<BadLine>)> {
+    if n == 0 {
+        return Ok((Vec::new(), catch_up_if_needed(repo, clock)?));
+    }
+    let mut taken = 0;
+    newest_until(repo, clock, env, |_| {
+        taken += 1;
+        taken == n
+    })
+}
+
+/// The bad lines a catch-up met, if the index was not up to date.
+fn catch_up_if_needed(repo: &Repo, clock: Clock) -> Result<Vec<BadLine>> {
+    Ok(match up_to_date(repo, clock)? {
         Some(_) => Vec::new(),
         None => catch_up(repo, clock)?.1,
-    };
+    })
+}
+
+/// Deployments of one environment or all, newest first, until `enough` says so of
+/// the last one taken (or none is left). Reads the index file backwards from its
+/// end and parses only what it returns.
+pub fn newest_until<T: Line>(
+    repo: &Repo,
+    clock: Clock,
+    env: Option<&str>,
+    mut enough: impl FnMut(&T) -> bool,
+) -> Result<(Vec<T>, Vec<BadLine>)> {
+    let bad = catch_up_if_needed(repo, clock)?;
     let wanted = env.map(encode_field);
     let dir = dir(repo);
     let journal = Journal::read(&dir).unwrap_or_default();
@@ -444,19 +520,25 @@ pub fn recent(
         .iter()
         .filter(|e| env.is_none_or(|env| e.env == env))
         .collect();
-    let mut out = Vec::new();
+    let mut out: Vec<T> = Vec::new();
+    // Takes one; true when that was enough.
+    let mut take = |out: &mut Vec<T>, one: T| {
+        let done = enough(&one);
+        out.push(one);
+        done
+    };
     let mut file = match fs::File::open(dir.join("deployments")) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            out.extend(pending.into_iter().rev().take(n).cloned());
-            return Ok((out, bad));
-        }
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e.into()),
     };
-    let mut end = file.metadata()?.len();
+    let mut end = match &file {
+        Some(f) => f.metadata()?.len(),
+        None => 0,
+    };
     let mut carry: Vec<u8> = Vec::new();
     const BLOCK: u64 = 64 * 1024;
-    'blocks: while out.len() < n {
+    'blocks: while let Some(file) = file.as_mut().filter(|_| end > 0) {
         let start = end.saturating_sub(BLOCK);
         let mut block = vec![0u8; (end - start) as usize];
         file.seek(SeekFrom::Start(start))?;
@@ -480,29 +562,32 @@ pub fn recent(
             {
                 continue;
             }
-            if let Some(e) = Entry::parse(line) {
+            if let Some(e) = T::parse(line) {
                 // Journal lines after this one in the index's order come first.
-                while out.len() < n && pending.last().is_some_and(|j| !newer(&e, j)) {
-                    out.extend(pending.pop().cloned());
+                while let Some(&j) = pending
+                    .last()
+                    .filter(|j| e.key() < (j.started, j.dep.as_str()))
+                {
+                    pending.pop();
+                    if take(&mut out, T::of(j)) {
+                        return Ok((out, bad));
+                    }
                 }
-                if out.len() == n {
-                    break 'blocks;
-                }
-                out.push(e);
-                if out.len() == n {
-                    break 'blocks;
+                if take(&mut out, e) {
+                    return Ok((out, bad));
                 }
             }
         }
         if start == 0 {
-            break;
+            break 'blocks;
         }
         carry = head;
         end = start;
     }
-    while out.len() < n {
-        let Some(j) = pending.pop() else { break };
-        out.push(j.clone());
+    while let Some(j) = pending.pop() {
+        if take(&mut out, T::of(j)) {
+            break;
+        }
     }
     Ok((out, bad))
 }
@@ -521,24 +606,41 @@ pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(in_journal.cloned()),
         Err(e) => return Err(e.into()),
     };
-    // A line is `COMMIT DEP ...`, the commit 40 hex digits: the id is searched for
-    // in the mapped file, and only the lines that hold it are parsed.
+    // A line is `COMMIT DEP ...`, the commit 40 hex digits: the lines that hold the
+    // id are found in the ids file (or else by searching the mapped file), and only
+    // they are parsed.
     let in_file = match super::mmap::Mapped::open(&file) {
         Some(map) => {
             let text = map.bytes();
-            let needle = format!(" {dep} ");
-            memchr::memmem::find_iter(text, needle.as_bytes())
-                .filter(|&at| at >= 40 && (at == 40 || text[at - 41] == b'\n'))
-                .filter_map(|at| {
-                    let start = at - 40;
-                    let end = text[start..]
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(text.len(), |i| start + i);
-                    let line = std::str::from_utf8(&text[start..end]).ok()?;
-                    (!journal.supersedes(line)).then(|| Entry::parse(line))?
-                })
-                .next()
+            let line_at = |start: usize| {
+                let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+                std::str::from_utf8(&text[start..end]).ok()
+            };
+            let holds = |line: &str| line.get(41..).and_then(|l| l.split(' ').next()) == Some(dep);
+            let listed = file
+                .metadata()
+                .ok()
+                .and_then(|meta| ledger::ids::offsets(&dir, &meta, dep))
+                .and_then(|offsets| {
+                    offsets
+                        .into_iter()
+                        .map(|at| line_at(at).filter(|l| holds(l)))
+                        .collect::<Option<Vec<&str>>>()
+                });
+            let lines: Vec<&str> = match listed {
+                Some(lines) => lines,
+                None => {
+                    let needle = format!(" {dep} ");
+                    memchr::memmem::find_iter(text, needle.as_bytes())
+                        .filter(|&at| at >= 40 && (at == 40 || text[at - 41] == b'\n'))
+                        .filter_map(|at| line_at(at - 40))
+                        .collect()
+                }
+            };
+            lines
+                .into_iter()
+                .filter(|line| !journal.supersedes(line))
+                .find_map(Entry::parse)
         }
         None => fs::read_to_string(dir.join("deployments"))?
             .lines()
@@ -625,6 +727,7 @@ fn rebuild(
         e.write_line(&mut text);
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
+    ledger::ids::write(dir, &text)?;
     Journal::remove(dir)?;
     let head = Head {
         notes: notes.tip(),
@@ -1186,6 +1289,7 @@ fn compact(dir: &Path, journal: &Journal) -> Result<()> {
         e.write_line(&mut text);
     }
     write_atomically(&path, text.as_bytes())?;
+    ledger::ids::write(dir, &text)?;
     Journal::remove(dir)
 }
 
@@ -1249,6 +1353,7 @@ mod tests {
         let clock = Clock::fixed(Timestamp(1_700_000_000_000));
         let dir = dir(&repo);
         let mut folded = 0;
+        let mut deps: Vec<String> = Vec::new();
         for step in 0..120u32 {
             // Mostly new deployments, some events on old ones (out of order).
             let i = if step % 3 == 0 {
@@ -1257,7 +1362,13 @@ mod tests {
                 step as usize % 40
             };
             let env = ["staging", "production", "qa"][step as usize % 3];
-            let dep = crate::ledger::new_id(Timestamp(1_600_000_000_000 + i64::from(step) * 1000));
+            // Now and then an id again, on another commit (a hand-written line):
+            // `find` gives its first line in the index's order, as before.
+            let dep = match step % 11 {
+                10 => deps[step as usize - 5].clone(),
+                _ => crate::ledger::new_id(Timestamp(1_600_000_000_000 + i64::from(step) * 1000)),
+            };
+            deps.push(dep.clone());
             let at = 1_600_000_000_000 + i64::from(step % 17) * 60_000;
             let event = |state, at| Event {
                 at: Timestamp(at),
@@ -1303,10 +1414,30 @@ mod tests {
                     .take(7)
                     .cloned()
                     .collect();
-                assert_eq!(recent(&repo, clock, env, 7).unwrap().0, want, "step {step}");
+                let ids: Vec<IdAt> = want.iter().map(IdAt::of).collect();
+                assert_eq!(
+                    recent::<Entry>(&repo, clock, env, 7).unwrap().0,
+                    want,
+                    "step {step}"
+                );
+                assert_eq!(
+                    recent::<IdAt>(&repo, clock, env, 7).unwrap().0,
+                    ids,
+                    "step {step}"
+                );
             }
-            let first = all.iter().find(|e| e.dep == dep).cloned();
-            assert_eq!(find(&repo, clock, &dep).unwrap(), first, "step {step}");
+            for dep in [&dep, &deps[step as usize / 2]] {
+                let first = all.iter().find(|e| &e.dep == dep).cloned();
+                assert_eq!(find(&repo, clock, dep).unwrap(), first, "step {step}");
+            }
+            // Once folded, the ids file answers for the deployments file.
+            if folded > 0 {
+                let meta = fs::metadata(dir.join("deployments")).unwrap();
+                assert!(
+                    ledger::ids::offsets(&dir, &meta, &dep).is_some(),
+                    "step {step}"
+                );
+            }
         }
         assert!(folded >= 2, "the journal was folded {folded} times");
     }

@@ -16,6 +16,7 @@
 mod batch;
 mod git;
 mod graph;
+mod ids;
 pub mod index;
 pub mod leases;
 pub mod lockfile;
@@ -35,7 +36,7 @@ use crate::clock::Clock;
 use crate::domain::{CiSummary, CommitId, Deployment, EnvName, Event, Timestamp};
 use crate::error::Result;
 
-pub use index::{Entry, Future, Index, Open, Shown, Snapshot};
+pub use index::{Entry, Future, IdAt, Index, Open, Shown, Snapshot};
 pub use leases::{HeldLease, Lease, Leased};
 pub use locks::{Held, Lock, Taken};
 pub use notes::{
@@ -132,6 +133,12 @@ impl Ledger {
     /// The newest `n` deployments, of one environment or all, newest first.
     pub fn recent(&self, env: Option<&str>, n: usize) -> Result<(Vec<Entry>, Vec<BadLine>)> {
         index::recent(&self.repo, self.clock, env, n)
+    }
+
+    /// The ids and starts of deployments, newest first, until `enough` says so of
+    /// the last one taken: `recent` without parsing the rest of each line.
+    pub fn ids_until(&self, enough: impl FnMut(&IdAt) -> bool) -> Result<Vec<IdAt>> {
+        Ok(index::newest_until(&self.repo, self.clock, None, enough)?.0)
     }
 
     /// The lines that do not parse, of each note that has some, by commit.

@@ -15,6 +15,11 @@ pub struct Repo {
     pub(super) git: Repository,
     /// git's commit-graph, opened at the first ancestry question.
     graph: std::cell::OnceCell<Option<Graph>>,
+    /// The remotes looked up so far, by name: None when there is no such remote,
+    /// else its URL (none when it has only a push URL). git-train adds no remote,
+    /// and every command asks for the team's one more than once (libgit2 reads the
+    /// whole configuration for each lookup).
+    remotes: std::cell::RefCell<std::collections::HashMap<String, Option<Option<String>>>>,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -58,6 +63,7 @@ impl Repo {
         Ok(Repo {
             git,
             graph: std::cell::OnceCell::new(),
+            remotes: Default::default(),
         })
     }
 
@@ -175,13 +181,27 @@ impl Repo {
     }
 
     pub fn has_remote(&self, name: &str) -> bool {
-        self.git.find_remote(name).is_ok()
+        self.remote(name).is_some()
     }
 
     /// The URL of a remote, if the repository has the remote.
     pub fn remote_url(&self, name: &str) -> Option<String> {
-        let remote = self.git.find_remote(name).ok()?;
-        remote.url().map(str::to_string)
+        self.remote(name).flatten()
+    }
+
+    fn remote(&self, name: &str) -> Option<Option<String>> {
+        if let Some(known) = self.remotes.borrow().get(name) {
+            return known.clone();
+        }
+        let found = self
+            .git
+            .find_remote(name)
+            .ok()
+            .map(|r| r.url().map(str::to_string));
+        self.remotes
+            .borrow_mut()
+            .insert(name.to_string(), found.clone());
+        found
     }
 
     /// Every ref's value, and HEAD's.
