@@ -21,7 +21,8 @@ pub fn each_blob(
     let mut child = Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
-        .args(["cat-file", "--batch"])
+        // Answers buffered, not flushed one by one: git-train reads to the end.
+        .args(["cat-file", "--batch", "--buffer"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -46,31 +47,36 @@ pub fn each_blob(
         let mut out = BufReader::with_capacity(1 << 16, stdout);
         let mut header = Vec::new();
         let mut body = Vec::new();
-        for (i, blob) in blobs.iter().enumerate() {
-            header.clear();
-            out.read_until(b'\n', &mut header)?;
-            let text = String::from_utf8_lossy(&header);
-            let mut words = text.split_whitespace();
-            let size = match (words.next(), words.next(), words.next()) {
-                (Some(_), Some("blob"), Some(size)) => size.parse::<usize>().ok(),
-                _ => None,
+        let mut read = || -> Result<()> {
+            for (i, blob) in blobs.iter().enumerate() {
+                header.clear();
+                out.read_until(b'\n', &mut header)?;
+                let text = String::from_utf8_lossy(&header);
+                let mut words = text.split_whitespace();
+                let size = match (words.next(), words.next(), words.next()) {
+                    (Some(_), Some("blob"), Some(size)) => size.parse::<usize>().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "git cat-file: blob {blob} is not readable ({})",
+                        text.trim()
+                    ))
+                })?;
+                body.resize(size + 1, 0);
+                out.read_exact(&mut body)?;
+                each(i, &body[..size])?;
             }
-            .ok_or_else(|| {
-                Error::internal(format!(
-                    "git cat-file: blob {blob} is not readable ({})",
-                    text.trim()
-                ))
-            })?;
-            body.resize(size + 1, 0);
-            out.read_exact(&mut body)?;
-            each(i, &body[..size])?;
+            Ok(())
+        };
+        let read = read();
+        if read.is_err() {
+            // Stops git before the asking thread is waited for: it may be blocked
+            // writing to git, which is blocked writing answers no one reads.
+            let _ = child.kill();
         }
-        Ok(())
+        read
     });
-    if read.is_err() {
-        // Stops git early.
-        let _ = child.kill();
-    }
     let status = child.wait();
     Some(read.and_then(|()| match status {
         Ok(s) if s.success() => Ok(()),
