@@ -199,6 +199,71 @@ fn a_rollback_past_a_commit_marked_rollback_unsafe_is_refused() {
         .any(|l| l.contains("\"forced\":\"restored from backup\"")));
 }
 
+/// A rollback over more than a hundred commits reads their messages through one
+/// `git cat-file`, and keeps the ones found safe in `.git/train/rollback-safe`:
+/// the next rollback over them does not read them again, and an unsafe commit is
+/// never kept there, so it refuses every time.
+#[test]
+fn a_rollback_over_many_commits_keeps_the_safe_ones_and_refuses_the_unsafe_one_every_time() {
+    let w = World::new();
+    let repo = w.repo("r", 1);
+    repo.config_without_ci("[env.staging]\n");
+    let c0 = repo.rev("HEAD");
+    repo.train_at("2026-12-01T10:00:00Z", &["deploy", "staging", &c0, "--yes"])
+        .ok();
+    let mut unsafe_commit = String::new();
+    for i in 0..130 {
+        let sha = if i == 40 {
+            repo.commit("Drop the old table\n\nRollback: unsafe")
+        } else {
+            repo.commit(&format!("Change {i}"))
+        };
+        if i == 40 {
+            unsafe_commit = sha;
+        }
+    }
+    repo.train_at("2026-12-01T10:10:00Z", &["deploy", "staging", "--yes"])
+        .ok();
+    let safe = repo.dir.join(".git/train/rollback-safe");
+    let header = "git-train rollback-safe 1\n".len();
+    for _ in 0..2 {
+        let out = repo
+            .train_at(
+                "2026-12-01T10:20:00Z",
+                &["rollback", "staging", "--to", &c0, "--yes"],
+            )
+            .code(1);
+        assert!(
+            out.stderr.contains(&unsafe_commit[..7]) && out.stderr.contains("Drop the old table"),
+            "{}",
+            out.stderr
+        );
+        let kept = std::fs::read(&safe).unwrap();
+        assert_eq!(
+            (kept.len() - header) / 20,
+            129,
+            "every commit but the unsafe one"
+        );
+    }
+    // Back to the unsafe commit itself passes only commits read before.
+    repo.train_at(
+        "2026-12-01T10:30:00Z",
+        &["rollback", "staging", "--to", &unsafe_commit, "--yes"],
+    )
+    .ok();
+    // A damaged file is an empty set: read again, refused again.
+    std::fs::write(&safe, "git-train rollback-safe 1\nshort").unwrap();
+    repo.train_at("2026-12-01T10:40:00Z", &["deploy", "staging", "--yes"])
+        .ok();
+    let out = repo
+        .train_at(
+            "2026-12-01T10:50:00Z",
+            &["rollback", "staging", "--to", &c0, "--yes"],
+        )
+        .code(1);
+    assert!(out.stderr.contains(&unsafe_commit[..7]), "{}", out.stderr);
+}
+
 #[test]
 fn a_train_that_brings_a_commit_trunk_reverted_later_is_refused() {
     let w = World::new();

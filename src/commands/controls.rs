@@ -4,6 +4,7 @@
 //! forced).
 
 use crate::domain::CommitId;
+use crate::ledger::commit_set::CommitSet;
 
 use crate::context::Context;
 use crate::domain::trailers;
@@ -27,26 +28,47 @@ pub fn rollback_safety(
     taken_away: &[CommitId],
     target: CommitId,
 ) -> Result<Option<Refusal>> {
-    for oid in taken_away {
-        let message = ctx.repo().message(*oid)?;
-        if let Some(trailer) = trailers::rollback_unsafe(&message) {
-            let info = ctx.repo().commit_info(*oid)?;
-            return Ok(Some(Refusal {
-                why: format!(
-                    "{} \"{}\" says `Rollback: {}`; taking {env} back to {} would undo it",
-                    info.short(),
-                    info.subject,
-                    trailer,
-                    target.short()
-                ),
-                hint: format!(
-                    "deploy a fix forward instead (`git train deploy {env}`), or roll back only to {} or later",
-                    info.short()
-                ),
-            }));
+    // Commits read before and found safe are not read again (their messages never
+    // change); the version names the rule `trailers::rollback_unsafe` applies.
+    let safe = CommitSet::open(
+        &ctx.repo().train_dir().join("rollback-safe"),
+        "git-train rollback-safe 1",
+    );
+    let unread: Vec<CommitId> = taken_away
+        .iter()
+        .copied()
+        .filter(|c| !safe.contains(*c))
+        .collect();
+    let messages = ctx.repo().messages(&unread)?;
+    let mut read_safe = Vec::with_capacity(unread.len());
+    let mut refusal = None;
+    for (oid, message) in unread.iter().zip(&messages) {
+        match trailers::rollback_unsafe(message) {
+            None => read_safe.push(*oid),
+            Some(trailer) if refusal.is_none() => refusal = Some((*oid, trailer)),
+            Some(_) => {}
         }
     }
-    Ok(None)
+    // A cache: a failure to write it only means reading again next time.
+    let _ = safe.add(&read_safe);
+    // The newest unsafe commit taken away is the one to name.
+    let Some((oid, trailer)) = refusal else {
+        return Ok(None);
+    };
+    let info = ctx.repo().commit_info(oid)?;
+    Ok(Some(Refusal {
+        why: format!(
+            "{} \"{}\" says `Rollback: {}`; taking {env} back to {} would undo it",
+            info.short(),
+            info.subject,
+            trailer,
+            target.short()
+        ),
+        hint: format!(
+            "deploy a fix forward instead (`git train deploy {env}`), or roll back only to {} or later",
+            info.short()
+        ),
+    }))
 }
 
 /// Deploying `target` brings `train`; a trunk commit after `target` that reverts one

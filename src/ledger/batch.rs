@@ -1,7 +1,9 @@
-//! Many blobs at once through `git cat-file --batch`. Notes are stored as deltas of
-//! one another; reading tens of thousands of them (an index rebuild) through libgit2
-//! spends most of its time in its delta-base cache, which evicts by scanning every
-//! entry under a lock. git's own cache makes the same pass several times faster.
+//! Many objects at once through `git cat-file --batch`. Notes are stored as deltas
+//! of one another, and so are the commits of a long train (merge commits with nearly
+//! the same message); reading thousands of them (an index rebuild, the messages a
+//! rollback passes) through libgit2 spends most of its time in its delta-base cache,
+//! which evicts by scanning every entry under a lock. git's own cache makes the same
+//! pass several times faster.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -15,6 +17,18 @@ use crate::error::{Error, Result};
 /// None: git could not be started (the caller reads them another way).
 pub fn each_blob(
     git_dir: &Path,
+    blobs: &[Oid],
+    each: impl FnMut(usize, &[u8]) -> Result<()>,
+) -> Option<Result<()>> {
+    each_object(git_dir, "blob", blobs, each)
+}
+
+/// Calls `each` with the index (in `ids`) and raw content of every object, in
+/// order; each must be of type `kind` (`blob`, `commit`). None: git could not be
+/// started.
+pub fn each_object(
+    git_dir: &Path,
+    kind: &str,
     blobs: &[Oid],
     mut each: impl FnMut(usize, &[u8]) -> Result<()>,
 ) -> Option<Result<()>> {
@@ -54,12 +68,12 @@ pub fn each_blob(
                 let text = String::from_utf8_lossy(&header);
                 let mut words = text.split_whitespace();
                 let size = match (words.next(), words.next(), words.next()) {
-                    (Some(_), Some("blob"), Some(size)) => size.parse::<usize>().ok(),
+                    (Some(_), Some(k), Some(size)) if k == kind => size.parse::<usize>().ok(),
                     _ => None,
                 }
                 .ok_or_else(|| {
                     Error::internal(format!(
-                        "git cat-file: blob {blob} is not readable ({})",
+                        "git cat-file: {kind} {blob} is not readable ({})",
                         text.trim()
                     ))
                 })?;

@@ -414,6 +414,55 @@ mod tests {
                 }
             }
             assert!(graph.find(Oid::zero()).is_none());
+
+            // Revisions with `~N` and `^N` steps, walked in the graph, are what git
+            // makes of them, and those git refuses are left to libgit2 (an error).
+            let repo = crate::ledger::Repo::open(d).unwrap();
+            let mut walked = 0;
+            let mut revs: Vec<String> = [0, 1, 2, 7, 17, 33, 59, 60, 61, 200]
+                .iter()
+                .map(|n| format!("main~{n}"))
+                .collect();
+            for rev in [
+                "main^",
+                "main^0",
+                "main^1",
+                "main^2",
+                "main^3",
+                "main^4",
+                "main~",
+                "main~~",
+                "main^^2",
+                "main~3^2",
+                "main~8^2",
+                "main~8^3",
+                "main~8^4",
+                "main~8^2~3",
+                "main~6^2^",
+                "main~1^0~2",
+                "main~99999999999999999999",
+            ] {
+                revs.push(rev.to_string());
+            }
+            for rev in &revs {
+                let out = Command::new("git")
+                    .current_dir(d)
+                    .args(["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")])
+                    .output()
+                    .unwrap();
+                let want = String::from_utf8(out.stdout).unwrap();
+                let by_graph = repo.resolve_by_graph(rev).map(|c| c.to_string());
+                let resolved = repo.resolve(rev).ok().map(|c| c.to_string());
+                if out.status.success() {
+                    assert_eq!(resolved.as_deref(), Some(want.trim()), "{rev}");
+                    assert_eq!(by_graph.as_deref(), Some(want.trim()), "{rev}");
+                    walked += 1;
+                } else {
+                    assert_eq!(resolved, None, "{rev}");
+                    assert_eq!(by_graph, None, "{rev}");
+                }
+            }
+            assert!(walked >= 12, "{walked} revisions walked in the graph");
         }
     }
 }
