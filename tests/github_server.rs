@@ -871,9 +871,10 @@ fn the_combined_status_rolls_up_as_github_does() {
         .expect(200)
         .json();
     assert_eq!(body["sha"], SHA);
+    // 404, as GitHub's description of this operation has it (200 or 404).
     Call::get(&gh, "/repos/acme/api/commits/nope/status")
         .send(&gh)
-        .expect(422);
+        .expect(404);
 }
 
 #[test]

@@ -784,7 +784,7 @@ impl Shared {
         } else {
             st.route(call, early_end)
         };
-        if st.verbatim && !matches!(reply.status, 400 | 403 | 415 | 422 | 429) {
+        if st.verbatim && !matches!(reply.status, 400 | 403 | 404 | 415 | 422 | 429) {
             if let Some((status, body)) = st.verbatim_answer(call) {
                 reply = Reply::json(status, &body);
             }
@@ -1356,9 +1356,12 @@ impl State {
     }
 
     fn combined_status(&mut self, call: &Call, list: &ListCtx, reference: &str) -> Reply {
+        // GitHub's description of this operation answers 200 or 404 (the check-runs
+        // list above answers 422, as GitHub does, though its description lists 200
+        // alone).
         let Some(sha) = self.resolve(reference) else {
             return Reply::error(
-                422,
+                404,
                 &format!("No commit found for SHA: {reference}"),
                 DOC_COMBINED,
             );
