@@ -171,7 +171,10 @@ pub const FORMAT_VERSION: u64 = 1;
 /// rebuild, every deployment asking each event for a dozen fields).
 fn small_get<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if fields.len() <= 12 {
-        fields.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        fields
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     } else {
         fields.get(key)
     }
