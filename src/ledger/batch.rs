@@ -33,6 +33,8 @@ pub fn each_object(
     mut each: impl FnMut(usize, &[u8]) -> Result<()>,
 ) -> Option<Result<()>> {
     let mut child = Command::new("git")
+        // Objects as libgit2 reads them (it does not follow `refs/replace/`).
+        .arg("--no-replace-objects")
         .arg("--git-dir")
         .arg(git_dir)
         // Answers buffered, not flushed one by one: git-train reads to the end.

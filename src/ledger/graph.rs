@@ -441,6 +441,7 @@ mod tests {
                 "main~6^2^",
                 "main~1^0~2",
                 "main~99999999999999999999",
+                ":/c~1",
             ] {
                 revs.push(rev.to_string());
             }

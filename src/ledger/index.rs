@@ -613,7 +613,8 @@ pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
         Some(map) => {
             let text = map.bytes();
             let line_at = |start: usize| {
-                let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+                let rest = text.get(start..)?;
+                let end = memchr::memchr(b'\n', rest).map_or(text.len(), |i| start + i);
                 std::str::from_utf8(&text[start..end]).ok()
             };
             let holds = |line: &str| line.get(41..).and_then(|l| l.split(' ').next()) == Some(dep);
@@ -727,7 +728,8 @@ fn rebuild(
         e.write_line(&mut text);
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
-    ledger::ids::write(dir, &text)?;
+    // A cache of the file just written: without it, lookups search the file.
+    let _ = ledger::ids::write(dir, &text);
     Journal::remove(dir)?;
     let head = Head {
         notes: notes.tip(),
@@ -1289,7 +1291,7 @@ fn compact(dir: &Path, journal: &Journal) -> Result<()> {
         e.write_line(&mut text);
     }
     write_atomically(&path, text.as_bytes())?;
-    ledger::ids::write(dir, &text)?;
+    let _ = ledger::ids::write(dir, &text);
     Journal::remove(dir)
 }
 

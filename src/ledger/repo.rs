@@ -113,6 +113,11 @@ impl Repo {
     /// has no such steps or the graph cannot answer; then libgit2 resolves it (and
     /// says what is wrong with it).
     pub(crate) fn resolve_by_graph(&self, rev: &str) -> Option<CommitId> {
+        // After a `:` (`:/text`, `REV:path`) git reads the rest as a pattern or a
+        // path, steps and all.
+        if rev.contains(':') {
+            return None;
+        }
         let (base, steps) = split_steps(rev)?;
         let graph = self.graph()?;
         let commit = self.git.revparse_single(base).ok()?.peel_to_commit().ok()?;
@@ -280,9 +285,13 @@ impl Repo {
             let ids: Vec<git2::Oid> = commits.iter().map(|&c| c.into()).collect();
             let mut out = Vec::with_capacity(ids.len());
             let read = super::batch::each_object(self.git.path(), "commit", &ids, |_, raw| {
-                // The message follows the headers' blank line, as libgit2 has it.
+                // The message as libgit2 has it: after the headers' blank line,
+                // without the newlines that may lead it, up to a NUL.
                 let at = memchr::memmem::find(raw, b"\n\n").map_or(raw.len(), |i| i + 2);
-                out.push(String::from_utf8_lossy(&raw[at..]).into_owned());
+                let message = &raw[at..];
+                let message = &message[message.iter().take_while(|&&b| b == b'\n').count()..];
+                let end = memchr::memchr(0, message).unwrap_or(message.len());
+                out.push(String::from_utf8_lossy(&message[..end]).into_owned());
                 Ok(())
             });
             if let Some(done) = read {
@@ -746,7 +755,76 @@ fn split_steps(rev: &str) -> Option<(&str, Vec<(u8, u64)>)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_config_parameters;
+    use super::{parse_config_parameters, CommitId, Repo};
+
+    /// Messages read through `git cat-file` (100 or more at once) are the messages
+    /// libgit2 reads one by one, also for odd commit objects: leading blank lines,
+    /// a NUL, no message at all.
+    #[test]
+    fn messages_through_git_are_libgit2s() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let git = |args: &[&str], input: Option<&str>| {
+            let mut cmd = Command::new("git");
+            cmd.current_dir(d)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .args(["-c", "user.name=A", "-c", "user.email=a@example.com"])
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            if let Some(text) = input {
+                std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+            }
+            drop(child.stdin.take());
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "git {args:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        git(&["init", "-q", "-b", "main"], None);
+        git(
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "Plain\n\nRollback: unsafe",
+            ],
+            None,
+        );
+        let tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        git(&["hash-object", "-w", "-t", "tree", "--stdin"], Some(""));
+        let head = "author A <a@example.com> 1600000000 +0000\ncommitter A <a@example.com> 1600000000 +0000";
+        let mut ids = vec![CommitId::parse(&git(&["rev-parse", "HEAD"], None)).unwrap()];
+        for body in [
+            "\n\n\nRollback: unsafe\n",
+            "\nsubject\0Rollback: unsafe\n",
+            "\n",
+            "",
+        ] {
+            let raw = format!("tree {tree}\n{head}\n{body}");
+            let id = git(
+                &[
+                    "hash-object",
+                    "-w",
+                    "-t",
+                    "commit",
+                    "--literally",
+                    "--stdin",
+                ],
+                Some(&raw),
+            );
+            ids.push(CommitId::parse(&id).unwrap());
+        }
+        let repo = Repo::open(d).unwrap();
+        let many: Vec<CommitId> = ids.iter().copied().cycle().take(100).collect();
+        let through_git = repo.messages(&many).unwrap();
+        for (id, message) in many.iter().zip(&through_git) {
+            assert_eq!(message, &repo.message(*id).unwrap(), "{id}");
+        }
+    }
 
     #[test]
     fn git_command_line_config_is_read_in_either_quoting() {
