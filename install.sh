@@ -39,10 +39,12 @@ cp -f man/*.1 "$man1/"
 "$bin" completions bash | put "${prefix}/share/bash-completion/completions/git-train"
 "$bin" completions zsh | put "${prefix}/share/zsh/site-functions/_git-train"
 "$bin" completions fish | put "${prefix}/share/fish/vendor_completions.d/git-train.fish"
+# fish 3.6.0 completes `git train` only with this, read at start-up.
+"$bin" completions fish-git | put "${prefix}/share/fish/vendor_conf.d/git-train.fish"
 
 echo "Installed ${bin}"
 echo "  manual pages in ${man1}"
-echo "  completions in ${prefix}/share/{bash-completion/completions,zsh/site-functions,fish/vendor_completions.d}"
+echo "  completions in ${prefix}/share/{bash-completion/completions,zsh/site-functions,fish/vendor_completions.d,fish/vendor_conf.d}"
 
 case ":${PATH}:" in
     *":${prefix}/bin:"*) ;;

@@ -111,6 +111,12 @@ fn install_sh_installs_the_binary_man_pages_and_completions() {
         assert!(text.starts_with(first_line), "{file}: {text:.80}");
         assert!(text.contains("deploy"), "{file}");
     }
+    let conf =
+        std::fs::read_to_string(prefix.join("share/fish/vendor_conf.d/git-train.fish")).unwrap();
+    assert!(
+        conf.starts_with("# git-train: `git train <TAB>`"),
+        "{conf:.80}"
+    );
 
     if have("man") {
         let man = prefix.join("share/man");
@@ -356,6 +362,55 @@ fn fish_completes_environments_and_revisions_from_the_repository() {
         revs.iter().any(|r| r == "side") && revs.iter().any(|r| r == "main"),
         "{revs:?}"
     );
+}
+
+/// `git train ...` in fish, with the two files where install.sh puts them (under
+/// XDG_DATA_HOME here): fish's git completion hands it to git-train's, and in fish
+/// 3.6.0 (which asks `git-git-train`) the conf.d snippet does.
+#[test]
+fn fish_completes_git_space_train_as_installed() {
+    if !have("fish") {
+        return;
+    }
+    let w = common::World::new();
+    let repo = completion_repo(&w);
+    let data = w.path("data");
+    for (shell, file) in [
+        ("fish", "fish/vendor_completions.d/git-train.fish"),
+        ("fish-git", "fish/vendor_conf.d/git-train.fish"),
+    ] {
+        let script = Run::of(
+            repo.cmd(common::BIN)
+                .args(["completions", shell])
+                .output()
+                .unwrap(),
+        )
+        .ok()
+        .stdout;
+        std::fs::create_dir_all(data.join(file).parent().unwrap()).unwrap();
+        std::fs::write(data.join(file), script).unwrap();
+    }
+    let config = w.path("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let complete = |line: &str| {
+        let mut cmd = repo.cmd("fish");
+        cmd.env("XDG_DATA_HOME", &data)
+            .env("XDG_CONFIG_HOME", &config)
+            .args(["-c", &format!("complete -C '{line}'")]);
+        let out = Run::of(cmd.output().unwrap()).ok();
+        assert!(out.stderr.is_empty(), "{line}: {}", out.stderr);
+        out.stdout
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(complete("git train dep"), ["deploy"]);
+    assert_eq!(complete("git train deploy "), ["production", "staging"]);
+    assert_eq!(complete("git -C . train rollback prod"), ["production"]);
+    let revs = complete("git train deploy staging ");
+    assert!(revs.iter().any(|r| r == "side"), "{revs:?}");
+    // git's own words are still git's.
+    assert!(complete("git chec").iter().any(|c| c == "checkout"));
 }
 
 #[test]

@@ -258,7 +258,9 @@ pub enum Command {
     ///
     /// bash: `git train completions bash > ~/.local/share/bash-completion/completions/git-train`;
     /// zsh: write `_git-train` into a folder of your fpath; fish: write
-    /// `git-train.fish` into ~/.config/fish/completions. install.sh does this.
+    /// `git-train.fish` into ~/.config/fish/completions, and, for `git train` in
+    /// fish 3.6.0, `fish-git` into ~/.config/fish/conf.d/git-train.fish. install.sh
+    /// does this.
     Completions(complete::CompletionsArgs),
 
     /// Run by the git hooks that `git train init` installs

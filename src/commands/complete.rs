@@ -28,6 +28,9 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+    /// For fish 3.6.0 only, whose git completion does not hand `git train` to
+    /// git-train's: a snippet for conf.d that does.
+    FishGit,
 }
 
 /// Environments: those the configuration names, and those the ledger has seen.

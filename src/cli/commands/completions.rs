@@ -40,6 +40,7 @@ pub fn render(shell: Shell) -> String {
         Shell::Bash => Generator::Bash,
         Shell::Zsh => Generator::Zsh,
         Shell::Fish => Generator::Fish,
+        Shell::FishGit => return FISH_GIT.trim_start().to_string(),
     };
     let mut out = Vec::new();
     if shell == Shell::Bash {
@@ -152,6 +153,26 @@ complete -c git-train -l env -f -r -a "(__fish_git_train_words envs)"
 complete -c git-train -l to -f -r -a "(__fish_git_train_words revs)"
 complete -c git-train -l commit -f -r -a "(__fish_git_train_words revs)"
 complete -c git-train -s R -l repo -f -r -a "(__fish_git_train_words repos)"
+"#;
+
+/// fish: `git train ...` completed as `git-train ...`. fish's git completion does
+/// this itself for custom commands (since 3.2), except in 3.6.0, which asks
+/// `git-git-train` (fish-shell issue 9457): so it is done here for 3.6.0 alone. Read
+/// at start-up (conf.d), as git's completion loads only when git is completed.
+const FISH_GIT: &str = r#"
+# git-train: `git train <TAB>` completes as `git-train <TAB>` (`git train
+# completions fish-git`). Only fish 3.6.0 needs it; other versions do it themselves.
+if string match -q '3.6.0' -- $version
+    function __fish_git_train_from_git
+        set -l words (commandline -opc)
+        set -l at (contains -i -- train $words)
+        or return
+        set -e words[1..$at]
+        set -l current (commandline -ct)
+        complete -C "git-train $words $current"
+    end
+    complete -c git -f -n 'functions -q __fish_git_using_command; and __fish_git_using_command train' -a '(__fish_git_train_from_git)'
+end
 "#;
 
 /// The command as completions should offer it: the generators list hidden
