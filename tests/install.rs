@@ -250,7 +250,10 @@ fn bash_completes_git_train_and_git_space_train() {
     let flags = bash_complete(&script, "git train deploy --no-");
     assert!(flags.contains("--no-wait"), "{flags}");
     let shells = bash_complete(&script, "git train completions ");
-    assert!(shells.ends_with("\nbash \nzsh \nfish \nfish-git \n"), "{shells}");
+    assert!(
+        shells.ends_with("\nbash \nzsh \nfish \nfish-git \n"),
+        "{shells}"
+    );
     // Plumbing is not offered.
     let all = bash_complete(&script, "git train ");
     assert!(
