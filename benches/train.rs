@@ -1655,6 +1655,33 @@ fn measure(bench: &Bench, kind: Kind, work: &Path, opts: &Opts) -> Res<Vec<Row>>
             )
         });
     }
+    if kind == Kind::MergeHeavy {
+        // Last, as it takes the commit-graph away: a clone where nothing (`git gc`,
+        // `git maintenance`, `git commit-graph write`) has written one yet. No budget:
+        // what git-train costs then, next to git in the same state.
+        let work = work.to_path_buf();
+        let no_graph = move || {
+            let info = work.join(".git/objects/info");
+            for path in [info.join("commit-graph"), info.join("commit-graphs")] {
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path).map_err(|e| e.to_string())?;
+                } else if path.exists() {
+                    std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        };
+        rows.push(Row {
+            setup: Some(Box::new(no_graph)),
+            ..row(
+                "status without a commit-graph (qa 15,000 behind)",
+                status(),
+                Some(git_log()),
+                1,
+                Budget::None,
+            )
+        });
+    }
     for row in &mut rows {
         eprintln!("bench: timing {} ...", row.train.shown());
         let runs = row.max_runs.map_or(opts.runs, |m| m.min(opts.runs));
