@@ -89,9 +89,9 @@ pub fn revert_awareness(
         return Ok(None);
     }
     // Oldest first, so the first revert met is the one to ship.
-    for r in after.commits.iter().rev() {
-        let message = ctx.repo().message(*r)?;
-        let Some(sha) = trailers::reverted(&message) else {
+    let messages = ctx.repo().messages(&after.commits)?;
+    for (r, message) in after.commits.iter().zip(&messages).rev() {
+        let Some(sha) = trailers::reverted(message) else {
             continue;
         };
         if let Some(x) = train.iter().find(|x| x.to_string().starts_with(&sha)) {

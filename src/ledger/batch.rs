@@ -1,9 +1,9 @@
 //! Many objects at once through `git cat-file --batch`. Notes are stored as deltas
-//! of one another, and so are the commits of a long train (merge commits with nearly
-//! the same message); reading thousands of them (an index rebuild, the messages a
-//! rollback passes) through libgit2 spends most of its time in its delta-base cache,
-//! which evicts by scanning every entry under a lock. git's own cache makes the same
-//! pass several times faster.
+//! of one another; reading tens of thousands of them (an index rebuild) through
+//! libgit2 spends most of its time in its delta-base cache, which evicts by scanning
+//! every entry under a lock. git's own cache makes the same pass several times
+//! faster. Thousands of commits (the messages a rollback passes) are also read
+//! faster by git than looked up one by one through libgit2.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -29,7 +29,7 @@ pub fn each_blob(
 pub fn each_object(
     git_dir: &Path,
     kind: &str,
-    blobs: &[Oid],
+    ids: &[Oid],
     mut each: impl FnMut(usize, &[u8]) -> Result<()>,
 ) -> Option<Result<()>> {
     let mut child = Command::new("git")
@@ -49,22 +49,22 @@ pub fn each_object(
         let _ = child.wait();
         return None;
     };
-    let mut ids = String::with_capacity(blobs.len() * 41);
-    for b in blobs {
-        ids.push_str(&b.to_string());
-        ids.push('\n');
+    let mut asked = String::with_capacity(ids.len() * 41);
+    for id in ids {
+        asked.push_str(&id.to_string());
+        asked.push('\n');
     }
     let read = std::thread::scope(|scope| {
         // git answers while it is still being asked: the questions go from a thread
         // of their own, or both ends would wait on full pipes.
         scope.spawn(move || {
-            let _ = stdin.write_all(ids.as_bytes());
+            let _ = stdin.write_all(asked.as_bytes());
         });
         let mut out = BufReader::with_capacity(1 << 16, stdout);
         let mut header = Vec::new();
         let mut body = Vec::new();
         let mut read = || -> Result<()> {
-            for (i, blob) in blobs.iter().enumerate() {
+            for (i, id) in ids.iter().enumerate() {
                 header.clear();
                 out.read_until(b'\n', &mut header)?;
                 let text = String::from_utf8_lossy(&header);
@@ -75,7 +75,7 @@ pub fn each_object(
                 }
                 .ok_or_else(|| {
                     Error::internal(format!(
-                        "git cat-file: {kind} {blob} is not readable ({})",
+                        "git cat-file: {kind} {id} is not readable ({})",
                         text.trim()
                     ))
                 })?;

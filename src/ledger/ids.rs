@@ -45,7 +45,7 @@ pub fn write(dir: &Path, text: &str) -> Result<()> {
     let mut ids: Vec<(&str, usize)> = Vec::with_capacity(text.len() / 150);
     let mut at = 0;
     for line in text.split_inclusive('\n') {
-        if let Some(dep) = line.split(' ').nth(1) {
+        if let Some(dep) = super::index::line_dep(line) {
             ids.push((dep, at));
         }
         at += line.len();

@@ -423,6 +423,20 @@ pub fn refresh(repo: &Repo, clock: Clock) -> Result<Index> {
     })
 }
 
+/// The id of an index line, `COMMIT DEP ENV STARTED ...`: its second field.
+pub(super) fn line_dep(line: &str) -> Option<&str> {
+    line.split(' ').nth(1)
+}
+
+/// An index line's id and start, without parsing the rest of it.
+fn line_dep_and_start(line: &str) -> Option<(&str, Timestamp)> {
+    let mut f = line.splitn(5, ' ');
+    let (_commit, dep, _env) = (f.next()?, f.next()?, f.next()?);
+    let started = Timestamp(f.next()?.parse().ok()?);
+    f.next()?;
+    Some((dep, started))
+}
+
 /// What `recent` takes of each index line it returns.
 pub trait Line: Sized {
     fn parse(line: &str) -> Option<Self>;
@@ -454,11 +468,7 @@ pub struct IdAt {
 
 impl Line for IdAt {
     fn parse(line: &str) -> Option<Self> {
-        // `COMMIT DEP ENV STARTED ...`
-        let mut f = line.splitn(5, ' ');
-        let (_commit, dep, _env) = (f.next()?, f.next()?, f.next()?);
-        let started = Timestamp(f.next()?.parse().ok()?);
-        f.next()?;
+        let (dep, started) = line_dep_and_start(line)?;
         Some(IdAt {
             started,
             dep: dep.to_string(),
@@ -564,10 +574,7 @@ pub fn newest_until<T: Line>(
             }
             if let Some(e) = T::parse(line) {
                 // Journal lines after this one in the index's order come first.
-                while let Some(&j) = pending
-                    .last()
-                    .filter(|j| e.key() < (j.started, j.dep.as_str()))
-                {
+                while let Some(&j) = pending.last().filter(|j| e.key() < Line::key(**j)) {
                     pending.pop();
                     if take(&mut out, T::of(j)) {
                         return Ok((out, bad));
@@ -617,7 +624,7 @@ pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
                 let end = memchr::memchr(b'\n', rest).map_or(text.len(), |i| start + i);
                 std::str::from_utf8(&text[start..end]).ok()
             };
-            let holds = |line: &str| line.get(41..).and_then(|l| l.split(' ').next()) == Some(dep);
+            let holds = |line: &str| line_dep(line) == Some(dep);
             let listed = file
                 .metadata()
                 .ok()
@@ -645,7 +652,7 @@ pub fn find(repo: &Repo, clock: Clock, dep: &str) -> Result<Option<Entry>> {
         }
         None => fs::read_to_string(dir.join("deployments"))?
             .lines()
-            .filter(|line| line.split(' ').nth(1) == Some(dep) && !journal.supersedes(line))
+            .filter(|line| line_dep(line) == Some(dep) && !journal.supersedes(line))
             .find_map(Entry::parse),
     };
     // The first in the index's order (a journal line comes before an equal one).
@@ -1273,15 +1280,10 @@ fn compact(dir: &Path, journal: &Journal) -> Result<()> {
         }
         // Same order as a rebuild: by start, then by deployment id.
         let key = match incoming.peek() {
-            Some(_) => {
-                let mut f = line.split(' ');
-                let dep = f.nth(1).unwrap_or("");
-                let started = f.nth(1).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
-                (started, dep)
-            }
-            None => (0, ""),
+            Some(_) => line_dep_and_start(line).map_or((Timestamp(0), ""), |(d, s)| (s, d)),
+            None => (Timestamp(0), ""),
         };
-        while let Some(e) = incoming.next_if(|e| (e.started.0, e.dep.as_str()) <= key) {
+        while let Some(e) = incoming.next_if(|e| (e.started, e.dep.as_str()) <= key) {
             e.write_line(&mut text);
         }
         text.push_str(line);

@@ -275,10 +275,10 @@ impl Repo {
         })
     }
 
-    /// The commit's whole message (subject, body, trailers).
     /// The messages of `commits`, in order. Many are read through one `git
-    /// cat-file --batch` (a rollback over 3,000 merge commits took 30 ms through
-    /// libgit2, whose delta-base cache makes each read slow), a few here.
+    /// cat-file --batch` (a rollback over 3,000 merge commits spent 78% of its time
+    /// in libgit2 looking up and parsing each commit: 40,000 instructions apiece,
+    /// against 20 ms for all 3,000 in git), a few here.
     pub fn messages(&self, commits: &[CommitId]) -> Result<Vec<String>> {
         const THROUGH_GIT: usize = 100;
         if commits.len() >= THROUGH_GIT {
@@ -302,6 +302,7 @@ impl Repo {
         commits.iter().map(|&c| self.message(c)).collect()
     }
 
+    /// The commit's whole message (subject, body, trailers).
     pub fn message(&self, commit: CommitId) -> Result<String> {
         let commit = self.git.find_commit(commit.into())?;
         Ok(String::from_utf8_lossy(commit.message_bytes()).into_owned())
