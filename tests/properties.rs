@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use git_train::config::Config;
-use git_train::domain::event::{Event, Fields, State};
+use git_train::domain::event::{BorrowedEvent, Event, EventView, Fields, State};
 use git_train::domain::{CommitId, Timestamp};
 use git_train::ledger::{cat_sort_uniq, parse_note};
 use proptest::prelude::*;
@@ -59,6 +59,105 @@ fn event() -> impl Strategy<Value = Event> {
         )
 }
 
+/// Everything `EventView` answers of an event, to compare two readers.
+fn answers(e: &impl EventView) -> String {
+    format!(
+        "{:?}",
+        (
+            (e.at(), e.subject(), e.state(), e.by()),
+            (
+                e.dep(),
+                e.desc(),
+                e.from(),
+                e.forced(),
+                e.log(),
+                e.url(),
+                e.moved()
+            ),
+            (e.rollback(), e.retired(), e.gh()),
+        )
+    )
+}
+
+/// The answers of both readers of a line, or why each refused it.
+fn both_readers(line: &str) -> (Result<String, String>, Result<String, String>) {
+    (
+        Event::parse(line)
+            .map(|e| answers(&e))
+            .map_err(|e| e.to_string()),
+        BorrowedEvent::parse(line)
+            .map(|e| answers(&e))
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// JSON text around the keys the format names: keys written twice or with escapes,
+/// values of every type, escapes, numbers at the edges of u64, nesting, bad syntax.
+fn json_text() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "dep",
+        "v",
+        "desc",
+        "from",
+        "rollback",
+        "forced",
+        "log",
+        "url",
+        "moved",
+        "gh",
+        "retired",
+        "d\\u0065p",
+        "re\\u0074ired",
+        "zz",
+        "",
+    ]);
+    let scalar = prop::sample::select(vec![
+        "\"01JNM8K3Q4ZC8R1E5V3T7Y9B2D\"",
+        "\"a b\"",
+        "\"\"",
+        "\"x\\ny\"",
+        "\"\\u00e9\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud800\"",
+        "\"\\q\"",
+        "0",
+        "-0",
+        "7",
+        "-3",
+        "1.5",
+        "1e400",
+        "7.0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "true",
+        "false",
+        "null",
+        "[]",
+        "[1,[2,{}]]",
+        "{}",
+        "\"o/r\"",
+        "\"staging\"",
+        " 1 ",
+    ]);
+    let gh = (
+        prop::sample::select(vec!["repo", "id", "r\\u0065po", "x"]),
+        scalar.clone(),
+        prop::sample::select(vec!["repo", "id"]),
+        scalar.clone(),
+    )
+        .prop_map(|(k1, v1, k2, v2)| format!("{{\"{k1}\":{v1},\"{k2}\":{v2}}}"));
+    let value = prop_oneof![3 => scalar.prop_map(str::to_string), 1 => gh];
+    let pairs = prop::collection::vec((key, value), 0..6);
+    (
+        pairs,
+        prop::sample::select(vec!["", "", "", ",", "}", " x", "]"]),
+    )
+        .prop_map(|(pairs, tail)| {
+            let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}{tail}", body.join(","))
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -69,6 +168,34 @@ proptest! {
         let parsed = Event::parse(&line).map_err(|err| TestCaseError::fail(format!("{err}: {line}")))?;
         prop_assert_eq!(&parsed, &e);
         prop_assert_eq!(parsed.to_line(), line);
+    }
+
+    #[test]
+    fn the_index_reader_answers_as_the_whole_event(
+        e in event(),
+        json in json_text(),
+        words in prop::sample::select(vec![
+            "2026-11-25T10:15:02.114Z production success bob",
+            "2026-11-25T10:15:02.114Z prod%20one inactive b%C3%A9a",
+            "2026-11-25T10:15:02.114Z prod%2 queued bob",
+            "2026-11-25T10:15:02.114Z %FF queued bob",
+            "2026-11-25T10:15:02.11Z prod queued bob",
+        ]),
+        cut in 0usize..300,
+    ) {
+        let line = e.to_line();
+        let (whole, borrowed) = both_readers(&line);
+        prop_assert!(whole.is_ok());
+        prop_assert_eq!(whole, borrowed, "{}", line);
+        let made = format!("{words} {json}");
+        let (whole, borrowed) = both_readers(&made);
+        prop_assert_eq!(whole, borrowed, "{}", made);
+        let mut at = cut.min(line.len());
+        while !line.is_char_boundary(at) {
+            at -= 1;
+        }
+        let (whole, borrowed) = both_readers(&line[..at]);
+        prop_assert_eq!(whole, borrowed, "{}", &line[..at]);
     }
 
     #[test]
@@ -130,6 +257,17 @@ fn huge_and_deeply_nested_json_is_refused_or_kept_without_crashing() {
         Event::parse(&line).is_err(),
         "serde_json's recursion limit refuses it"
     );
+    assert!(BorrowedEvent::parse(&line).is_err(), "the index reader too");
+    let just_over = format!(
+        "2026-11-25T10:15:02.114Z production success bob {{\"dep\":\"X\",\"zz\":{}1{}}}",
+        "[".repeat(128),
+        "]".repeat(128)
+    );
+    assert!(
+        both_readers(&just_over).0.is_err(),
+        "over the recursion limit"
+    );
+    assert_eq!(both_readers(&just_over).0, both_readers(&just_over).1);
     let big = "x".repeat(5_000_000);
     let line = format!("2026-11-25T10:15:02.114Z production success bob {{\"dep\":\"X\",\"v\":1,\"desc\":\"{big}\"}}");
     assert_eq!(

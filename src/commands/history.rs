@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{CommitId, CommitInfo, Deployment, State, Timestamp};
+use crate::domain::{CommitId, CommitInfo, Deployment, EventView, State, Timestamp};
 use crate::error::Result;
 
 #[derive(clap::Args, Debug, Clone, Default)]

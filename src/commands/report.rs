@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::CommitId;
-use crate::domain::{EnvName, Event, Fields, State};
+use crate::domain::{EnvName, Event, EventView, Fields, State};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, StatusReport};
 use crate::notify::{self, recorded};

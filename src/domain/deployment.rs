@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::event::{sort_events, Event, State};
+use super::event::{sort_events, Event, EventView, State};
 use super::time::Timestamp;
 
 /// How far after the reading machine's clock a success may be dated and still count
@@ -15,101 +15,102 @@ pub fn counts(at: Timestamp, now: Timestamp) -> bool {
     at <= now.plus_millis(FUTURE_LIMIT_MS)
 }
 
-/// One deployment of one commit to one environment, with all its events in order.
+/// One deployment of one commit to one environment, with all its events in order
+/// (events read whole, or `BorrowedEvent`s while indexing).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Deployment {
+pub struct Deployment<E = Event> {
     pub dep: String,
     pub env: String,
     pub commit: String,
-    pub events: Vec<Event>,
+    pub events: Vec<E>,
 }
 
-impl Deployment {
+impl<E: EventView> Deployment<E> {
     pub fn state(&self) -> State {
-        self.last().state
+        self.last().state()
     }
 
-    fn first(&self) -> &Event {
+    fn first(&self) -> &E {
         &self.events[0]
     }
 
-    fn last(&self) -> &Event {
+    fn last(&self) -> &E {
         &self.events[self.events.len() - 1]
     }
 
     pub fn started_at(&self) -> Timestamp {
-        self.first().at
+        self.first().at()
     }
 
     /// When it reached its first final state.
     pub fn finished_at(&self) -> Option<Timestamp> {
         self.events
             .iter()
-            .find(|e| e.state.is_final())
-            .map(|e| e.at)
+            .find(|e| e.state().is_final())
+            .map(|e| e.at())
     }
 
     /// When it succeeded, if success is still its state.
     pub fn success_at(&self) -> Option<Timestamp> {
-        (self.state() == State::Success).then(|| self.last().at)
+        (self.state() == State::Success).then(|| self.last().at())
     }
 
     /// When it first succeeded, whatever happened after.
     pub fn first_success_at(&self) -> Option<Timestamp> {
         self.events
             .iter()
-            .find(|e| e.state == State::Success)
-            .map(|e| e.at)
+            .find(|e| e.state() == State::Success)
+            .map(|e| e.at())
     }
 
     pub fn by(&self) -> &str {
-        &self.first().by
+        self.first().by()
     }
 
-    fn oldest<'a>(&'a self, get: impl Fn(&'a Event) -> Option<&'a str>) -> Option<&'a str> {
+    fn oldest<'a>(&'a self, get: impl Fn(&'a E) -> Option<&'a str>) -> Option<&'a str> {
         self.events.iter().find_map(get)
     }
 
-    fn newest<'a>(&'a self, get: impl Fn(&'a Event) -> Option<&'a str>) -> Option<&'a str> {
+    fn newest<'a>(&'a self, get: impl Fn(&'a E) -> Option<&'a str>) -> Option<&'a str> {
         self.events.iter().rev().find_map(get)
     }
 
     pub fn from(&self) -> Option<&str> {
-        self.oldest(Event::from)
+        self.oldest(E::from)
     }
     pub fn desc(&self) -> Option<&str> {
-        self.newest(Event::desc)
+        self.newest(E::desc)
     }
     pub fn forced(&self) -> Option<&str> {
-        self.oldest(Event::forced)
+        self.oldest(E::forced)
     }
     pub fn log(&self) -> Option<&str> {
-        self.newest(Event::log)
+        self.newest(E::log)
     }
     pub fn url(&self) -> Option<&str> {
-        self.newest(Event::url)
+        self.newest(E::url)
     }
     pub fn rollback(&self) -> bool {
-        self.events.iter().any(Event::rollback)
+        self.events.iter().any(E::rollback)
     }
     /// Its newest event retired the environment (nothing of it came after).
     pub fn retired(&self) -> bool {
         self.last().retired()
     }
     pub fn gh(&self) -> Option<(&str, u64)> {
-        self.events.iter().find_map(Event::gh)
+        self.events.iter().find_map(E::gh)
     }
 }
 
 /// Groups the events of one commit's note by deployment id. Events without a `dep`
 /// are returned apart so the caller can warn about them.
-pub fn fold(commit: &str, events: Vec<Event>) -> (Vec<Deployment>, Vec<Event>) {
-    let mut by_dep: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
+pub fn fold<E: EventView>(commit: &str, events: Vec<E>) -> (Vec<Deployment<E>>, Vec<E>) {
+    let mut by_dep: BTreeMap<(String, String), Vec<E>> = BTreeMap::new();
     let mut orphans = Vec::new();
     for event in events {
         match event.dep() {
             Some(dep) => {
-                let key = (dep.to_string(), event.subject.clone());
+                let key = (dep.to_string(), event.subject().to_string());
                 by_dep.entry(key).or_default().push(event);
             }
             None => orphans.push(event),
@@ -122,7 +123,7 @@ pub fn fold(commit: &str, events: Vec<Event>) -> (Vec<Deployment>, Vec<Event>) {
         let mv = by_dep.iter().find_map(|((dep, env), events)| {
             events
                 .iter()
-                .filter_map(Event::moved)
+                .filter_map(E::moved)
                 .find(|from| *from != env && by_dep.contains_key(&(dep.clone(), from.to_string())))
                 .map(|from| ((dep.clone(), from.to_string()), (dep.clone(), env.clone())))
         });

@@ -8,6 +8,7 @@
 //! The same line format carries commit statuses in `refs/notes/ci`, where the second
 //! field is the status context and the JSON has no `dep`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -118,6 +119,15 @@ fn encode_bytes_into(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
     // Only ASCII bytes are kept unencoded, so multi-byte characters were encoded whole.
 }
 
+/// `decode_field`, borrowing the text when it has nothing to decode.
+pub fn decode_field_cow(text: &str) -> Option<Cow<'_, str>> {
+    if text.contains('%') {
+        decode_field(text).map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(text))
+    }
+}
+
 pub fn decode_field(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -180,39 +190,55 @@ fn small_get<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a Value>
     }
 }
 
+/// The four words before an event's JSON, read: `(at, subject, state, by, json)`.
+/// The subject and author are borrowed unless they hold a percent escape.
+type Head<'a> = (Timestamp, Cow<'a, str>, State, Cow<'a, str>, &'a str);
+
+fn parse_head(line: &str) -> Result<Head<'_>, LineError> {
+    let err = |reason| LineError { reason };
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let mut parts = line.splitn(5, ' ');
+    let at = parts.next().ok_or(err("empty line"))?;
+    let subject = parts.next().ok_or(err("no environment field"))?;
+    let state = parts.next().ok_or(err("no state field"))?;
+    let by = parts.next().ok_or(err("no author field"))?;
+    let json = parts.next().ok_or(err("no JSON field"))?;
+    let at = Timestamp::parse(at).ok_or(err("time is not RFC 3339 UTC with milliseconds"))?;
+    let subject = decode_field_cow(subject)
+        .filter(|s| !s.is_empty())
+        .ok_or(err("bad environment field"))?;
+    let state = State::parse(state).ok_or(err("unknown state"))?;
+    let by = decode_field_cow(by)
+        .filter(|s| !s.is_empty())
+        .ok_or(err("bad author field"))?;
+    Ok((at, subject, state, by, json))
+}
+
+/// A `dep` that is there must be a deployment id.
+fn check_dep(dep: Option<Option<&str>>) -> Result<(), LineError> {
+    match dep {
+        Some(dep) if !dep.is_some_and(valid_id) => Err(LineError {
+            reason: "dep is not a deployment id",
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Event {
     pub fn parse(line: &str) -> Result<Event, LineError> {
         let err = |reason| LineError { reason };
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let mut parts = line.splitn(5, ' ');
-        let at = parts.next().ok_or(err("empty line"))?;
-        let subject = parts.next().ok_or(err("no environment field"))?;
-        let state = parts.next().ok_or(err("no state field"))?;
-        let by = parts.next().ok_or(err("no author field"))?;
-        let json = parts.next().ok_or(err("no JSON field"))?;
-        let at = Timestamp::parse(at).ok_or(err("time is not RFC 3339 UTC with milliseconds"))?;
-        let subject = decode_field(subject)
-            .filter(|s| !s.is_empty())
-            .ok_or(err("bad environment field"))?;
-        let state = State::parse(state).ok_or(err("unknown state"))?;
-        let by = decode_field(by)
-            .filter(|s| !s.is_empty())
-            .ok_or(err("bad author field"))?;
+        let (at, subject, state, by, json) = parse_head(line)?;
         let fields = match serde_json::from_str::<Value>(json) {
             Ok(Value::Object(map)) => map,
             Ok(_) => return Err(err("JSON field is not an object")),
             Err(_) => return Err(err("JSON field does not parse")),
         };
-        if let Some(dep) = small_get(&fields, "dep") {
-            if !dep.as_str().is_some_and(valid_id) {
-                return Err(err("dep is not a deployment id"));
-            }
-        }
+        check_dep(small_get(&fields, "dep").map(Value::as_str))?;
         Ok(Event {
             at,
-            subject,
+            subject: subject.into_owned(),
             state,
-            by,
+            by: by.into_owned(),
             fields,
         })
     }
@@ -230,50 +256,241 @@ impl Event {
             json
         )
     }
+}
 
-    fn field(&self, key: &str) -> Option<&Value> {
-        small_get(&self.fields, key)
-    }
+/// What readers ask of an event: its four words, and the fields of its JSON that
+/// the format names. `Event` holds the whole line; `BorrowedEvent` is read for the
+/// index, faster, and answers the same.
+pub trait EventView {
+    fn at(&self) -> Timestamp;
+    /// The environment (deploy ledger) or the status context (CI ledger).
+    fn subject(&self) -> &str;
+    fn state(&self) -> State;
+    fn by(&self) -> &str;
+    /// The field `key` of the JSON, when it is a string.
+    fn str_field(&self, key: &str) -> Option<&str>;
+    /// The field `key` of the JSON is `true`.
+    fn true_field(&self, key: &str) -> bool;
+    /// `(repo, id)` of the GitHub Deployment.
+    fn gh(&self) -> Option<(&str, u64)>;
 
-    fn str_field(&self, key: &str) -> Option<&str> {
-        self.field(key).and_then(Value::as_str)
-    }
-
-    pub fn dep(&self) -> Option<&str> {
+    fn dep(&self) -> Option<&str> {
         self.str_field("dep")
     }
-    pub fn desc(&self) -> Option<&str> {
+    fn desc(&self) -> Option<&str> {
         self.str_field("desc")
     }
-    pub fn from(&self) -> Option<&str> {
+    fn from(&self) -> Option<&str> {
         self.str_field("from")
     }
-    pub fn rollback(&self) -> bool {
-        self.field("rollback") == Some(&Value::Bool(true))
+    fn rollback(&self) -> bool {
+        self.true_field("rollback")
     }
     /// The event that retired its environment (`git train env retire`): an
     /// `inactive` line on the environment's newest deployment, `"retired":true`.
-    pub fn retired(&self) -> bool {
-        self.state == State::Inactive && self.field("retired") == Some(&Value::Bool(true))
+    fn retired(&self) -> bool {
+        self.state() == State::Inactive && self.true_field("retired")
     }
-    pub fn forced(&self) -> Option<&str> {
+    fn forced(&self) -> Option<&str> {
         self.str_field("forced")
     }
-    pub fn log(&self) -> Option<&str> {
+    fn log(&self) -> Option<&str> {
         self.str_field("log")
     }
-    pub fn url(&self) -> Option<&str> {
+    fn url(&self) -> Option<&str> {
         self.str_field("url")
     }
     /// The environment the deployment was in before this event moved it (GitHub moves
     /// a deployment when one of its statuses names another environment).
-    pub fn moved(&self) -> Option<&str> {
+    fn moved(&self) -> Option<&str> {
         self.str_field("moved")
     }
-    /// `(repo, id)` of the GitHub Deployment.
-    pub fn gh(&self) -> Option<(&str, u64)> {
-        let gh = self.field("gh")?;
+}
+
+impl EventView for Event {
+    fn at(&self) -> Timestamp {
+        self.at
+    }
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+    fn state(&self) -> State {
+        self.state
+    }
+    fn by(&self) -> &str {
+        &self.by
+    }
+    fn str_field(&self, key: &str) -> Option<&str> {
+        small_get(&self.fields, key).and_then(Value::as_str)
+    }
+    fn true_field(&self, key: &str) -> bool {
+        small_get(&self.fields, key) == Some(&Value::Bool(true))
+    }
+    fn gh(&self) -> Option<(&str, u64)> {
+        let gh = small_get(&self.fields, "gh")?;
         Some((gh.get("repo")?.as_str()?, gh.get("id")?.as_u64()?))
+    }
+}
+
+/// An event read for the index: its words and JSON values borrowed from the note's
+/// text where no escape is in the way, and of the JSON only what `EventView` asks.
+/// A rebuild reads every event of the ledger; building each one's JSON object (a
+/// map, a string per key and per value) was most of its time. The JSON is parsed
+/// by serde_json all the same, so a line is refused exactly when `Event::parse`
+/// refuses it.
+#[derive(Debug)]
+pub struct BorrowedEvent<'a> {
+    at: Timestamp,
+    subject: Cow<'a, str>,
+    state: State,
+    by: Cow<'a, str>,
+    /// The JSON's keys and values as written (a key written twice: the last counts).
+    fields: Vec<(Cow<'a, str>, Json<'a>)>,
+}
+
+impl<'a> BorrowedEvent<'a> {
+    pub fn parse(line: &'a str) -> Result<BorrowedEvent<'a>, LineError> {
+        let err = |reason| LineError { reason };
+        let (at, subject, state, by, json) = parse_head(line)?;
+        let fields = match serde_json::from_str::<Json>(json) {
+            Ok(Json::Object(fields)) => fields,
+            Ok(_) => return Err(err("JSON field is not an object")),
+            Err(_) => return Err(err("JSON field does not parse")),
+        };
+        let event = BorrowedEvent {
+            at,
+            subject,
+            state,
+            by,
+            fields,
+        };
+        check_dep(event.get("dep").map(Json::as_str))?;
+        Ok(event)
+    }
+
+    fn get(&self, key: &str) -> Option<&Json<'a>> {
+        get(&self.fields, key)
+    }
+}
+
+fn get<'j, 'a>(fields: &'j [(Cow<'a, str>, Json<'a>)], key: &str) -> Option<&'j Json<'a>> {
+    fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+impl EventView for BorrowedEvent<'_> {
+    fn at(&self) -> Timestamp {
+        self.at
+    }
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+    fn state(&self) -> State {
+        self.state
+    }
+    fn by(&self) -> &str {
+        &self.by
+    }
+    fn str_field(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Json::as_str)
+    }
+    fn true_field(&self, key: &str) -> bool {
+        matches!(self.get(key), Some(Json::Bool(true)))
+    }
+    fn gh(&self) -> Option<(&str, u64)> {
+        let Some(Json::Object(gh)) = self.get("gh") else {
+            return None;
+        };
+        let repo = get(gh, "repo")?.as_str()?;
+        match get(gh, "id")? {
+            Json::U64(id) => Some((repo, *id)),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON value as `BorrowedEvent` keeps it: what serde_json's `Value` would say
+/// of `as_str`, `as_u64`, `== Bool(true)` and `get`, and nothing of the rest.
+#[derive(Debug)]
+enum Json<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    /// A number `Value::as_u64` reads.
+    U64(u64),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+    /// Null, another number, an array: parsed, not kept.
+    Other,
+}
+
+impl Json<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Json<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+/// A key, borrowed unless it holds an escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(JsonVisitor).and_then(|j| match j {
+            Json::Str(s) => Ok(Key(s)),
+            _ => Err(serde::de::Error::custom("a key is a string")),
+        })
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(Json::U64(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+        // `Value` keeps a non-negative i64 (`-0`) as a u64.
+        Ok(u64::try_from(v).map_or(Json::Other, Json::U64))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Json<'de>, E> {
+        Ok(Json::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Other)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        while seq.next_element::<Json>()?.is_some() {}
+        Ok(Json::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut fields = Vec::new();
+        while let Some((Key(k), v)) = map.next_entry::<Key, Json>()? {
+            fields.push((k, v));
+        }
+        Ok(Json::Object(fields))
     }
 }
 
@@ -340,8 +557,8 @@ impl Fields {
 }
 
 /// Sorts events of one note into time order; ties follow the state list.
-pub fn sort_events(events: &mut [Event]) {
-    events.sort_by_key(|e| (e.at, e.state.rank()));
+pub fn sort_events<E: EventView>(events: &mut [E]) {
+    events.sort_by_key(|e| (e.at(), e.state().rank()));
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub use ci::{CiState, CiSummary};
 pub use commit::CommitId;
 pub use deployment::Deployment;
 pub use env::EnvName;
-pub use event::{Event, Fields, State};
+pub use event::{BorrowedEvent, Event, EventView, Fields, State};
 pub use time::Timestamp;
 
 /// A trunk commit as the commands show it.

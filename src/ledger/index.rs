@@ -22,7 +22,9 @@ use crate::domain::CommitId;
 
 use crate::clock::Clock;
 use crate::domain::deployment::{counts, fold};
-use crate::domain::event::{decode_field, encode_field, encode_field_into};
+use crate::domain::event::{
+    decode_field, encode_field, encode_field_into, BorrowedEvent, EventView,
+};
 use crate::domain::{Deployment, State, Timestamp};
 use crate::error::Result;
 use crate::file::write_atomically;
@@ -65,7 +67,7 @@ pub struct Shown {
 }
 
 impl Entry {
-    fn of(d: &Deployment, commit: CommitId) -> Entry {
+    fn of<E: EventView>(d: &Deployment<E>, commit: CommitId) -> Entry {
         let text = |t: Option<&str>| t.map(str::to_string);
         Entry {
             commit,
@@ -1027,7 +1029,7 @@ fn read_notes_here(
 
 /// The index entries of one note's text, and the lines that did not parse.
 fn entries_of_note(commit: CommitId, text: &str, entries: &mut Vec<Entry>, bad: &mut Vec<BadLine>) {
-    let (events, skipped) = ledger::parse_note(commit, text);
+    let (events, skipped) = ledger::notes::parse_lines(commit, text, BorrowedEvent::parse);
     bad.extend(skipped);
     let (deployments, _) = fold(&commit.to_string(), events);
     entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));

@@ -45,10 +45,19 @@ pub struct BadLine {
 
 /// Splits a note into events and the lines that did not parse.
 pub fn parse_note(commit: CommitId, text: &str) -> (Vec<Event>, Vec<BadLine>) {
+    parse_lines(commit, text, Event::parse)
+}
+
+/// `parse_note`, each line read by `parse` (`Event::parse`, `BorrowedEvent::parse`).
+pub fn parse_lines<'a, E>(
+    commit: CommitId,
+    text: &'a str,
+    parse: impl Fn(&'a str) -> std::result::Result<E, LineError>,
+) -> (Vec<E>, Vec<BadLine>) {
     let mut events = Vec::new();
     let mut bad = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match Event::parse(line) {
+        match parse(line) {
             Ok(e) => events.push(e),
             Err(reason) => bad.push(BadLine {
                 commit,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{Forge, Imported, Plan, StatusReport};
 use crate::context::Context;
 use crate::domain::ci::{summarize, CiContext};
-use crate::domain::{CiState, CiSummary, CommitId, Event, Fields, State, Timestamp};
+use crate::domain::{CiState, CiSummary, CommitId, Event, EventView, Fields, State, Timestamp};
 use crate::error::{Error, Kind, Result};
 use crate::ledger::Repo;
 use client::{ApiError, Client};
