@@ -45,15 +45,36 @@ impl CommitId {
     }
 }
 
-impl fmt::Display for CommitId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CommitId {
+    /// The 40 hex digits, at the end of `out` (an index rebuild writes tens of
+    /// thousands; `Display` goes through the formatter for each).
+    pub fn push_hex(&self, out: &mut String) {
+        out.push_str(self.hex().as_str());
+    }
+
+    fn hex(&self) -> HexText {
         let mut text = [0u8; 40];
         for (pair, byte) in text.chunks_exact_mut(2).zip(self.0) {
             pair[0] = HEX[usize::from(byte >> 4)];
             pair[1] = HEX[usize::from(byte & 0xf)];
         }
-        // Only ASCII hex digits were written.
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+        HexText(text)
+    }
+}
+
+/// 40 ASCII hex digits.
+struct HexText([u8; 40]);
+
+impl HexText {
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.hex().as_str())
     }
 }
 

@@ -94,10 +94,13 @@ impl Entry {
     /// The index line, at the end of `out`. Text fields are percent-encoded (no
     /// space, no `+`): `-` for none, `+TEXT` for some (an empty text is `+`).
     fn write_line(&self, out: &mut String) {
-        use std::fmt::Write as _;
+        let number = |out: &mut String, n: i64| {
+            out.push_str(itoa::Buffer::new().format(n));
+        };
         let ms = |out: &mut String, t: Option<Timestamp>| match t {
             Some(t) => {
-                let _ = write!(out, " {}", t.0);
+                out.push(' ');
+                number(out, t.0);
             }
             None => out.push_str(" -"),
         };
@@ -109,9 +112,15 @@ impl Entry {
             None => out.push_str(" -"),
         };
         let s = &self.shown;
-        let _ = write!(out, "{} {} ", self.commit, self.dep);
+        self.commit.push_hex(out);
+        out.push(' ');
+        out.push_str(&self.dep);
+        out.push(' ');
         encode_field_into(out, &self.env);
-        let _ = write!(out, " {} {}", self.started.0, self.state);
+        out.push(' ');
+        number(out, self.started.0);
+        out.push(' ');
+        out.push_str(self.state.as_str());
         ms(out, self.success_at);
         ms(out, self.succeeded_at);
         out.push(' ');
@@ -125,7 +134,8 @@ impl Entry {
             Some((repo, id)) => {
                 out.push_str(" +");
                 encode_field_into(out, repo);
-                let _ = write!(out, ":{id}");
+                out.push(':');
+                out.push_str(itoa::Buffer::new().format(*id));
             }
             None => out.push_str(" -"),
         }
@@ -729,11 +739,20 @@ fn rebuild(
     now: Timestamp,
     bad_lines: &mut Vec<BadLine>,
 ) -> Result<Head> {
-    let mut entries = read_notes(notes, bad_lines)?;
+    let entries = read_notes(notes, bad_lines)?;
     write_skipped(dir, &[], bad_lines, true)?;
-    entries.sort_by(|a, b| (a.started, &a.dep).cmp(&(b.started, &b.dep)));
+    // In the index's order: start, then id, then the order of the notes and of the
+    // deployments in each, however they were read. Sorted as small keys: moving
+    // the entries themselves was a fifth of a rebuild.
+    let mut keys: Vec<(Timestamp, &str, usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (note, e))| (e.started, e.dep.as_str(), *note, i))
+        .collect();
+    keys.sort_unstable();
+    let sorted = || keys.iter().map(|&(_, _, _, i)| &entries[i].1);
     let mut text = String::with_capacity(entries.len() * 200);
-    for e in &entries {
+    for e in sorted() {
         e.write_line(&mut text);
     }
     write_atomically(&dir.join("deployments"), text.as_bytes())?;
@@ -742,12 +761,12 @@ fn rebuild(
     Journal::remove(dir)?;
     let head = Head {
         notes: notes.tip(),
-        deployed: newest_success(entries.iter(), now),
-        open: open_of(entries.iter()),
-        future: future_of(entries.iter(), now),
-        newest: newest_of(entries.iter()),
+        deployed: newest_success(sorted(), now),
+        open: open_of(sorted()),
+        future: future_of(sorted(), now),
+        newest: newest_of(sorted()),
         journal: 0,
-        last_success: last_success_of(entries.iter(), BTreeMap::new()),
+        last_success: last_success_of(sorted(), BTreeMap::new()),
     };
     write_head(dir, &head)?;
     Ok(head)
@@ -988,51 +1007,137 @@ fn sort_open(open: &mut [Open]) {
     open.sort_by(|a, b| (&a.env, &a.dep, a.commit).cmp(&(&b.env, &b.dep, b.commit)));
 }
 
-/// The deployments of every note, in the order of `Notes::all`. Reading and parsing
-/// every note is most of a rebuild (inflating each blob from its deltas, parsing each
-/// line's JSON): `git cat-file --batch` inflates them on one core (`ledger::batch`;
-/// a second one only did the same deltas twice) while this thread parses what it
-/// answers on the other; without git, libgit2 reads them here.
-fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
-    let all = notes.all_blobs()?;
-    let blobs: Vec<Oid> = all.iter().map(|(_, b)| *b).collect();
-    let mut entries = Vec::with_capacity(all.len());
-    let mut bad = Vec::new();
-    let read = ledger::batch::each_blob(notes.git().path(), &blobs, |i, bytes| {
-        let text = String::from_utf8_lossy(bytes);
-        entries_of_note(all[i].0, &text, &mut entries, &mut bad);
-        Ok(())
-    });
-    match read {
-        Some(done) => {
-            done?;
-            bad_lines.extend(bad);
-            Ok(entries)
-        }
-        // git could not be started.
-        None => read_notes_here(notes, &all, bad_lines),
-    }
+/// The deployments of every note, each with the number (in `Notes::all`) of the note
+/// it came from. Reading and parsing every note is most of a rebuild. The notes are
+/// read from the pack files here (`ledger::pack`: each delta inflated once); those
+/// not in a pack (written since the last `git gc`) through one `git cat-file
+/// --batch`, or libgit2 when git cannot be started.
+fn read_notes(notes: &Notes, bad_lines: &mut Vec<BadLine>) -> Result<Vec<(usize, Entry)>> {
+    read_notes_with(
+        notes,
+        bad_lines,
+        Readers {
+            packs: true,
+            git: true,
+        },
+    )
 }
 
-fn read_notes_here(
+/// The readers `read_notes` may use besides libgit2 (all but in tests).
+#[derive(Clone, Copy)]
+struct Readers {
+    packs: bool,
+    git: bool,
+}
+
+fn read_notes_with(
     notes: &Notes,
-    all: &[(CommitId, Oid)],
     bad_lines: &mut Vec<BadLine>,
-) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
-    for &(commit, blob) in all {
-        let text = ledger::notes::read_blob(notes.git(), blob)?;
-        entries_of_note(commit, &text, &mut entries, bad_lines);
+    readers: Readers,
+) -> Result<Vec<(usize, Entry)>> {
+    use ledger::pack::{Kind, Packs};
+    let all = notes.all_blobs()?;
+    let packs = Packs::open(&notes.git().commondir().join("objects"));
+    let mut found = Vec::with_capacity(all.len());
+    let mut rest = Vec::new();
+    for (i, (_, blob)) in all.iter().enumerate() {
+        match packs.locate(blob).filter(|_| readers.packs) {
+            Some(at) => found.push((at, i)),
+            None => rest.push(i),
+        }
     }
-    Ok(entries)
+    // In two halves on two threads, each of whole delta chains (a chain split
+    // between them would be inflated by both), in pack order.
+    let starts = packs.chain_starts(&found.iter().map(|(at, _)| *at).collect::<Vec<_>>());
+    let mut found: Vec<_> = found
+        .into_iter()
+        .zip(starts)
+        .map(|((at, i), start)| (start, at, i))
+        .collect();
+    found.sort_unstable();
+    let half = found.len() / 2;
+    let split = (half..found.len())
+        .find(|&k| found[k].0 != found[half].0)
+        .unwrap_or(found.len());
+    let read_part = |part: &[(ledger::pack::Location, ledger::pack::Location, usize)]| {
+        let mut read = NotesRead::default();
+        let mut reader = packs.reader();
+        for &(_, at, i) in part {
+            match reader.read_at(at) {
+                Some((Kind::Blob, bytes)) => read.add(i, all[i].0, &bytes),
+                _ => read.unread.push(i),
+            }
+        }
+        read
+    };
+    let mut read = if found.len() >= 512 {
+        let (first, second) = found.split_at(split);
+        let (a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| read_part(first));
+            let b = read_part(second);
+            (other.join(), b)
+        });
+        let mut a = a.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        a.append(b);
+        a
+    } else {
+        read_part(&found)
+    };
+    rest.append(&mut read.unread);
+    let blobs: Vec<Oid> = rest.iter().map(|&i| all[i].1).collect();
+    let through_git = if readers.git {
+        ledger::batch::each_blob(notes.git().path(), &blobs, |n, bytes| {
+            read.add(rest[n], all[rest[n]].0, bytes);
+            Ok(())
+        })
+    } else {
+        None
+    };
+    match through_git {
+        Some(done) => done?,
+        // git could not be started.
+        None => {
+            for &i in &rest {
+                let text = ledger::notes::read_blob(notes.git(), all[i].1)?;
+                read.add(i, all[i].0, text.as_bytes());
+            }
+        }
+    }
+    // The skipped lines in the order of the notes, as the entries are sorted.
+    read.bad.sort_by_key(|(note, _)| *note);
+    bad_lines.extend(read.bad.into_iter().map(|(_, b)| b));
+    Ok(read.entries)
 }
 
-/// The index entries of one note's text, and the lines that did not parse.
-fn entries_of_note(commit: CommitId, text: &str, entries: &mut Vec<Entry>, bad: &mut Vec<BadLine>) {
-    let (events, skipped) = ledger::notes::parse_lines(commit, text, BorrowedEvent::parse);
-    bad.extend(skipped);
-    let (deployments, _) = fold(&commit.to_string(), events);
-    entries.extend(deployments.iter().map(|d| Entry::of(d, commit)));
+/// What `read_notes` read so far: each entry and skipped line with its note's number.
+#[derive(Default)]
+struct NotesRead {
+    entries: Vec<(usize, Entry)>,
+    bad: Vec<(usize, BadLine)>,
+    /// Notes not readable from the packs.
+    unread: Vec<usize>,
+}
+
+impl NotesRead {
+    fn add(&mut self, note: usize, commit: CommitId, bytes: &[u8]) {
+        // Checked as UTF-8 first: `from_utf8_lossy` goes through the text in chunks,
+        // several times slower when (as nearly always) nothing is to be replaced.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let (events, skipped) = ledger::notes::parse_lines(commit, &text, BorrowedEvent::parse);
+        self.bad.extend(skipped.into_iter().map(|b| (note, b)));
+        let (deployments, _) = fold(&commit.to_string(), events);
+        self.entries
+            .extend(deployments.iter().map(|d| (note, Entry::of(d, commit))));
+    }
+
+    fn append(&mut self, mut other: NotesRead) {
+        self.entries.append(&mut other.entries);
+        self.bad.append(&mut other.bad);
+        self.unread.append(&mut other.unread);
+    }
 }
 
 fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
@@ -1448,11 +1553,12 @@ mod tests {
         assert!(folded >= 2, "the journal was folded {folded} times");
     }
 
-    /// The notes read through `git cat-file --batch` are the notes libgit2 reads:
-    /// the same entries in the same order, the same lines refused.
+    /// The notes read from the packs (on two threads), through `git cat-file
+    /// --batch` and by libgit2 are the same: the same entries of the same notes, the
+    /// same lines refused.
     #[test]
-    fn notes_read_through_git_are_the_notes_libgit2_reads() {
-        let (tmp, git, commits) = line_of_commits(30);
+    fn notes_read_from_packs_through_git_and_by_libgit2_are_the_same() {
+        let (tmp, git, commits) = line_of_commits(600);
         let sig = git2::Signature::new("A", "a@example.com", &git2::Time::new(0, 0)).unwrap();
         for (i, commit) in commits.iter().enumerate() {
             let dep = crate::ledger::new_id(Timestamp(1_600_000_000_000 + i as i64 * 1000));
@@ -1474,19 +1580,47 @@ mod tests {
             .unwrap();
         }
         let repo = Repo::open(tmp.path()).unwrap();
-        let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
-        let (mut through_git, mut here) = (Vec::new(), Vec::new());
-        let a = read_notes(&notes, &mut through_git).unwrap();
-        let all = notes.all_blobs().unwrap();
-        let b = read_notes_here(&notes, &all, &mut here).unwrap();
-        assert_eq!(a.len(), 30);
-        assert_eq!(a, b);
-        assert_eq!(through_git.len(), 5);
-        let lines = |v: &[BadLine]| {
-            v.iter()
-                .map(|b| (b.commit, b.line.clone()))
-                .collect::<Vec<_>>()
+        let read = |readers: Readers| {
+            let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
+            let mut bad = Vec::new();
+            let mut entries = read_notes_with(&notes, &mut bad, readers).unwrap();
+            entries.sort_by_key(|(note, _)| *note);
+            let mut bad: Vec<_> = bad.into_iter().map(|b| (b.commit, b.line)).collect();
+            bad.sort();
+            (entries, bad)
         };
-        assert_eq!(lines(&through_git), lines(&here));
+        let through_git = read(Readers {
+            packs: false,
+            git: true,
+        });
+        let here = read(Readers {
+            packs: false,
+            git: false,
+        });
+        assert_eq!(through_git.0.len(), 600);
+        assert_eq!(through_git.1.len(), 86);
+        assert_eq!(through_git, here);
+        // Packed, as after a clone: read from the packs, the same again.
+        let gc = std::process::Command::new("git")
+            .args(["gc", "-q", "--aggressive"])
+            .current_dir(tmp.path())
+            .status()
+            .unwrap();
+        assert!(gc.success());
+        let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
+        let packs = ledger::pack::Packs::open(&tmp.path().join(".git/objects"));
+        let mut reader = packs.reader();
+        for (_, blob) in notes.all_blobs().unwrap() {
+            let (kind, bytes) = reader.read(&blob).expect("every note is in the pack");
+            assert_eq!(kind, ledger::pack::Kind::Blob);
+            assert_eq!(&*bytes, git.find_blob(blob).unwrap().content());
+        }
+        assert_eq!(
+            read(Readers {
+                packs: true,
+                git: false
+            }),
+            here
+        );
     }
 }

@@ -62,6 +62,13 @@ impl Mapped {
     }
 }
 
+// SAFETY: the mapping is read-only and private; nothing writes through it, so any
+// thread may read it, and it may be unmapped from any thread.
+#[cfg(unix)]
+unsafe impl Send for Mapped {}
+#[cfg(unix)]
+unsafe impl Sync for Mapped {}
+
 #[cfg(unix)]
 impl Drop for Mapped {
     fn drop(&mut self) {

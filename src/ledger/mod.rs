@@ -24,6 +24,7 @@ pub mod lockfile;
 pub mod locks;
 mod mmap;
 pub mod notes;
+pub mod pack;
 pub mod readers;
 mod refs;
 pub mod remote;
