@@ -1036,8 +1036,8 @@ fn read_notes_with(
     readers: Readers,
 ) -> Result<Vec<(usize, Entry)>> {
     use ledger::pack::{Kind, Packs};
-    let all = notes.all_blobs()?;
     let packs = Packs::open(&notes.git().commondir().join("objects"));
+    let all = notes.all_blobs_with(readers.packs.then_some(&packs))?;
     let mut found = Vec::with_capacity(all.len());
     let mut rest = Vec::new();
     for (i, (_, blob)) in all.iter().enumerate() {
@@ -1085,7 +1085,9 @@ fn read_notes_with(
     };
     rest.append(&mut read.unread);
     let blobs: Vec<Oid> = rest.iter().map(|&i| all[i].1).collect();
-    let through_git = if readers.git {
+    // A few loose notes (written since the last `git gc`) are read by libgit2 sooner
+    // than a git process starts; many (a pack this reader does not read) by git.
+    let through_git = if readers.git && rest.len() >= 64 {
         ledger::batch::each_blob(notes.git().path(), &blobs, |n, bytes| {
             read.add(rest[n], all[rest[n]].0, bytes);
             Ok(())
@@ -1095,7 +1097,7 @@ fn read_notes_with(
     };
     match through_git {
         Some(done) => done?,
-        // git could not be started.
+        // Few, or git could not be started.
         None => {
             for &i in &rest {
                 let text = ledger::notes::read_blob(notes.git(), all[i].1)?;

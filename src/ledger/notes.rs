@@ -224,9 +224,30 @@ impl<'r> Notes<'r> {
     /// one found in the tree walk, without looking each up again by path (a commit
     /// with notes at two fan-outs is looked up as `read` does).
     pub fn all_blobs(&self) -> Result<Vec<(CommitId, Oid)>> {
+        self.all_blobs_with(None)
+    }
+
+    /// `all_blobs`, the trees read from `packs` where they are there and parsed here
+    /// (a rebuild: libgit2 took 15 ms to read and parse the 257 trees of 12,000 notes).
+    pub fn all_blobs_with(
+        &self,
+        packs: Option<&super::pack::Packs>,
+    ) -> Result<Vec<(CommitId, Oid)>> {
         let mut out = Vec::new();
         if let Some(tree) = &self.tree {
-            collect(self.repo, tree, String::new(), &mut out)?;
+            let packed = packs.and_then(|packs| {
+                let mut found = Vec::new();
+                let odb = self.repo.odb().ok()?;
+                let mut read = Trees {
+                    packs: packs.reader(),
+                    odb,
+                };
+                collect_packed(&mut read, tree.id(), &mut String::new(), &mut found).map(|()| found)
+            });
+            match packed {
+                Some(found) => out = found,
+                None => collect(self.repo, tree, String::new(), &mut out)?,
+            }
         }
         let mut seen = std::collections::HashSet::with_capacity(out.len());
         let twice: std::collections::HashSet<Oid> = out
@@ -338,6 +359,71 @@ fn collect(
         }
     }
     Ok(())
+}
+
+/// Where `collect_packed` reads trees: the packs, else (a tree written since the
+/// last `git gc`) libgit2's object database.
+struct Trees<'p> {
+    packs: super::pack::Reader<'p>,
+    odb: git2::Odb<'p>,
+}
+
+impl Trees<'_> {
+    fn read(&mut self, id: Oid) -> Option<std::rc::Rc<[u8]>> {
+        match self.packs.read(&id) {
+            Some((super::pack::Kind::Tree, bytes)) => Some(bytes),
+            Some(_) => None,
+            None => {
+                let object = self.odb.read(id).ok()?;
+                (object.kind() == git2::ObjectType::Tree).then(|| object.data().into())
+            }
+        }
+    }
+}
+
+/// `collect`, each tree read raw and parsed here; None when one is not there or
+/// does not parse (libgit2 reads them all then, and says what is wrong).
+fn collect_packed(
+    trees: &mut Trees,
+    tree: Oid,
+    path: &mut String,
+    out: &mut Vec<(Oid, Oid)>,
+) -> Option<()> {
+    let bytes = trees.read(tree)?;
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        // MODE SP NAME NUL ID, the mode in octal.
+        let space = rest.iter().position(|&b| b == b' ')?;
+        let mode = &rest[..space];
+        if mode.is_empty() || !mode.iter().all(|b| (b'0'..=b'7').contains(b)) {
+            return None;
+        }
+        let mode = u32::from_str_radix(std::str::from_utf8(mode).ok()?, 8).ok()?;
+        rest = &rest[space + 1..];
+        let nul = rest.iter().position(|&b| b == 0)?;
+        let name = &rest[..nul];
+        let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+        rest = &rest[nul + 21..];
+        if name.is_empty() {
+            // libgit2 refuses the tree.
+            return None;
+        }
+        if !name.iter().all(u8::is_ascii_hexdigit) {
+            continue;
+        }
+        let at = path.len();
+        // Only hex digits: ASCII.
+        path.push_str(std::str::from_utf8(name).ok()?);
+        match mode & 0o170000 {
+            0o040000 if path.len() < 40 => collect_packed(trees, id, path, out)?,
+            // A gitlink is a commit; every other mode a blob, as libgit2 reads them.
+            0o160000 | 0o040000 => {}
+            _ if path.len() == 40 => out.push((Oid::from_str(path).ok()?, id)),
+            _ => {}
+        }
+        path.truncate(at);
+    }
+    Some(())
 }
 
 /// The outcome of a write.

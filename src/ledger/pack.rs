@@ -146,7 +146,8 @@ impl Packs {
     /// a delta: itself), told from the headers alone. Readers given whole chains
     /// inflate no base twice.
     pub fn chain_starts(&self, objects: &[Location]) -> Vec<Location> {
-        let mut known: HashMap<Location, Location> = HashMap::with_capacity(objects.len() * 2);
+        let mut known: ByLocation<Location> = ByLocation::default();
+        known.reserve(objects.len() * 2);
         let mut path = Vec::new();
         objects
             .iter()
@@ -197,12 +198,36 @@ impl Packs {
     pub fn reader(&self) -> Reader<'_> {
         Reader {
             packs: self,
-            bases: HashMap::new(),
+            bases: ByLocation::default(),
             cached: 0,
             z: Decompress::new(true),
         }
     }
 }
+
+/// Locations hashed by multiplying (as rustc's FxHash): SipHash was a tenth of
+/// reading a ledger's notes, and offsets are not chosen by anyone to collide.
+#[derive(Default, Clone, Copy)]
+struct LocationHasher(u64);
+
+impl std::hash::Hasher for LocationHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type ByLocation<V> = HashMap<Location, V, std::hash::BuildHasherDefault<LocationHasher>>;
 
 /// An object's place in the packs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -216,7 +241,7 @@ pub struct Location {
 pub struct Reader<'p> {
     packs: &'p Packs,
     /// Objects read, by pack and offset.
-    bases: HashMap<Location, (Kind, Rc<[u8]>)>,
+    bases: ByLocation<(Kind, Rc<[u8]>)>,
     cached: usize,
     z: Decompress,
 }
