@@ -736,6 +736,72 @@ mod tests {
         assert_eq!(cat_sort_uniq([""]), "");
     }
 
+    /// The walk of raw trees lists what libgit2's lists, on a notes tree with every
+    /// odd entry: fan-outs 2/38, 2/2/36 and flat, a note at two fan-outs, names that
+    /// are not hex or are too short, a folder of 40 digits, a gitlink, a symlink, and
+    /// an executable note; loose and packed.
+    #[test]
+    fn the_raw_tree_walk_lists_what_libgit2_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Repository::init(dir.path()).unwrap();
+        let hex = |i: u8| format!("{i:02x}{}", "ab".repeat(19));
+        let blob = |text: &str| git.blob(text.as_bytes()).unwrap();
+        let tree = |entries: &[(&str, Oid, i32)]| {
+            let mut b = git.treebuilder(None).unwrap();
+            for (name, id, mode) in entries {
+                b.insert(name, *id, *mode).unwrap();
+            }
+            b.write().unwrap()
+        };
+        let (note, exe) = (blob("a\n"), blob("b\n"));
+        let h = (hex(1), hex(2), hex(3), hex(4), hex(5));
+        let deep = tree(&[(&h.1[4..], note, 0o100644)]);
+        let mid = tree(&[(&h.1[2..4], deep, 0o040000), ("README", note, 0o100644)]);
+        let two = tree(&[(&h.0[2..], note, 0o100644), (&h.2[2..], exe, 0o100755)]);
+        let root = tree(&[
+            (&h.0[..2], two, 0o040000),
+            (&h.1[..2], mid, 0o040000),
+            (&h.0, blob("flat twin\n"), 0o100644),
+            (&h.3, note, 0o120000),
+            (&h.4, note, 0o160000),
+            (&hex(6), two, 0o040000),
+            ("abc", note, 0o100644),
+            ("not-hex", two, 0o040000),
+        ]);
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let root = git.find_tree(root).unwrap();
+        git.commit(Some(DEPLOYS), &sig, &sig, "notes", &root, &[])
+            .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let lists = || {
+            let notes = Notes::load(&repo, DEPLOYS).unwrap();
+            let packs = super::super::pack::Packs::open(&dir.path().join(".git/objects"));
+            let raw = notes.all_blobs_with(Some(&packs)).unwrap();
+            let mut found = Vec::new();
+            let mut trees = Trees {
+                packs: packs.reader(),
+                odb: git.odb().unwrap(),
+            };
+            assert!(
+                collect_packed(&mut trees, root.id(), &mut String::new(), &mut found).is_some()
+            );
+            (raw, notes.all_blobs().unwrap())
+        };
+        let (raw, libgit2) = lists();
+        assert_eq!(raw, libgit2);
+        // 01 at two fan-outs, 02 at 2/2/36, 04 a symlink; not the rest.
+        assert_eq!(raw.len(), 4, "{raw:?}");
+        let gc = std::process::Command::new("git")
+            .args(["gc", "-q"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(gc.success());
+        let (raw, packed_libgit2) = lists();
+        assert_eq!(raw, packed_libgit2);
+        assert_eq!(raw, libgit2);
+    }
+
     #[test]
     fn changed_since_finds_notes_at_every_fan_out_and_only_those() {
         let dir = tempfile::tempdir().unwrap();
