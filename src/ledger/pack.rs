@@ -33,6 +33,8 @@ const OFS_DELTA: u8 = 6;
 const REF_DELTA: u8 = 7;
 /// Deeper chains than git ever writes (`pack.depth` is at most 4095): a loop.
 const MAX_CHAIN: usize = 10_000;
+/// The largest object read here.
+const MAX_OBJECT: usize = 64 << 20;
 /// The objects kept while reading, at most; past it the cache starts again.
 const CACHE_BYTES: usize = 256 << 20;
 
@@ -337,6 +339,11 @@ impl Reader<'_> {
     /// Exactly `size` bytes from the zlib stream at the start of `input`.
     fn inflate(&mut self, input: &[u8], size: usize) -> Option<Vec<u8>> {
         self.z.reset(true);
+        // Notes and their trees are small: a larger object (or a damaged size) is
+        // left to git.
+        if size > MAX_OBJECT {
+            return None;
+        }
         // One byte more than stated: a stream that holds more is caught below.
         let mut out = Vec::with_capacity(size + 1);
         let status = self
@@ -408,7 +415,8 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let size = delta_size(&mut d)?;
-    let mut out = Vec::with_capacity(size);
+    // Grown as the copies come when the stated size is large (it may be damaged).
+    let mut out = Vec::with_capacity(size.min(1 << 20));
     while let Some((&op, rest)) = d.split_first() {
         d = rest;
         if op & 0x80 != 0 {
