@@ -102,21 +102,23 @@ pub fn encode_field_into(out: &mut String, text: &str) {
 }
 
 fn encode_bytes_into(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
-    if text.bytes().all(&keep) {
-        out.push_str(text);
-        return;
-    }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in text.bytes() {
+    let bytes = text.as_bytes();
+    // Runs of kept bytes are copied whole (an index rebuild encodes every URL).
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if keep(b) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
+            continue;
         }
+        // Only ASCII bytes are kept, so a run is ASCII, and multi-byte characters
+        // are encoded whole.
+        out.push_str(std::str::from_utf8(&bytes[run..i]).unwrap_or_default());
+        out.push('%');
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+        run = i + 1;
     }
-    // Only ASCII bytes are kept unencoded, so multi-byte characters were encoded whole.
+    out.push_str(std::str::from_utf8(&bytes[run..]).unwrap_or_default());
 }
 
 /// `decode_field`, borrowing the text when it has nothing to decode.

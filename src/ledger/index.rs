@@ -751,25 +751,44 @@ fn rebuild(
         .collect();
     keys.sort_unstable();
     let sorted = || keys.iter().map(|&(_, _, _, i)| &entries[i].1);
-    let mut text = String::with_capacity(entries.len() * 200);
-    for e in sorted() {
-        e.write_line(&mut text);
-    }
-    write_atomically(&dir.join("deployments"), text.as_bytes())?;
-    // A cache of the file just written: without it, lookups search the file.
-    let _ = ledger::ids::write(dir, &text);
-    Journal::remove(dir)?;
-    let head = Head {
-        notes: notes.tip(),
-        deployed: newest_success(sorted(), now),
-        open: open_of(sorted()),
-        future: future_of(sorted(), now),
-        newest: newest_of(sorted()),
-        journal: 0,
-        last_success: last_success_of(sorted(), BTreeMap::new()),
+    // The lines written in two halves on two threads; then, while this thread
+    // works out the head, the other writes the ids cache of the file.
+    let lines = |part: &[(Timestamp, &str, usize, usize)]| {
+        let mut text = String::with_capacity(part.len() * 200);
+        for &(_, _, _, i) in part {
+            entries[i].1.write_line(&mut text);
+        }
+        text
     };
-    write_head(dir, &head)?;
-    Ok(head)
+    let (first, second) = keys.split_at(keys.len() / 2);
+    let text = std::thread::scope(|scope| {
+        let other = scope.spawn(|| lines(second));
+        let mut text = lines(first);
+        text.push_str(&join(other.join()));
+        text
+    });
+    write_atomically(&dir.join("deployments"), text.as_bytes())?;
+    std::thread::scope(|scope| {
+        // A cache of the file just written: without it, lookups search the file.
+        scope.spawn(|| ledger::ids::write(dir, &text));
+        Journal::remove(dir)?;
+        let head = Head {
+            notes: notes.tip(),
+            deployed: newest_success(sorted(), now),
+            open: open_of(sorted()),
+            future: future_of(sorted(), now),
+            newest: newest_of(sorted()),
+            journal: 0,
+            last_success: last_success_of(sorted(), BTreeMap::new()),
+        };
+        write_head(dir, &head)?;
+        Ok(head)
+    })
+}
+
+/// What a scoped thread returned; its panic goes on here.
+fn join<T>(joined: std::thread::Result<T>) -> T {
+    joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Each environment's newest deployment: the last by start, then id.
@@ -1077,7 +1096,7 @@ fn read_notes_with(
             let b = read_part(second);
             (other.join(), b)
         });
-        let mut a = a.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut a = join(a);
         a.append(b);
         a
     } else {
