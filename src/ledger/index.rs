@@ -1059,12 +1059,17 @@ fn read_notes_with(
     let all = notes.all_blobs_with(readers.packs.then_some(&packs))?;
     let mut found = Vec::with_capacity(all.len());
     let mut rest = Vec::new();
-    for (i, (_, blob)) in all.iter().enumerate() {
-        match packs.locate(blob).filter(|_| readers.packs) {
+    // Looked up in the order of their ids, so that the pack index (28 MB for a
+    // million objects, mapped) is read front to back, not paged in at random.
+    let mut by_id: Vec<usize> = (0..all.len()).collect();
+    by_id.sort_unstable_by_key(|&i| all[i].1);
+    for i in by_id {
+        match packs.locate(&all[i].1).filter(|_| readers.packs) {
             Some(at) => found.push((at, i)),
             None => rest.push(i),
         }
     }
+    rest.sort_unstable();
     // In two halves on two threads, each of whole delta chains (a chain split
     // between them would be inflated by both), in pack order.
     let starts = packs.chain_starts(&found.iter().map(|(at, _)| *at).collect::<Vec<_>>());
