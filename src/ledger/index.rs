@@ -1056,7 +1056,7 @@ fn read_notes_with(
 ) -> Result<Vec<(usize, Entry)>> {
     use ledger::pack::{Kind, Packs};
     let packs = Packs::open(&notes.git().commondir().join("objects"));
-    let all = notes.all_blobs_with(readers.packs.then_some(&packs))?;
+    let all = notes.all_blobs(readers.packs.then_some(&packs))?;
     let mut found = Vec::with_capacity(all.len());
     let mut rest = Vec::new();
     // Looked up in the order of their ids, so that the pack index (28 MB for a
@@ -1152,11 +1152,9 @@ impl NotesRead {
             Ok(text) => std::borrow::Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(bytes),
         };
-        let (events, skipped) = ledger::notes::parse_lines(commit, &text, BorrowedEvent::parse);
+        let (entries, skipped) = entries_of_note(commit, &text);
         self.bad.extend(skipped.into_iter().map(|b| (note, b)));
-        let (deployments, _) = fold(&commit.to_string(), events);
-        self.entries
-            .extend(deployments.iter().map(|d| (note, Entry::of(d, commit))));
+        self.entries.extend(entries.into_iter().map(|e| (note, e)));
     }
 
     fn append(&mut self, mut other: NotesRead) {
@@ -1166,10 +1164,22 @@ impl NotesRead {
     }
 }
 
+/// The index entries of one note's text, and its lines that do not parse: one
+/// reader for a rebuild and an update, so that the two cannot differ.
+fn entries_of_note(commit: CommitId, text: &str) -> (Vec<Entry>, Vec<BadLine>) {
+    let (events, skipped) = ledger::notes::parse_lines(commit, text, BorrowedEvent::parse);
+    let (deployments, _) = fold(&commit.to_string(), events);
+    let entries = deployments.iter().map(|d| Entry::of(d, commit)).collect();
+    (entries, skipped)
+}
+
 fn index_note(notes: &Notes, commit: CommitId, bad: &mut Vec<BadLine>) -> Result<Vec<Entry>> {
-    let (deployments, bad_lines) = deployments_of(notes, commit)?;
-    bad.extend(bad_lines);
-    Ok(deployments.iter().map(|d| Entry::of(d, commit)).collect())
+    let Some(text) = notes.read(commit)? else {
+        return Ok(Vec::new());
+    };
+    let (entries, skipped) = entries_of_note(commit, &text);
+    bad.extend(skipped);
+    Ok(entries)
 }
 
 /// An environment's newest success: what it runs.
@@ -1636,7 +1646,7 @@ mod tests {
         let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
         let packs = ledger::pack::Packs::open(&tmp.path().join(".git/objects"));
         let mut reader = packs.reader();
-        for (_, blob) in notes.all_blobs().unwrap() {
+        for (_, blob) in notes.all_blobs(None).unwrap() {
             let (kind, bytes) = reader.read(&blob).expect("every note is in the pack");
             assert_eq!(kind, ledger::pack::Kind::Blob);
             assert_eq!(&*bytes, git.find_blob(blob).unwrap().content());
