@@ -363,13 +363,13 @@ struct Trees<'p> {
 }
 
 impl Trees<'_> {
-    fn read(&mut self, id: Oid) -> Option<std::rc::Rc<[u8]>> {
+    fn read(&mut self, id: Oid) -> Option<super::pack::Object> {
         match self.packs.read(&id) {
             Some((super::pack::Kind::Tree, bytes)) => Some(bytes),
             Some(_) => None,
             None => {
                 let object = self.odb.read(id).ok()?;
-                (object.kind() == git2::ObjectType::Tree).then(|| object.data().into())
+                (object.kind() == git2::ObjectType::Tree).then(|| object.data().to_vec().into())
             }
         }
     }
