@@ -223,21 +223,20 @@ fn env_status(
     let Some(current) = current else {
         return Ok(status);
     };
-    let walked = ctx.repo().train(tip, Some(current), TRAIN_WALK_LIMIT)?;
+    let behind = ctx.repo().behind(tip, current, TRAIN_WALK_LIMIT)?;
     if let Some(d) = newest_success(deployments.of(current)?, name, ctx.now()) {
         status.deployed = Some(DeployedInfo {
             sha: current.to_string(),
             dep: d.dep.clone(),
             by: d.by().to_string(),
             at: d.success_at().unwrap_or(d.started_at()),
-            // The walk usually answers this; ask git only when it could not.
-            on_trunk: walked.reached_base || ctx.repo().contains(tip, current)?,
+            on_trunk: behind.on_trunk,
         });
     }
-    status.behind = Some(walked.commits.len());
-    status.behind_more = !walked.complete;
-    if let Some(oldest) = walked.commits.last() {
-        status.oldest_undeployed_at = Some(ctx.repo().commit_info(*oldest)?.at);
+    status.behind = Some(behind.count);
+    status.behind_more = !behind.complete;
+    if let Some(oldest) = behind.oldest {
+        status.oldest_undeployed_at = Some(ctx.repo().commit_info(oldest)?.at);
     }
     Ok(status)
 }

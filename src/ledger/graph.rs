@@ -106,6 +106,17 @@ pub struct Graph {
     layers: Vec<Layer>,
 }
 
+/// What `Graph::distance_down_to` found: `base` is on the first-parent line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distance {
+    /// Commits above `base`, at most the limit.
+    pub count: usize,
+    /// All of them were counted.
+    pub complete: bool,
+    /// The oldest commit counted (None: `base` is `tip`).
+    pub oldest: Option<Pos>,
+}
+
 /// What the graph knows of one commit.
 #[derive(Clone, Copy, Debug)]
 pub struct Node {
@@ -262,6 +273,43 @@ impl Graph {
         Some(None)
     }
 
+    /// How far `base` is down the first-parent line of `tip`, counted as
+    /// `first_parents_down_to` walks it but without an id per commit: the commits
+    /// above `base` (at most `limit`), the oldest of them, and whether the line meets
+    /// `base` at all (walked on past `limit` to know, as `on_first_parent_line`
+    /// would). `Some` of None when the line goes below `base_time` or ends first;
+    /// None when the graph cannot say.
+    pub fn distance_down_to(
+        &self,
+        tip: Pos,
+        base: Pos,
+        base_time: i64,
+        limit: usize,
+    ) -> Option<Option<Distance>> {
+        let mut steps = 0usize;
+        let mut oldest = None;
+        let mut pos = Some(tip);
+        while let Some(p) = pos {
+            if p == base {
+                return Some(Some(Distance {
+                    count: steps.min(limit),
+                    complete: steps <= limit,
+                    oldest,
+                }));
+            }
+            let node = self.node(p)?;
+            if node.time < base_time {
+                return Some(None);
+            }
+            steps += 1;
+            if steps <= limit {
+                oldest = Some(p);
+            }
+            pos = node.first_parent;
+        }
+        Some(None)
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors, both in the graph:
     /// a walk of every parent that stops at commits whose level is not above the
     /// ancestor's (they cannot reach it). None when the graph cannot say (a level
@@ -410,6 +458,15 @@ mod tests {
                     match line.iter().position(|&c| c == b) {
                         Some(i) => assert_eq!(walked, Some((line[..i].to_vec(), true))),
                         None => assert_eq!(walked, None),
+                    }
+                    for limit in [0, 1, 3, 1000] {
+                        let distance = graph.distance_down_to(pa, pb, time, limit).unwrap();
+                        let want = line.iter().position(|&c| c == b).map(|i| Distance {
+                            count: i.min(limit),
+                            complete: i <= limit,
+                            oldest: line[..i.min(limit)].last().map(|&c| graph.find(c).unwrap()),
+                        });
+                        assert_eq!(distance, want, "{a} down to {b}, limit {limit}");
                     }
                 }
             }

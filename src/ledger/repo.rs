@@ -462,6 +462,44 @@ impl Repo {
         })
     }
 
+    /// How far `base` is behind `tip`: `train`'s count of the commits `base` lacks
+    /// (at most `limit`) and the oldest of them, and whether `base` is on trunk
+    /// (`contains`). In the commit-graph, where `base` is on the first-parent line
+    /// of `tip` (an environment deployed from trunk), one walk down the line
+    /// answers all three without an id per commit; `train` and `contains` (a walk
+    /// of the same line again) answer the rest.
+    pub fn behind(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<Behind> {
+        let (t, b) = (Oid::from(tip), Oid::from(base));
+        if let Some((graph, tip_pos)) = self.graph_pos(t) {
+            if let Some(base_pos) = graph.find(b) {
+                let base_time = graph.node(base_pos).map(|n| n.time);
+                let found = base_time
+                    .and_then(|time| graph.distance_down_to(tip_pos, base_pos, time, limit));
+                if let Some(Some(d)) = found {
+                    let oldest = match d.oldest {
+                        Some(pos) => graph.oid(pos).map(|oid| Some(oid.into())),
+                        None => Some(None),
+                    };
+                    if let Some(oldest) = oldest {
+                        return Ok(Behind {
+                            count: d.count,
+                            complete: d.complete,
+                            oldest,
+                            on_trunk: true,
+                        });
+                    }
+                }
+            }
+        }
+        let walked = self.train(tip, Some(base), limit)?;
+        Ok(Behind {
+            count: walked.commits.len(),
+            complete: walked.complete,
+            oldest: walked.commits.last().copied(),
+            on_trunk: walked.reached_base || self.contains(tip, base)?,
+        })
+    }
+
     /// `train` in the usual case, where `base` is on the first-parent line of `tip`,
     /// without `hide`: with a hidden commit libgit2 marks everything between tip and
     /// base before it returns the first commit, whatever the limit (150 ms for
@@ -713,6 +751,19 @@ impl GitConfig {
     pub fn remove_matching(&mut self, name: &str, pattern: &str) -> Result<()> {
         Ok(self.config.remove_multivar(name, pattern)?)
     }
+}
+
+/// What `Repo::behind` found.
+#[derive(Debug, PartialEq)]
+pub struct Behind {
+    /// The first-parent commits of the tip that the base lacks, at most the limit.
+    pub count: usize,
+    /// False when there are more than the limit.
+    pub complete: bool,
+    /// The oldest of the commits counted.
+    pub oldest: Option<CommitId>,
+    /// The tip contains the base (it was deployed from trunk, or merged into it).
+    pub on_trunk: bool,
 }
 
 pub struct Walked {
