@@ -15,8 +15,8 @@ use std::fs::File;
 use std::path::Path;
 use std::rc::Rc;
 
-use flate2::{Decompress, FlushDecompress, Status};
 use git2::Oid;
+use libdeflater::Decompressor;
 
 use super::mmap::Mapped;
 
@@ -203,7 +203,7 @@ impl Packs {
             only: None,
             bases: ByLocation::default(),
             cached: 0,
-            z: Decompress::new(true),
+            z: Decompressor::new(),
         }
     }
 
@@ -268,7 +268,7 @@ pub struct Reader<'p> {
     /// Objects read, by pack and offset.
     bases: ByLocation<(Kind, Object)>,
     cached: usize,
-    z: Decompress,
+    z: Decompressor,
 }
 
 /// One step of a delta chain: the delta at `at` in pack `pack`, its data from
@@ -365,21 +365,18 @@ impl Reader<'_> {
         self.bases.insert(at, (kind, data.clone()));
     }
 
-    /// Exactly `size` bytes from the zlib stream at the start of `input`.
+    /// Exactly `size` bytes from the zlib stream at the start of `input` (what
+    /// follows it is not read), its checksum checked.
     fn inflate(&mut self, input: &[u8], size: usize) -> Option<Vec<u8>> {
-        self.z.reset(true);
         // Notes and their trees are small: a larger object (or a damaged size) is
         // left to git.
         if size > MAX_OBJECT {
             return None;
         }
-        // One byte more than stated: a stream that holds more is caught below.
-        let mut out = Vec::with_capacity(size + 1);
-        let status = self
-            .z
-            .decompress_vec(input, &mut out, FlushDecompress::Finish)
-            .ok()?;
-        (status == Status::StreamEnd && out.len() == size).then_some(out)
+        // A stream that holds more than stated does not fit: an error.
+        let mut out = vec![0; size];
+        let inflated = self.z.zlib_decompress(input, &mut out).ok()?;
+        (inflated == size).then_some(out)
     }
 }
 
