@@ -1017,11 +1017,31 @@ fn read_notes_with(
     let mut found = Vec::with_capacity(all.len());
     let mut rest = Vec::new();
     // Looked up in the order of their ids, so that the pack index (28 MB for a
-    // million objects, mapped) is read front to back, not paged in at random.
+    // million objects, mapped) is read front to back, not paged in at random; in
+    // two halves on two threads (7 ms on one for 12,000 notes).
     let mut by_id: Vec<usize> = (0..all.len()).collect();
-    by_id.sort_unstable_by_key(|&i| all[i].1);
-    for i in by_id {
-        match packs.locate(&all[i].1).filter(|_| readers.packs) {
+    // By the ids' first eight bytes (enough for the order of the pages): comparing
+    // whole `Oid`s goes through libgit2's `git_oid_cmp`, 2.5 ms for 12,000.
+    let prefix = |id: &Oid| u64::from_be_bytes(id.as_bytes()[..8].try_into().expect("20 bytes"));
+    by_id.sort_unstable_by_key(|&i| prefix(&all[i].1));
+    let locate = |part: &[usize]| -> Vec<_> {
+        part.iter()
+            .map(|&i| (i, packs.locate(&all[i].1).filter(|_| readers.packs)))
+            .collect()
+    };
+    let located = if by_id.len() >= 512 {
+        let (first, second) = by_id.split_at(by_id.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| locate(second));
+            let mut located = locate(first);
+            located.extend(join(other.join()));
+            located
+        })
+    } else {
+        locate(&by_id)
+    };
+    for (i, at) in located {
+        match at {
             Some(at) => found.push((at, i)),
             None => rest.push(i),
         }
