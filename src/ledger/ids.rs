@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::file::write_atomically;
+use crate::file::write_parts_atomically;
 
 const MAGIC: &str = "git-train-ids 1";
 
@@ -41,23 +41,44 @@ fn stamp(meta: &fs::Metadata) -> String {
 
 /// Writes the ids of `text`, the deployments file just written in `dir`.
 pub fn write(dir: &Path, text: &str) -> Result<()> {
-    let meta = fs::metadata(dir.join("deployments"))?;
-    let mut ids: Vec<(&str, usize)> = Vec::with_capacity(text.len() / 150);
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if let Some(dep) = super::index::line_dep(line) {
-            ids.push((dep, at));
+    Ids::of(&[text]).write(dir)
+}
+
+/// The lines of an ids file, before the deployments file they describe is written
+/// (so that they are found while it is).
+pub struct Ids(String);
+
+impl Ids {
+    /// The ids of the deployments file made of `parts`, one after the other (each
+    /// of whole lines).
+    pub fn of(parts: &[&str]) -> Ids {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut ids: Vec<(&str, usize)> = Vec::with_capacity(len / 150);
+        let mut at = 0;
+        for line in parts.iter().flat_map(|p| p.split_inclusive('\n')) {
+            if let Some(dep) = super::index::line_dep(line) {
+                ids.push((dep, at));
+            }
+            at += line.len();
         }
-        at += line.len();
+        // By id, then by place: the first line of an id is the first in the file.
+        ids.sort_unstable();
+        let mut out = String::with_capacity(ids.len() * 36);
+        for (dep, at) in ids {
+            out.push_str(dep);
+            out.push(' ');
+            out.push_str(itoa::Buffer::new().format(at));
+            out.push('\n');
+        }
+        Ids(out)
     }
-    // By id, then by place: the first line of an id is the first in the file.
-    ids.sort_unstable();
-    let mut out = String::with_capacity(ids.len() * 36 + 64);
-    let _ = writeln!(out, "{MAGIC} {}", stamp(&meta));
-    for (dep, at) in ids {
-        let _ = writeln!(out, "{dep} {at}");
+
+    /// Writes them for the deployments file now in `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let meta = fs::metadata(dir.join("deployments"))?;
+        let head = format!("{MAGIC} {}\n", stamp(&meta));
+        write_parts_atomically(&dir.join("ids"), &[head.as_bytes(), self.0.as_bytes()])
     }
-    write_atomically(&dir.join("ids"), out.as_bytes())
 }
 
 /// Where the lines of deployment `dep` start in the deployments file described by
@@ -136,7 +157,11 @@ mod tests {
             .collect();
         let path = dir.path().join("deployments");
         fs::write(&path, &text).unwrap();
-        write(dir.path(), &text).unwrap();
+        // Made from two parts (01A in both) as a rebuild makes it: as from one.
+        let (first, second) = text.split_at(starts[2]);
+        let ids = Ids::of(&[first, second]);
+        assert_eq!(ids.0, Ids::of(&[&text]).0);
+        ids.write(dir.path()).unwrap();
         let meta = fs::metadata(&path).unwrap();
         for dep in ["01B", "01A", "01C", "01", "01AA", "01Z"] {
             let want: Vec<usize> = deps
