@@ -384,14 +384,10 @@ fn entries(bytes: &[u8], path: &mut String, mut each: impl FnMut(&str, Found)) -
     let mut rest = bytes;
     while !rest.is_empty() {
         // MODE SP NAME NUL ID, the mode in octal.
-        let space = rest.iter().position(|&b| b == b' ')?;
-        let mode = &rest[..space];
-        if mode.is_empty() || !mode.iter().all(|b| (b'0'..=b'7').contains(b)) {
-            return None;
-        }
-        let mode = u32::from_str_radix(std::str::from_utf8(mode).ok()?, 8).ok()?;
+        let space = memchr::memchr(b' ', rest)?;
+        let mode = octal(&rest[..space])?;
         rest = &rest[space + 1..];
-        let nul = rest.iter().position(|&b| b == 0)?;
+        let nul = memchr::memchr(0, rest)?;
         let name = &rest[..nul];
         let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
         rest = &rest[nul + 21..];
@@ -409,12 +405,38 @@ fn entries(bytes: &[u8], path: &mut String, mut each: impl FnMut(&str, Found)) -
             0o040000 if path.len() < 40 => each(path, Found::Folder(id)),
             // A gitlink is a commit; every other mode a blob, as libgit2 reads them.
             0o160000 | 0o040000 => {}
-            _ if path.len() == 40 => each(path, Found::Note(Oid::from_str(path).ok()?, id)),
+            _ if path.len() == 40 => each(path, Found::Note(oid_of_hex(path.as_bytes())?, id)),
             _ => {}
         }
         path.truncate(at);
     }
     Some(())
+}
+
+/// A tree entry's mode: octal digits, at least one; None past `u32`.
+fn octal(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |mode, &d| match d {
+        b'0'..=b'7' => mode.checked_mul(8)?.checked_add(u32::from(d - b'0')),
+        _ => None,
+    })
+}
+
+/// The id written as 40 hex digits (`Oid::from_str` asks libgit2, a call per note).
+fn oid_of_hex(hex: &[u8]) -> Option<Oid> {
+    fn nibble(d: u8) -> Option<u8> {
+        char::from(d).to_digit(16).map(|n| n as u8)
+    }
+    if hex.len() != 40 {
+        return None;
+    }
+    let mut raw = [0u8; 20];
+    for (byte, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Oid::from_bytes(&raw).ok()
 }
 
 /// `collect`, each tree read raw and parsed here; None when one is not there or
@@ -828,6 +850,37 @@ mod tests {
     fn cat_sort_uniq_matches_git() {
         assert_eq!(cat_sort_uniq(["b\na\n", "a\n\nc"]), "a\nb\nc\n");
         assert_eq!(cat_sort_uniq([""]), "");
+    }
+
+    #[test]
+    fn modes_and_ids_read_as_the_standard_library_and_libgit2_read_them() {
+        for mode in [
+            "100644",
+            "40000",
+            "160000",
+            "0",
+            "7",
+            "37777777777",
+            "40000000000",
+        ] {
+            assert_eq!(
+                octal(mode.as_bytes()),
+                u32::from_str_radix(mode, 8).ok(),
+                "{mode}"
+            );
+        }
+        for bad in ["", "8", "+7", "1 0", "-1", "0x10"] {
+            assert_eq!(octal(bad.as_bytes()), None, "{bad}");
+        }
+        let id = "0123456789abcdefABCDEF00ff11ee22dd33cc44";
+        assert_eq!(oid_of_hex(id.as_bytes()), Oid::from_str(id).ok());
+        assert_eq!(
+            oid_of_hex(b"ff".repeat(20).as_slice()),
+            Oid::from_str(&"ff".repeat(20)).ok()
+        );
+        for bad in [&id[..39], "g".repeat(40).as_str(), &format!("{id}0")] {
+            assert_eq!(oid_of_hex(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     /// The walk of raw trees lists what libgit2's lists, on a notes tree with every
