@@ -726,7 +726,7 @@ mod tests {
         let mut reader = packs.reader();
         let read = blobs
             .iter()
-            .filter(|(id, c)| reader.read(id).is_some_and(|(_, b)| &*b == c.as_slice()));
+            .filter(|(id, c)| reader.read(id).is_some_and(|(_, b)| *b == *c));
         assert_eq!(read.count(), 0);
         // A cut index is not opened at all.
         std::fs::write(&pack, &good).unwrap();
