@@ -883,6 +883,16 @@ mod tests {
         }
     }
 
+    /// `git gc` in `dir`: every object packed.
+    fn git_gc(dir: &std::path::Path) {
+        let gc = std::process::Command::new("git")
+            .args(["gc", "-q"])
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(gc.success());
+    }
+
     /// The walk of raw trees lists what libgit2's lists, on a notes tree with every
     /// odd entry: fan-outs 2/38, 2/2/36 and flat, a note at two fan-outs, names that
     /// are not hex or are too short, a folder of 40 digits, a gitlink, a symlink, and
@@ -938,12 +948,7 @@ mod tests {
         assert_eq!(raw, libgit2);
         // 01 at two fan-outs, 02 at 2/2/36, 04 a symlink; not the rest.
         assert_eq!(raw.len(), 4, "{raw:?}");
-        let gc = std::process::Command::new("git")
-            .args(["gc", "-q"])
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(gc.success());
+        git_gc(dir.path());
         let (raw, packed_libgit2) = lists();
         assert_eq!(raw, packed_libgit2);
         assert_eq!(raw, libgit2);
@@ -992,12 +997,7 @@ mod tests {
         let first = git
             .commit(Some(DEPLOYS), &sig, &sig, "notes", &root("a"), &[])
             .unwrap();
-        let gc = std::process::Command::new("git")
-            .args(["gc", "-q"])
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(gc.success());
+        git_gc(dir.path());
         let packed = lists();
         assert_eq!(packed.len(), 64 * 3 + 4);
         // Folder f0 (in the second half) and the root written again, loose.
