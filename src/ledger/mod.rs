@@ -14,6 +14,7 @@
 //! they read in place).
 
 mod batch;
+mod behind;
 pub mod commit_set;
 mod git;
 mod graph;

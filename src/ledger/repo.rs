@@ -464,11 +464,100 @@ impl Repo {
 
     /// How far `base` is behind `tip`: `train`'s count of the commits `base` lacks
     /// (at most `limit`) and the oldest of them, and whether `base` is on trunk
-    /// (`contains`). In the commit-graph, where `base` is on the first-parent line
-    /// of `tip` (an environment deployed from trunk), one walk down the line
-    /// answers all three without an id per commit; `train` and `contains` (a walk
-    /// of the same line again) answer the rest.
+    /// (`contains`). Known answers are kept in `.git/train/behind` (`ledger::behind`):
+    /// the same question is answered from there, and when trunk moved on from a tip
+    /// whose first-parent line met `base`, only the commits it gained are walked.
     pub fn behind(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<Behind> {
+        let cache = self.behind_cache();
+        let known = cache
+            .as_deref()
+            .map(super::behind::load)
+            .unwrap_or_default();
+        let asked = |k: &&super::behind::Known| k.base == base && k.limit == limit;
+        if let Some(k) = known.iter().filter(asked).find(|k| k.tip == tip) {
+            return Ok(k.behind);
+        }
+        let mut found = None;
+        for k in known
+            .iter()
+            .filter(asked)
+            .filter(|k| k.reached && k.behind.complete)
+        {
+            found = self.brought_forward(tip, k)?.map(|behind| (behind, true));
+            if found.is_some() {
+                break;
+            }
+        }
+        let (behind, reached) = match found {
+            Some(found) => found,
+            None => self.behind_walked(tip, base, limit)?,
+        };
+        if let Some(path) = cache {
+            let found = super::behind::Known {
+                tip,
+                base,
+                limit,
+                behind,
+                reached,
+            };
+            // Only a cache.
+            let _ = super::behind::save(&path, found, &known);
+        }
+        Ok(behind)
+    }
+
+    /// `.git/train/behind`, where what it says cannot change: not in a shallow
+    /// clone (deepening it moves where lines end), nor with grafts, replace refs or
+    /// objects from elsewhere.
+    fn behind_cache(&self) -> Option<std::path::PathBuf> {
+        let common = self.git.commondir();
+        let odd = std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
+            || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
+            || common.join("shallow").exists()
+            || common.join("objects/info/grafts").exists()
+            || super::refs::any_under(common, "refs/replace/");
+        (!odd).then(|| self.train_dir().join("behind"))
+    }
+
+    /// `known` (whose `base` is on the first-parent line of its tip, every commit
+    /// counted) for `tip`, when trunk's first-parent line from `tip` meets the old
+    /// tip within the limit: the commits above it, and those `known` counted. None
+    /// when it does not (trunk rewritten, moved back, or too far on).
+    fn brought_forward(
+        &self,
+        tip: CommitId,
+        known: &super::behind::Known,
+    ) -> Result<Option<Behind>> {
+        let old = Oid::from(known.tip);
+        let old_time = self.commit_time(old)?;
+        let room = known.limit.saturating_sub(known.behind.count);
+        let mut next = Some(Oid::from(tip));
+        let (mut walked, mut last) = (0usize, None);
+        while let Some(oid) = next {
+            if oid == old {
+                return Ok(Some(Behind {
+                    count: walked + known.behind.count,
+                    complete: true,
+                    oldest: known.behind.oldest.or(last),
+                    on_trunk: true,
+                }));
+            }
+            if walked >= room {
+                return Ok(None);
+            }
+            let (parent, time) = self.first_parent_of(oid)?;
+            if time < old_time {
+                return Ok(None);
+            }
+            walked += 1;
+            last = Some(oid.into());
+            next = parent;
+        }
+        Ok(None)
+    }
+
+    /// `behind` walked, and whether the walk met `base` on the first-parent line.
+    fn behind_walked(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<(Behind, bool)> {
         let (t, b) = (Oid::from(tip), Oid::from(base));
         if let Some((graph, tip_pos)) = self.graph_pos(t) {
             if let Some(base_pos) = graph.find(b) {
@@ -481,23 +570,25 @@ impl Repo {
                         None => Some(None),
                     };
                     if let Some(oldest) = oldest {
-                        return Ok(Behind {
+                        let behind = Behind {
                             count: d.count,
                             complete: d.complete,
                             oldest,
                             on_trunk: true,
-                        });
+                        };
+                        return Ok((behind, true));
                     }
                 }
             }
         }
         let walked = self.train(tip, Some(base), limit)?;
-        Ok(Behind {
+        let behind = Behind {
             count: walked.commits.len(),
             complete: walked.complete,
             oldest: walked.commits.last().copied(),
             on_trunk: walked.reached_base || self.contains(tip, base)?,
-        })
+        };
+        Ok((behind, walked.reached_base))
     }
 
     /// `train` in the usual case, where `base` is on the first-parent line of `tip`,
@@ -754,7 +845,7 @@ impl GitConfig {
 }
 
 /// What `Repo::behind` found.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Behind {
     /// The first-parent commits of the tip that the base lacks, at most the limit.
     pub count: usize,
@@ -808,6 +899,95 @@ fn split_steps(rev: &str) -> Option<(&str, Vec<(u8, u64)>)> {
 #[cfg(test)]
 mod tests {
     use super::{parse_config_parameters, CommitId, Repo};
+
+    /// What `behind` answers through `.git/train/behind` is what a walk answers, as
+    /// trunk moves on a commit at a time (every trunk commit a merge), past the
+    /// limit, for a base off trunk's first-parent line, after trunk is rewritten,
+    /// from a damaged file, and with a commit-graph as without.
+    #[test]
+    fn behind_from_what_is_known_is_what_a_walk_finds() {
+        for with_graph in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let git = git2::Repository::init(dir.path()).unwrap();
+            let tree = git
+                .find_tree(git.treebuilder(None).unwrap().write().unwrap())
+                .unwrap();
+            let mut at = 1_700_000_000;
+            let mut commit = |parents: &[git2::Oid]| {
+                at += 60;
+                let sig =
+                    git2::Signature::new("t", "t@example.com", &git2::Time::new(at, 0)).unwrap();
+                let parents: Vec<_> = parents
+                    .iter()
+                    .map(|p| git.find_commit(*p).unwrap())
+                    .collect();
+                let parents: Vec<_> = parents.iter().collect();
+                git.commit(None, &sig, &sig, "c", &tree, &parents).unwrap()
+            };
+            let mut trunk = vec![commit(&[])];
+            let mut sides = Vec::new();
+            for _ in 0..40 {
+                let side = commit(&[*trunk.last().unwrap()]);
+                sides.push(side);
+                trunk.push(commit(&[*trunk.last().unwrap(), side]));
+            }
+            // Another line from trunk[20]: trunk rewritten.
+            let mut other = vec![trunk[20]];
+            for _ in 0..5 {
+                other.push(commit(&[*other.last().unwrap()]));
+            }
+            if with_graph {
+                for (i, c) in trunk.iter().chain(&other[1..]).enumerate() {
+                    git.reference(&format!("refs/heads/b{i}"), *c, true, "t")
+                        .unwrap();
+                }
+                let ok = std::process::Command::new("git")
+                    .args(["commit-graph", "write", "--reachable"])
+                    .current_dir(dir.path())
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            }
+            let repo = Repo::open(dir.path()).unwrap();
+            std::fs::create_dir_all(repo.train_dir()).unwrap();
+            let cache = repo.train_dir().join("behind");
+            let id = |o: git2::Oid| CommitId::from(o);
+            let check = |tip: git2::Oid, base: git2::Oid, limit: usize| {
+                let (tip, base) = (id(tip), id(base));
+                let walked = repo.behind_walked(tip, base, limit).unwrap().0;
+                assert_eq!(
+                    repo.behind(tip, base, limit).unwrap(),
+                    walked,
+                    "{tip} {base}"
+                );
+                // Now known: the same again.
+                assert_eq!(repo.behind(tip, base, limit).unwrap(), walked);
+                walked
+            };
+            let base = trunk[10];
+            for tip in &trunk[10..] {
+                check(*tip, base, 12);
+            }
+            assert!(!check(trunk[40], base, 12).complete);
+            assert_eq!(check(trunk[22], base, 12).count, 12);
+            for tip in &other {
+                check(*tip, base, 100);
+            }
+            check(trunk[40], base, 100);
+            // Off the first-parent line: not brought forward.
+            for tip in &trunk[12..] {
+                assert!(check(*tip, sides[10], 100).on_trunk);
+            }
+            // A damaged file is read around, then written anew.
+            std::fs::write(&cache, "git-train behind 1\nnot a line\n1 2 3\n").unwrap();
+            check(trunk[30], base, 100);
+            std::fs::write(&cache, "something else\n").unwrap();
+            check(trunk[31], base, 100);
+            assert!(std::fs::read_to_string(&cache)
+                .unwrap()
+                .starts_with("git-train behind 1\n"));
+        }
+    }
 
     /// Messages read through `git cat-file` (100 or more at once) are the messages
     /// libgit2 reads one by one, also for odd commit objects: leading blank lines,
