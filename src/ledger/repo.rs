@@ -15,6 +15,8 @@ pub struct Repo {
     pub(super) git: Repository,
     /// git's commit-graph, opened at the first ancestry question.
     graph: std::cell::OnceCell<Option<Graph>>,
+    /// `.git/train/behind`, where what it says holds (`behind_cache`).
+    behind_cache: std::cell::OnceCell<Option<PathBuf>>,
     /// The remotes looked up so far, by name: None when there is no such remote,
     /// else its URL (none when it has only a push URL). git-train adds no remote,
     /// and every command asks for the team's one more than once (libgit2 reads the
@@ -63,6 +65,7 @@ impl Repo {
         Ok(Repo {
             git,
             graph: std::cell::OnceCell::new(),
+            behind_cache: std::cell::OnceCell::new(),
             remotes: Default::default(),
         })
     }
@@ -509,14 +512,18 @@ impl Repo {
     /// `.git/train/behind`, where what it says cannot change: not in a shallow
     /// clone (deepening it moves where lines end), nor with grafts, replace refs or
     /// objects from elsewhere.
-    fn behind_cache(&self) -> Option<std::path::PathBuf> {
-        let common = self.git.commondir();
-        let odd = std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
-            || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
-            || common.join("shallow").exists()
-            || common.join("objects/info/grafts").exists()
-            || super::refs::any_under(common, "refs/replace/");
-        (!odd).then(|| self.train_dir().join("behind"))
+    fn behind_cache(&self) -> Option<PathBuf> {
+        self.behind_cache
+            .get_or_init(|| {
+                let common = self.git.commondir();
+                let odd = std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
+                    || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
+                    || common.join("shallow").exists()
+                    || common.join("objects/info/grafts").exists()
+                    || super::refs::any_under(common, "refs/replace/");
+                (!odd).then(|| self.train_dir().join("behind"))
+            })
+            .clone()
     }
 
     /// `known` (whose `base` is on the first-parent line of its tip, every commit
