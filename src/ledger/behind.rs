@@ -8,7 +8,8 @@
 //!
 //! Only a cache: a missing, damaged or unwritable file is walked around. Not used
 //! where git's view of history can change under the same ids (a shallow clone,
-//! grafts, replace refs): `Repo::behind` decides.
+//! grafts, replace refs): `Repo::behind` decides. Read once per process, written
+//! when `status` found something new.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -105,13 +106,18 @@ pub fn load(path: &Path) -> Vec<Known> {
 
 /// `found` first, then the others of `known` that are about other tips, bases or
 /// limits, at most `KEEP` in all.
-pub fn save(path: &Path, found: Known, known: &[Known]) -> Result<()> {
-    let same = |k: &Known| k.tip == found.tip && k.base == found.base && k.limit == found.limit;
-    let mut text = String::with_capacity(64 + KEEP * 100);
+pub fn add(known: &mut Vec<Known>, found: Known) {
+    known.retain(|k| (k.tip, k.base, k.limit) != (found.tip, found.base, found.limit));
+    known.insert(0, found);
+    known.truncate(KEEP);
+}
+
+/// Writes `known` in place of the file.
+pub fn save(path: &Path, known: &[Known]) -> Result<()> {
+    let mut text = String::with_capacity(64 + known.len() * 100);
     text.push_str(MAGIC);
     text.push('\n');
-    found.line(&mut text);
-    for k in known.iter().filter(|k| !same(k)).take(KEEP - 1) {
+    for k in known {
         k.line(&mut text);
     }
     crate::file::write_atomically(path, text.as_bytes())

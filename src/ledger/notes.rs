@@ -405,7 +405,8 @@ fn entries(bytes: &[u8], path: &mut String, mut each: impl FnMut(&str, Found)) -
             0o040000 if path.len() < 40 => each(path, Found::Folder(id)),
             // A gitlink is a commit; every other mode a blob, as libgit2 reads them.
             0o160000 | 0o040000 => {}
-            _ if path.len() == 40 => each(path, Found::Note(oid_of_hex(path.as_bytes())?, id)),
+            // Parsed here: `Oid::from_str` asks libgit2, a call per note.
+            _ if path.len() == 40 => each(path, Found::Note(CommitId::parse(path)?.into(), id)),
             _ => {}
         }
         path.truncate(at);
@@ -422,21 +423,6 @@ fn octal(digits: &[u8]) -> Option<u32> {
         b'0'..=b'7' => mode.checked_mul(8)?.checked_add(u32::from(d - b'0')),
         _ => None,
     })
-}
-
-/// The id written as 40 hex digits (`Oid::from_str` asks libgit2, a call per note).
-fn oid_of_hex(hex: &[u8]) -> Option<Oid> {
-    fn nibble(d: u8) -> Option<u8> {
-        char::from(d).to_digit(16).map(|n| n as u8)
-    }
-    if hex.len() != 40 {
-        return None;
-    }
-    let mut raw = [0u8; 20];
-    for (byte, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Oid::from_bytes(&raw).ok()
 }
 
 /// `collect`, each tree read raw and parsed here; None when one is not there or
@@ -853,7 +839,7 @@ mod tests {
     }
 
     #[test]
-    fn modes_and_ids_read_as_the_standard_library_and_libgit2_read_them() {
+    fn modes_read_as_the_standard_library_reads_them() {
         for mode in [
             "100644",
             "40000",
@@ -871,15 +857,6 @@ mod tests {
         }
         for bad in ["", "8", "+7", "1 0", "-1", "0x10"] {
             assert_eq!(octal(bad.as_bytes()), None, "{bad}");
-        }
-        let id = "0123456789abcdefABCDEF00ff11ee22dd33cc44";
-        assert_eq!(oid_of_hex(id.as_bytes()), Oid::from_str(id).ok());
-        assert_eq!(
-            oid_of_hex(b"ff".repeat(20).as_slice()),
-            Oid::from_str(&"ff".repeat(20)).ok()
-        );
-        for bad in [&id[..39], "g".repeat(40).as_str(), &format!("{id}0")] {
-            assert_eq!(oid_of_hex(bad.as_bytes()), None, "{bad}");
         }
     }
 

@@ -380,11 +380,16 @@ impl Reader<'_> {
     }
 }
 
+/// An id's first eight bytes as a number: ids in that order are nearly in the
+/// order of the pack index (ids are hashes).
+pub fn id_prefix(id: &[u8]) -> u64 {
+    u64::from_be_bytes(id[..8].try_into().expect("eight bytes of an id"))
+}
+
 /// Where `id` is among the sorted 20-byte `ids`, looked for in `lo..hi`.
 fn search(ids: &[u8], lo: usize, hi: usize, id: &[u8]) -> Option<usize> {
     let at = |n: usize| &ids[n * 20..n * 20 + 20];
-    let prefix = |id: &[u8]| u64::from_be_bytes(id[..8].try_into().expect("eight bytes"));
-    let want = prefix(id);
+    let want = id_prefix(id);
     let (mut lo, mut hi) = (lo.min(hi), hi.min(ids.len() / 20));
     // Ids are hashes, spread evenly: where `id` falls between the ids at both ends
     // is a close guess. In a million ids, two or three guesses instead of twelve
@@ -394,7 +399,7 @@ fn search(ids: &[u8], lo: usize, hi: usize, id: &[u8]) -> Option<usize> {
         if hi.saturating_sub(lo) <= 8 {
             break;
         }
-        let (low, high) = (prefix(at(lo)), prefix(at(hi - 1)));
+        let (low, high) = (id_prefix(at(lo)), id_prefix(at(hi - 1)));
         if want < low || want > high {
             return None;
         }

@@ -15,8 +15,11 @@ pub struct Repo {
     pub(super) git: Repository,
     /// git's commit-graph, opened at the first ancestry question.
     graph: std::cell::OnceCell<Option<Graph>>,
-    /// `.git/train/behind`, where what it says holds (`behind_cache`).
-    behind_cache: std::cell::OnceCell<Option<PathBuf>>,
+    /// Whether history is what the objects say (`plain_history`).
+    plain: std::cell::OnceCell<bool>,
+    /// What `.git/train/behind` holds, read at the first `behind` (None: not
+    /// read yet).
+    behind_known: std::cell::RefCell<Option<Vec<super::behind::Known>>>,
     /// The remotes looked up so far, by name: None when there is no such remote,
     /// else its URL (none when it has only a push URL). git-train adds no remote,
     /// and every command asks for the team's one more than once (libgit2 reads the
@@ -65,7 +68,8 @@ impl Repo {
         Ok(Repo {
             git,
             graph: std::cell::OnceCell::new(),
-            behind_cache: std::cell::OnceCell::new(),
+            plain: std::cell::OnceCell::new(),
+            behind_known: Default::default(),
             remotes: Default::default(),
         })
     }
@@ -370,9 +374,7 @@ impl Repo {
     fn graph(&self) -> Option<&Graph> {
         self.graph
             .get_or_init(|| {
-                if std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
-                    || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
-                {
+                if !self.plain_history() {
                     return None;
                 }
                 let config = self.git.config().ok()?;
@@ -380,12 +382,23 @@ impl Repo {
                     return None;
                 }
                 let common = self.git.commondir();
-                if super::refs::any_under(common, "refs/replace/") {
-                    return None;
-                }
                 Graph::open(common, &common.join("objects"))
             })
             .as_ref()
+    }
+
+    /// History is what the objects say, as git's commit-graph and
+    /// `.git/train/behind` take it: no objects from elsewhere, no replace refs, not
+    /// a shallow clone (deepening it moves where lines end), no grafts.
+    fn plain_history(&self) -> bool {
+        *self.plain.get_or_init(|| {
+            let common = self.git.commondir();
+            !(std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
+                || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
+                || common.join("shallow").exists()
+                || common.join("objects/info/grafts").exists()
+                || super::refs::any_under(common, "refs/replace/"))
+        })
     }
 
     /// Where the commit-graph has `oid`.
@@ -471,11 +484,12 @@ impl Repo {
     /// the same question is answered from there, and when trunk moved on from a tip
     /// whose first-parent line met `base`, only the commits it gained are walked.
     pub fn behind(&self, tip: CommitId, base: CommitId, limit: usize) -> Result<Behind> {
-        let cache = self.behind_cache();
-        let known = cache
-            .as_deref()
-            .map(super::behind::load)
-            .unwrap_or_default();
+        let path = self
+            .plain_history()
+            .then(|| self.train_dir().join("behind"));
+        let mut known = self.behind_known.borrow_mut();
+        let known = known
+            .get_or_insert_with(|| path.as_deref().map(super::behind::load).unwrap_or_default());
         let asked = |k: &&super::behind::Known| k.base == base && k.limit == limit;
         if let Some(k) = known.iter().filter(asked).find(|k| k.tip == tip) {
             return Ok(k.behind);
@@ -495,35 +509,19 @@ impl Repo {
             Some(found) => found,
             None => self.behind_walked(tip, base, limit)?,
         };
-        if let Some(path) = cache {
-            let found = super::behind::Known {
-                tip,
-                base,
-                limit,
-                behind,
-                reached,
-            };
+        let found = super::behind::Known {
+            tip,
+            base,
+            limit,
+            behind,
+            reached,
+        };
+        super::behind::add(known, found);
+        if let Some(path) = path {
             // Only a cache.
-            let _ = super::behind::save(&path, found, &known);
+            let _ = super::behind::save(&path, known);
         }
         Ok(behind)
-    }
-
-    /// `.git/train/behind`, where what it says cannot change: not in a shallow
-    /// clone (deepening it moves where lines end), nor with grafts, replace refs or
-    /// objects from elsewhere.
-    fn behind_cache(&self) -> Option<PathBuf> {
-        self.behind_cache
-            .get_or_init(|| {
-                let common = self.git.commondir();
-                let odd = std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
-                    || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
-                    || common.join("shallow").exists()
-                    || common.join("objects/info/grafts").exists()
-                    || super::refs::any_under(common, "refs/replace/");
-                (!odd).then(|| self.train_dir().join("behind"))
-            })
-            .clone()
     }
 
     /// `known` (whose `base` is on the first-parent line of its tip, every commit
@@ -959,7 +957,7 @@ mod tests {
             std::fs::create_dir_all(repo.train_dir()).unwrap();
             let cache = repo.train_dir().join("behind");
             let id = |o: git2::Oid| CommitId::from(o);
-            let check = |tip: git2::Oid, base: git2::Oid, limit: usize| {
+            let check = |repo: &Repo, tip: git2::Oid, base: git2::Oid, limit: usize| {
                 let (tip, base) = (id(tip), id(base));
                 let walked = repo.behind_walked(tip, base, limit).unwrap().0;
                 assert_eq!(
@@ -967,29 +965,44 @@ mod tests {
                     walked,
                     "{tip} {base}"
                 );
-                // Now known: the same again.
+                // Now known, here and to the next process: the same again.
                 assert_eq!(repo.behind(tip, base, limit).unwrap(), walked);
+                let next = Repo::open(dir.path()).unwrap();
+                assert_eq!(next.behind(tip, base, limit).unwrap(), walked);
                 walked
             };
             let base = trunk[10];
             for tip in &trunk[10..] {
-                check(*tip, base, 12);
+                check(&repo, *tip, base, 12);
             }
-            assert!(!check(trunk[40], base, 12).complete);
-            assert_eq!(check(trunk[22], base, 12).count, 12);
+            assert!(!check(&repo, trunk[40], base, 12).complete);
+            assert_eq!(check(&repo, trunk[22], base, 12).count, 12);
             for tip in &other {
-                check(*tip, base, 100);
+                check(&repo, *tip, base, 100);
             }
-            check(trunk[40], base, 100);
+            check(&repo, trunk[40], base, 100);
             // Off the first-parent line: not brought forward.
             for tip in &trunk[12..] {
-                assert!(check(*tip, sides[10], 100).on_trunk);
+                assert!(check(&repo, *tip, sides[10], 100).on_trunk);
             }
+            // Brought forward from what the file says, by a process that reads it.
+            let next = Repo::open(dir.path()).unwrap();
+            check(&next, trunk[39], trunk[35], 100);
+            let text = std::fs::read_to_string(&cache).unwrap();
+            let fresh = Repo::open(dir.path()).unwrap();
+            assert_eq!(
+                fresh
+                    .behind(id(trunk[40]), id(trunk[35]), 100)
+                    .unwrap()
+                    .count,
+                5
+            );
+            assert!(std::fs::read_to_string(&cache).unwrap() != text, "written");
             // A damaged file is read around, then written anew.
             std::fs::write(&cache, "git-train behind 1\nnot a line\n1 2 3\n").unwrap();
-            check(trunk[30], base, 100);
+            check(&Repo::open(dir.path()).unwrap(), trunk[30], base, 100);
             std::fs::write(&cache, "something else\n").unwrap();
-            check(trunk[31], base, 100);
+            check(&Repo::open(dir.path()).unwrap(), trunk[31], base, 100);
             assert!(std::fs::read_to_string(&cache)
                 .unwrap()
                 .starts_with("git-train behind 1\n"));
