@@ -254,6 +254,15 @@ fn bash_completes_git_train_and_git_space_train() {
         shells.ends_with("\nbash \nzsh \nfish \nfish-git \n"),
         "{shells}"
     );
+    // The commands' arguments and subcommands are built only when a command is
+    // used; the completions still hold all of them, `help`'s too.
+    assert_eq!(bash_complete(&script, "git-train env ret"), "retire\n");
+    assert_eq!(bash_complete(&script, "git-train help env ret"), "retire\n");
+    let flags = bash_complete(&script, "git-train status --re");
+    assert!(
+        flags.contains("--refresh") && flags.contains("--repo"),
+        "{flags}"
+    );
     // Plumbing is not offered.
     let all = bash_complete(&script, "git train ");
     assert!(

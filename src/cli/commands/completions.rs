@@ -178,14 +178,24 @@ end
 /// The command as completions should offer it: the generators list hidden
 /// subcommands (plumbing like `hook`) unless they are left out.
 fn without_hidden(cmd: clap::Command, name: &'static str) -> clap::Command {
+    // `Cli` defers each command's arguments and subcommands until it is used, so
+    // that starting the program does not build all of them. Build them all first:
+    // the root's `help` command is made from the subcommands the commands hold
+    // (`help env retire`), and it is made again below. The generators name their
+    // functions after the commands' bin names.
+    let mut cmd = cmd.bin_name(name);
+    cmd.build();
     clap::Command::new(name)
         .version(env!("CARGO_PKG_VERSION"))
-        .args(cmd.get_arguments().cloned())
+        .args(
+            cmd.get_arguments()
+                .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+                .cloned(),
+        )
         .subcommands(
             cmd.get_subcommands()
-                .filter(|s| !s.is_hide_set())
-                // The generators name their functions after these.
-                .map(|s| s.clone().bin_name(format!("{name} {}", s.get_name()))),
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .cloned(),
         )
 }
 
