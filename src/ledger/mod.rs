@@ -11,11 +11,13 @@
 //! (locks between processes), `git` (where libgit2's types meet git-train's),
 //! `graph` (git's commit-graph file: ancestry without a merge-base walk), `refs`
 //! (the refs under one prefix, without parsing all of packed-refs), `mmap` (files
-//! they read in place).
+//! they read in place), `pack` (objects read from the pack files), `commit_text`
+//! (a commit's message and subject from its raw object).
 
 mod batch;
 mod behind;
 pub mod commit_set;
+mod commit_text;
 mod git;
 mod graph;
 mod ids;

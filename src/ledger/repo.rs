@@ -25,6 +25,8 @@ pub struct Repo {
     /// and every command asks for the team's one more than once (libgit2 reads the
     /// whole configuration for each lookup).
     remotes: std::cell::RefCell<std::collections::HashMap<String, Option<Option<String>>>>,
+    /// The pack files, opened at the first object read from them (`subject`).
+    packs: std::cell::OnceCell<super::pack::Packs>,
 }
 
 /// The branch deployments are taken from, and its tip.
@@ -71,6 +73,7 @@ impl Repo {
             plain: std::cell::OnceCell::new(),
             behind_known: Default::default(),
             remotes: Default::default(),
+            packs: Default::default(),
         })
     }
 
@@ -292,13 +295,8 @@ impl Repo {
             let ids: Vec<git2::Oid> = commits.iter().map(|&c| c.into()).collect();
             let mut out = Vec::with_capacity(ids.len());
             let read = super::batch::each_object(self.git.path(), "commit", &ids, |_, raw| {
-                // The message as libgit2 has it: after the headers' blank line,
-                // without the newlines that may lead it, up to a NUL.
-                let at = memchr::memmem::find(raw, b"\n\n").map_or(raw.len(), |i| i + 2);
-                let message = &raw[at..];
-                let message = &message[message.iter().take_while(|&&b| b == b'\n').count()..];
-                let end = memchr::memchr(0, message).unwrap_or(message.len());
-                out.push(String::from_utf8_lossy(&message[..end]).into_owned());
+                let message = super::commit_text::message_of(raw);
+                out.push(String::from_utf8_lossy(message).into_owned());
                 Ok(())
             });
             if let Some(done) = read {
@@ -320,10 +318,26 @@ impl Repo {
         self.git.find_commit(commit.into()).is_ok()
     }
 
-    /// A commit's subject, if this clone has the commit.
+    /// A commit's subject, if this clone has the commit. Read from the packs when
+    /// it is there (`history` shows one per line); libgit2 reads the rest.
     pub fn subject(&self, commit: CommitId) -> Option<String> {
-        let commit = self.git.find_commit(commit.into()).ok()?;
+        let oid = Oid::from(commit);
+        let packed = self.packs().reader_keeping_nothing().read_one(&oid);
+        if let Some((super::pack::Kind::Commit, raw)) = packed {
+            if let Some(subject) = super::commit_text::summary_of(&raw) {
+                return Some(subject);
+            }
+        }
+        let commit = self.git.find_commit(oid).ok()?;
         commit.summary().map(str::to_string)
+    }
+
+    /// The repository's pack files, opened at the first object read from them. An
+    /// object's id is its content's hash: what they hold is what libgit2 would read
+    /// (from them, or from an alternate).
+    fn packs(&self) -> &super::pack::Packs {
+        self.packs
+            .get_or_init(|| super::pack::Packs::open(&self.git.commondir().join("objects")))
     }
 
     /// `ancestor` is `descendant` or one of its ancestors.
@@ -1009,11 +1023,11 @@ mod tests {
         }
     }
 
-    /// Messages read through `git cat-file` (100 or more at once) are the messages
-    /// libgit2 reads one by one, also for odd commit objects: leading blank lines,
-    /// a NUL, no message at all.
+    /// Messages read through `git cat-file` (100 or more at once), and subjects read
+    /// from the packs, are what libgit2 reads one by one, also for odd commit
+    /// objects: leading blank lines, a NUL, no message at all, a wrapped subject.
     #[test]
-    fn messages_through_git_are_libgit2s() {
+    fn messages_through_git_and_subjects_from_packs_are_libgit2s() {
         use std::process::Command;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -1055,6 +1069,7 @@ mod tests {
             "\nsubject\0Rollback: unsafe\n",
             "\n",
             "",
+            "\nwrapped\n  subject \n \nbody\n",
         ] {
             let raw = format!("tree {tree}\n{head}\n{body}");
             let id = git(
@@ -1076,6 +1091,36 @@ mod tests {
         for (id, message) in many.iter().zip(&through_git) {
             assert_eq!(message, &repo.message(*id).unwrap(), "{id}");
         }
+
+        for (n, id) in ids.iter().enumerate() {
+            git(
+                &["update-ref", &format!("refs/odd/{n}"), &id.to_string()],
+                None,
+            );
+        }
+        git(&["repack", "-adq"], None);
+        git(
+            &["commit", "-q", "--allow-empty", "-m", "Loose\n\nbody"],
+            None,
+        );
+        let loose = CommitId::parse(&git(&["rev-parse", "HEAD"], None)).unwrap();
+        let repo = Repo::open(d).unwrap();
+        let libgit2 = |id: CommitId| {
+            let commit = repo.git.find_commit(id.into()).unwrap();
+            commit.summary().map(str::to_string)
+        };
+        for &id in &ids {
+            let packed = repo.packs().reader_keeping_nothing().read(&id.into());
+            assert!(packed.is_some(), "{id} is read from the packs");
+            assert_eq!(repo.subject(id), libgit2(id), "{id}");
+        }
+        assert_eq!(repo.subject(ids[5]).as_deref(), Some("wrapped subject"));
+        assert!(repo
+            .packs()
+            .reader_keeping_nothing()
+            .read(&loose.into())
+            .is_none());
+        assert_eq!(repo.subject(loose).as_deref(), Some("Loose"));
     }
 
     #[test]
