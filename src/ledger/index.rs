@@ -518,6 +518,26 @@ pub fn recent<T: Line>(
     })
 }
 
+/// What `text.split(|&b| b == b'\n').rev()` gives, found with memrchr: splitting
+/// byte by byte was most of reading the newest deployments (a fifth of `history`).
+fn lines_backwards(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut end = Some(text.len());
+    let mut breaks = memchr::memrchr_iter(b'\n', text);
+    std::iter::from_fn(move || {
+        let e = end?;
+        match breaks.next() {
+            Some(at) => {
+                end = Some(at);
+                Some(&text[at + 1..e])
+            }
+            None => {
+                end = None;
+                Some(&text[..e])
+            }
+        }
+    })
+}
+
 /// The bad lines a catch-up met, if the index was not up to date.
 fn catch_up_if_needed(repo: &Repo, clock: Clock) -> Result<Vec<BadLine>> {
     Ok(match up_to_date(repo, clock)? {
@@ -570,12 +590,12 @@ pub fn newest_until<T: Line>(
         file.read_exact(&mut block)?;
         block.extend_from_slice(&carry);
         // The first line of a block may be cut: keep it for the next block.
-        let (head, body) = match (start, block.iter().position(|&b| b == b'\n')) {
+        let (head, body) = match (start, memchr::memchr(b'\n', &block)) {
             (0, _) => (Vec::new(), &block[..]),
             (_, Some(i)) => (block[..=i].to_vec(), &block[i + 1..]),
             (_, None) => (block.clone(), &block[..0]),
         };
-        for line in body.split(|&b| b == b'\n').rev() {
+        for line in lines_backwards(body) {
             let Ok(line) = std::str::from_utf8(line) else {
                 continue;
             };
@@ -1446,6 +1466,18 @@ pub fn deployments_of(notes: &Notes, commit: CommitId) -> Result<(Vec<Deployment
 mod tests {
     use super::*;
     use crate::domain::{Event, Fields};
+
+    proptest::proptest! {
+        /// The lines backwards are what splitting at every newline and reversing
+        /// gives: empty lines, no newline at all, one at either end.
+        #[test]
+        fn lines_backwards_are_a_reversed_split(
+            text in proptest::collection::vec(proptest::sample::select(vec![b'\n', b'a', b' ']), 0..40)
+        ) {
+            let want: Vec<&[u8]> = text.split(|&b| b == b'\n').rev().collect();
+            proptest::prop_assert_eq!(lines_backwards(&text).collect::<Vec<_>>(), want);
+        }
+    }
 
     /// A new repository with a line of `n` empty commits, oldest first.
     fn line_of_commits(n: usize) -> (tempfile::TempDir, Repository, Vec<CommitId>) {
