@@ -52,6 +52,15 @@ fn sgr_len(text: &str) -> Option<usize> {
 
 /// What `text` takes on screen, colour sequences not counted.
 pub fn of(text: &str) -> usize {
+    // Printable ASCII (most of every line) is a column a byte.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return text.len();
+    }
+    walked_width(text)
+}
+
+/// `of`, a character at a time.
+fn walked_width(text: &str) -> usize {
     let mut width = 0;
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -164,6 +173,20 @@ pub fn wrap(text: &str, max: usize, indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The ASCII shortcut counts what the walk over characters counts.
+        #[test]
+        fn width_of_printable_ascii_is_its_length(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["a", " ", "~", "\x1b[1m", "\x1b[0m", "\t", "\x7f", "한", "é", "\u{200b}"]),
+                0..12,
+            )
+        ) {
+            let text = parts.concat();
+            proptest::prop_assert_eq!(of(&text), walked_width(&text));
+        }
+    }
 
     #[test]
     fn wide_characters_count_two_columns() {
