@@ -64,11 +64,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<History> {
     ctx.open_deployments()?;
     let env = args.env.as_deref().map(|e| ctx.known_env(e)).transpose()?;
     let wanted = args.count.saturating_add(args.skip);
-    let (chosen, bad) = ctx
-        .ledger
-        .recent(env.as_ref().map(|e| e.as_str()), wanted)?;
+    let (chosen, window, bad) =
+        ctx.ledger
+            .recent_and_ids(env.as_ref().map(|e| e.as_str()), wanted, ID_MARGIN)?;
     ctx.warn_bad_lines(&bad);
-    let mut ids = neighbour_ids(ctx, &chosen)?;
+    let mut ids: Vec<String> = window.into_iter().map(|e| e.dep).collect();
     ids.sort();
     ids.dedup();
     // Each line from the index alone (it keeps what is shown); the lines of the
@@ -160,25 +160,11 @@ pub fn one(ctx: &Context, dep: &str, train_limit: usize) -> Result<Option<Detail
     }))
 }
 
-/// Deployments beyond the newest shown that `short_id` compares with.
+/// Deployments beyond the oldest shown that `short_id` compares with. Ids that
+/// share 8 or more characters were made within the same second, so they sit next
+/// to each other in the ledger's order: the newest deployments of every
+/// environment down to `ID_MARGIN` past the oldest shown are enough.
 const ID_MARGIN: usize = 200;
-
-/// The ids a shown id must differ from. Ids that share 8 or more characters were
-/// made within the same second, so they sit next to each other in the ledger's
-/// order: the newest deployments of every environment down to `ID_MARGIN` past the
-/// oldest shown are enough, read from the end of the index as `recent` reads it
-/// (ids and starts only).
-fn neighbour_ids(ctx: &Context, chosen: &[crate::ledger::Entry]) -> Result<Vec<String>> {
-    let Some(oldest) = chosen.iter().map(|e| e.started).min() else {
-        return Ok(Vec::new());
-    };
-    let mut past = 0;
-    let window = ctx.ledger.ids_until(|id| {
-        past += usize::from(id.started < oldest);
-        past == ID_MARGIN
-    })?;
-    Ok(window.into_iter().map(|e| e.dep).collect())
-}
 
 /// The shortest prefix of `dep` (at least 8 characters) that no other id in the
 /// sorted `ids` starts with. ULIDs made in the same second share 10 characters.

@@ -555,6 +555,109 @@ pub fn newest_until<T: Line>(
     env: Option<&str>,
     mut enough: impl FnMut(&T) -> bool,
 ) -> Result<(Vec<T>, Vec<BadLine>)> {
+    let mut out: Vec<T> = Vec::new();
+    let bad = newest_first(repo, clock, env, |met| {
+        let one = match met {
+            Met::Line(line) => match T::parse(line) {
+                Some(one) => one,
+                None => return false,
+            },
+            Met::Journal(entry) => T::of(entry),
+        };
+        let done = enough(&one);
+        out.push(one);
+        done
+    })?;
+    Ok((out, bad))
+}
+
+/// The newest `n` deployments of `env` (or of all), newest first, and the ids and
+/// starts of the deployments of every environment from the newest down to `margin`
+/// past the oldest of those: what `history` shows, and what its short ids must
+/// differ from, read in one pass.
+pub fn recent_and_ids(
+    repo: &Repo,
+    clock: Clock,
+    env: Option<&str>,
+    n: usize,
+    margin: usize,
+) -> Result<(Vec<Entry>, Vec<IdAt>, Vec<BadLine>)> {
+    if n == 0 {
+        return Ok((Vec::new(), Vec::new(), catch_up_if_needed(repo, clock)?));
+    }
+    let wanted = env.map(encode_field);
+    let mut chosen: Vec<Entry> = Vec::new();
+    let mut ids: Vec<IdAt> = Vec::new();
+    let mut past = 0;
+    let bad = newest_first(repo, clock, None, |met| {
+        let (id, entry) = match met {
+            Met::Line(line) => {
+                let Some(id) = IdAt::parse(line) else {
+                    return false;
+                };
+                let ours = wanted
+                    .as_deref()
+                    .is_none_or(|w| line.split(' ').nth(2) == Some(w));
+                (
+                    id,
+                    (ours && chosen.len() < n)
+                        .then(|| Entry::parse(line))
+                        .flatten(),
+                )
+            }
+            Met::Journal(entry) => {
+                let ours = env.is_none_or(|env| entry.env == env);
+                (
+                    IdAt::of(entry),
+                    (ours && chosen.len() < n).then(|| entry.clone()),
+                )
+            }
+        };
+        // Met newest first: once `n` are chosen, the last is the oldest.
+        let full = chosen.len() == n;
+        if full
+            && chosen
+                .last()
+                .is_some_and(|oldest| id.started < oldest.started)
+        {
+            past += 1;
+        }
+        chosen.extend(entry);
+        ids.push(id);
+        full && past == margin
+    })?;
+    if chosen.len() < n {
+        // All were met: the ids down to `margin` past the oldest chosen.
+        let mut past = 0;
+        let end = chosen.last().map_or(0, |oldest| {
+            ids.iter()
+                .position(|id| {
+                    past += usize::from(id.started < oldest.started);
+                    past == margin
+                })
+                .map_or(ids.len(), |at| at + 1)
+        });
+        ids.truncate(end);
+    }
+    Ok((chosen, ids, bad))
+}
+
+/// What going back through the index meets: a line of the index file, or a
+/// deployment of the journal (newer than the file, and in its place by start).
+enum Met<'a> {
+    Line(&'a str),
+    Journal(&'a Entry),
+}
+
+/// The deployments of one environment or all, newest first (in the index's order:
+/// start, then id), handed to `each` until it says that was enough. Reads the
+/// index file backwards from its end, a block at a time.
+fn newest_first(
+    repo: &Repo,
+    clock: Clock,
+    env: Option<&str>,
+    mut each: impl FnMut(Met<'_>) -> bool,
+) -> Result<Vec<BadLine>> {
     let bad = catch_up_if_needed(repo, clock)?;
     let wanted = env.map(encode_field);
     let dir = dir(repo);
@@ -565,13 +668,6 @@ pub fn newest_until<T: Line>(
         .iter()
         .filter(|e| env.is_none_or(|env| e.env == env))
         .collect();
-    let mut out: Vec<T> = Vec::new();
-    // Takes one; true when that was enough.
-    let mut take = |out: &mut Vec<T>, one: T| {
-        let done = enough(&one);
-        out.push(one);
-        done
-    };
     let mut file = match fs::File::open(dir.join("deployments")) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -607,17 +703,18 @@ pub fn newest_until<T: Line>(
             {
                 continue;
             }
-            if let Some(e) = T::parse(line) {
-                // Journal lines after this one in the index's order come first.
-                while let Some(&j) = pending.last().filter(|j| e.key() < Line::key(**j)) {
-                    pending.pop();
-                    if take(&mut out, T::of(j)) {
-                        return Ok((out, bad));
-                    }
+            let Some((dep, started)) = line_dep_and_start(line) else {
+                continue;
+            };
+            // Journal lines after this one in the index's order come first.
+            while let Some(&j) = pending.last().filter(|j| (started, dep) < Line::key(**j)) {
+                pending.pop();
+                if each(Met::Journal(j)) {
+                    return Ok(bad);
                 }
-                if take(&mut out, e) {
-                    return Ok((out, bad));
-                }
+            }
+            if each(Met::Line(line)) {
+                return Ok(bad);
             }
         }
         if start == 0 {
@@ -627,11 +724,11 @@ pub fn newest_until<T: Line>(
         end = start;
     }
     while let Some(j) = pending.pop() {
-        if take(&mut out, T::of(j)) {
+        if each(Met::Journal(j)) {
             break;
         }
     }
-    Ok((out, bad))
+    Ok(bad)
 }
 
 /// The deployment with id `dep`, from the index brought up to date. Parses only its
@@ -1612,6 +1709,31 @@ mod tests {
                     ids,
                     "step {step}"
                 );
+                // In one pass: the newest n, and every id down to `margin` past
+                // the oldest of them (none when there is none).
+                for (n, margin) in [(0, 3), (1, 1), (7, 3), (7, 10), (1000, 3)] {
+                    let want: Vec<Entry> = all
+                        .iter()
+                        .rev()
+                        .filter(|e| env.is_none_or(|env| e.env == env))
+                        .take(n)
+                        .cloned()
+                        .collect();
+                    let mut window = Vec::new();
+                    if let Some(oldest) = want.last() {
+                        let mut past = 0;
+                        for e in all.iter().rev() {
+                            window.push(IdAt::of(e));
+                            past += usize::from(e.started < oldest.started);
+                            if past == margin {
+                                break;
+                            }
+                        }
+                    }
+                    let (chosen, ids, _) = recent_and_ids(&repo, clock, env, n, margin).unwrap();
+                    assert_eq!(chosen, want, "step {step} n {n}");
+                    assert_eq!(ids, window, "step {step} n {n} margin {margin}");
+                }
             }
             for dep in [&dep, &deps[step as usize / 2]] {
                 let first = all.iter().find(|e| &e.dep == dep).cloned();

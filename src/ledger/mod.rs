@@ -140,10 +140,15 @@ impl Ledger {
         index::recent(&self.repo, self.clock, env, n)
     }
 
-    /// The ids and starts of deployments, newest first, until `enough` says so of
-    /// the last one taken: `recent` without parsing the rest of each line.
-    pub fn ids_until(&self, enough: impl FnMut(&IdAt) -> bool) -> Result<Vec<IdAt>> {
-        Ok(index::newest_until(&self.repo, self.clock, None, enough)?.0)
+    /// `recent`, and the ids and starts of every environment's deployments from the
+    /// newest down to `margin` past the oldest of those, in one pass.
+    pub fn recent_and_ids(
+        &self,
+        env: Option<&str>,
+        n: usize,
+        margin: usize,
+    ) -> Result<(Vec<Entry>, Vec<IdAt>, Vec<BadLine>)> {
+        index::recent_and_ids(&self.repo, self.clock, env, n, margin)
     }
 
     /// The lines that do not parse, of each note that has some, by commit.
