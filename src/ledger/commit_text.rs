@@ -70,24 +70,19 @@ mod tests {
         author A U Thor <a@example.com> 1700000000 +0000\n\
         committer C O Mitter <c@example.com> 1700000000 +0000\n";
 
-    /// Writes `raw` as a commit object and asks libgit2 for its summary.
+    /// Writes `raw` as a commit object and reads it back with libgit2.
+    fn libgit2_commit<'r>(repo: &'r git2::Repository, raw: &[u8]) -> Option<git2::Commit<'r>> {
+        let odb = repo.odb().unwrap();
+        repo.find_commit(odb.write(git2::ObjectType::Commit, raw).unwrap())
+            .ok()
+    }
+
     fn libgit2_summary(repo: &git2::Repository, raw: &[u8]) -> Option<String> {
-        let oid = repo
-            .odb()
-            .unwrap()
-            .write(git2::ObjectType::Commit, raw)
-            .unwrap();
-        let commit = repo.find_commit(oid).ok()?;
-        commit.summary().map(str::to_string)
+        libgit2_commit(repo, raw)?.summary().map(str::to_string)
     }
 
     fn libgit2_message(repo: &git2::Repository, raw: &[u8]) -> Vec<u8> {
-        let oid = repo
-            .odb()
-            .unwrap()
-            .write(git2::ObjectType::Commit, raw)
-            .unwrap();
-        repo.find_commit(oid).unwrap().message_bytes().to_vec()
+        libgit2_commit(repo, raw).unwrap().message_bytes().to_vec()
     }
 
     #[test]

@@ -701,6 +701,18 @@ mod tests {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Feeds `stream` to `git fast-import` in `dir`.
+    fn fast_import(dir: &Path, stream: &[u8]) {
+        let mut child = Command::new("git")
+            .args(["fast-import", "--quiet"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stream).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
     /// 400 versions of one growing file, as notes grow, in one commit each.
     fn repository() -> (tempfile::TempDir, Vec<(Oid, Vec<u8>)>) {
         let tmp = tempfile::tempdir().unwrap();
@@ -724,14 +736,7 @@ mod tests {
             let id = Oid::hash_object(git2::ObjectType::Blob, &content).unwrap();
             blobs.push((id, content.clone()));
         }
-        let mut child = Command::new("git")
-            .args(["fast-import", "--quiet"])
-            .current_dir(tmp.path())
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &stream).unwrap();
-        assert!(child.wait().unwrap().success());
+        fast_import(tmp.path(), &stream);
         (tmp, blobs)
     }
 
@@ -815,14 +820,7 @@ mod tests {
         stream.extend_from_slice(format!("blob\ndata {}\n", big.len()).as_bytes());
         stream.extend_from_slice(&big);
         stream.push(b'\n');
-        let mut child = Command::new("git")
-            .args(["fast-import", "--quiet"])
-            .current_dir(tmp.path())
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &stream).unwrap();
-        assert!(child.wait().unwrap().success());
+        fast_import(tmp.path(), &stream);
         let packs = Packs::open(&tmp.path().join(".git/objects"));
         let pack = &packs.packs[0];
         assert_eq!(pack.count, 6000);
