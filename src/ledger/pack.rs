@@ -407,16 +407,22 @@ impl Reader<'_> {
             const FIRST: usize = 1024;
             let mut bytes = read_at_most(&p.data_file, at, FIRST)?;
             let (kind, size, start) = header(&bytes, 0)?;
-            let Some(kind) = Kind::of(kind) else {
+            let Some(kind) = Kind::of(kind).filter(|_| size <= MAX_OBJECT) else {
                 return self.read_at(Location { pack, at });
             };
-            // What the deflated object takes at most (stored blocks, 5 bytes of
-            // header each), and the zlib header and checksum.
-            let most = start + size.min(MAX_OBJECT) + 5 * (size.min(MAX_OBJECT) / 16_000 + 1) + 16;
+            // What any zlib stream of `size` bytes takes at most: zlib-ng's bound
+            // (fixed Huffman codes can grow data by an eighth), with the zlib header
+            // and checksum.
+            let most = start + size + size.div_ceil(8) + size.div_ceil(64) + 16;
             if bytes.len() == FIRST && most > FIRST {
                 bytes = read_at_most(&p.data_file, at, most)?;
             }
-            return Some((kind, Rc::new(self.inflate(bytes.get(start..)?, size)?)));
+            let whole = bytes.get(start..).and_then(|z| self.inflate(z, size));
+            // Anything unforeseen is read as `read` reads it.
+            return match whole {
+                Some(whole) => Some((kind, Rc::new(whole))),
+                None => self.read_at(Location { pack, at }),
+            };
         }
         #[cfg(not(unix))]
         return self.read(id);
