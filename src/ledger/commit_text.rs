@@ -17,9 +17,9 @@ pub fn message_of(raw: &[u8]) -> &[u8] {
 /// The subject of the raw commit `raw` as libgit2's `git_commit_summary` makes it:
 /// the first paragraph, each run of blanks that holds a line break one space, the
 /// blanks at its end dropped. None when that is not UTF-8 (git2's `summary()`), or
-/// when `raw` does not look like a commit (libgit2 would not parse it; ask it).
+/// when `raw` is not plainly a commit libgit2 parses (ask libgit2 then).
 pub fn summary_of(raw: &[u8]) -> Option<String> {
-    if !raw.starts_with(b"tree ") || memchr::memmem::find(raw, b"\ncommitter ").is_none() {
+    if !parses_as_commit(raw) {
         return None;
     }
     let msg = message_of(raw);
@@ -54,6 +54,59 @@ pub fn summary_of(raw: &[u8]) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Whether `raw` starts as libgit2's `commit_parse` wants a commit to: a tree, its
+/// parents, one author or more and a committer, each a line of its own, ids in
+/// lowercase hex, each person as `git_signature__parse` takes one. Stricter than
+/// libgit2 where that is simpler: what is refused here is left to libgit2.
+fn parses_as_commit(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    let mut next_line = || {
+        let end = memchr::memchr(b'\n', rest)?;
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        Some(line)
+    };
+    let is_id =
+        |id: &[u8]| id.len() == 40 && id.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !next_line()
+        .and_then(|l| l.strip_prefix(b"tree "))
+        .is_some_and(is_id)
+    {
+        return false;
+    }
+    let mut line = next_line();
+    while let Some(id) = line.and_then(|l| l.strip_prefix(b"parent ")) {
+        if !is_id(id) {
+            return false;
+        }
+        line = next_line();
+    }
+    let mut authors = 0;
+    while let Some(person) = line.and_then(|l| l.strip_prefix(b"author ")) {
+        if !is_person(person) {
+            return false;
+        }
+        authors += 1;
+        line = next_line();
+    }
+    authors > 0
+        && line
+            .and_then(|l| l.strip_prefix(b"committer "))
+            .is_some_and(is_person)
+}
+
+/// `Name <email> TIME ZONE` as `git_signature__parse` takes it: the last `<` before
+/// the last `>`, and a time that is a number when anything follows `> `.
+fn is_person(person: &[u8]) -> bool {
+    let (Some(open), Some(close)) = (memchr::memrchr(b'<', person), memchr::memrchr(b'>', person))
+    else {
+        return false;
+    };
+    let time = person.get(close + 2..).unwrap_or_default();
+    let digits = time.iter().take_while(|b| b.is_ascii_digit()).count();
+    open < close && (time.is_empty() || (1..=18).contains(&digits))
 }
 
 /// libgit2's `git__isspace_nonlf`.
@@ -120,8 +173,32 @@ mod tests {
         .concat();
         assert_eq!(summary_of(&latin1), None);
         assert_eq!(libgit2_summary(&repo, &latin1), None);
-        // What is not a commit is left to libgit2.
-        assert_eq!(summary_of(b"not a commit\n\nsubject"), None);
+        // What libgit2 does not parse as a commit is left to it: it finds none.
+        let tree = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+        let person = "A <a@example.com> 1700000000 +0000";
+        for raw in [
+            "not a commit\n\nsubject".to_string(),
+            format!("{tree}committer {person}\n\nno author\n"),
+            format!("tree zz\nauthor {person}\ncommitter {person}\n\nbad tree\n"),
+            format!("{tree}author {person}\ncommitter C <c> x\n\nbad time\n"),
+            format!("{tree}author {person}\n\nmsg\ncommitter in body\n"),
+            format!("{tree}parent xyz\nauthor {person}\ncommitter {person}\n\nbad parent\n"),
+            format!("{tree}author no email\ncommitter {person}\n\nbad author\n"),
+        ] {
+            assert_eq!(summary_of(raw.as_bytes()), None, "{raw:?}");
+            assert_eq!(libgit2_summary(&repo, raw.as_bytes()), None, "{raw:?}");
+        }
+        // Two authors (some tools write them), a person without a time: both read.
+        for raw in [
+            format!("{tree}author {person}\nauthor B <b@x> 1 +0100\ncommitter {person}\n\nTwo\n"),
+            format!("{tree}author A <a@x>\ncommitter C <c@x>\n\nNo time\n"),
+        ] {
+            assert!(summary_of(raw.as_bytes()).is_some(), "{raw:?}");
+            assert_eq!(
+                summary_of(raw.as_bytes()),
+                libgit2_summary(&repo, raw.as_bytes())
+            );
+        }
     }
 
     proptest! {
