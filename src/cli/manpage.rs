@@ -545,13 +545,17 @@ mod tests {
     #[test]
     fn the_main_page_has_every_command_and_flag() {
         let page = String::from_utf8(render()).unwrap();
-        for sub in commands() {
+        let mut flags = 0;
+        for mut sub in commands() {
             let name = sub.get_name().to_string();
             assert!(
                 page.contains(&format!(".SS \"git train {name}\"")),
                 "{name}"
             );
+            // A command's arguments are made when it is built (`defer`).
+            sub.build();
             for arg in sub.get_arguments() {
+                flags += 1;
                 if let Some(long) = arg.get_long() {
                     let escaped = long.replace('-', "\\-");
                     assert!(
@@ -561,6 +565,7 @@ mod tests {
                 }
             }
         }
+        assert!(flags > 50, "{flags} arguments checked");
         for section in ["CONFIGURATION", "FILES", "\"EXIT STATUS\"", "ENVIRONMENT"] {
             assert!(page.contains(&format!(".SH {section}\n")), "{section}");
         }
