@@ -352,20 +352,8 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::testing::{git, git_with_input};
     use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .args(["-c", "user.name=A", "-c", "user.email=a@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
 
     /// A history of merges (two and three parents) and a linear part, with its
     /// commit-graph written in one file or as a chain of two: every answer of
@@ -393,15 +381,7 @@ mod tests {
                     script.push_str(&format!("merge :{}\nmerge :{}\n", i - 9, i - 11));
                 }
             }
-            let mut child = Command::new("git")
-                .current_dir(d)
-                .args(["fast-import", "--quiet"])
-                .stdin(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
-            drop(child.stdin.take());
-            assert!(child.wait().unwrap().success());
+            git_with_input(d, &["fast-import", "--quiet"], script.as_bytes());
             if split {
                 git(d, &["commit-graph", "write", "--split", "--reachable"]);
                 git(d, &["commit", "-q", "--allow-empty", "-m", "x"]);

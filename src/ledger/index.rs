@@ -1799,12 +1799,7 @@ mod tests {
         assert_eq!(through_git.1.len(), 86);
         assert_eq!(through_git, here);
         // Packed, as after a clone: read from the packs, the same again.
-        let gc = std::process::Command::new("git")
-            .args(["gc", "-q", "--aggressive"])
-            .current_dir(tmp.path())
-            .status()
-            .unwrap();
-        assert!(gc.success());
+        crate::ledger::testing::git(tmp.path(), &["gc", "-q", "--aggressive"]);
         let notes = Notes::load(&repo, ledger::DEPLOYS).unwrap();
         let packs = ledger::pack::Packs::open(&tmp.path().join(".git/objects"));
         let mut reader = packs.reader();

@@ -34,6 +34,8 @@ pub mod remote;
 pub mod repo;
 pub mod runs;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 
 use std::path::Path;
 

@@ -862,12 +862,7 @@ mod tests {
 
     /// `git gc` in `dir`: every object packed.
     fn git_gc(dir: &std::path::Path) {
-        let gc = std::process::Command::new("git")
-            .args(["gc", "-q"])
-            .current_dir(dir)
-            .status()
-            .unwrap();
-        assert!(gc.success());
+        crate::ledger::testing::git(dir, &["gc", "-q"]);
     }
 
     /// The walk of raw trees lists what libgit2's lists, on a notes tree with every

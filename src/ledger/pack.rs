@@ -666,7 +666,7 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
+    use crate::ledger::testing::{git, git_with_input};
 
     proptest::proptest! {
         /// The guessing search finds what a binary search finds, for ids present
@@ -697,26 +697,9 @@ mod tests {
         }
     }
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     /// Feeds `stream` to `git fast-import` in `dir`.
     fn fast_import(dir: &Path, stream: &[u8]) {
-        let mut child = Command::new("git")
-            .args(["fast-import", "--quiet"])
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stream).unwrap();
-        assert!(child.wait().unwrap().success());
+        git_with_input(dir, &["fast-import", "--quiet"], stream);
     }
 
     /// 400 versions of one growing file, as notes grow, in one commit each.

@@ -960,12 +960,7 @@ mod tests {
                     git.reference(&format!("refs/heads/b{i}"), *c, true, "t")
                         .unwrap();
                 }
-                let ok = std::process::Command::new("git")
-                    .args(["commit-graph", "write", "--reachable"])
-                    .current_dir(dir.path())
-                    .status()
-                    .unwrap();
-                assert!(ok.success());
+                crate::ledger::testing::git(dir.path(), &["commit-graph", "write", "--reachable"]);
             }
             let repo = Repo::open(dir.path()).unwrap();
             std::fs::create_dir_all(repo.train_dir()).unwrap();
@@ -1028,26 +1023,13 @@ mod tests {
     /// objects: leading blank lines, a NUL, no message at all, a wrapped subject.
     #[test]
     fn messages_through_git_and_subjects_from_packs_are_libgit2s() {
-        use std::process::Command;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let git = |args: &[&str], input: Option<&str>| {
-            let mut cmd = Command::new("git");
-            cmd.current_dir(d)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .args(["-c", "user.name=A", "-c", "user.email=a@example.com"])
-                .args(args)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
-            if let Some(text) = input {
-                std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-            }
-            drop(child.stdin.take());
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "git {args:?}");
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
+            let input = input.unwrap_or_default().as_bytes();
+            crate::ledger::testing::git_with_input(d, args, input)
+                .trim()
+                .to_string()
         };
         git(&["init", "-q", "-b", "main"], None);
         git(
