@@ -452,26 +452,6 @@ fn line_dep_and_start(line: &str) -> Option<(&str, Timestamp)> {
     Some((dep, started))
 }
 
-/// What `recent` takes of each index line it returns.
-pub trait Line: Sized {
-    fn parse(line: &str) -> Option<Self>;
-    fn of(entry: &Entry) -> Self;
-    /// Its place in the index's order: start, then id.
-    fn key(&self) -> (Timestamp, &str);
-}
-
-impl Line for Entry {
-    fn parse(line: &str) -> Option<Self> {
-        Entry::parse(line)
-    }
-    fn of(entry: &Entry) -> Self {
-        entry.clone()
-    }
-    fn key(&self) -> (Timestamp, &str) {
-        (self.started, &self.dep)
-    }
-}
-
 /// A deployment's id and start, without the rest of its line: what `history` needs
 /// of the deployments around those it shows to make their short ids (parsing whole
 /// lines for them was 40% of a `history`).
@@ -481,41 +461,35 @@ pub struct IdAt {
     pub dep: String,
 }
 
-impl Line for IdAt {
-    fn parse(line: &str) -> Option<Self> {
-        let (dep, started) = line_dep_and_start(line)?;
-        Some(IdAt {
-            started,
-            dep: dep.to_string(),
-        })
-    }
+impl IdAt {
     fn of(entry: &Entry) -> Self {
         IdAt {
             started: entry.started,
             dep: entry.dep.clone(),
         }
     }
-    fn key(&self) -> (Timestamp, &str) {
-        (self.started, &self.dep)
-    }
 }
 
 /// The newest `n` deployments, of one environment or all, newest first. Reads the
 /// index file backwards from its end and parses only what it returns.
-pub fn recent<T: Line>(
+pub fn recent(
     repo: &Repo,
     clock: Clock,
     env: Option<&str>,
     n: usize,
-) -> Result<(Vec<T>, Vec<BadLine>)> {
+) -> Result<(Vec<Entry>, Vec<BadLine>)> {
     if n == 0 {
         return Ok((Vec::new(), catch_up_if_needed(repo, clock)?));
     }
-    let mut taken = 0;
-    newest_until(repo, clock, env, |_| {
-        taken += 1;
-        taken == n
-    })
+    let mut out: Vec<Entry> = Vec::new();
+    let bad = newest_first(repo, clock, env, |met| {
+        match met {
+            Met::Line { line, .. } => out.extend(Entry::parse(line)),
+            Met::Journal(entry) => out.push(entry.clone()),
+        }
+        out.len() == n
+    })?;
+    Ok((out, bad))
 }
 
 /// What `text.split(|&b| b == b'\n').rev()` gives, found with memrchr: splitting
@@ -546,31 +520,6 @@ fn catch_up_if_needed(repo: &Repo, clock: Clock) -> Result<Vec<BadLine>> {
     })
 }
 
-/// Deployments of one environment or all, newest first, until `enough` says so of
-/// the last one taken (or none is left). Reads the index file backwards from its
-/// end and parses only what it returns.
-pub fn newest_until<T: Line>(
-    repo: &Repo,
-    clock: Clock,
-    env: Option<&str>,
-    mut enough: impl FnMut(&T) -> bool,
-) -> Result<(Vec<T>, Vec<BadLine>)> {
-    let mut out: Vec<T> = Vec::new();
-    let bad = newest_first(repo, clock, env, |met| {
-        let one = match met {
-            Met::Line(line) => match T::parse(line) {
-                Some(one) => one,
-                None => return false,
-            },
-            Met::Journal(entry) => T::of(entry),
-        };
-        let done = enough(&one);
-        out.push(one);
-        done
-    })?;
-    Ok((out, bad))
-}
-
 /// The newest `n` deployments of `env` (or of all), newest first, and the ids and
 /// starts of the deployments of every environment from the newest down to `margin`
 /// past the oldest of those: what `history` shows, and what its short ids must
@@ -591,15 +540,13 @@ pub fn recent_and_ids(
     let mut past = 0;
     let bad = newest_first(repo, clock, None, |met| {
         let (id, entry) = match met {
-            Met::Line(line) => {
-                let Some(id) = IdAt::parse(line) else {
-                    return false;
-                };
-                let ours = wanted
-                    .as_deref()
-                    .is_none_or(|w| line.split(' ').nth(2) == Some(w));
+            Met::Line { line, dep, started } => {
+                let ours = wanted.as_deref().is_none_or(|w| env_field(line) == Some(w));
                 (
-                    id,
+                    IdAt {
+                        started,
+                        dep: dep.to_string(),
+                    },
                     (ours && chosen.len() < n)
                         .then(|| Entry::parse(line))
                         .flatten(),
@@ -645,8 +592,18 @@ pub fn recent_and_ids(
 /// What going back through the index meets: a line of the index file, or a
 /// deployment of the journal (newer than the file, and in its place by start).
 enum Met<'a> {
-    Line(&'a str),
+    /// The line, with its id and start (its place in the order).
+    Line {
+        line: &'a str,
+        dep: &'a str,
+        started: Timestamp,
+    },
     Journal(&'a Entry),
+}
+
+/// An index line's environment field (encoded as the file keeps it).
+fn env_field(line: &str) -> Option<&str> {
+    line.split(' ').nth(2)
 }
 
 /// The deployments of one environment or all, newest first (in the index's order:
@@ -698,7 +655,7 @@ fn newest_first(
             if line.is_empty()
                 || wanted
                     .as_deref()
-                    .is_some_and(|w| line.split(' ').nth(2) != Some(w))
+                    .is_some_and(|w| env_field(line) != Some(w))
                 || journal.supersedes(line)
             {
                 continue;
@@ -707,13 +664,16 @@ fn newest_first(
                 continue;
             };
             // Journal lines after this one in the index's order come first.
-            while let Some(&j) = pending.last().filter(|j| (started, dep) < Line::key(**j)) {
+            while let Some(&j) = pending
+                .last()
+                .filter(|j| (started, dep) < (j.started, j.dep.as_str()))
+            {
                 pending.pop();
                 if each(Met::Journal(j)) {
                     return Ok(bad);
                 }
             }
-            if each(Met::Line(line)) {
+            if each(Met::Line { line, dep, started }) {
                 return Ok(bad);
             }
         }
@@ -1698,17 +1658,7 @@ mod tests {
                     .take(7)
                     .cloned()
                     .collect();
-                let ids: Vec<IdAt> = want.iter().map(IdAt::of).collect();
-                assert_eq!(
-                    recent::<Entry>(&repo, clock, env, 7).unwrap().0,
-                    want,
-                    "step {step}"
-                );
-                assert_eq!(
-                    recent::<IdAt>(&repo, clock, env, 7).unwrap().0,
-                    ids,
-                    "step {step}"
-                );
+                assert_eq!(recent(&repo, clock, env, 7).unwrap().0, want, "step {step}");
                 // In one pass: the newest n, and every id down to `margin` past
                 // the oldest of them (none when there is none).
                 for (n, margin) in [(0, 3), (1, 1), (7, 3), (7, 10), (1000, 3)] {
